@@ -1,0 +1,106 @@
+"""The one exception tree of railgraph.
+
+This module imports nothing of the project, so every package (``nodes``,
+``checkpointers``, ``verifiers``, ``visualize``) may raise these errors without
+an import cycle::
+
+    RailgraphError
+    ├── DefinitionError          a graph is declared wrongly (raised at build time)
+    ├── RunError                 a run cannot go on
+    │   ├── RouteError           a route returned a target it did not declare
+    │   ├── PolicyError          a tool call the graph's policy refuses
+    │   ├── ToolError            a tool failed, timed out or returned bad output
+    │   ├── BudgetExhausted      a call would start over the run's envelope
+    │   ├── VerificationFailed   a verify gate failed with no way left to recover
+    │   ├── ApprovalRejected     a person rejected the action under review
+    │   └── RunCancelled         a person stopped the run
+    ├── DecisionError            a decision that cannot be taken (unknown, already decided, invalid edit)
+    ├── InputError               a run's input, a budget override or a reference is malformed
+    └── StoreError               the checkpoint or run store cannot do what was asked
+        └── SchemaVersionError   the database was written by a newer railgraph
+
+Every message says what is wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApprovalRejected",
+    "BudgetExhausted",
+    "DecisionError",
+    "DefinitionError",
+    "InputError",
+    "PolicyError",
+    "RailgraphError",
+    "RouteError",
+    "RunCancelled",
+    "RunError",
+    "SchemaVersionError",
+    "StoreError",
+    "ToolError",
+    "VerificationFailed",
+]
+
+
+class RailgraphError(Exception):
+    """Root of every error railgraph raises on purpose."""
+
+
+class DefinitionError(RailgraphError):
+    """A graph is declared wrongly; raised by the builder before anything runs."""
+
+
+class RunError(RailgraphError):
+    """A run cannot go on."""
+
+
+class RouteError(RunError):
+    """A route returned a target it did not declare."""
+
+
+class PolicyError(RunError):
+    """The graph's tool policy refuses a call (blocked, undeclared or unapproved)."""
+
+
+class ToolError(RunError):
+    """A tool failed for good: a permanent error, a timeout after retries, or bad output."""
+
+
+class BudgetExhausted(RunError):
+    """A call would start over the run's budget envelope.
+
+    Attributes:
+        dimension: The envelope field that ran out, such as ``"tool_calls"``.
+    """
+
+    def __init__(self, message: str, *, dimension: str) -> None:
+        super().__init__(message)
+        self.dimension = dimension
+
+
+class VerificationFailed(RunError):
+    """A verify gate failed and its declared outcome is to fail the run."""
+
+
+class ApprovalRejected(RunError):
+    """A person rejected the action under review."""
+
+
+class RunCancelled(RunError):
+    """A person stopped the run with the kill switch."""
+
+
+class DecisionError(RailgraphError):
+    """A review decision that cannot be taken; the request is left as it was."""
+
+
+class InputError(RailgraphError):
+    """A run's input, a budget override or a graph reference is malformed."""
+
+
+class StoreError(RailgraphError):
+    """The checkpoint or run store cannot do what was asked."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer railgraph than the one running."""
