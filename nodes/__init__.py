@@ -1,0 +1,61 @@
+"""Node kinds of railgraph graphs and the machinery every node runs through.
+
+Work nodes (step, llm, tool) and decision nodes (route, verify, budget, approve), the tool
+registry and policy, the budget envelope and usage accounting, and the wrapper that records
+what each node did as run events.
+"""
+
+from nodes._budget import DIMENSIONS, BudgetEnvelope, ModelPrice, PriceTable, Usage
+from nodes._gates import ApproveNode, BudgetNode, RouteNode, VerifyNode, merge_edit
+from nodes._kinds import NodeKind, PolicyAction, ToolTier
+from nodes._node import END, FAIL, PARTIAL_ATTR, GateNode, RailNode, usage_of
+from nodes._review import Decision, ReviewAction, ReviewRequest
+from nodes._runtime import RUNTIME_KEY, EffectLedger, NodeContext, Runtime, canonical_json
+from nodes._state import INTERNAL_CHANNELS, internal_fields
+from nodes._tools import ToolCall, ToolPolicy, ToolRegistry, ToolSpec, TransientToolError
+from nodes._work import LlmNode, StepNode, ToolNode
+
+__all__ = [
+    # node kinds
+    "ApproveNode",
+    "BudgetNode",
+    "GateNode",
+    "LlmNode",
+    "NodeKind",
+    "RailNode",
+    "RouteNode",
+    "StepNode",
+    "ToolNode",
+    "VerifyNode",
+    "END",
+    "FAIL",
+    # tools and policy
+    "PolicyAction",
+    "ToolCall",
+    "ToolPolicy",
+    "ToolRegistry",
+    "ToolSpec",
+    "ToolTier",
+    "TransientToolError",
+    # budget
+    "DIMENSIONS",
+    "BudgetEnvelope",
+    "ModelPrice",
+    "PriceTable",
+    "Usage",
+    # review
+    "Decision",
+    "ReviewAction",
+    "ReviewRequest",
+    "merge_edit",
+    # runtime
+    "INTERNAL_CHANNELS",
+    "PARTIAL_ATTR",
+    "RUNTIME_KEY",
+    "EffectLedger",
+    "NodeContext",
+    "Runtime",
+    "canonical_json",
+    "internal_fields",
+    "usage_of",
+]

@@ -1,0 +1,266 @@
+"""The node kinds that decide where a run goes: route, verify, budget and approve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.types import interrupt
+from pydantic import BaseModel, ValidationError
+
+from nodes._kinds import NodeKind
+from nodes._node import GateNode
+from nodes._review import Decision, ReviewAction, ReviewRequest
+from nodes._runtime import NodeContext, call_user
+from nodes._state import APPROVALS, ATTEMPTS, FEEDBACK, STATUS
+from nodes._tools import ToolSpec
+from nodes._work import ToolNode, approval_hash
+from railgraph.errors import DecisionError, RouteError
+from verifiers import Verdict, Verifier, run_verifier
+
+__all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode", "merge_edit"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteNode(GateNode):
+    """Chooses the next node with ``fn(state)`` (or ``fn(state, ctx)``) among declared targets."""
+
+    kind = NodeKind.ROUTE
+    fn: Callable[..., Any]
+    """Returns one of the declared outcome labels."""
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        label = await call_user(self.fn, state, ctx)
+        if label not in self.targets:
+            declared = ", ".join(map(repr, self.targets))
+            raise RouteError(
+                f"route {self.id!r} returned {label!r}, which is not one of its declared "
+                f"targets ({declared}); declare it in g.route({self.id!r}, ..., targets=...) "
+                "or fix the routing function"
+            )
+        ctx.event("route", outcome=label, target=self.targets[label])
+        return self.branch(label, reason=f"route {self.id!r} chose {label!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyNode(GateNode):
+    """Runs verifiers on part of the state: ``pass``, ``retry`` a named node, or ``fail``."""
+
+    kind = NodeKind.VERIFY
+    on: str | Callable[[Any], Any]
+    """State field to check, or a function of the state that picks the value."""
+    checks: Sequence[Verifier]
+    """Verifiers that must all pass."""
+    retry: str | None = None
+    """Node to run again with the failures as feedback before giving up."""
+    max_retries: int = 1
+    """How many times ``retry`` is re-run before the ``fail`` outcome."""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {
+            "on": self.on if isinstance(self.on, str) else getattr(self.on, "__name__", "value"),
+            "checks": [c.name for c in self.checks],
+            "retry": self.retry,
+            "max_retries": self.max_retries if self.retry else 0,
+        }
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        value = getattr(state, self.on) if isinstance(self.on, str) else self.on(state)
+        verdicts = [await run_verifier(check, value) for check in self.checks]
+        failures = [f.model_dump(mode="json") for v in verdicts for f in v.failures]
+        used = int(getattr(state, ATTEMPTS).get(self.id, 0))
+        if not failures:
+            outcome, update = "pass", self.branch("pass")
+            update[ATTEMPTS] = {self.id: 0}
+        elif self.retry is not None and used < self.max_retries:
+            ctx.ensure_budget("retries", what=f"retry of node {self.retry!r}")
+            ctx.spend(retries=1)
+            outcome, update = "retry", self.branch("retry")
+            update[ATTEMPTS] = {self.id: used + 1}
+            update[FEEDBACK] = {self.retry: failures}
+        else:
+            summary = "; ".join(f"{f['path'] or 'value'}: {f['message']}" for f in failures)
+            outcome = "fail"
+            update = self.branch("fail", reason=f"verification failed at {self.id!r}: {summary}")
+            update[ATTEMPTS] = {self.id: 0}
+            update[FEEDBACK] = {self.id: failures}
+        ctx.event(
+            "verdict",
+            outcome=outcome,
+            attempt=used + 1,
+            verdicts=[_verdict_json(v) for v in verdicts],
+        )
+        return update
+
+
+def _verdict_json(verdict: Verdict) -> dict[str, Any]:
+    return verdict.model_dump(mode="json")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetNode(GateNode):
+    """Compares usage with the run's envelope: ``within`` or ``exceeded``.
+
+    ``needs`` reserves what the rest of the graph must still spend, so a run does not start
+    work it cannot finish (for example the two tool calls that create and announce a refund).
+    """
+
+    kind = NodeKind.BUDGET
+    needs: Mapping[str, float] = field(default_factory=dict)
+    """Amounts per dimension that must still fit under the envelope."""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {"needs": dict(self.needs)}
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        envelope = ctx.runtime.envelope
+        dimension: str | None = None
+        for dim, limit in envelope.limits().items():
+            used = float(getattr(ctx.usage, dim))
+            if used + float(self.needs.get(dim, 0)) > limit:
+                dimension = dim
+                break
+        ctx.event(
+            "budget_check",
+            outcome="exceeded" if dimension else "within",
+            dimension=dimension,
+            usage=ctx.usage.model_dump(),
+            limits=envelope.limits(),
+            needs=dict(self.needs),
+        )
+        if dimension is None:
+            return self.branch("within")
+        used = getattr(ctx.usage, dimension)
+        limit = getattr(envelope, dimension)
+        need = self.needs.get(dimension, 0)
+        reason = f"{dimension}: {used:g} of {limit:g} used" + (
+            f", {need:g} more needed" if need else ""
+        )
+        update = self.branch("exceeded", reason=reason)
+        update.setdefault(STATUS, {"status": "budget_exhausted", "reason": reason, "node": self.id})
+        return update
+
+
+def merge_edit(tool: ToolSpec, proposed: Mapping[str, Any], edit: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge a reviewer's edit into the proposed arguments and validate the result.
+
+    Raises:
+        DecisionError: The merged arguments do not fit the tool's input schema.
+    """
+    merged = {**proposed, **edit}
+    try:
+        model: BaseModel = tool.input.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(value)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise DecisionError(
+            f"the edit does not fit tool {tool.name!r} ({problems}); the request is still "
+            f"pending, decide again with arguments that match {tool.input.__name__}"
+        ) from None
+    return model.model_dump(mode="json")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApproveNode(GateNode):
+    """Pauses the run with a review request until a person approves, edits or rejects.
+
+    It has no side effects before the pause, so re-running it on resume (as LangGraph does)
+    repeats nothing. An approval authorises exactly the reviewed call of ``action``.
+    """
+
+    kind = NodeKind.APPROVE
+    action: ToolNode | None = None
+    """The tool node whose next call is under review; ``None`` asks whether to go on."""
+    tool: ToolSpec | None = None
+    """The tool that ``action`` calls."""
+    policy: str = ""
+    """What the graph's policy says of that tool."""
+    reason: str | Callable[[Any], str] | None = None
+    """Why the gate fires, for the reviewer."""
+    escalated_from: tuple[str, ...] = ()
+    """Verify gates whose ``fail`` outcome leads here; their failures go in the request."""
+    reviewers: tuple[str, ...] = ()
+    """Who may decide; anyone when empty."""
+    allow_self_approval: bool = True
+    """Whether the run's starter may approve their own run."""
+    expires_after_s: float | None = None
+    """Seconds until the request expires; never when unset."""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {
+            "action": self.action.id if self.action else None,
+            "tool": self.tool.name if self.tool else None,
+            "reviewers": list(self.reviewers),
+        }
+
+    def request(self, state: Any, ctx: NodeContext) -> ReviewRequest:
+        """The review request for the current state (pure: computed again on resume)."""
+        action = None
+        if self.action is not None and self.tool is not None:
+            action = ReviewAction(
+                node=self.action.id,
+                tool=self.tool.name,
+                args=self.action.proposed_args(state),
+                tier=self.tool.tier.value,
+                policy=self.policy,
+                description=self.tool.description,
+            )
+        failures = [f for gate in self.escalated_from for f in getattr(state, FEEDBACK).get(gate, [])]
+        if callable(self.reason):
+            reason = self.reason(state)
+        elif self.reason:
+            reason = self.reason
+        elif failures:
+            reason = "verification failed: " + "; ".join(
+                f"{f['path'] or 'value'}: {f['message']}" for f in failures
+            )
+        else:
+            reason = f"{self.id} requires a person's approval"
+        return ReviewRequest(
+            gate=self.id,
+            action=action,
+            reason=reason,
+            spend=ctx.usage.model_dump(),
+            failures=failures,
+            reviewers=list(self.reviewers),
+            allow_self_approval=self.allow_self_approval,
+            expires_after_s=self.expires_after_s,
+        )
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        request = self.request(state, ctx)
+        decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
+        ctx.event(
+            "approval_decided",
+            decision=decision.decision,
+            by=decision.by,
+            reason=decision.reason,
+            args=decision.args,
+        )
+        if not decision.approved:
+            update = self.branch("rejected")
+            update[STATUS] = {
+                "status": "rejected",
+                "reason": f"rejected by {decision.by}: {decision.reason}",
+                "node": self.id,
+            }
+            return update
+        update = self.branch("approved")
+        if self.action is not None and self.tool is not None and request.action is not None:
+            args = request.action.args
+            if decision.args:
+                args = merge_edit(self.tool, args, decision.args)
+            update[APPROVALS] = {
+                self.action.id: {
+                    "proposed": approval_hash(request.action.args),
+                    "args": args,
+                    "by": decision.by,
+                    "decision": decision.decision,
+                }
+            }
+        return update

@@ -1,0 +1,118 @@
+"""The wrapper every railgraph node runs in: budget per step, events and usage per node."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel
+
+from nodes._budget import Usage
+from nodes._kinds import NodeKind
+from nodes._runtime import NodeContext, runtime_from_config
+from nodes._state import BRANCH, EVENTS, FEEDBACK, STATUS, USAGE
+
+__all__ = ["END", "FAIL", "PARTIAL_ATTR", "GateNode", "RailNode", "usage_of"]
+
+PARTIAL_ATTR = "railgraph_partial"
+"""Attribute set on an exception that escapes a node: ``(node, events, usage spent)``, so the
+runner can record what the node did before it failed."""
+
+
+def usage_of(state: BaseModel) -> Usage:
+    """The run's usage as stored in the state."""
+    raw: Mapping[str, float] = getattr(state, USAGE)
+    return Usage.model_validate(dict(raw))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RailNode(ABC):
+    """A node of a railgraph graph; LangGraph calls it as ``node(state, config)``."""
+
+    kind: ClassVar[NodeKind]
+    id: str
+    """Node id, unique in its graph."""
+    label: str | None = None
+    """Text for diagrams; the id when unset."""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """What the spec records about this node beyond id and kind (JSON-able)."""
+        return {}
+
+    @abstractmethod
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        """Do the node's work and return the state update."""
+
+    async def __call__(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
+        runtime = runtime_from_config(config)
+        feedback = list(getattr(state, FEEDBACK).get(self.id, []))
+        ctx = NodeContext(runtime, self.id, usage_of(state), feedback=feedback)
+        ctx.ensure_budget("steps", what=f"node {self.id!r}")
+        started_at = runtime.clock()
+        started = runtime.timer()
+        try:
+            update = await self.run(state, ctx)
+        except Exception as exc:
+            ctx.spend(steps=1, wall_s=runtime.timer() - started)
+            setattr(exc, PARTIAL_ATTR, (self.id, ctx.events, ctx.spent))
+            raise
+        elapsed = runtime.timer() - started
+        ctx.spend(steps=1, wall_s=elapsed)
+        outcome = update.get(BRANCH, {}).get(self.id)
+        events = [
+            {"kind": "node_started", "node": self.id, "at": started_at, "data": {"kind": self.kind.value}},
+            *ctx.events,
+            {
+                "kind": "node_finished",
+                "node": self.id,
+                "at": runtime.clock(),
+                "data": {
+                    "kind": self.kind.value,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "outcome": outcome,
+                    "usage": ctx.spent,
+                    "status": update.get(STATUS, {}).get("status"),
+                },
+            },
+        ]
+        out = {**update, EVENTS: events, USAGE: ctx.spent}
+        if feedback and FEEDBACK not in update:
+            out[FEEDBACK] = {self.id: []}
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateNode(RailNode):
+    """A node whose named outcomes become edges (routes and the three gates)."""
+
+    targets: Mapping[str, str]
+    """Outcome label to target node id (or the END / FAIL terminals)."""
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The outcome labels this node can take, in declaration order."""
+        return tuple(self.targets)
+
+    def branch(self, outcome: str, *, reason: str | None = None) -> dict[str, Any]:
+        """The update that sends the run along ``outcome``.
+
+        An outcome wired to :data:`FAIL` also marks the run ``failed`` with ``reason``.
+        """
+        update: dict[str, Any] = {BRANCH: {self.id: outcome}}
+        if self.targets.get(outcome) == FAIL:
+            update[STATUS] = {
+                "status": "failed",
+                "reason": reason or f"{self.id} took outcome {outcome!r}",
+                "node": self.id,
+            }
+        return update
+
+
+END = "__end__"
+"""Target that ends the run normally (LangGraph's END)."""
+FAIL = "__fail__"
+"""Target that ends the run with status ``failed`` (drawn as its own terminal)."""

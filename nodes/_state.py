@@ -1,0 +1,66 @@
+"""The channels railgraph keeps beside the author's state, and their reducers.
+
+They hold what must survive a resume (usage, retry counts, approvals, route outcomes) in
+checkpointed state rather than in memory; all values are plain JSON-able data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from langgraph.channels.topic import Topic
+from pydantic import Field
+
+from nodes._budget import add_usage
+
+__all__ = [
+    "APPROVALS",
+    "ATTEMPTS",
+    "BRANCH",
+    "EVENTS",
+    "FEEDBACK",
+    "INTERNAL_CHANNELS",
+    "STATUS",
+    "USAGE",
+    "internal_fields",
+    "merge",
+]
+
+EVENTS = "rg_events"
+"""Events of the last step; the checkpointer moves them into the run store."""
+USAGE = "rg_usage"
+"""Running totals of the budget dimensions."""
+BRANCH = "rg_branch"
+"""Outcome taken by each route and gate, read by the conditional edges after it."""
+ATTEMPTS = "rg_attempts"
+"""Retries used by each verify gate since it last passed."""
+FEEDBACK = "rg_feedback"
+"""Verification failures handed to the node being retried, and kept by a failed gate."""
+APPROVALS = "rg_approvals"
+"""Approved (possibly edited) calls, by the tool node they authorise."""
+STATUS = "rg_status"
+"""How the run ends if it reaches the end: ``{"status": ..., "reason": ..., "node": ...}``."""
+
+INTERNAL_CHANNELS = (EVENTS, USAGE, BRANCH, ATTEMPTS, FEEDBACK, APPROVALS, STATUS)
+
+
+def merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    """Reducer for keyed channels: a write replaces the keys it names and keeps the rest."""
+    return {**left, **right}
+
+
+def internal_fields() -> dict[str, Any]:
+    """Field definitions for ``pydantic.create_model`` that add railgraph's channels."""
+    return {
+        EVENTS: (
+            Annotated[list[dict[str, Any]], Topic(dict, accumulate=False)],
+            Field(default_factory=list),
+        ),
+        USAGE: (Annotated[dict[str, float], add_usage], Field(default_factory=dict)),
+        BRANCH: (Annotated[dict[str, str], merge], Field(default_factory=dict)),
+        ATTEMPTS: (Annotated[dict[str, int], merge], Field(default_factory=dict)),
+        FEEDBACK: (Annotated[dict[str, list[dict[str, Any]]], merge], Field(default_factory=dict)),
+        APPROVALS: (Annotated[dict[str, dict[str, Any]], merge], Field(default_factory=dict)),
+        STATUS: (Annotated[dict[str, Any], merge], Field(default_factory=dict)),
+    }

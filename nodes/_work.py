@@ -1,0 +1,136 @@
+"""The node kinds that do the work: step, llm and tool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from pydantic import BaseModel
+
+from nodes._kinds import NodeKind
+from nodes._node import RailNode
+from nodes._runtime import NodeContext, call_user, canonical_json
+from nodes._state import APPROVALS
+from railgraph.errors import RunError
+
+__all__ = ["ArgsFn", "LlmNode", "PromptFn", "StepNode", "ToolNode", "model_name_of"]
+
+PromptFn = Callable[[Any], str | Sequence[BaseMessage]]
+"""Builds the prompt from the state: a string (one human message) or a list of messages."""
+ArgsFn = Callable[[Any], Mapping[str, Any]]
+"""Builds a tool call's arguments from the state."""
+
+
+def _as_update(node: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise RunError(
+        f"step {node!r} returned {type(value).__name__}; a step returns a dict of the state "
+        "fields it changes, or None"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepNode(RailNode):
+    """Runs plain Python: ``fn(state)`` or ``fn(state, ctx)``, sync or async."""
+
+    kind = NodeKind.STEP
+    fn: Callable[..., Any]
+    """Returns a dict of the state fields it changes, or None."""
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        return _as_update(self.id, await call_user(self.fn, state, ctx))
+
+
+def model_name_of(model: BaseChatModel) -> str:
+    """The name a chat model reports, used to look up its price."""
+    for attr in ("model_name", "model", "model_id"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return model._llm_type
+
+
+@dataclass(frozen=True, kw_only=True)
+class LlmNode(RailNode):
+    """Calls a chat model within the budget and stores the (parsed) reply in one field."""
+
+    kind = NodeKind.LLM
+    model: BaseChatModel
+    """Any langchain-core chat model."""
+    prompt: PromptFn
+    """Builds the messages from the state."""
+    output: str
+    """State field the reply goes to."""
+    parse: Callable[[AIMessage], Any] | None = None
+    """Turns the reply into the stored value; the reply's text when unset."""
+    model_name: str | None = None
+    """Name for pricing and reports; taken from the model when unset."""
+
+    @property
+    def name(self) -> str:
+        """The model's name for prices and reports."""
+        return self.model_name or model_name_of(self.model)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {"model": self.name, "output": self.output}
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        built = self.prompt(state)
+        messages: list[BaseMessage] = (
+            [HumanMessage(built)] if isinstance(built, str) else list(built)
+        )
+        if ctx.feedback:
+            lines = "\n".join(f"- {f.get('path') or 'value'}: {f['message']}" for f in ctx.feedback)
+            messages.append(
+                HumanMessage(f"Your previous answer failed verification:\n{lines}\nTry again.")
+            )
+        reply = await ctx.call_llm(self.model, messages, model_name=self.name)
+        value = self.parse(reply) if self.parse else reply.text
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json")
+        return {self.output: value}
+
+
+def approval_hash(args: Mapping[str, Any]) -> str:
+    """Fingerprint of a call's proposed arguments, tying an approval to exactly that call."""
+    return canonical_json(dict(args))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolNode(RailNode):
+    """Calls one declared tool with arguments built from the state; stores its output."""
+
+    kind = NodeKind.TOOL
+    tool: str
+    """Name of a tool in the graph's registry."""
+    args: ArgsFn
+    """Builds the call's arguments from the state."""
+    output: str | None = None
+    """State field the validated output goes to (as JSON-able data); dropped when unset."""
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {"tool": self.tool, "output": self.output}
+
+    def proposed_args(self, state: Any) -> dict[str, Any]:
+        """The arguments this node would call its tool with, before any approval edit."""
+        return dict(self.args(state))
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        proposed = self.proposed_args(state)
+        approval = getattr(state, APPROVALS).get(self.id)
+        approved = approval is not None and approval.get("proposed") == approval_hash(proposed)
+        args = dict(approval["args"]) if approved and approval is not None else proposed
+        result = await ctx.call_tool(self.tool, args, approved=approved)
+        update: dict[str, Any] = {self.output: result} if self.output else {}
+        if approved:
+            # An approval authorises one call: spend it so a loop back here asks again.
+            update[APPROVALS] = {self.id: {}}
+        return update
