@@ -1,0 +1,38 @@
+"""railgraph's checkpointer and run store: LangGraph checkpoints and run records in one SQLite file.
+
+Open both with `SqliteCheckpointer.from_path`; the run store is its `store`::
+
+    async with SqliteCheckpointer.from_path(".railgraph/railgraph.db") as saver:
+        graph = builder.compile(checkpointer=saver)
+        runs = await saver.store.list_runs(status="paused")
+"""
+
+from ._records import (
+    ApprovalRecord,
+    ApprovalStatus,
+    EffectRecord,
+    EffectStatus,
+    EventRecord,
+    RunRecord,
+    RunStatus,
+)
+from ._saver import SqliteCheckpointer
+from ._schema import SCHEMA_VERSION
+from ._store import RunStore
+
+__all__ = [
+    # the LangGraph checkpointer
+    "SqliteCheckpointer",
+    # the run store
+    "RunStore",
+    # run store records
+    "ApprovalRecord",
+    "ApprovalStatus",
+    "EffectRecord",
+    "EffectStatus",
+    "EventRecord",
+    "RunRecord",
+    "RunStatus",
+    # schema
+    "SCHEMA_VERSION",
+]

@@ -1,0 +1,46 @@
+"""JSON columns: how dicts and other values are written to and read from SQLite."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = ["dumps", "dumps_or_none", "loads", "loads_or_none"]
+
+
+def _fallback(value: object) -> object:
+    """Turn a value `json` cannot write into one it can (a model's JSON form, else text)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return str(value)
+
+
+def dumps(value: object) -> str:
+    """Write a value as compact JSON; values JSON has no form for become text.
+
+    Compact separators matter: metadata filters compare stored JSON text with
+    SQLite's `json()` of the filter value, which is compact too.
+    """
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_fallback)
+
+
+def dumps_or_none(value: object | None) -> str | None:
+    """Like `dumps`, but `None` stays SQL `NULL`."""
+    return None if value is None else dumps(value)
+
+
+def loads(text: str) -> Any:
+    """Read a JSON column."""
+    return json.loads(text)
+
+
+def loads_or_none(text: str | None) -> Any:
+    """Read a nullable JSON column; SQL `NULL` reads as `None`."""
+    return None if text is None else json.loads(text)

@@ -1,0 +1,186 @@
+"""The database schema as an ordered list of migrations.
+
+The schema version lives in SQLite's `PRAGMA user_version`. Version `n` means the
+first `n` migrations have run. Opening a database runs the missing ones and bumps
+the version in one transaction, so a crash or an error mid-upgrade leaves the
+database as it was. A database from a newer railgraph is refused rather than
+guessed at.
+
+To change the schema, append a migration; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from railgraph.errors import SchemaVersionError
+
+from ._db import Database
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
+
+Migration = tuple[str, ...]
+"""One migration: SQL statements run in order, in one transaction."""
+
+_CHECKPOINT_TABLES: Migration = (
+    # One row per checkpoint, without its channel values: those live in
+    # checkpoint_blobs, named by (channel, version) through `channel_versions`.
+    """
+    CREATE TABLE checkpoints (
+        thread_id TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        checkpoint_id TEXT NOT NULL,
+        parent_checkpoint_id TEXT,
+        type TEXT NOT NULL,
+        checkpoint BLOB NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        channel_versions TEXT NOT NULL DEFAULT '{}',
+        run_id TEXT,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+    )
+    """,
+    "CREATE INDEX checkpoints_by_run_id ON checkpoints (run_id) WHERE run_id IS NOT NULL",
+    # A channel's value is stored once per version, however many checkpoints share it.
+    """
+    CREATE TABLE checkpoint_blobs (
+        thread_id TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        channel TEXT NOT NULL,
+        version TEXT NOT NULL,
+        type TEXT NOT NULL,
+        blob BLOB,
+        PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+    )
+    """,
+    """
+    CREATE TABLE checkpoint_writes (
+        thread_id TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        checkpoint_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        type TEXT NOT NULL,
+        blob BLOB NOT NULL,
+        task_path TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+    )
+    """,
+)
+
+_RUN_STORE_TABLES: Migration = (
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        graph TEXT NOT NULL,
+        graph_name TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT NOT NULL,
+        budget TEXT NOT NULL,
+        usage TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        started_by TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX runs_by_status ON runs (status, created_at)",
+    "CREATE INDEX runs_by_graph ON runs (graph, created_at)",
+    "CREATE INDEX runs_by_graph_name ON runs (graph_name, created_at)",
+    "CREATE INDEX runs_by_created_at ON runs (created_at)",
+    # Events harvested from checkpoint writes carry the write's coordinates, and
+    # the UNIQUE key over them makes a repeated put_writes insert nothing.
+    # Events the runner appends itself leave them NULL, and NULLs never collide.
+    """
+    CREATE TABLE run_events (
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        node TEXT,
+        at REAL NOT NULL,
+        data TEXT NOT NULL,
+        checkpoint_ns TEXT,
+        checkpoint_id TEXT,
+        task_id TEXT,
+        write_idx INTEGER,
+        position INTEGER,
+        PRIMARY KEY (run_id, seq),
+        UNIQUE (run_id, checkpoint_ns, checkpoint_id, task_id, write_idx, position)
+    )
+    """,
+    """
+    CREATE TABLE approvals (
+        request_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        graph TEXT NOT NULL,
+        node TEXT NOT NULL,
+        status TEXT NOT NULL,
+        request TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL,
+        decision TEXT,
+        decided_by TEXT,
+        decided_at REAL
+    )
+    """,
+    "CREATE INDEX approvals_by_status ON approvals (status, created_at)",
+    "CREATE INDEX approvals_by_run ON approvals (run_id, created_at)",
+    """
+    CREATE TABLE tool_effects (
+        idempotency_key TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        node TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        args TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        started_at REAL NOT NULL,
+        finished_at REAL
+    )
+    """,
+    "CREATE INDEX tool_effects_by_run ON tool_effects (run_id, started_at)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_CHECKPOINT_TABLES, _RUN_STORE_TABLES)
+"""Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this code writes and reads."""
+
+
+async def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the database up to the version that `migrations` reach.
+
+    Runs under the write lock in one `BEGIN IMMEDIATE` transaction, so two
+    processes opening the same new file do not both create the tables.
+
+    Args:
+        db: The open database.
+        migrations: The migrations to apply; tests pass a prefix to build an
+            older database.
+
+    Returns:
+        The schema version the database now has.
+
+    Raises:
+        SchemaVersionError: The database has a newer version than `migrations` reach.
+    """
+    target = len(migrations)
+    async with db.write() as tx:
+        row = await tx.fetchone("PRAGMA user_version")
+        found = int(row[0]) if row is not None else 0
+        if found > target:
+            raise SchemaVersionError(
+                f"the railgraph database at {db.location} has schema version {found}, but "
+                f"this railgraph supports schema version {target} at most; upgrade railgraph "
+                "(`pip install -U railgraph`) to open it."
+            )
+        for version in range(found + 1, target + 1):
+            for statement in migrations[version - 1]:
+                await tx.execute(statement)
+            # PRAGMA takes no parameters; `version` is our own integer.
+            await tx.execute(f"PRAGMA user_version = {version}")
+    return target

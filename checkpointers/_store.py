@@ -1,0 +1,376 @@
+"""The run store: runs, run events, review requests and the tool-effect ledger.
+
+It lives in the checkpointer's database and shares its connection and lock, so
+a write here and a checkpoint write never interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, get_args
+
+from railgraph.errors import DecisionError, StoreError
+
+from ._db import Database
+from ._events import insert_events, parse_events, row_to_event
+from ._json import dumps, dumps_or_none
+from ._records import (
+    ApprovalRecord,
+    ApprovalStatus,
+    EffectRecord,
+    EventRecord,
+    RunRecord,
+    RunStatus,
+)
+from ._rows import Table
+
+__all__ = ["RunStore"]
+
+_RUNS: Final = Table(
+    name="runs",
+    record=RunRecord,
+    columns=tuple(RunRecord.model_fields),
+    json_columns=frozenset({"input", "budget", "usage", "result"}),
+)
+_APPROVALS: Final = Table(
+    name="approvals",
+    record=ApprovalRecord,
+    columns=tuple(ApprovalRecord.model_fields),
+    json_columns=frozenset({"request", "decision"}),
+)
+_EFFECTS: Final = Table(
+    name="tool_effects",
+    record=EffectRecord,
+    columns=tuple(EffectRecord.model_fields),
+    json_columns=frozenset({"args", "result"}),
+)
+_EVENT_COLUMNS: Final = "run_id, seq, kind, node, at, data"
+
+_RUN_STATUSES: Final[frozenset[str]] = frozenset(get_args(RunStatus))
+_DECIDED_STATUSES: Final[frozenset[str]] = frozenset(get_args(ApprovalStatus)) - {"pending"}
+
+
+def _when(timestamp: float | None) -> str:
+    """A unix time as readable UTC, for messages."""
+    if timestamp is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
+
+
+class RunStore:
+    """Records of runs, their events, review requests and tool side effects.
+
+    Reach it as `SqliteCheckpointer.store`; it shares the saver's database,
+    connection and lock. Every write is one transaction.
+
+    Args:
+        db: The checkpointer's open database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- runs ---------------------------------------------------------------
+
+    async def create_run(self, record: RunRecord) -> None:
+        """Store a new run.
+
+        Raises:
+            StoreError: A run with this id already exists.
+        """
+        async with self._db.write() as tx:
+            if await tx.fetchone("SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)):
+                raise StoreError(
+                    f"run {record.run_id!r} already exists; start the new run with a fresh id."
+                )
+            await tx.execute(_RUNS.insert(), _RUNS.params(record))
+
+    async def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        usage: Mapping[str, Any] | None = None,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """Change a run's status, usage, result or error; `None` leaves a field as it is.
+
+        An empty `error` clears it (a resumed run drops the reason it was paused for).
+
+        `updated_at` is set to now.
+
+        Returns:
+            The run as stored after the change.
+
+        Raises:
+            StoreError: There is no such run, or `status` is not a run status.
+        """
+        if status is not None and status not in _RUN_STATUSES:
+            raise StoreError(
+                f"{status!r} is not a run status; use one of {', '.join(sorted(_RUN_STATUSES))}."
+            )
+        changes: dict[str, Any] = {
+            "status": status,
+            "usage": dumps_or_none(usage),
+            "result": dumps_or_none(result),
+            "error": error,
+        }
+        sets = [f"{column} = ?" for column, value in changes.items() if value is not None]
+        params = [value or None for value in changes.values() if value is not None]
+        async with self._db.write() as tx:
+            await tx.execute(
+                f"UPDATE runs SET {', '.join([*sets, 'updated_at = ?'])} WHERE run_id = ?",
+                (*params, tx.now, run_id),
+            )
+            row = await tx.fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,))
+        if row is None:
+            raise StoreError(f"no run {run_id!r}; list runs with `railgraph runs`.")
+        return _RUNS.load(row)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with this id, or `None`."""
+        async with self._db.read() as tx:
+            row = await tx.fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,))
+        return None if row is None else _RUNS.load(row)
+
+    async def list_runs(
+        self, *, status: RunStatus | None = None, graph: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """Runs, newest first.
+
+        Args:
+            status: Only runs with this status.
+            graph: Only runs of this graph, by import reference or by name.
+            limit: At most this many runs.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        if graph is not None:
+            clauses.append("(graph = ? OR graph_name = ?)")
+            params.extend((graph, graph))
+        where = " AND ".join(clauses) or "1"
+        async with self._db.read() as tx:
+            rows = await tx.fetchall(
+                f"{_RUNS.select} WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*params, limit),
+            )
+        return _RUNS.load_all(rows)
+
+    # -- events -------------------------------------------------------------
+
+    async def append_events(
+        self, run_id: str, events: Sequence[Mapping[str, Any]]
+    ) -> list[EventRecord]:
+        """Add events the runner records itself (such as a review request) to a run's trace.
+
+        Args:
+            run_id: The run.
+            events: Dicts shaped `{"kind": str, "node": str | None, "at": float,
+                "data": dict}`, in order.
+
+        Returns:
+            The stored events, with the `seq` each was given.
+
+        Raises:
+            StoreError: An event is not shaped like one; nothing is stored.
+        """
+        parsed = parse_events(list(events), source=f"append_events for run {run_id!r}")
+        async with self._db.write() as tx:
+            last = await tx.fetchone(
+                "SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?", (run_id,)
+            )
+            await insert_events(tx, run_id, parsed)
+            rows = await tx.fetchall(
+                f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? AND seq > ? "
+                "ORDER BY seq",
+                (run_id, last["seq"] if last is not None else 0),
+            )
+        return [row_to_event(row) for row in rows]
+
+    async def list_events(self, run_id: str) -> list[EventRecord]:
+        """A run's events in order: harvested from checkpoints and appended, as one sequence."""
+        async with self._db.read() as tx:
+            rows = await tx.fetchall(
+                f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? ORDER BY seq",
+                (run_id,),
+            )
+        return [row_to_event(row) for row in rows]
+
+    # -- approvals ----------------------------------------------------------
+
+    async def add_approval(self, record: ApprovalRecord) -> None:
+        """Store a new review request.
+
+        Raises:
+            StoreError: A request with this id already exists.
+        """
+        async with self._db.write() as tx:
+            changed = await tx.execute(_APPROVALS.insert(or_ignore=True), _APPROVALS.params(record))
+            if not changed:
+                raise StoreError(
+                    f"review request {record.request_id!r} already exists; "
+                    "raise a new request with a fresh id."
+                )
+
+    async def get_approval(self, request_id: str) -> ApprovalRecord | None:
+        """The review request with this id, or `None`."""
+        async with self._db.read() as tx:
+            row = await tx.fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
+        return None if row is None else _APPROVALS.load(row)
+
+    async def list_approvals(
+        self,
+        *,
+        status: ApprovalStatus | None = "pending",
+        graph: str | None = None,
+        run_id: str | None = None,
+    ) -> list[ApprovalRecord]:
+        """Review requests, oldest first; by default the pending ones of every run.
+
+        Args:
+            status: Only requests with this status; `None` for all.
+            graph: Only requests of this graph.
+            run_id: Only requests of this run.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("status", status), ("graph", graph), ("run_id", run_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = " AND ".join(clauses) or "1"
+        async with self._db.read() as tx:
+            rows = await tx.fetchall(
+                f"{_APPROVALS.select} WHERE {where} ORDER BY created_at, rowid", params
+            )
+        return _APPROVALS.load_all(rows)
+
+    async def decide_approval(
+        self,
+        request_id: str,
+        *,
+        status: ApprovalStatus,
+        decision: Mapping[str, Any],
+        decided_by: str,
+    ) -> ApprovalRecord:
+        """Decide a pending review request, once: a compare-and-set on `pending`.
+
+        Of two people deciding the same request at once, exactly one succeeds.
+
+        Args:
+            request_id: The request.
+            status: The outcome, such as `"approved"`, `"edited"` or `"rejected"`.
+            decision: The decision's details (edited arguments, a reason, ...).
+            decided_by: Who decided.
+
+        Returns:
+            The request as decided.
+
+        Raises:
+            DecisionError: There is no such request, it was already decided, or
+                `status` is not a decision; the request is left as it was.
+        """
+        if status not in _DECIDED_STATUSES:
+            raise DecisionError(
+                f"{status!r} is not a decision; use one of {', '.join(sorted(_DECIDED_STATUSES))}."
+            )
+        async with self._db.write() as tx:
+            changed = await tx.execute(
+                "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? "
+                "WHERE request_id = ? AND status = 'pending'",
+                (status, dumps(decision), decided_by, tx.now, request_id),
+            )
+            row = await tx.fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
+        if row is None:
+            raise DecisionError(
+                f"no review request {request_id!r}; list them with `railgraph pending`."
+            )
+        record = _APPROVALS.load(row)
+        if not changed:
+            by = f" by {record.decided_by}" if record.decided_by else ""
+            raise DecisionError(
+                f"review request {request_id!r} was already {record.status}{by} at "
+                f"{_when(record.decided_at)}; a request can be decided only once."
+            )
+        return record
+
+    # -- tool-effect ledger -------------------------------------------------
+
+    async def begin_effect(
+        self, key: str, *, run_id: str, node: str, tool: str, args: Mapping[str, Any]
+    ) -> EffectRecord | None:
+        """Claim a side effect before running it.
+
+        Returns:
+            `None` if the key is new (a `started` entry now exists and the tool
+            may run); otherwise the existing entry, untouched, so the caller can
+            reuse a completed result instead of repeating the effect.
+        """
+        async with self._db.write() as tx:
+            record = EffectRecord(
+                idempotency_key=key,
+                run_id=run_id,
+                node=node,
+                tool=tool,
+                args=dict(args),
+                status="started",
+                started_at=tx.now,
+            )
+            if await tx.execute(_EFFECTS.insert(or_ignore=True), _EFFECTS.params(record)):
+                return None
+            row = await tx.fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+        return None if row is None else _EFFECTS.load(row)
+
+    async def complete_effect(self, key: str, result: Any) -> None:
+        """Record that a side effect happened, with the tool's result.
+
+        Raises:
+            StoreError: There is no such entry, or it is already completed.
+        """
+        await self._finish_effect(key, "completed", result=dumps_or_none(result))
+
+    async def fail_effect(self, key: str, error: str) -> None:
+        """Record that a side effect failed (a later `complete_effect` may still succeed).
+
+        Raises:
+            StoreError: There is no such entry, or it is already completed.
+        """
+        await self._finish_effect(key, "failed", error=error)
+
+    async def _finish_effect(
+        self, key: str, status: str, *, result: str | None = None, error: str | None = None
+    ) -> None:
+        async with self._db.write() as tx:
+            # A completed effect is final: finishing it again would mean it ran twice.
+            changed = await tx.execute(
+                "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
+                "WHERE idempotency_key = ? AND status != 'completed'",
+                (status, result, error, tx.now, key),
+            )
+            row = await tx.fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+        if row is None:
+            raise StoreError(f"no tool effect with key {key!r}; call `begin_effect` first.")
+        if not changed:
+            raise StoreError(
+                f"tool effect {key!r} already completed at {_when(row['finished_at'])}; "
+                "its result is final, so reuse it instead of running the tool again."
+            )
+
+    async def get_effect(self, key: str) -> EffectRecord | None:
+        """The ledger entry with this key, or `None`."""
+        async with self._db.read() as tx:
+            row = await tx.fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+        return None if row is None else _EFFECTS.load(row)
+
+    async def list_effects(self, run_id: str) -> list[EffectRecord]:
+        """A run's ledger entries, in the order they started."""
+        async with self._db.read() as tx:
+            rows = await tx.fetchall(
+                f"{_EFFECTS.select} WHERE run_id = ? ORDER BY started_at, rowid", (run_id,)
+            )
+        return _EFFECTS.load_all(rows)

@@ -1,0 +1,180 @@
+"""Whole-thread maintenance: delete, delete by LangGraph run, copy and prune.
+
+Each function runs inside the caller's write transaction. Lists of ids travel as
+one JSON array parameter read with `json_each`, so no statement's parameter count
+grows with the input. After checkpoints go, `_collect_blobs` drops the blobs that
+no remaining checkpoint names, since blobs are shared between checkpoints.
+
+Run store tables are not touched: a run's record and events outlive its checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from railgraph.errors import StoreError
+
+from ._db import Transaction
+from ._json import dumps, loads, loads_or_none
+from ._load import EMPTY_BLOB, CheckpointKey
+
+__all__ = ["copy_thread", "delete_for_runs", "delete_threads", "prune_threads"]
+
+_TABLES = ("checkpoint_writes", "checkpoints", "checkpoint_blobs")
+
+_IN_THREADS = "thread_id IN (SELECT value FROM json_each(?))"
+
+_GARBAGE_BLOBS = f"""
+    DELETE FROM checkpoint_blobs
+    WHERE {_IN_THREADS}
+      AND (thread_id, checkpoint_ns, channel, version) NOT IN (
+        SELECT c.thread_id, c.checkpoint_ns, v.key, v.value
+        FROM checkpoints AS c, json_each(c.channel_versions) AS v
+        WHERE c.{_IN_THREADS})
+"""
+
+
+async def delete_threads(tx: Transaction, thread_ids: Sequence[str]) -> None:
+    """Delete every checkpoint, blob and write of the given threads."""
+    threads = dumps(list(thread_ids))
+    for table in _TABLES:
+        await tx.execute(f"DELETE FROM {table} WHERE {_IN_THREADS}", (threads,))
+
+
+async def delete_for_runs(tx: Transaction, run_ids: Sequence[str]) -> None:
+    """Delete the checkpoints (and their writes) that LangGraph runs created.
+
+    `run_ids` are LangGraph's run ids from checkpoint metadata, not railgraph runs.
+    """
+    runs = dumps(list(run_ids))
+    in_runs = "run_id IN (SELECT value FROM json_each(?))"
+    rows = await tx.fetchall(f"SELECT DISTINCT thread_id FROM checkpoints WHERE {in_runs}", (runs,))
+    if not rows:
+        return
+    await tx.execute(
+        f"""
+        DELETE FROM checkpoint_writes
+        WHERE (thread_id, checkpoint_ns, checkpoint_id) IN (
+            SELECT thread_id, checkpoint_ns, checkpoint_id FROM checkpoints WHERE {in_runs})
+        """,
+        (runs,),
+    )
+    await tx.execute(f"DELETE FROM checkpoints WHERE {in_runs}", (runs,))
+    threads = dumps([row["thread_id"] for row in rows])
+    await tx.execute(_GARBAGE_BLOBS, (threads, threads))
+
+
+async def copy_thread(tx: Transaction, source: str, target: str) -> None:
+    """Copy every checkpoint, blob and write of `source` to the new thread `target`.
+
+    Raises:
+        StoreError: `source` has no checkpoints, or `target` already has some.
+    """
+    if (
+        await tx.fetchone("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (source,))
+        is None
+    ):
+        raise StoreError(f"there is no thread {source!r} to copy; check the source thread id.")
+    if await tx.fetchone("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (target,)):
+        raise StoreError(
+            f"cannot copy thread {source!r} onto {target!r}: the target already has "
+            "checkpoints. Copy to a new thread id, or delete the target first "
+            "(`adelete_thread`)."
+        )
+    columns = {
+        "checkpoints": "checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+        "metadata, channel_versions, run_id",
+        "checkpoint_blobs": "checkpoint_ns, channel, version, type, blob",
+        "checkpoint_writes": "checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, "
+        "task_path",
+    }
+    for table, rest in columns.items():
+        await tx.execute(
+            f"INSERT INTO {table} (thread_id, {rest}) "
+            f"SELECT ?, {rest} FROM {table} WHERE thread_id = ?",
+            (target, source),
+        )
+
+
+@dataclass(frozen=True)
+class _Node:
+    """What pruning needs to know of one checkpoint."""
+
+    parent_id: str | None
+    versions: dict[str, str]
+    delta_channels: frozenset[str]
+
+
+async def prune_threads(tx: Transaction, thread_ids: Sequence[str], strategy: str) -> None:
+    """Prune threads: `"delete"` removes them, `"keep_latest"` keeps each namespace's head.
+
+    `"keep_latest"` is `DeltaChannel`-aware. A delta channel (one named in the
+    head's `counters_since_delta_snapshot` metadata) with no stored value at the
+    head is rebuilt by walking ancestors to the nearest stored snapshot and
+    replaying their writes, so those ancestors and their writes are kept too.
+
+    Raises:
+        StoreError: `strategy` is neither `"keep_latest"` nor `"delete"`.
+    """
+    if strategy == "delete":
+        await delete_threads(tx, thread_ids)
+        return
+    if strategy != "keep_latest":
+        raise StoreError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'.")
+    threads = dumps(list(thread_ids))
+    rows = await tx.fetchall(
+        "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, channel_versions, "
+        "metadata -> '$.counters_since_delta_snapshot' AS delta "
+        f"FROM checkpoints WHERE {_IN_THREADS}",
+        (threads,),
+    )
+    stored = {
+        (b["thread_id"], b["checkpoint_ns"], b["channel"], b["version"])
+        for b in await tx.fetchall(
+            "SELECT thread_id, checkpoint_ns, channel, version FROM checkpoint_blobs "
+            f"WHERE {_IN_THREADS} AND type != ?",
+            (threads, EMPTY_BLOB),
+        )
+    }
+    namespaces: dict[tuple[str, str], dict[str, _Node]] = {}
+    for row in rows:
+        namespaces.setdefault((row["thread_id"], row["checkpoint_ns"]), {})[
+            row["checkpoint_id"]
+        ] = _Node(
+            parent_id=row["parent_checkpoint_id"],
+            versions=loads(row["channel_versions"]),
+            delta_channels=frozenset(loads_or_none(row["delta"]) or ()),
+        )
+
+    keep: list[CheckpointKey] = []
+    for (thread_id, ns), nodes in namespaces.items():
+        head_id = max(nodes)
+        head = nodes[head_id]
+        keep.append((thread_id, ns, head_id))
+        missing = {
+            channel
+            for channel in head.delta_channels
+            if channel in head.versions
+            and (thread_id, ns, channel, head.versions[channel]) not in stored
+        }
+        ancestor_id = head.parent_id
+        while missing and ancestor_id is not None and ancestor_id in nodes:
+            ancestor = nodes[ancestor_id]
+            keep.append((thread_id, ns, ancestor_id))
+            missing = {
+                channel
+                for channel in missing
+                if channel not in ancestor.versions
+                or (thread_id, ns, channel, ancestor.versions[channel]) not in stored
+            }
+            ancestor_id = ancestor.parent_id
+
+    kept = dumps(keep)
+    not_kept = f"""
+        {_IN_THREADS} AND (thread_id, checkpoint_ns, checkpoint_id) NOT IN (
+            SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?))
+    """
+    await tx.execute(f"DELETE FROM checkpoint_writes WHERE {not_kept}", (threads, kept))
+    await tx.execute(f"DELETE FROM checkpoints WHERE {not_kept}", (threads, kept))
+    await tx.execute(_GARBAGE_BLOBS, (threads, threads))
