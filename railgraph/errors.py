@@ -14,7 +14,7 @@ an import cycle::
     │   ├── VerificationFailed   a verify gate failed with no way left to recover
     │   ├── ApprovalRejected     a person rejected the action under review
     │   └── RunCancelled         a person stopped the run
-    ├── DecisionError            a decision that cannot be taken (unknown, already decided, invalid edit)
+    ├── DecisionError            a decision that cannot be taken (unknown, decided, bad edit)
     ├── InputError               a run's input, a budget override or a reference is malformed
     └── StoreError               the checkpoint or run store cannot do what was asked
         └── SchemaVersionError   the database was written by a newer railgraph

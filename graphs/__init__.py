@@ -1,0 +1,6 @@
+"""Agent graphs authored with railgraph: the reference workflows and their demo systems.
+
+Each module exposes a built graph as ``graph``, so ``railgraph run graphs.refund:graph`` works.
+"""
+
+__all__: list[str] = []

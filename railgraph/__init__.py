@@ -1,0 +1,92 @@
+"""railgraph: keep AI agents on rails.
+
+Declare an agent as an explicit state graph whose verify, budget and approve gates are nodes
+of their own, run it durably on SQLite, resume it after a person decides, and draw both the
+designed graph and the path each run took.
+
+The names below load on first use: the lower packages (``nodes``, ``checkpointers``, …)
+import :mod:`railgraph.errors`, and an eager import here would import them back.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from railgraph.errors import (
+    ApprovalRejected,
+    BudgetExhausted,
+    DecisionError,
+    DefinitionError,
+    InputError,
+    PolicyError,
+    RailgraphError,
+    RouteError,
+    RunCancelled,
+    RunError,
+    SchemaVersionError,
+    StoreError,
+    ToolError,
+    VerificationFailed,
+)
+
+if TYPE_CHECKING:
+    from railgraph._builder import END, FAIL, START, GraphBuilder
+    from railgraph._graph import RailGraph
+    from railgraph._runner import Runner, RunOutcome
+    from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+
+_LAZY = {
+    "END": "railgraph._builder",
+    "FAIL": "railgraph._builder",
+    "START": "railgraph._builder",
+    "GraphBuilder": "railgraph._builder",
+    "RailGraph": "railgraph._graph",
+    "RunOutcome": "railgraph._runner",
+    "Runner": "railgraph._runner",
+    "EdgeKind": "railgraph._spec",
+    "EdgeSpec": "railgraph._spec",
+    "GraphSpec": "railgraph._spec",
+    "NodeSpec": "railgraph._spec",
+}
+
+__all__ = [
+    # authoring
+    "END",
+    "FAIL",
+    "START",
+    "GraphBuilder",
+    "RailGraph",
+    # the designed graph as data
+    "EdgeKind",
+    "EdgeSpec",
+    "GraphSpec",
+    "NodeSpec",
+    # running
+    "RunOutcome",
+    "Runner",
+    # errors
+    "ApprovalRejected",
+    "BudgetExhausted",
+    "DecisionError",
+    "DefinitionError",
+    "InputError",
+    "PolicyError",
+    "RailgraphError",
+    "RouteError",
+    "RunCancelled",
+    "RunError",
+    "SchemaVersionError",
+    "StoreError",
+    "ToolError",
+    "VerificationFailed",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'railgraph' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

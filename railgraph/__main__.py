@@ -1,0 +1,5 @@
+"""``python -m railgraph`` runs the command line."""
+
+from railgraph._cli import main
+
+main()

@@ -1,0 +1,449 @@
+"""Declare a graph in code; :meth:`GraphBuilder.build` checks it and produces a RailGraph."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, Self, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langgraph.graph import END as LG_END
+from langgraph.graph import START as LG_START
+from langgraph.graph import StateGraph
+from pydantic import BaseModel, create_model
+
+from nodes import (
+    END,
+    FAIL,
+    INTERNAL_CHANNELS,
+    ApproveNode,
+    BudgetEnvelope,
+    BudgetNode,
+    GateNode,
+    LlmNode,
+    ModelPrice,
+    NodeKind,
+    PriceTable,
+    RailNode,
+    RouteNode,
+    StepNode,
+    ToolNode,
+    ToolPolicy,
+    ToolRegistry,
+    VerifyNode,
+    internal_fields,
+)
+from nodes._state import BRANCH
+from railgraph._checks import check_graph
+from railgraph._graph import RailGraph
+from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.errors import DefinitionError
+from verifiers import Verifier
+
+__all__ = ["END", "FAIL", "START", "GraphBuilder"]
+
+START = "__start__"
+"""Source of the edge to the first node."""
+
+S = TypeVar("S", bound=BaseModel)
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+
+
+class GraphBuilder(Generic[S]):
+    """Declares a graph: nodes of each kind, plain edges, and gate outcomes wired to nodes.
+
+    Example:
+        >>> from pydantic import BaseModel
+        >>> class State(BaseModel):
+        ...     n: int = 0
+        >>> g = GraphBuilder("count", State)
+        >>> _ = g.step("inc", lambda s: {"n": s.n + 1}).edge(START, "inc").edge("inc", END)
+        >>> g.build().spec.signature == g.build().spec.signature
+        True
+    """
+
+    def __init__(
+        self,
+        name: str,
+        state: type[S],
+        *,
+        tools: ToolRegistry | None = None,
+        policy: ToolPolicy | None = None,
+        budget: BudgetEnvelope | None = None,
+        prices: PriceTable | Mapping[str, ModelPrice] | None = None,
+        description: str = "",
+    ) -> None:
+        if not (isinstance(state, type) and issubclass(state, BaseModel)):
+            raise DefinitionError(
+                f"graph {name!r}: the state must be a pydantic BaseModel subclass, got {state!r}"
+            )
+        clash = sorted(set(state.model_fields) & set(INTERNAL_CHANNELS))
+        if clash:
+            raise DefinitionError(
+                f"graph {name!r}: state fields {clash} are reserved by railgraph; rename them"
+            )
+        self.name = name
+        self.state = state
+        self.tools = tools or ToolRegistry()
+        self.policy = policy or ToolPolicy()
+        self.budget_envelope = budget or BudgetEnvelope()
+        self.prices = (
+            prices if isinstance(prices, PriceTable) else PriceTable(prices=dict(prices or {}))
+        )
+        self.description = description
+        # The declaring module lets a runner find the graph's import reference later.
+        self.module: str | None = sys._getframe(1).f_globals.get("__name__")
+        self._nodes: dict[str, RailNode] = {}
+        self._pending: dict[str, Callable[[], RailNode]] = {}
+        self._approve_ids: set[str] = set()
+        self._edges: list[tuple[str, str]] = []
+
+    # -- nodes -------------------------------------------------------------------------------
+
+    def _add(self, node_id: str, make: Callable[[], RailNode]) -> Self:
+        if not isinstance(node_id, str) or not _ID.match(node_id):
+            raise DefinitionError(
+                f"graph {self.name!r}: node id {node_id!r} is not valid; use letters, digits, "
+                "'_' and '-', starting with a letter"
+            )
+        if node_id in self._pending:
+            raise DefinitionError(
+                f"graph {self.name!r}: node {node_id!r} is declared twice; give the second "
+                "one another id"
+            )
+        self._pending[node_id] = make
+        return self
+
+    def step(self, id: str, fn: Callable[..., Any], *, label: str | None = None) -> Self:
+        """Add a node that runs ``fn(state)`` or ``fn(state, ctx)`` and returns a state update."""
+        return self._add(id, lambda: StepNode(id=id, label=label, fn=fn))
+
+    def llm(
+        self,
+        id: str,
+        *,
+        model: BaseChatModel,
+        prompt: Callable[[Any], Any],
+        output: str,
+        parse: Callable[[AIMessage], Any] | None = None,
+        model_name: str | None = None,
+        label: str | None = None,
+    ) -> Self:
+        """Add a node that calls ``model`` with ``prompt(state)``; the reply goes to ``output``."""
+        self._need_field(id, output)
+        return self._add(
+            id,
+            lambda: LlmNode(
+                id=id,
+                label=label,
+                model=model,
+                prompt=prompt,
+                output=output,
+                parse=parse,
+                model_name=model_name,
+            ),
+        )
+
+    def tool(
+        self,
+        id: str,
+        *,
+        args: Callable[[Any], Mapping[str, Any]],
+        tool: str | None = None,
+        output: str | None = None,
+        label: str | None = None,
+    ) -> Self:
+        """Add a node that calls a declared tool (``tool``, default ``id``) with ``args(state)``."""
+        if output is not None:
+            self._need_field(id, output)
+        name = tool or id
+        return self._add(
+            id, lambda: ToolNode(id=id, label=label, tool=name, args=args, output=output)
+        )
+
+    def route(
+        self,
+        id: str,
+        fn: Callable[..., str],
+        *,
+        targets: Mapping[str, str] | Sequence[str],
+        label: str | None = None,
+    ) -> Self:
+        """Add a node that picks the next node: ``fn(state)`` returns one declared label.
+
+        ``targets`` maps labels to nodes, or lists node ids that serve as their own labels.
+        """
+        wired = dict(targets) if isinstance(targets, Mapping) else {t: t for t in targets}
+        if not wired:
+            raise DefinitionError(
+                f"route {id!r} declares no targets; pass targets={{'label': 'node', ...}}"
+            )
+        return self._add(id, lambda: RouteNode(id=id, label=label, fn=fn, targets=wired))
+
+    def verify(
+        self,
+        id: str,
+        *,
+        on: str | Callable[[Any], Any],
+        checks: Sequence[Verifier],
+        passed: str | None = None,
+        failed: str | None = None,
+        retry: str | None = None,
+        max_retries: int = 1,
+        label: str | None = None,
+    ) -> Self:
+        """Add a verify gate: ``passed`` → next; on failure ``retry`` a node up to
+        ``max_retries`` times with the failures as feedback, then ``failed`` (a node such as
+        an approve gate, or ``FAIL``)."""
+        if isinstance(on, str):
+            self._need_field(id, on)
+        if not checks:
+            raise DefinitionError(f"verify gate {id!r} has no checks; pass checks=[...]")
+        if max_retries < 0:
+            raise DefinitionError(f"verify gate {id!r}: max_retries must be >= 0")
+        outcomes = {"pass": passed, "fail": failed}
+        if retry is not None and max_retries > 0:
+            outcomes = {"pass": passed, "retry": retry, "fail": failed}
+        self._unwired(id, "verify gate", outcomes, {"pass": "passed", "fail": "failed"})
+        return self._add(
+            id,
+            lambda: VerifyNode(
+                id=id,
+                label=label,
+                targets=_targets(outcomes),
+                on=on,
+                checks=tuple(checks),
+                retry=retry if max_retries > 0 else None,
+                max_retries=max_retries,
+            ),
+        )
+
+    def budget(
+        self,
+        id: str,
+        *,
+        within: str | None = None,
+        exceeded: str | None = None,
+        needs: Mapping[str, float] | None = None,
+        label: str | None = None,
+    ) -> Self:
+        """Add a budget gate: ``within`` while usage (plus ``needs``) fits the envelope,
+        else ``exceeded`` — usually END, which finishes the run as ``budget_exhausted``
+        with its partial result."""
+        outcomes = {"within": within, "exceeded": exceeded}
+        self._unwired(id, "budget gate", outcomes, {"within": "within", "exceeded": "exceeded"})
+        reserve = dict(needs or {})
+        try:
+            BudgetEnvelope.model_validate(reserve)
+        except ValueError:
+            raise DefinitionError(
+                f"budget gate {id!r}: needs={reserve} must name budget dimensions with "
+                "non-negative amounts, e.g. needs={'tool_calls': 2}"
+            ) from None
+        return self._add(
+            id, lambda: BudgetNode(id=id, label=label, targets=_targets(outcomes), needs=reserve)
+        )
+
+    def approve(
+        self,
+        id: str,
+        *,
+        approved: str | None = None,
+        rejected: str | None = None,
+        action: str | None = None,
+        reason: str | Callable[[Any], str] | None = None,
+        reviewers: Sequence[str] = (),
+        allow_self_approval: bool = True,
+        expires_after_s: float | None = None,
+        label: str | None = None,
+    ) -> Self:
+        """Add an approve gate that pauses the run for a person's decision.
+
+        ``action`` names the tool node whose next call is under review; approving (or
+        editing) authorises exactly that call. Without ``action`` the gate asks whether the
+        run may go on, for example after a verify gate escalates.
+        """
+        outcomes = {"approved": approved, "rejected": rejected}
+        self._unwired(
+            id, "approve gate", outcomes, {"approved": "approved", "rejected": "rejected"}
+        )
+
+        def make() -> RailNode:
+            tool_node = self._resolve_action(id, action)
+            tool = (
+                self.tools[tool_node.tool] if tool_node and tool_node.tool in self.tools else None
+            )
+            escalated = tuple(
+                n.id
+                for n in self._nodes.values()
+                if isinstance(n, VerifyNode) and n.targets.get("fail") == id
+            )
+            return ApproveNode(
+                id=id,
+                label=label,
+                targets=_targets(outcomes),
+                action=tool_node,
+                tool=tool,
+                policy=self.policy.describe(tool) if tool else "",
+                reason=reason,
+                escalated_from=escalated,
+                reviewers=tuple(reviewers),
+                allow_self_approval=allow_self_approval,
+                expires_after_s=expires_after_s,
+            )
+
+        self._add(id, make)
+        self._approve_ids.add(id)
+        return self
+
+    def edge(self, source: str, target: str) -> Self:
+        """Add a plain edge; use ``START`` as the source of the first node and ``END`` as
+        the target of the last."""
+        self._edges.append((source, target))
+        return self
+
+    # -- build -------------------------------------------------------------------------------
+
+    def build(self) -> RailGraph:
+        """Check the declaration and build the spec and the LangGraph graph.
+
+        Raises:
+            DefinitionError: Listing every problem found, each naming the node and the fix.
+        """
+        # Approve gates last, so they can resolve the tool nodes they review and the verify
+        # gates that escalate to them; then back to declaration order.
+        self._nodes = {}
+        for late in (False, True):
+            for node_id, make in self._pending.items():
+                if (node_id in self._approve_ids) is late:
+                    self._nodes[node_id] = make()
+        self._nodes = {node_id: self._nodes[node_id] for node_id in self._pending}
+        spec = self._spec()
+        check_graph(spec, self._nodes, self.tools, self.policy)
+        return RailGraph(
+            name=self.name,
+            spec=spec,
+            state=self.state,
+            state_model=self._state_model(),
+            nodes=dict(self._nodes),
+            tools=self.tools,
+            policy=self.policy,
+            budget=self.budget_envelope,
+            prices=self.prices,
+            builder=self._langgraph(),
+            description=self.description,
+            module=self.module,
+        )
+
+    def _spec(self) -> GraphSpec:
+        nodes = [NodeSpec(id=START, kind=NodeKind.START, label="start")]
+        edges = [EdgeSpec(source=s, target=t) for s, t in self._edges]
+        uses_fail = False
+        for node in self._nodes.values():
+            nodes.append(
+                NodeSpec(
+                    id=node.id, kind=node.kind, label=node.label or node.id, meta=self._meta(node)
+                )
+            )
+            if isinstance(node, GateNode):
+                kind = EdgeKind.CONDITIONAL if isinstance(node, RouteNode) else EdgeKind.GATE
+                for outcome, target in node.targets.items():
+                    edges.append(EdgeSpec(source=node.id, target=target, kind=kind, label=outcome))
+                    uses_fail = uses_fail or target == FAIL
+        nodes.append(NodeSpec(id=END, kind=NodeKind.END, label="end"))
+        if uses_fail:
+            nodes.append(
+                NodeSpec(id=FAIL, kind=NodeKind.END, label="failed", meta={"status": "failed"})
+            )
+        return GraphSpec(
+            name=self.name,
+            state=self.state.__name__,
+            nodes=tuple(nodes),
+            edges=tuple(edges),
+            budget=self.budget_envelope.limits(),
+        )
+
+    def _meta(self, node: RailNode) -> dict[str, Any]:
+        meta = dict(node.meta)
+        if isinstance(node, ToolNode) and node.tool in self.tools:
+            tool = self.tools[node.tool]
+            meta.update(
+                tier=tool.tier.value,
+                policy=self.policy.describe(tool),
+                timeout_s=tool.timeout_s,
+                retries=tool.retries,
+            )
+        if isinstance(node, BudgetNode):
+            meta["envelope"] = self.budget_envelope.limits()
+        return meta
+
+    def _state_model(self) -> type[BaseModel]:
+        model: type[BaseModel] = create_model(
+            self.state.__name__, __base__=self.state, **internal_fields()
+        )
+        return model
+
+    def _langgraph(self) -> StateGraph[Any, Any, Any, Any]:
+        graph: StateGraph[Any, Any, Any, Any] = StateGraph(
+            self._state_model(), input_schema=self._state_model()
+        )
+        for node in self._nodes.values():
+            graph.add_node(node.id, node)
+        for source, target in self._edges:
+            graph.add_edge(LG_START if source == START else source, _lg(target))
+        for node in self._nodes.values():
+            if isinstance(node, GateNode):
+                graph.add_conditional_edges(
+                    node.id,
+                    functools.partial(_read_branch, node.id),
+                    {outcome: _lg(target) for outcome, target in node.targets.items()},
+                )
+        return graph
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _need_field(self, node_id: str, field: str) -> None:
+        if field not in self.state.model_fields:
+            raise DefinitionError(
+                f"node {node_id!r} uses state field {field!r}, which {self.state.__name__} "
+                f"does not have; add `{field}: ... = None` to the state model or fix the name"
+            )
+
+    def _unwired(
+        self, node_id: str, what: str, outcomes: Mapping[str, str | None], params: Mapping[str, str]
+    ) -> None:
+        missing = [o for o, target in outcomes.items() if target is None]
+        if missing:
+            hints = ", ".join(f"{params.get(o, o)}=..." for o in missing)
+            raise DefinitionError(
+                f"{what} {node_id!r} leaves outcome {', '.join(map(repr, missing))} unwired; "
+                f"pass {hints} (a node id, END or FAIL)"
+            )
+
+    def _resolve_action(self, gate: str, action: str | None) -> ToolNode | None:
+        if action is None:
+            return None
+        node = self._nodes.get(action)
+        if not isinstance(node, ToolNode):
+            what = "is not declared" if node is None else f"is a {node.kind.value} node"
+            raise DefinitionError(
+                f"approve gate {gate!r} reviews action {action!r}, which {what}; "
+                "action= must name a tool node declared with g.tool(...)"
+            )
+        return node
+
+
+def _targets(outcomes: Mapping[str, str | None]) -> dict[str, str]:
+    return {outcome: target for outcome, target in outcomes.items() if target is not None}
+
+
+def _lg(target: str) -> str:
+    return LG_END if target in (END, FAIL) else target
+
+
+def _read_branch(node_id: str, state: Any) -> str:
+    branch: str = getattr(state, BRANCH)[node_id]
+    return branch

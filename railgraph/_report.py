@@ -1,0 +1,80 @@
+"""A run as one report: the record, its path, tool calls, decisions and spend.
+
+``railgraph show RUN --json`` prints :func:`trace`, the shape of the minimal agent trace
+event: request and run id, agent role, model, policy, tool calls with latency and status,
+outcome with status and reason, cost and latency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checkpointers import ApprovalRecord, EventRecord, RunRecord
+
+__all__ = ["path_of", "trace"]
+
+
+def path_of(events: list[EventRecord]) -> list[str]:
+    """The nodes the run finished, in order (a node appears once per visit)."""
+    return [e.node for e in events if e.kind == "node_finished" and e.node]
+
+
+def trace(
+    record: RunRecord, events: list[EventRecord], approvals: list[ApprovalRecord]
+) -> dict[str, Any]:
+    """The run as JSON-able data in the trace-event shape, plus path, decisions and events."""
+    models = sorted({str(e.data.get("model")) for e in events if e.kind == "llm_call"})
+    tool_calls = [
+        {
+            "node": e.node,
+            "tool": e.data.get("tool"),
+            "tier": e.data.get("tier"),
+            "args": e.data.get("args"),
+            "result": e.data.get("result"),
+            "error": e.data.get("error"),
+            "status": e.data.get("status"),
+            "attempt": e.data.get("attempt"),
+            "latency_ms": e.data.get("latency_ms"),
+            "idempotency_key": e.data.get("idempotency_key"),
+        }
+        for e in events
+        if e.kind == "tool_call"
+    ]
+    node_ms = sum(float(e.data.get("duration_ms", 0)) for e in events if e.kind == "node_finished")
+    return {
+        "request_id": record.run_id,
+        "run_id": record.run_id,
+        "agent": {"role": record.graph_name, "graph": record.graph, "signature": record.signature},
+        "model": models[0] if len(models) == 1 else (models or None),
+        "policy": {"budget": record.budget},
+        "input": record.input,
+        "status": record.status,
+        "outcome": {"status": record.status, "reason": record.error},
+        "path": path_of(events),
+        "tool_calls": tool_calls,
+        "decisions": [
+            {
+                "request_id": a.request_id,
+                "node": a.node,
+                "action": (a.request.get("action") or {}).get("tool"),
+                "status": a.status,
+                "by": a.decided_by,
+                "reason": (a.decision or {}).get("reason"),
+                "args": (a.decision or {}).get("args"),
+                "requested_at": a.created_at,
+                "decided_at": a.decided_at,
+            }
+            for a in approvals
+        ],
+        "usage": record.usage,
+        "cost_usd": float(record.usage.get("cost_usd", 0.0)),
+        "latency_ms": {
+            "nodes": round(node_ms, 3),
+            "elapsed": round((record.updated_at - record.created_at) * 1000, 3),
+        },
+        "started_by": record.started_by,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "result": record.result,
+        "events": [e.model_dump(mode="json") for e in events],
+    }

@@ -1,0 +1,484 @@
+"""Start, resume, decide and cancel runs; every run is one LangGraph thread on one database."""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphRecursionError
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import ValidationError
+
+from checkpointers import ApprovalRecord, RunRecord, RunStore, SqliteCheckpointer
+from nodes import (
+    PARTIAL_ATTR,
+    RUNTIME_KEY,
+    Decision,
+    ReviewRequest,
+    Runtime,
+    merge_edit,
+)
+from nodes._budget import add_usage
+from nodes._state import EVENTS, STATUS, USAGE
+from railgraph._graph import RailGraph
+from railgraph._settings import default_db_path, load_graph, ref_of
+from railgraph.errors import (
+    BudgetExhausted,
+    DecisionError,
+    InputError,
+    RunCancelled,
+)
+
+__all__ = ["RunOutcome", "Runner"]
+
+RunStatus = Literal[
+    "running", "paused", "completed", "failed", "budget_exhausted", "rejected", "cancelled"
+]
+_DECIDED = {"approve": "approved", "edit": "edited", "reject": "rejected"}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run stands after a call to the runner."""
+
+    run_id: str
+    """The run."""
+    status: RunStatus
+    """``paused``, ``completed``, ``failed``, ``budget_exhausted``, ``rejected``, …"""
+    result: dict[str, Any]
+    """The state's fields (partial if the run stopped early)."""
+    usage: dict[str, Any]
+    """What the run spent."""
+    reason: str | None = None
+    """Why the run failed, was rejected, ran out of budget or is paused."""
+    pending: list[ApprovalRecord] = field(default_factory=list)
+    """Review requests waiting for a person, when paused."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The outcome as JSON-able data (what ``--json`` prints)."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "reason": self.reason,
+            "result": self.result,
+            "usage": self.usage,
+            "pending": [
+                {"request_id": p.request_id, "node": p.node, "request": p.request}
+                for p in self.pending
+            ],
+        }
+
+
+class Runner:
+    """Runs railgraph graphs durably on one SQLite database.
+
+    Example:
+        >>> async def main() -> None:  # doctest: +SKIP
+        ...     async with Runner.open(".railgraph/railgraph.db") as runner:
+        ...         outcome = await runner.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+    """
+
+    def __init__(
+        self,
+        saver: SqliteCheckpointer,
+        *,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.saver = saver
+        self.store: RunStore = saver.store
+        self.clock = clock
+        self.timer = timer
+        self._graphs: dict[str, RailGraph] = {}
+        self._compiled: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        db: str | Path | None = None,
+        *,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> AsyncIterator[Runner]:
+        """Open the database (default ``.railgraph/railgraph.db``) and yield a runner on it."""
+        async with AsyncExitStack() as stack:
+            saver = await stack.enter_async_context(
+                SqliteCheckpointer.from_path(
+                    db if db is not None else default_db_path(),
+                    synchronous=synchronous,
+                    event_channel=EVENTS,
+                )
+            )
+            yield cls(saver, clock=clock, timer=timer)
+
+    # -- graphs ------------------------------------------------------------------------------
+
+    def graph(self, ref: str | RailGraph) -> tuple[str, RailGraph]:
+        """Resolve a graph and the reference under which its runs are stored."""
+        if isinstance(ref, RailGraph):
+            key = ref_of(ref) or f"{ref.module or '__main__'}:{ref.name}"
+            self._graphs[key] = ref
+            return key, ref
+        if ref not in self._graphs:
+            self._graphs[ref] = load_graph(ref)
+        return ref, self._graphs[ref]
+
+    def _app(self, graph: RailGraph) -> CompiledStateGraph[Any, Any, Any, Any]:
+        app = self._compiled.get(id(graph))
+        if app is None:
+            app = self._compiled[id(graph)] = graph.compile(self.saver)
+        return app
+
+    def _config(self, graph: RailGraph, record: RunRecord) -> RunnableConfig:
+        runtime = Runtime(
+            run_id=record.run_id,
+            graph=graph.name,
+            envelope=graph.budget.override(record.budget),
+            tools=graph.tools,
+            policy=graph.policy,
+            prices=graph.prices,
+            ledger=self.store,
+            clock=self.clock,
+            timer=self.timer,
+        )
+        steps = runtime.envelope.steps
+        return {
+            "configurable": {"thread_id": record.run_id, RUNTIME_KEY: runtime},
+            "recursion_limit": max(200, 2 * steps + 10 if steps is not None else 0),
+        }
+
+    # -- starting and resuming ---------------------------------------------------------------
+
+    async def start(
+        self,
+        graph: str | RailGraph,
+        input: Mapping[str, Any],
+        *,
+        budget: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        started_by: str | None = None,
+    ) -> RunOutcome:
+        """Start a run and drive it until it pauses or ends.
+
+        Raises:
+            InputError: The input does not fit the graph's state model, or a budget override
+                is malformed; nothing is stored then.
+        """
+        ref, rail = self.graph(graph)
+        try:
+            state = rail.state.model_validate(dict(input))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()
+            )
+            fields = ", ".join(rail.state.model_fields)
+            raise InputError(
+                f"input does not fit {rail.state.__name__} ({problems}); its fields are {fields}"
+            ) from None
+        overrides = dict(budget or {})
+        envelope = rail.budget.override(overrides)
+        now = self.clock()
+        record = RunRecord(
+            run_id=run_id or uuid.uuid4().hex[:12],
+            graph=ref,
+            graph_name=rail.name,
+            signature=rail.signature,
+            status="running",
+            input=state.model_dump(mode="json"),
+            budget=envelope.limits(),
+            usage={},
+            started_by=started_by,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.store.create_run(record)
+        await self._event(record.run_id, "run_started", input=record.input, budget=record.budget)
+        return await self._drive(rail, record, state.model_dump())
+
+    async def decide(
+        self,
+        run_id: str,
+        decision: Decision,
+        *,
+        request_id: str | None = None,
+        allow_changed_graph: bool = False,
+    ) -> RunOutcome:
+        """Record a reviewer's decision on a paused run's request and resume the run.
+
+        Raises:
+            DecisionError: The run is not paused, the request is unknown or already decided,
+                the reviewer may not decide it, or an edit does not fit the tool's schema. The
+                request stays pending.
+        """
+        record = await self._record(run_id)
+        request = await self._choose_request(record, request_id)
+        _, rail = self.graph(record.graph)
+        self._check_signature(record, rail, allow_changed_graph)
+        review = ReviewRequest.model_validate(request.request)
+        if review.reviewers and decision.by not in review.reviewers:
+            raise DecisionError(
+                f"{decision.by} may not decide request {request.request_id}; its reviewers are "
+                f"{', '.join(review.reviewers)}"
+            )
+        if (
+            decision.approved
+            and not review.allow_self_approval
+            and decision.by == record.started_by
+        ):
+            raise DecisionError(
+                f"{decision.by} started run {run_id} and may not approve it; ask another reviewer"
+            )
+        if decision.decision == "edit":
+            if review.action is None:
+                raise DecisionError(
+                    f"request {request.request_id} reviews no action, so there are no arguments "
+                    "to edit; approve or reject it"
+                )
+            merge_edit(rail.tools[review.action.tool], review.action.args, decision.args or {})
+        stamped = decision.model_copy(update={"at": self.clock()})
+        await self.store.decide_approval(
+            request.request_id,
+            status=_DECIDED[decision.decision],  # type: ignore[arg-type]
+            decision=stamped.model_dump(mode="json"),
+            decided_by=decision.by,
+        )
+        return await self.resume(run_id, allow_changed_graph=allow_changed_graph)
+
+    async def approve(
+        self,
+        run_id: str,
+        *,
+        by: str,
+        edit: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> RunOutcome:
+        """Approve a paused run's request as proposed, or with ``edit`` merged into its args."""
+        decision = _decision(
+            {"decision": "edit" if edit else "approve", "by": by, "args": dict(edit or {}) or None}
+        )
+        return await self.decide(run_id, decision, request_id=request_id)
+
+    async def reject(
+        self, run_id: str, *, by: str, reason: str, request_id: str | None = None
+    ) -> RunOutcome:
+        """Reject a paused run's request; the run takes the gate's ``rejected`` outcome."""
+        decision = _decision({"decision": "reject", "by": by, "reason": reason})
+        return await self.decide(run_id, decision, request_id=request_id)
+
+    async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
+        """Continue a run: with the decisions taken on its requests, or after a crash."""
+        record = await self._record(run_id)
+        if record.status in ("completed", "failed", "budget_exhausted", "rejected", "cancelled"):
+            raise DecisionError(f"run {run_id} is {record.status}; there is nothing to resume")
+        _, rail = self.graph(record.graph)
+        self._check_signature(record, rail, allow_changed_graph)
+        snapshot = await self._app(rail).aget_state(self._config(rail, record))
+        answers: dict[str, Any] = {}
+        for interrupt in snapshot.interrupts:
+            approval = await self.store.get_approval(interrupt.id)
+            if approval is not None and approval.decision is not None:
+                answers[interrupt.id] = approval.decision
+        if snapshot.interrupts and not answers:
+            return await self._settle(rail, record, None)
+        payload: Command[Any] | None = Command(resume=answers) if answers else None
+        return await self._drive(rail, record, payload)
+
+    async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
+        """Stop a run for good: it ends ``cancelled`` and calls no further tool."""
+        record = await self._record(run_id)
+        if record.status not in ("running", "paused"):
+            raise DecisionError(
+                f"run {run_id} is {record.status}; only running or paused runs can be cancelled"
+            )
+        for approval in await self.store.list_approvals(run_id=run_id, status="pending"):
+            await self.store.decide_approval(
+                approval.request_id,
+                status="cancelled",
+                decision={"decision": "cancel", "by": by, "reason": reason, "at": self.clock()},
+                decided_by=by,
+            )
+        text = f"cancelled by {by}: {reason}"
+        await self._event(run_id, "run_cancelled", by=by, reason=reason)
+        updated = await self.store.update_run(run_id, status="cancelled", error=text)
+        return RunOutcome(run_id, "cancelled", updated.result or {}, updated.usage, text)
+
+    async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
+        """Review requests waiting for a decision, oldest first, across all runs."""
+        return await self.store.list_approvals(status="pending", graph=graph)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _record(self, run_id: str) -> RunRecord:
+        record = await self.store.get_run(run_id)
+        if record is None:
+            raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
+        return record
+
+    async def _choose_request(self, record: RunRecord, request_id: str | None) -> ApprovalRecord:
+        if request_id is not None:
+            approval = await self.store.get_approval(request_id)
+            if approval is None or approval.run_id != record.run_id:
+                raise DecisionError(
+                    f"run {record.run_id} has no review request {request_id!r}; "
+                    "list them with `railgraph pending`"
+                )
+            if approval.status != "pending":
+                raise DecisionError(
+                    f"request {request_id} was already {approval.status} by {approval.decided_by}"
+                )
+            return approval
+        pending = await self.store.list_approvals(run_id=record.run_id, status="pending")
+        if len(pending) == 1:
+            return pending[0]
+        if not pending:
+            decided = await self.store.list_approvals(run_id=record.run_id, status=None)
+            last = (
+                f"; its last request was {decided[-1].status} by {decided[-1].decided_by}"
+                if decided
+                else ""
+            )
+            raise DecisionError(
+                f"run {record.run_id} is {record.status} and has no pending request{last}"
+            )
+        ids = ", ".join(p.request_id for p in pending)
+        raise DecisionError(
+            f"run {record.run_id} has {len(pending)} pending requests ({ids}); "
+            "choose one with --request ID"
+        )
+
+    def _check_signature(self, record: RunRecord, rail: RailGraph, allow: bool) -> None:
+        if rail.signature != record.signature and not allow:
+            raise DecisionError(
+                f"graph {record.graph} changed since run {record.run_id} started (signature "
+                f"{record.signature} -> {rail.signature}); compare with `railgraph spec "
+                f"{record.graph}`, and pass --allow-changed-graph to resume anyway"
+            )
+
+    async def _drive(self, rail: RailGraph, record: RunRecord, payload: Any) -> RunOutcome:
+        if record.status != "running":
+            # "" clears the reason the run was paused for.
+            record = await self.store.update_run(record.run_id, status="running", error="")
+        app = self._app(rail)
+        error: BaseException | None = None
+        try:
+            await app.ainvoke(payload, self._config(rail, record), durability="sync")
+        except Exception as exc:
+            error = exc
+        return await self._settle(rail, record, error)
+
+    async def _settle(
+        self, rail: RailGraph, record: RunRecord, error: BaseException | None
+    ) -> RunOutcome:
+        snapshot = await self._app(rail).aget_state(self._config(rail, record))
+        values: dict[str, Any] = dict(snapshot.values)
+        usage = dict(values.get(USAGE) or {})
+        result = rail.user_values(values)
+        pending: list[ApprovalRecord] = []
+        status: RunStatus
+        if error is not None:
+            status, reason = _failure(error)
+            partial = getattr(error, PARTIAL_ATTR, None)
+            if partial is not None:
+                _, events, spent = partial
+                await self.store.append_events(record.run_id, events)
+                usage = add_usage(usage, spent)
+            await self._event(
+                record.run_id,
+                "run_failed" if status == "failed" else status,
+                node=partial[0] if partial else None,
+                error=reason,
+                error_type=type(error).__name__,
+                traceback=None if status != "failed" else _short_tb(error),
+            )
+        elif snapshot.interrupts:
+            status, reason = "paused", None
+            pending = await self._register_requests(rail, record, snapshot.interrupts)
+            reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
+        else:
+            disposition = values.get(STATUS) or {}
+            status = disposition.get("status", "completed")
+            reason = disposition.get("reason") or ""
+            await self._event(record.run_id, "run_finished", status=status, reason=reason)
+        await self.store.update_run(
+            record.run_id, status=status, usage=usage, result=result, error=reason
+        )
+        return RunOutcome(record.run_id, status, result, usage, reason or None, pending)
+
+    async def _register_requests(
+        self, rail: RailGraph, record: RunRecord, interrupts: Any
+    ) -> list[ApprovalRecord]:
+        out: list[ApprovalRecord] = []
+        path: list[str] | None = None
+        for interrupt in interrupts:
+            known = await self.store.get_approval(interrupt.id)
+            if known is not None:
+                if known.status == "pending":
+                    out.append(known)
+                continue
+            if path is None:
+                events = await self.store.list_events(record.run_id)
+                path = [e.node for e in events if e.kind == "node_finished" and e.node]
+            now = self.clock()
+            value: dict[str, Any] = dict(interrupt.value)
+            expires = value.get("expires_after_s")
+            approval = ApprovalRecord(
+                request_id=interrupt.id,
+                run_id=record.run_id,
+                graph=record.graph,
+                node=value.get("gate", "?"),
+                status="pending",
+                request={**value, "run_id": record.run_id, "graph": rail.name, "path": path},
+                created_at=now,
+                expires_at=now + expires if expires else None,
+            )
+            await self.store.add_approval(approval)
+            await self._event(
+                record.run_id,
+                "approval_requested",
+                node=approval.node,
+                request_id=approval.request_id,
+                request=value,
+            )
+            out.append(approval)
+        return out
+
+    async def _event(self, run_id: str, kind: str, *, node: str | None = None, **data: Any) -> None:
+        await self.store.append_events(
+            run_id, [{"kind": kind, "node": node, "at": self.clock(), "data": data}]
+        )
+
+
+def _decision(data: Mapping[str, Any]) -> Decision:
+    try:
+        return Decision.model_validate(dict(data))
+    except ValidationError as exc:
+        raise DecisionError(
+            "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        ) from None
+
+
+def _failure(error: BaseException) -> tuple[RunStatus, str]:
+    if isinstance(error, BudgetExhausted):
+        return "budget_exhausted", str(error)
+    if isinstance(error, RunCancelled):
+        return "cancelled", str(error)
+    if isinstance(error, GraphRecursionError):
+        return "failed", (
+            "the run took more steps than its recursion limit; it may loop forever — set a "
+            "steps limit in the budget or add an exit to the loop"
+        )
+    return "failed", f"{type(error).__name__}: {error}"
+
+
+def _short_tb(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error, limit=-3))

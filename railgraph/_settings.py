@@ -1,0 +1,64 @@
+"""Where railgraph keeps its data, and how a graph reference is resolved."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from railgraph._graph import RailGraph
+from railgraph.errors import InputError
+
+__all__ = ["DB_ENV", "default_db_path", "load_graph", "ref_of"]
+
+DB_ENV = "RAILGRAPH_DB"
+"""Environment variable that overrides the default database path."""
+
+
+def default_db_path() -> Path:
+    """``$RAILGRAPH_DB``, else ``.railgraph/railgraph.db`` under the working directory."""
+    return Path(os.environ.get(DB_ENV) or Path.cwd() / ".railgraph" / "railgraph.db")
+
+
+def load_graph(ref: str) -> RailGraph:
+    """Import the graph a ``module:attribute`` reference names.
+
+    Raises:
+        InputError: The reference is malformed, the module cannot be imported, or the
+            attribute is missing or not a railgraph graph.
+    """
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(
+            f"graph reference {ref!r} must look like module:attribute, e.g. graphs.refund:graph"
+        )
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise InputError(
+            f"cannot import module {module_name!r} of graph reference {ref!r} ({exc}); run "
+            "from the project's directory or install the package that holds it"
+        ) from None
+    graph = getattr(module, attr, None)
+    if graph is None:
+        raise InputError(f"module {module_name!r} has no attribute {attr!r}; check the reference")
+    if not isinstance(graph, RailGraph):
+        raise InputError(
+            f"{ref} is a {type(graph).__name__}, not a railgraph graph; point at the result "
+            "of GraphBuilder(...).build()"
+        )
+    return graph
+
+
+def ref_of(graph: RailGraph) -> str | None:
+    """The ``module:attribute`` reference under which ``graph`` can be imported, if any."""
+    module = sys.modules.get(graph.module) if graph.module else None
+    if module is None:
+        return None
+    for name, value in vars(module).items():
+        if value is graph:
+            return f"{graph.module}:{name}"
+    return None
