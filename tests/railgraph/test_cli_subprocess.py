@@ -1,0 +1,189 @@
+"""The ``railgraph`` command in real subprocesses: the acceptance walk-through and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from railgraph._cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "railgraph", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+
+
+def cli_json(*args: str, cwd: Path, code: int = 0) -> Any:
+    done = cli(*args, "--json", cwd=cwd)
+    assert done.returncode == code, done.stderr
+    return json.loads(done.stdout)
+
+
+def refund_rows(cwd: Path) -> list[tuple[str, float]]:
+    with sqlite3.connect(cwd / ".railgraph" / "helpdesk.db") as conn:
+        return conn.execute("SELECT ticket_id, amount FROM refunds ORDER BY refund_id").fetchall()
+
+
+def test_acceptance_walkthrough(tmp_path: Path) -> None:
+    done = cli_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1001"}', cwd=tmp_path)
+    assert done["status"] == "completed"
+    assert (tmp_path / ".railgraph" / "railgraph.db").exists()
+
+    paused = cli_json(
+        "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', cwd=tmp_path
+    )
+    assert paused["status"] == "paused"
+    [pending] = cli_json("pending", cwd=tmp_path)
+    assert pending["run_id"] == paused["run_id"]
+    assert (pending["graph"], pending["action"], pending["risk"]) == (
+        "refund",
+        "create_refund",
+        "irreversible",
+    )
+    assert pending["arguments"] == {
+        "ticket_id": "T-1002",
+        "invoice_id": "INV-5002",
+        "amount": 480.0,
+    }
+    assert pending["reason"] == "refund of $480.00 is over the $100.00 limit"
+
+    approved = cli_json("approve", paused["run_id"], "--by", "alice", cwd=tmp_path)
+    assert (approved["run_id"], approved["status"]) == (paused["run_id"], "completed")
+    assert refund_rows(tmp_path) == [("T-1001", 42.5), ("T-1002", 480.0)]
+
+    shown = cli_json("show", paused["run_id"], cwd=tmp_path)
+    assert shown["path"][-3:] == ["approve_refund", "create_refund", "notify_customer"]
+    assert [(d["node"], d["status"], d["by"]) for d in shown["decisions"]] == [
+        ("approve_refund", "approved", "alice")
+    ]
+    assert shown["outcome"] == {"status": "completed", "reason": None}
+    assert shown["agent"]["role"] == "refund"
+    assert shown["model"] == "scripted-support-model"
+    assert shown["policy"]["budget"]["tool_calls"] == 8
+    assert [(c["tool"], c["status"]) for c in shown["tool_calls"]] == [
+        ("load_ticket", "ok"),
+        ("lookup_invoice", "ok"),
+        ("create_refund", "ok"),
+        ("notify_customer", "ok"),
+    ]
+    assert all(c["latency_ms"] >= 0 for c in shown["tool_calls"])
+
+    paused = cli_json(
+        "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}', cwd=tmp_path
+    )
+    rejected = cli_json(
+        "reject", paused["run_id"], "--by", "bob", "--reason", "too old", cwd=tmp_path, code=1
+    )
+    assert rejected["status"] == "rejected"
+    assert [t for t, _ in refund_rows(tmp_path)] == ["T-1001", "T-1002"]
+
+    starved = cli_json(
+        "run",
+        "graphs.refund:graph",
+        "--input",
+        '{"ticket_id":"T-1001"}',
+        "--budget",
+        "tool_calls=2",
+        cwd=tmp_path,
+        code=1,
+    )
+    assert starved["status"] == "budget_exhausted"
+    assert starved["usage"]["tool_calls"] == 2
+
+    listed = cli_json("runs", cwd=tmp_path)
+    assert [r["status"] for r in listed] == [
+        "budget_exhausted",
+        "rejected",
+        "completed",
+        "completed",
+    ]
+
+
+def test_human_output_shows_the_review_queue(tmp_path: Path) -> None:
+    paused = cli("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', cwd=tmp_path)
+    assert paused.returncode == 0
+    assert ": paused" in paused.stdout
+    listing = cli("pending", cwd=tmp_path)
+    assert "action:    create_refund (irreversible, policy conditional)" in listing.stdout
+    assert 'arguments: {"amount": 480.0, "invoice_id": "INV-5002", "ticket_id": "T-1002"}' in (
+        listing.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "graphs.refund:graph", "--input", "{not json"], "--input is not valid JSON"),
+        (["run", "graphs.refund:graph", "--input", "[]"], "--input must be a JSON object"),
+        (["run", "graphs.nope:graph"], "cannot import module 'graphs.nope'"),
+        (["run", "graphs.refund"], "must look like module:attribute"),
+        (
+            [
+                "run",
+                "graphs.refund:graph",
+                "--input",
+                '{"ticket_id": "T-1001"}',
+                "--budget",
+                "coins=3",
+            ],
+            "unknown budget dimension 'coins'",
+        ),
+        (["run", "graphs.refund:graph", "--budget", "tool_calls"], "write KEY=VALUE"),
+        (["approve", "nope", "--by", "alice"], "no run 'nope'"),
+        (["show", "nope"], "no run 'nope'"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_fix(args: list[str], message: str) -> None:
+    # In-process (the walk-through above covers real subprocesses); the autouse fixture
+    # puts each test in its own working directory.
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2
+    assert message in done.stderr
+
+
+def test_second_decision_and_invalid_edit_are_refused(tmp_path: Path) -> None:
+    paused = cli_json(
+        "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', cwd=tmp_path
+    )
+    run_id = paused["run_id"]
+
+    bad = cli("approve", run_id, "--by", "alice", "--edit", '{"amount": -5}', cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "the edit does not fit tool 'create_refund'" in bad.stderr
+    assert "the request is still pending" in bad.stderr
+    assert [p["run_id"] for p in cli_json("pending", cwd=tmp_path)] == [run_id]
+
+    assert cli_json("approve", run_id, "--by", "alice", cwd=tmp_path)["status"] == "completed"
+    again = cli("approve", run_id, "--by", "bob", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "has no pending request; its last request was approved by alice" in again.stderr
+    assert refund_rows(tmp_path) == [("T-1002", 480.0)]
+
+
+def test_spec_prints_the_designed_graph(tmp_path: Path) -> None:
+    done = cli("spec", "graphs.refund:graph", cwd=tmp_path)
+    assert done.returncode == 0
+    spec = json.loads(done.stdout)
+    assert spec["name"] == "refund"
+    assert len(spec["signature"]) == 16
+    kinds = {n["id"]: n["kind"] for n in spec["nodes"]}
+    assert (kinds["verify_invoice"], kinds["budget"], kinds["approve_refund"]) == (
+        "verify",
+        "budget",
+        "approve",
+    )

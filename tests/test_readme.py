@@ -1,0 +1,66 @@
+"""README's examples run as written: the set-up commands, the walk-through and the Python."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+def env() -> dict[str, str]:
+    # The interpreter running the tests has railgraph installed; put its scripts first on PATH.
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+
+
+def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second() -> None:
+    setup = blocks("bash")[0].strip().splitlines()
+    assert setup == [
+        "./scripts/setup && . .venv/bin/activate && railgraph run graphs.refund:graph "
+        """--input '{"ticket_id":"T-1001"}'""",
+        "./scripts/setup && ./scripts/check",
+    ]
+    assert setup[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_first_commands_run_completes_the_small_refund(tmp_path: Path) -> None:
+    command = blocks("bash")[0].strip().splitlines()[0].split(" && ")[-1]
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=tmp_path, env=env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert ": completed" in done.stdout
+
+
+def test_the_approval_walkthrough_runs(tmp_path: Path) -> None:
+    script = blocks("bash")[1]
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "action:    create_refund (irreversible, policy conditional)" in done.stdout
+    assert done.stdout.count(": completed") == 2  # approve's outcome and show's header
+    assert "approve_refund: approved by alice" in done.stdout
+
+
+def test_the_authoring_example_prints_what_the_readme_says(tmp_path: Path) -> None:
+    [code] = blocks("python")
+    [expected] = blocks("text")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env(), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
