@@ -56,7 +56,7 @@ class BudgetEnvelope(BaseModel):
     retries: int | None = Field(default=None, ge=0)
     """Tool retries after transient errors plus verify-gate retries."""
 
-    def limits(self) -> dict[str, float]:
+    def limits(self) -> dict[str, int | float]:
         """The dimensions that have a limit, with their limits."""
         return {d: v for d in DIMENSIONS if (v := getattr(self, d)) is not None}
 

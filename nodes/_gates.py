@@ -16,7 +16,7 @@ from nodes._runtime import NodeContext, call_user
 from nodes._state import APPROVALS, ATTEMPTS, FEEDBACK, STATUS
 from nodes._tools import ToolSpec
 from nodes._work import ToolNode, approval_hash
-from railgraph.errors import DecisionError, RouteError
+from railgraph.errors import DecisionError, RouteError, RunError
 from verifiers import Verdict, Verifier, run_verifier
 
 __all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode", "merge_edit"]
@@ -118,8 +118,10 @@ class BudgetNode(GateNode):
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
         envelope = ctx.runtime.envelope
         dimension: str | None = None
+        # The gate's own step is spent by the time the run moves on: count it.
+        usage = ctx.usage.plus(steps=1)
         for dim, limit in envelope.limits().items():
-            used = float(getattr(ctx.usage, dim))
+            used = float(getattr(usage, dim))
             if used + float(self.needs.get(dim, 0)) > limit:
                 dimension = dim
                 break
@@ -127,13 +129,13 @@ class BudgetNode(GateNode):
             "budget_check",
             outcome="exceeded" if dimension else "within",
             dimension=dimension,
-            usage=ctx.usage.model_dump(),
+            usage=usage.model_dump(),
             limits=envelope.limits(),
             needs=dict(self.needs),
         )
         if dimension is None:
             return self.branch("within")
-        used = getattr(ctx.usage, dimension)
+        used = getattr(usage, dimension)
         limit = getattr(envelope, dimension)
         need = self.needs.get(dimension, 0)
         reason = f"{dimension}: {used:g} of {limit:g} used" + (
@@ -144,7 +146,9 @@ class BudgetNode(GateNode):
         return update
 
 
-def merge_edit(tool: ToolSpec, proposed: Mapping[str, Any], edit: Mapping[str, Any]) -> dict[str, Any]:
+def merge_edit(
+    tool: ToolSpec, proposed: Mapping[str, Any], edit: Mapping[str, Any]
+) -> dict[str, Any]:
     """Merge a reviewer's edit into the proposed arguments and validate the result.
 
     Raises:
@@ -210,7 +214,9 @@ class ApproveNode(GateNode):
                 policy=self.policy,
                 description=self.tool.description,
             )
-        failures = [f for gate in self.escalated_from for f in getattr(state, FEEDBACK).get(gate, [])]
+        failures = [
+            f for gate in self.escalated_from for f in getattr(state, FEEDBACK).get(gate, [])
+        ]
         if callable(self.reason):
             reason = self.reason(state)
         elif self.reason:
@@ -235,6 +241,15 @@ class ApproveNode(GateNode):
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
         request = self.request(state, ctx)
         decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
+        proposed = request.action.args if request.action is not None else None
+        reviewed = decision.reviewed
+        if reviewed is not None and proposed is not None and reviewed != proposed:
+            raise RunError(
+                f"approve gate {self.id!r}: the call under review changed between the "
+                f"request and the decision (reviewed {reviewed}, now {proposed}); "
+                "the run stops so that nothing runs that a person did not approve — "
+                "start a new run"
+            )
         ctx.event(
             "approval_decided",
             decision=decision.decision,
@@ -251,6 +266,8 @@ class ApproveNode(GateNode):
             }
             return update
         update = self.branch("approved")
+        # A run sent back by an earlier rejection and now approved no longer ends rejected.
+        update[STATUS] = {"status": None, "reason": None, "node": None}
         if self.action is not None and self.tool is not None and request.action is not None:
             args = request.action.args
             if decision.args:

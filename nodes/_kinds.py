@@ -8,7 +8,7 @@ __all__ = ["NodeKind", "PolicyAction", "ToolTier"]
 
 
 class NodeKind(StrEnum):
-    """What a node in a railgraph graph is; the builder, the checks and the diagrams switch on it."""
+    """What a node is; the builder, the checks and the diagrams all switch on it."""
 
     START = "start"
     END = "end"

@@ -51,20 +51,28 @@ class RailNode(ABC):
         runtime = runtime_from_config(config)
         feedback = list(getattr(state, FEEDBACK).get(self.id, []))
         ctx = NodeContext(runtime, self.id, usage_of(state), feedback=feedback)
-        ctx.ensure_budget("steps", what=f"node {self.id!r}")
         started_at = runtime.clock()
         started = runtime.timer()
+        ran = False
         try:
+            ctx.ensure_budget("steps", what=f"node {self.id!r}")
+            ran = True
             update = await self.run(state, ctx)
         except Exception as exc:
-            ctx.spend(steps=1, wall_s=runtime.timer() - started)
+            if ran:
+                ctx.spend(steps=1, wall_s=runtime.timer() - started)
             setattr(exc, PARTIAL_ATTR, (self.id, ctx.events, ctx.spent))
             raise
         elapsed = runtime.timer() - started
         ctx.spend(steps=1, wall_s=elapsed)
         outcome = update.get(BRANCH, {}).get(self.id)
         events = [
-            {"kind": "node_started", "node": self.id, "at": started_at, "data": {"kind": self.kind.value}},
+            {
+                "kind": "node_started",
+                "node": self.id,
+                "at": started_at,
+                "data": {"kind": self.kind.value},
+            },
             *ctx.events,
             {
                 "kind": "node_finished",

@@ -66,6 +66,8 @@ class Decision(BaseModel):
     """Why; required for ``reject``."""
     at: float = 0.0
     """When the decision was taken (unix seconds)."""
+    reviewed: dict[str, Any] | None = None
+    """The arguments the reviewer was shown; the gate refuses to act if the call differs."""
 
     @model_validator(mode="after")
     def _complete(self) -> Self:

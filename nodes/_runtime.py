@@ -233,7 +233,13 @@ class NodeContext:
                 f"{self.node!r} has none for these arguments; put an approve gate before it: "
                 f"g.approve('approve_{self.node}', action={self.node!r}, ...)"
             )
-        key = _idempotency_key(self.run_id, self.node, name, payload) if spec.tier.has_effect else None
+        # Before the ledger: a call refused for budget must not look started.
+        self.ensure_budget("tool_calls", what=f"a call to tool {name!r}")
+        key = (
+            _idempotency_key(self.run_id, self.node, name, payload)
+            if spec.tier.has_effect
+            else None
+        )
         ledger = self.runtime.ledger
         if key is not None and ledger is not None:
             prior = await ledger.begin_effect(
@@ -272,8 +278,8 @@ class NodeContext:
         ledger = self.runtime.ledger
         arg_model = spec.input.model_validate(payload)
         for attempt in range(1, spec.retries + 2):
-            counting = ("tool_calls", "retries") if attempt > 1 else ("tool_calls",)
-            self.ensure_budget(*counting, what=f"a call to tool {spec.name!r}")
+            if attempt > 1:
+                self.ensure_budget("tool_calls", "retries", what=f"a retry of tool {spec.name!r}")
             self.spend(tool_calls=1, retries=1 if attempt > 1 else 0)
             call = ToolCall(self.run_id, self.node, attempt, key)
             started = self.runtime.timer()

@@ -98,6 +98,7 @@ class Runner:
         self.clock = clock
         self.timer = timer
         self._graphs: dict[str, RailGraph] = {}
+        self._started: dict[str, RailGraph] = {}
         self._compiled: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
 
     @classmethod
@@ -117,6 +118,7 @@ class Runner:
                     db if db is not None else default_db_path(),
                     synchronous=synchronous,
                     event_channel=EVENTS,
+                    clock=clock,
                 )
             )
             yield cls(saver, clock=clock, timer=timer)
@@ -132,6 +134,12 @@ class Runner:
         if ref not in self._graphs:
             self._graphs[ref] = load_graph(ref)
         return ref, self._graphs[ref]
+
+    def _graph_of(self, record: RunRecord) -> RailGraph:
+        # The object that started a run in this process wins over a later graph registered
+        # under the same reference (two graphs built by one factory share a name).
+        started = self._started.get(record.run_id)
+        return started if started is not None else self.graph(record.graph)[1]
 
     def _app(self, graph: RailGraph) -> CompiledStateGraph[Any, Any, Any, Any]:
         app = self._compiled.get(id(graph))
@@ -202,6 +210,7 @@ class Runner:
             updated_at=now,
         )
         await self.store.create_run(record)
+        self._started[record.run_id] = rail
         await self._event(record.run_id, "run_started", input=record.input, budget=record.budget)
         return await self._drive(rail, record, state.model_dump())
 
@@ -222,7 +231,7 @@ class Runner:
         """
         record = await self._record(run_id)
         request = await self._choose_request(record, request_id)
-        _, rail = self.graph(record.graph)
+        rail = self._graph_of(record)
         self._check_signature(record, rail, allow_changed_graph)
         review = ReviewRequest.model_validate(request.request)
         if review.reviewers and decision.by not in review.reviewers:
@@ -245,7 +254,8 @@ class Runner:
                     "to edit; approve or reject it"
                 )
             merge_edit(rail.tools[review.action.tool], review.action.args, decision.args or {})
-        stamped = decision.model_copy(update={"at": self.clock()})
+        reviewed = review.action.args if review.action is not None else None
+        stamped = decision.model_copy(update={"at": self.clock(), "reviewed": reviewed})
         await self.store.decide_approval(
             request.request_id,
             status=_DECIDED[decision.decision],  # type: ignore[arg-type]
@@ -280,7 +290,7 @@ class Runner:
         record = await self._record(run_id)
         if record.status in ("completed", "failed", "budget_exhausted", "rejected", "cancelled"):
             raise DecisionError(f"run {run_id} is {record.status}; there is nothing to resume")
-        _, rail = self.graph(record.graph)
+        rail = self._graph_of(record)
         self._check_signature(record, rail, allow_changed_graph)
         snapshot = await self._app(rail).aget_state(self._config(rail, record))
         answers: dict[str, Any] = {}
@@ -406,7 +416,7 @@ class Runner:
             reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
         else:
             disposition = values.get(STATUS) or {}
-            status = disposition.get("status", "completed")
+            status = disposition.get("status") or "completed"
             reason = disposition.get("reason") or ""
             await self._event(record.run_id, "run_finished", status=status, reason=reason)
         await self.store.update_run(

@@ -73,7 +73,7 @@ class GraphSpec(BaseModel):
     """Nodes, terminals included."""
     edges: tuple[EdgeSpec, ...]
     """Edges, gate outcomes included."""
-    budget: dict[str, float] = Field(default_factory=dict)
+    budget: dict[str, int | float] = Field(default_factory=dict)
     """The graph's budget envelope (limits only)."""
 
     @property

@@ -1,13 +1,26 @@
-"""Fixtures shared by the whole suite: every test works in its own directory and databases."""
+"""Fixtures shared by the whole suite.
+
+Every test works in its own directory with its own default databases; the node, builder and
+runner tests also get a fake clock and timer, a runner on a real SQLite file, and scripted
+chat models that remember what they were asked.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatResult
+from pydantic import Field
 
 from graphs._helpdesk import HELPDESK_ENV
+from nodes import DIMENSIONS
+from railgraph import Runner
 from railgraph._settings import DB_ENV
 
 
@@ -18,3 +31,86 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv(DB_ENV, raising=False)
     monkeypatch.delenv(HELPDESK_ENV, raising=False)
     yield tmp_path
+
+
+class FakeTime:
+    """A wall clock and a duration timer that move only when a test moves them."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+        self.elapsed = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def timer(self) -> float:
+        return self.elapsed
+
+    def advance(self, seconds: float) -> None:
+        """Make the node that is running appear to take ``seconds`` longer."""
+        self.now += seconds
+        self.elapsed += seconds
+
+
+class RecordingChatModel(FakeMessagesListChatModel):
+    """A scripted chat model that keeps the messages of every call it served."""
+
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.seen.append(list(messages))
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+ChatFactory = Callable[..., RecordingChatModel]
+
+
+def reply(text: str, input_tokens: int, output_tokens: int) -> AIMessage:
+    """An AI message with the usage a provider would report."""
+    return AIMessage(
+        text,
+        usage_metadata={
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+        },
+    )
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def chat() -> ChatFactory:
+    """``chat(("text", in_tokens, out_tokens), ...)``: a model replying with those, in order."""
+
+    def make(*replies: tuple[str, int, int]) -> RecordingChatModel:
+        return RecordingChatModel(responses=[reply(*r) for r in replies])
+
+    return make
+
+
+@pytest.fixture
+async def runner(tmp_path: Path, fake_time: FakeTime) -> AsyncIterator[Runner]:
+    async with Runner.open(
+        tmp_path / "rg.db", clock=fake_time.clock, timer=fake_time.timer
+    ) as opened:
+        yield opened
+
+
+@pytest.fixture
+def dims() -> Callable[[dict[str, Any]], dict[str, float]]:
+    """Usage as the seven budget dimensions, missing ones as 0."""
+
+    def pick(usage: dict[str, Any]) -> dict[str, float]:
+        return {d: usage.get(d, 0) for d in DIMENSIONS}
+
+    return pick
