@@ -1,0 +1,183 @@
+"""Budget gates: ``within`` goes on, ``exceeded`` ends the run with its partial result, and
+``needs`` reserves what the rest of the graph must still spend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from nodes import BudgetEnvelope, ToolRegistry
+from railgraph import END, FAIL, START, GraphBuilder, RailGraph, Runner
+
+
+class Job(BaseModel):
+    fetched: dict[str, Any] | None = None
+    sent: dict[str, Any] | None = None
+
+
+class Query(BaseModel):
+    q: str
+
+
+class Answer(BaseModel):
+    a: str
+
+
+def job(
+    calls: list[str],
+    *,
+    needs: dict[str, float] | None = None,
+    exceeded: str = END,
+    budget: BudgetEnvelope | None = None,
+) -> RailGraph:
+    tools = ToolRegistry()
+
+    @tools.tool(tier="read")
+    def fetch(args: Query) -> Answer:
+        calls.append("fetch")
+        return Answer(a="data")
+
+    @tools.tool(tier="external")
+    def send(args: Query) -> Answer:
+        calls.append("send")
+        return Answer(a="sent")
+
+    g = GraphBuilder(
+        "job", Job, tools=tools, budget=budget or BudgetEnvelope(tool_calls=2, steps=10)
+    )
+    g.tool("fetch", args=lambda s: {"q": "x"}, output="fetched")
+    g.budget("room", within="send", exceeded=exceeded, needs=needs)
+    g.tool("send", args=lambda s: {"q": "y"}, output="sent")
+    g.edge(START, "fetch").edge("fetch", "room").edge("send", END)
+    return g.build()
+
+
+async def test_within_goes_on(runner: Runner) -> None:
+    calls: list[str] = []
+
+    outcome = await runner.start(job(calls), {})
+
+    assert outcome.status == "completed"
+    assert calls == ["fetch", "send"]
+    events = await runner.store.list_events(outcome.run_id)
+    (check,) = [e for e in events if e.kind == "budget_check"]
+    assert check.node == "room"
+    assert check.data["outcome"] == "within"
+    assert check.data["dimension"] is None
+    assert check.data["limits"] == {"steps": 10, "tool_calls": 2}
+    assert check.data["needs"] == {}
+    assert check.data["usage"]["tool_calls"] == 1
+    assert check.data["usage"]["steps"] == 2  # the node before it and the gate itself
+
+
+async def test_at_the_limit_the_gate_is_within_and_the_runtime_refuses(runner: Runner) -> None:
+    calls: list[str] = []
+
+    outcome = await runner.start(job(calls), {}, budget={"tool_calls": 1})
+
+    assert outcome.status == "budget_exhausted"
+    assert outcome.reason == (
+        "budget exhausted at node 'send': tool_calls 1 of 1 used, so a call to tool 'send' "
+        "was not started; raise the limit with --budget tool_calls=N or in the graph's "
+        "BudgetEnvelope"
+    )
+    assert calls == ["fetch"]
+    assert outcome.result == {"fetched": {"a": "data"}, "sent": None}
+    events = await runner.store.list_events(outcome.run_id)
+    (check,) = [e for e in events if e.kind == "budget_check"]
+    assert check.data["outcome"] == "within"
+
+
+async def test_steps_reservation_counts_the_gate_itself(runner: Runner) -> None:
+    """needs={'steps': 2} promises two more nodes after the gate: send and wrap_up.
+
+    With 3 steps, fetch + the gate + send + wrap_up (4) cannot fit, so the gate must take
+    ``exceeded`` before the external call rather than let the run stop half-way after it.
+    """
+    calls: list[str] = []
+    tools = ToolRegistry()
+
+    @tools.tool(tier="external")
+    def send(args: Query) -> Answer:
+        calls.append("send")
+        return Answer(a="sent")
+
+    g = GraphBuilder("two-left", Job, tools=tools, budget=BudgetEnvelope(steps=3))
+    g.step("fetch", lambda s: {"fetched": {"a": "data"}})
+    g.budget("room", within="send", exceeded=END, needs={"steps": 2})
+    g.tool("send", args=lambda s: {"q": "y"}, output="sent")
+    g.step("wrap_up", lambda s: None)
+    g.edge(START, "fetch").edge("fetch", "room").edge("send", "wrap_up").edge("wrap_up", END)
+
+    outcome = await runner.start(g.build(), {})
+
+    assert outcome.status == "budget_exhausted"
+    assert calls == []
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("steps: ")
+
+
+async def test_needs_reservation_stops_work_that_cannot_finish(runner: Runner, dims: Any) -> None:
+    calls: list[str] = []
+
+    outcome = await runner.start(job(calls, needs={"tool_calls": 2}), {})
+
+    assert outcome.status == "budget_exhausted"
+    assert outcome.reason == "tool_calls: 1 of 2 used, 2 more needed"
+    assert outcome.result == {"fetched": {"a": "data"}, "sent": None}
+    assert calls == ["fetch"]
+    assert dims(outcome.usage)["tool_calls"] == 1
+    assert dims(outcome.usage)["steps"] == 2
+    events = await runner.store.list_events(outcome.run_id)
+    assert [(e.kind, e.node) for e in events] == [
+        ("run_started", None),
+        ("node_started", "fetch"),
+        ("tool_call", "fetch"),
+        ("node_finished", "fetch"),
+        ("node_started", "room"),
+        ("budget_check", "room"),
+        ("node_finished", "room"),
+        ("run_finished", None),
+    ]
+    check = events[5].data
+    assert (check["outcome"], check["dimension"], check["needs"]) == (
+        "exceeded",
+        "tool_calls",
+        {"tool_calls": 2},
+    )
+    assert events[6].data["outcome"] == "exceeded"
+    assert events[6].data["status"] == "budget_exhausted"
+    assert events[-1].data == {
+        "status": "budget_exhausted",
+        "reason": "tool_calls: 1 of 2 used, 2 more needed",
+    }
+
+
+@pytest.mark.parametrize(("need", "status"), [(1, "completed"), (2, "budget_exhausted")])
+async def test_needs_boundary(runner: Runner, need: int, status: str) -> None:
+    calls: list[str] = []
+
+    outcome = await runner.start(job(calls, needs={"tool_calls": need}), {})
+
+    assert outcome.status == status
+
+
+async def test_exceeded_to_fail_fails_the_run(runner: Runner) -> None:
+    calls: list[str] = []
+
+    outcome = await runner.start(job(calls, needs={"tool_calls": 2}, exceeded=FAIL), {})
+
+    assert outcome.status == "failed"
+    assert outcome.reason == "tool_calls: 1 of 2 used, 2 more needed"
+    assert calls == ["fetch"]
+
+
+async def test_without_limits_the_gate_is_always_within(runner: Runner) -> None:
+    calls: list[str] = []
+
+    outcome = await runner.start(job(calls, needs={"tool_calls": 100}, budget=BudgetEnvelope()), {})
+
+    assert outcome.status == "completed"
+    assert calls == ["fetch", "send"]
