@@ -129,7 +129,7 @@ def _tools(helpdesk: Helpdesk) -> ToolRegistry:
             raise LookupError(f"no invoice {args.invoice_id} in the helpdesk")
         return Invoice.model_validate(row)
 
-    @tools.tool(tier="irreversible", timeout_s=10)
+    @tools.tool(tier="irreversible", timeout_s=10, idempotent=True)
     def create_refund(args: RefundRequest, call: ToolCall) -> RefundReceipt:
         """Pay money back to the customer. Cannot be undone."""
         assert call.idempotency_key is not None
@@ -141,7 +141,7 @@ def _tools(helpdesk: Helpdesk) -> ToolRegistry:
         )
         return RefundReceipt.model_validate(row)
 
-    @tools.tool(tier="external", timeout_s=10, retries=2)
+    @tools.tool(tier="external", timeout_s=10, retries=2, idempotent=True)
     def notify_customer(args: Notice, call: ToolCall) -> NoticeReceipt:
         """Email the customer."""
         assert call.idempotency_key is not None

@@ -241,13 +241,16 @@ class NodeContext:
             else None
         )
         ledger = self.runtime.ledger
+        prior: EffectState | None = None
         if key is not None and ledger is not None:
             prior = await ledger.begin_effect(
                 key, run_id=self.run_id, node=self.node, tool=name, args=payload
             )
-            if prior is not None:
+            if prior is not None and (prior.status == "completed" or not spec.idempotent):
                 return self._replay(spec, payload, key, prior)
-        return await self._attempts(spec, payload, key)
+            # An idempotent tool whose earlier attempt failed or ended unknown (a crash between
+            # the effect and its record) is called again: its system drops the repeat.
+        return await self._attempts(spec, payload, key, recovering=prior is not None)
 
     def _replay(
         self, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
@@ -268,12 +271,13 @@ class NodeContext:
         what = "failed" if prior.status == "failed" else "started but its outcome is unknown"
         raise ToolError(
             f"tool {spec.name!r} at node {self.node!r} {what} in an earlier attempt of this run "
-            f"(idempotency key {key}); it is not repeated automatically. Check the target "
-            "system, then record the outcome before resuming the run"
+            f"(idempotency key {key}); it is not idempotent, so it is not repeated "
+            "automatically. Check the target system for that key before going on; a tool that "
+            "passes the key to its system can be registered with idempotent=True"
         )
 
     async def _attempts(
-        self, spec: ToolSpec, payload: dict[str, Any], key: str | None
+        self, spec: ToolSpec, payload: dict[str, Any], key: str | None, *, recovering: bool
     ) -> dict[str, Any]:
         ledger = self.runtime.ledger
         arg_model = spec.input.model_validate(payload)
@@ -303,7 +307,8 @@ class NodeContext:
             result = _validate(spec.output, raw, f"output of tool {spec.name!r}", self.node)
             if key is not None and ledger is not None:
                 await ledger.complete_effect(key, result)
-            self._tool_event(spec, payload, key, attempt, started, "ok", result=result)
+            status = "recovered" if recovering else "ok"
+            self._tool_event(spec, payload, key, attempt, started, status, result=result)
             return result
         if key is not None and ledger is not None:
             await ledger.fail_effect(key, f"gave up after {spec.retries + 1} attempts")

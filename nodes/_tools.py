@@ -65,6 +65,9 @@ class ToolSpec:
     """Further attempts after a transient error or a timeout."""
     description: str = ""
     """What the tool does, for reviewers and diagrams."""
+    idempotent: bool = False
+    """The tool hands :attr:`ToolCall.idempotency_key` to the system it changes, which drops
+    a repeat; so after a crash left the outcome unknown, calling again is safe."""
     wants_call: bool = field(default=False)
     """Whether ``fn`` takes the :class:`ToolCall` as a second parameter."""
 
@@ -82,6 +85,7 @@ class ToolRegistry:
         name: str | None = None,
         timeout_s: float = 30.0,
         retries: int = 0,
+        idempotent: bool = False,
         description: str | None = None,
     ) -> Callable[[F], F]:
         """Register a function as a tool; schemas come from its annotations.
@@ -109,6 +113,7 @@ class ToolRegistry:
                 name=name,
                 timeout_s=timeout_s,
                 retries=retries,
+                idempotent=idempotent,
                 description=description,
             )
             return fn
@@ -125,9 +130,14 @@ class ToolRegistry:
         output: type[BaseModel] | None = None,
         timeout_s: float = 30.0,
         retries: int = 0,
+        idempotent: bool = False,
         description: str | None = None,
     ) -> ToolSpec:
         """Register ``fn`` as a tool and return its spec.
+
+        Set ``idempotent`` only if ``fn`` passes ``call.idempotency_key`` to the system it
+        changes and that system ignores a repeated key: then a call whose outcome a crash
+        left unknown is sent again; otherwise it is surfaced and never repeated.
 
         Raises:
             DefinitionError: The name is taken, the tier is unknown, or a schema is missing.
@@ -169,6 +179,7 @@ class ToolRegistry:
             output=out_schema,
             timeout_s=timeout_s,
             retries=retries,
+            idempotent=idempotent,
             description=description or inspect.getdoc(fn) or "",
             wants_call=len(params) >= 2,
         )

@@ -135,6 +135,14 @@ class Runner:
             self._graphs[ref] = load_graph(ref)
         return ref, self._graphs[ref]
 
+    def register(self, ref: str, graph: RailGraph) -> None:
+        """Use ``graph`` for runs stored under ``ref`` in this runner.
+
+        For a graph built by a factory with local parts (a test double of a system, another
+        model) that stands for an importable reference.
+        """
+        self._graphs[ref] = graph
+
     def _graph_of(self, record: RunRecord) -> RailGraph:
         # The object that started a run in this process wins over a later graph registered
         # under the same reference (two graphs built by one factory share a name).
@@ -286,13 +294,21 @@ class Runner:
         return await self.decide(run_id, decision, request_id=request_id)
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
-        """Continue a run: with the decisions taken on its requests, or after a crash."""
+        """Continue a run: with the decisions taken on its requests, or after a crash.
+
+        Nothing that finished before is run again: LangGraph restarts from the last saved
+        step and keeps the writes of tasks that finished in it; tool effects that completed
+        are replayed from the ledger.
+        """
         record = await self._record(run_id)
         if record.status in ("completed", "failed", "budget_exhausted", "rejected", "cancelled"):
             raise DecisionError(f"run {run_id} is {record.status}; there is nothing to resume")
         rail = self._graph_of(record)
         self._check_signature(record, rail, allow_changed_graph)
         snapshot = await self._app(rail).aget_state(self._config(rail, record))
+        if snapshot.created_at is None:
+            # The process died before LangGraph saved the input: start again from it.
+            return await self._drive(rail, record, record.input)
         answers: dict[str, Any] = {}
         for interrupt in snapshot.interrupts:
             approval = await self.store.get_approval(interrupt.id)
