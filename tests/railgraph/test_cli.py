@@ -34,6 +34,18 @@ def cli_json(*args: str, cwd: Path, code: int = 0) -> Any:
     return json.loads(done.stdout)
 
 
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """The command in this process (the walk-through above covers real subprocesses)."""
+    done = CliRunner().invoke(app, list(args))
+    return done.exit_code, done.stdout, done.stderr
+
+
+def run_cli_json(*args: str, code: int = 0) -> Any:
+    exit_code, stdout, stderr = run_cli(*args, "--json")
+    assert exit_code == code, stderr
+    return json.loads(stdout)
+
+
 def refund_rows(cwd: Path) -> list[tuple[str, float]]:
     with sqlite3.connect(cwd / ".railgraph" / "helpdesk.db") as conn:
         return conn.execute("SELECT ticket_id, amount FROM refunds ORDER BY refund_id").fetchall()
@@ -114,14 +126,14 @@ def test_acceptance_walkthrough(tmp_path: Path) -> None:
     ]
 
 
-def test_human_output_shows_the_review_queue(tmp_path: Path) -> None:
-    paused = cli("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', cwd=tmp_path)
-    assert paused.returncode == 0
-    assert ": paused" in paused.stdout
-    listing = cli("pending", cwd=tmp_path)
-    assert "action:    create_refund (irreversible, policy conditional)" in listing.stdout
+def test_human_output_shows_the_review_queue() -> None:
+    code, stdout, _ = run_cli("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}')
+    assert code == 0
+    assert ": paused" in stdout
+    code, listing, _ = run_cli("pending")
+    assert "action:    create_refund (irreversible, policy conditional)" in listing
     assert 'arguments: {"amount": 480.0, "invoice_id": "INV-5002", "ticket_id": "T-1002"}' in (
-        listing.stdout
+        listing
     )
 
 
@@ -149,36 +161,32 @@ def test_human_output_shows_the_review_queue(tmp_path: Path) -> None:
     ],
 )
 def test_usage_errors_exit_2_with_the_fix(args: list[str], message: str) -> None:
-    # In-process (the walk-through above covers real subprocesses); the autouse fixture
-    # puts each test in its own working directory.
-    done = CliRunner().invoke(app, args)
-    assert done.exit_code == 2
-    assert message in done.stderr
+    code, _, stderr = run_cli(*args)
+    assert code == 2
+    assert message in stderr
 
 
 def test_second_decision_and_invalid_edit_are_refused(tmp_path: Path) -> None:
-    paused = cli_json(
-        "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', cwd=tmp_path
-    )
+    paused = run_cli_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}')
     run_id = paused["run_id"]
 
-    bad = cli("approve", run_id, "--by", "alice", "--edit", '{"amount": -5}', cwd=tmp_path)
-    assert bad.returncode == 2
-    assert "the edit does not fit tool 'create_refund'" in bad.stderr
-    assert "the request is still pending" in bad.stderr
-    assert [p["run_id"] for p in cli_json("pending", cwd=tmp_path)] == [run_id]
+    code, _, stderr = run_cli("approve", run_id, "--by", "alice", "--edit", '{"amount": -5}')
+    assert code == 2
+    assert "the edit does not fit tool 'create_refund'" in stderr
+    assert "the request is still pending" in stderr
+    assert [p["run_id"] for p in run_cli_json("pending")] == [run_id]
 
-    assert cli_json("approve", run_id, "--by", "alice", cwd=tmp_path)["status"] == "completed"
-    again = cli("approve", run_id, "--by", "bob", cwd=tmp_path)
-    assert again.returncode == 2
-    assert "has no pending request; its last request was approved by alice" in again.stderr
+    assert run_cli_json("approve", run_id, "--by", "alice")["status"] == "completed"
+    code, _, stderr = run_cli("approve", run_id, "--by", "bob")
+    assert code == 2
+    assert "has no pending request; its last request was approved by alice" in stderr
     assert refund_rows(tmp_path) == [("T-1002", 480.0)]
 
 
-def test_spec_prints_the_designed_graph(tmp_path: Path) -> None:
-    done = cli("spec", "graphs.refund:graph", cwd=tmp_path)
-    assert done.returncode == 0
-    spec = json.loads(done.stdout)
+def test_spec_prints_the_designed_graph() -> None:
+    code, stdout, _ = run_cli("spec", "graphs.refund:graph")
+    assert code == 0
+    spec = json.loads(stdout)
     assert spec["name"] == "refund"
     assert len(spec["signature"]) == 16
     kinds = {n["id"]: n["kind"] for n in spec["nodes"]}
