@@ -29,7 +29,7 @@ from nodes import (
 from nodes._budget import add_usage
 from nodes._state import EVENTS, STATUS, USAGE
 from railgraph._graph import RailGraph
-from railgraph._settings import default_db_path, load_graph, ref_of
+from railgraph._settings import default_db_path, default_synchronous, load_graph, ref_of
 from railgraph.errors import (
     BudgetExhausted,
     DecisionError,
@@ -107,16 +107,24 @@ class Runner:
         cls,
         db: str | Path | None = None,
         *,
-        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        synchronous: Literal["NORMAL", "FULL"] | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
     ) -> AsyncIterator[Runner]:
-        """Open the database (default ``.railgraph/railgraph.db``) and yield a runner on it."""
+        """Open the database and yield a runner on it.
+
+        Args:
+            db: The database file; ``$RAILGRAPH_DB`` or ``.railgraph/railgraph.db`` if unset.
+            synchronous: ``"NORMAL"`` survives a process crash, ``"FULL"`` also a power loss;
+                ``$RAILGRAPH_SYNCHRONOUS`` or NORMAL if unset.
+            clock: Wall clock for events and records (inject one in tests).
+            timer: Monotonic clock for durations.
+        """
         async with AsyncExitStack() as stack:
             saver = await stack.enter_async_context(
                 SqliteCheckpointer.from_path(
                     db if db is not None else default_db_path(),
-                    synchronous=synchronous,
+                    synchronous=synchronous or default_synchronous(),
                     event_channel=EVENTS,
                     clock=clock,
                 )

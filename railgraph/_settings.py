@@ -6,14 +6,41 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import Literal
 
 from railgraph._graph import RailGraph
 from railgraph.errors import InputError
 
-__all__ = ["DB_ENV", "default_db_path", "load_graph", "ref_of"]
+__all__ = [
+    "DB_ENV",
+    "SYNCHRONOUS_ENV",
+    "default_db_path",
+    "default_synchronous",
+    "load_graph",
+    "ref_of",
+]
 
 DB_ENV = "RAILGRAPH_DB"
 """Environment variable that overrides the default database path."""
+SYNCHRONOUS_ENV = "RAILGRAPH_SYNCHRONOUS"
+"""Environment variable that chooses SQLite's durability: NORMAL (default) or FULL."""
+
+
+def default_synchronous() -> Literal["NORMAL", "FULL"]:
+    """``$RAILGRAPH_SYNCHRONOUS`` (``NORMAL`` or ``FULL``), else ``NORMAL``.
+
+    NORMAL survives a crash of the process (WAL pages reach the OS before a commit returns);
+    FULL also survives a power loss (each commit waits for the disk), at some speed.
+
+    Raises:
+        InputError: The variable holds anything else.
+    """
+    value = os.environ.get(SYNCHRONOUS_ENV, "NORMAL").strip().upper() or "NORMAL"
+    if value == "NORMAL":
+        return "NORMAL"
+    if value == "FULL":
+        return "FULL"
+    raise InputError(f"{SYNCHRONOUS_ENV}={value!r}; set it to NORMAL or FULL")
 
 
 def default_db_path() -> Path:

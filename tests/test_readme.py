@@ -56,11 +56,12 @@ def test_the_approval_walkthrough_runs(tmp_path: Path) -> None:
     assert "approve_refund: approved by alice" in done.stdout
 
 
-def test_the_authoring_example_prints_what_the_readme_says(tmp_path: Path) -> None:
-    [code] = blocks("python")
-    [expected] = blocks("text")
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env(), capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == expected
+def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> None:
+    examples, outputs = blocks("python"), blocks("text")
+    assert len(examples) == len(outputs) == 2
+    for code, expected in zip(examples, outputs, strict=True):
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, env=env(), capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
