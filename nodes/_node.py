@@ -15,11 +15,26 @@ from nodes._kinds import NodeKind
 from nodes._runtime import NodeContext, runtime_from_config
 from nodes._state import BRANCH, EVENTS, FEEDBACK, STATUS, USAGE
 
-__all__ = ["END", "FAIL", "PARTIAL_ATTR", "GateNode", "RailNode", "usage_of"]
+__all__ = ["END", "FAIL", "PARTIAL_ATTR", "GateNode", "RailNode", "plain", "usage_of"]
 
 PARTIAL_ATTR = "railgraph_partial"
 """Attribute set on an exception that escapes a node: ``(node, events, usage spent)``, so the
 runner can record what the node did before it failed."""
+
+
+def plain(value: Any) -> Any:
+    """``value`` with pydantic models turned into JSON-able data, inside lists and dicts too.
+
+    State is checkpointed as plain data, so a stored run never depends on the import path
+    of a model class (LangGraph would otherwise serialize models by class path).
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 def usage_of(state: BaseModel) -> Usage:
@@ -87,7 +102,7 @@ class RailNode(ABC):
                 },
             },
         ]
-        out = {**update, EVENTS: events, USAGE: ctx.spent}
+        out = {**plain(update), EVENTS: events, USAGE: ctx.spent}
         if feedback and FEEDBACK not in update:
             out[FEEDBACK] = {self.id: []}
         return out

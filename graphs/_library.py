@@ -1,0 +1,108 @@
+"""A small document library on SQLite: the real local system the research agent searches."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LIBRARY_ENV", "Library"]
+
+LIBRARY_ENV = "RAILGRAPH_LIBRARY_DB"
+"""Environment variable that overrides where the demo library lives."""
+
+_DOCUMENTS = [
+    (
+        "D-1",
+        "Checkpointing agent runs",
+        "Persisting state after every step lets a run resume "
+        "after a crash without repeating finished work.",
+    ),
+    (
+        "D-2",
+        "Write-ahead logging in SQLite",
+        "WAL mode lets readers proceed while one writer "
+        "commits; synchronous=NORMAL survives a process crash.",
+    ),
+    (
+        "D-3",
+        "Idempotency keys",
+        "A key derived from the run, the step and the arguments lets a "
+        "payment system drop a repeated request.",
+    ),
+    (
+        "D-4",
+        "Human approval queues",
+        "Structured review requests with the full trace attached "
+        "keep escalations from becoming a chaotic queue.",
+    ),
+    (
+        "D-5",
+        "Budget envelopes for agents",
+        "Limits on calls, tokens, cost and time stop a looping agent before it overspends.",
+    ),
+    (
+        "D-6",
+        "Verifying tool results",
+        "A successful HTTP status can hide an error payload; checks at tool boundaries catch it.",
+    ),
+    (
+        "D-7",
+        "Agent run traces",
+        "A trace event records the run, the model, the policy, tool "
+        "calls with latency and status, and the outcome.",
+    ),
+    (
+        "D-8",
+        "Retry policies",
+        "Retry transient failures with backoff; never retry a permanent "
+        "error or an effect whose outcome is unknown.",
+    ),
+]
+
+
+class Library:
+    """The demo library; each call opens its own short connection (thread-safe)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self._path = Path(path) if path is not None else None
+
+    @property
+    def path(self) -> Path:
+        """The database file; the default ``.railgraph/library.db`` is resolved at each use."""
+        if self._path is not None:
+            return self._path
+        return Path(os.environ.get(LIBRARY_ENV) or Path.cwd() / ".railgraph" / "library.db")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30)
+        conn.row_factory = sqlite3.Row
+        try:
+            with conn:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS documents (doc_id TEXT PRIMARY KEY, "
+                    "title TEXT NOT NULL, body TEXT NOT NULL)"
+                )
+                conn.executemany("INSERT OR IGNORE INTO documents VALUES (?, ?, ?)", _DOCUMENTS)
+            yield conn
+        finally:
+            conn.close()
+
+    def search(self, words: list[str], *, exclude: list[str], limit: int) -> list[dict[str, Any]]:
+        """Documents ranked by how many of ``words`` they contain, skipping ``exclude``."""
+        with self._connect() as conn:
+            rows = [dict(r) for r in conn.execute("SELECT * FROM documents ORDER BY doc_id")]
+        lowered = [w.lower() for w in words if len(w) > 3]
+
+        def score(row: dict[str, Any]) -> int:
+            text = f"{row['title']} {row['body']}".lower()
+            return sum(word in text for word in lowered)
+
+        fresh = [r for r in rows if r["doc_id"] not in exclude]
+        return sorted(fresh, key=lambda r: (-score(r), r["doc_id"]))[:limit]
