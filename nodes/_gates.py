@@ -192,15 +192,19 @@ class ApproveNode(GateNode):
     allow_self_approval: bool = True
     """Whether the run's starter may approve their own run."""
     expires_after_s: float | None = None
-    """Seconds until the request expires; never when unset."""
+    """Seconds until the request expires and takes the ``expired`` outcome if the gate
+    declares one, else ``rejected``; never when unset."""
 
     @property
     def meta(self) -> dict[str, Any]:
-        return {
+        meta: dict[str, Any] = {
             "action": self.action.id if self.action else None,
             "tool": self.tool.name if self.tool else None,
             "reviewers": list(self.reviewers),
         }
+        if self.expires_after_s is not None:
+            meta["expires_after_s"] = self.expires_after_s
+        return meta
 
     def request(self, state: Any, ctx: NodeContext) -> ReviewRequest:
         """The review request for the current state (pure: computed again on resume)."""
@@ -257,11 +261,14 @@ class ApproveNode(GateNode):
             reason=decision.reason,
             args=decision.args,
         )
+        if decision.decision == "expire" and "expired" in self.targets:
+            return self.branch("expired", reason=decision.reason)
         if not decision.approved:
             update = self.branch("rejected")
+            why = f"rejected by {decision.by}" if decision.decision == "reject" else "expired"
             update[STATUS] = {
                 "status": "rejected",
-                "reason": f"rejected by {decision.by}: {decision.reason}",
+                "reason": f"{why}: {decision.reason}",
                 "node": self.id,
             }
             return update

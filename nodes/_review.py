@@ -34,7 +34,10 @@ class ReviewRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     gate: str
-    """The approve node asking."""
+    """The node asking: an approve gate, or a tool node whose effect's outcome is unknown."""
+    kind: Literal["approval", "unknown_effect"] = "approval"
+    """``approval``: may the action run? ``unknown_effect``: a crash left the outcome of this
+    call unknown — approve to send it again (it did not happen), reject to stop the run."""
     action: ReviewAction | None
     """The call under review; ``None`` when the gate asks whether the run may go on."""
     reason: str
@@ -56,8 +59,9 @@ class Decision(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    decision: Literal["approve", "edit", "reject"]
-    """Approve as proposed, approve with edited arguments, or reject."""
+    decision: Literal["approve", "edit", "reject", "expire"]
+    """Approve as proposed, approve with edited arguments, reject, or (taken by railgraph
+    when nobody decided in time) expire."""
     by: str = Field(min_length=1)
     """The reviewer's name."""
     args: dict[str, Any] | None = None
@@ -73,7 +77,7 @@ class Decision(BaseModel):
     def _complete(self) -> Self:
         if self.decision == "edit" and not self.args:
             raise ValueError("an edit needs the changed arguments, e.g. --edit '{\"amount\": 50}'")
-        if self.decision == "reject" and not (self.reason and self.reason.strip()):
+        if self.decision in ("reject", "expire") and not (self.reason and self.reason.strip()):
             raise ValueError("a rejection needs a reason, e.g. --reason 'duplicate request'")
         if self.decision != "edit" and self.args:
             raise ValueError("arguments can only be given with an edit")
@@ -82,4 +86,4 @@ class Decision(BaseModel):
     @property
     def approved(self) -> bool:
         """Whether the action may go ahead."""
-        return self.decision != "reject"
+        return self.decision in ("approve", "edit")

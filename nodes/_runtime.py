@@ -19,12 +19,14 @@ from typing import Any, Protocol
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
 from nodes._budget import BudgetEnvelope, PriceTable, Usage
 from nodes._kinds import PolicyAction
+from nodes._review import Decision, ReviewAction, ReviewRequest
 from nodes._tools import ToolCall, ToolPolicy, ToolRegistry, ToolSpec, TransientToolError
-from railgraph.errors import BudgetExhausted, PolicyError, ToolError
+from railgraph.errors import BudgetExhausted, PolicyError, RunCancelled, ToolError
 
 __all__ = [
     "RUNTIME_KEY",
@@ -97,6 +99,8 @@ class Runtime:
     """Wall clock for event timestamps."""
     timer: Callable[[], float] = time.perf_counter
     """Monotonic clock for durations."""
+    cancelled: Callable[[], Awaitable[bool]] | None = None
+    """Whether a person has stopped the run; asked before every LLM and tool call."""
 
 
 def runtime_from_config(config: RunnableConfig) -> Runtime:
@@ -166,10 +170,20 @@ class NodeContext:
             dimension=dim,
         )
 
+    async def ensure_running(self, what: str) -> None:
+        """Refuse the next call if a person cancelled the run (the kill switch).
+
+        Raises:
+            RunCancelled: The run was cancelled.
+        """
+        if self.runtime.cancelled is not None and await self.runtime.cancelled():
+            raise RunCancelled(f"run {self.run_id} was cancelled, so {what} was not made")
+
     async def call_llm(
         self, model: BaseChatModel, messages: Sequence[BaseMessage], *, model_name: str
     ) -> AIMessage:
         """Call a chat model within the budget and account for its tokens and cost."""
+        await self.ensure_running(f"the call to model {model_name!r}")
         self.ensure_budget("llm_calls", what=f"a call to model {model_name!r}")
         started = self.runtime.timer()
         reply = await model.ainvoke(list(messages))
@@ -220,6 +234,7 @@ class NodeContext:
                 effect whose outcome is unknown after a crash.
         """
         spec = self.runtime.tools[name]
+        await self.ensure_running(f"the call to tool {name!r}")
         payload = _validate(spec.input, args, f"arguments for tool {name!r}", self.node)
         action = self.runtime.policy.action(spec, payload)
         if action is PolicyAction.BLOCK:
@@ -246,35 +261,77 @@ class NodeContext:
             prior = await ledger.begin_effect(
                 key, run_id=self.run_id, node=self.node, tool=name, args=payload
             )
-            if prior is not None and (prior.status == "completed" or not spec.idempotent):
+            if prior is not None and prior.status == "completed":
                 return self._replay(spec, payload, key, prior)
-            # An idempotent tool whose earlier attempt failed or ended unknown (a crash between
-            # the effect and its record) is called again: its system drops the repeat.
+            if prior is not None and not spec.idempotent:
+                self._review_unknown(spec, payload, key, prior)
+            # Here an earlier attempt failed or ended unknown (a crash between the effect and
+            # its record) and either the tool is idempotent (its system drops the repeat) or
+            # a person checked the system and said to send it again.
         return await self._attempts(spec, payload, key, recovering=prior is not None)
 
     def _replay(
         self, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
     ) -> dict[str, Any]:
-        if prior.status == "completed":
-            self.event(
-                "tool_call",
-                tool=spec.name,
-                tier=spec.tier.value,
-                args=payload,
-                result=prior.result,
-                status="replayed",
-                latency_ms=0.0,
-                attempt=0,
-                idempotency_key=key,
-            )
-            return dict(prior.result)
-        what = "failed" if prior.status == "failed" else "started but its outcome is unknown"
-        raise ToolError(
-            f"tool {spec.name!r} at node {self.node!r} {what} in an earlier attempt of this run "
-            f"(idempotency key {key}); it is not idempotent, so it is not repeated "
-            "automatically. Check the target system for that key before going on; a tool that "
-            "passes the key to its system can be registered with idempotent=True"
+        self.event(
+            "tool_call",
+            tool=spec.name,
+            tier=spec.tier.value,
+            args=payload,
+            result=prior.result,
+            status="replayed",
+            latency_ms=0.0,
+            attempt=0,
+            idempotency_key=key,
         )
+        return dict(prior.result)
+
+    def _review_unknown(
+        self, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
+    ) -> None:
+        """Pause for a person when an effect's outcome is unknown; return to send it again.
+
+        The node re-runs from its first line on resume: calls before this one replay from
+        the ledger, and this one comes back here with the person's decision.
+
+        Raises:
+            ToolError: The person rejected sending it again.
+        """
+        what = "failed" if prior.status == "failed" else "started but its outcome is unknown"
+        reason = (
+            f"tool {spec.name!r} at node {self.node!r} {what} in an earlier attempt of this "
+            f"run (idempotency key {key}); it is not idempotent, so it is not repeated "
+            "automatically. Check the target system: approve to send it again if it did not "
+            "happen, reject to stop the run"
+        )
+        request = ReviewRequest(
+            gate=self.node,
+            kind="unknown_effect",
+            action=ReviewAction(
+                node=self.node,
+                tool=spec.name,
+                args=payload,
+                tier=spec.tier.value,
+                policy=str(self.runtime.policy.action(spec, payload)),
+                description=spec.description,
+            ),
+            reason=reason,
+            spend=self.usage.model_dump(),
+        )
+        decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
+        self.event(
+            "effect_reviewed",
+            tool=spec.name,
+            idempotency_key=key,
+            decision=decision.decision,
+            by=decision.by,
+            reason=decision.reason,
+        )
+        if not decision.approved:
+            raise ToolError(
+                f"tool {spec.name!r} at node {self.node!r}: {decision.by} chose not to send "
+                f"the call again ({decision.reason}); the run stops"
+            )
 
     async def _attempts(
         self, spec: ToolSpec, payload: dict[str, Any], key: str | None, *, recovering: bool

@@ -100,6 +100,7 @@ class GraphBuilder(Generic[S]):
         self._pending: dict[str, Callable[[], RailNode]] = {}
         self._approve_ids: set[str] = set()
         self._edges: list[tuple[str, str]] = []
+        self._joins: list[tuple[tuple[str, ...], str]] = []
 
     # -- nodes -------------------------------------------------------------------------------
 
@@ -258,15 +259,25 @@ class GraphBuilder(Generic[S]):
         reviewers: Sequence[str] = (),
         allow_self_approval: bool = True,
         expires_after_s: float | None = None,
+        expired: str | None = None,
         label: str | None = None,
     ) -> Self:
         """Add an approve gate that pauses the run for a person's decision.
 
         ``action`` names the tool node whose next call is under review; approving (or
         editing) authorises exactly that call. Without ``action`` the gate asks whether the
-        run may go on, for example after a verify gate escalates.
+        run may go on, for example after a verify gate escalates. A request not decided
+        within ``expires_after_s`` takes the ``expired`` outcome if given, else ``rejected``.
         """
+        if expired is not None and expires_after_s is None:
+            raise DefinitionError(
+                f"approve gate {id!r} wires expired= but never expires; pass expires_after_s=..."
+            )
+        if expires_after_s is not None and expires_after_s <= 0:
+            raise DefinitionError(f"approve gate {id!r}: expires_after_s must be > 0")
         outcomes = {"approved": approved, "rejected": rejected}
+        if expired is not None:
+            outcomes["expired"] = expired
         self._unwired(
             id, "approve gate", outcomes, {"approved": "approved", "rejected": "rejected"}
         )
@@ -299,10 +310,23 @@ class GraphBuilder(Generic[S]):
         self._approve_ids.add(id)
         return self
 
-    def edge(self, source: str, target: str) -> Self:
+    def edge(self, source: str | Sequence[str], target: str) -> Self:
         """Add a plain edge; use ``START`` as the source of the first node and ``END`` as
-        the target of the last."""
-        self._edges.append((source, target))
+        the target of the last.
+
+        Several edges out of one node run their targets in parallel. A sequence of sources
+        joins parallel branches: ``target`` runs once, after all of them have finished.
+        """
+        if isinstance(source, str):
+            self._edges.append((source, target))
+        else:
+            sources = tuple(source)
+            if len(sources) < 2:
+                raise DefinitionError(
+                    f"a join into {target!r} needs at least two sources; for one, pass it "
+                    "as a plain string: g.edge('node', ...)"
+                )
+            self._joins.append((sources, target))
         return self
 
     # -- build -------------------------------------------------------------------------------
@@ -341,6 +365,9 @@ class GraphBuilder(Generic[S]):
     def _spec(self) -> GraphSpec:
         nodes = [NodeSpec(id=START, kind=NodeKind.START, label="start")]
         edges = [EdgeSpec(source=s, target=t) for s, t in self._edges]
+        edges += [
+            EdgeSpec(source=s, target=t, kind=EdgeKind.JOIN) for ss, t in self._joins for s in ss
+        ]
         uses_fail = False
         for node in self._nodes.values():
             nodes.append(
@@ -394,6 +421,8 @@ class GraphBuilder(Generic[S]):
             graph.add_node(node.id, node)
         for source, target in self._edges:
             graph.add_edge(LG_START if source == START else source, _lg(target))
+        for sources, target in self._joins:
+            graph.add_edge(list(sources), _lg(target))
         for node in self._nodes.values():
             if isinstance(node, GateNode):
                 graph.add_conditional_edges(

@@ -62,7 +62,7 @@ def _edge_problems(spec: GraphSpec, nodes: Mapping[str, RailNode]) -> list[str]:
     problems: list[str] = []
     plain_sources: set[str] = set()
     for edge in spec.edges:
-        if edge.kind.value != "normal":
+        if edge.kind.value not in ("normal", "join"):
             if not _known(edge.target, nodes):
                 problems.append(
                     f"{nodes[edge.source].kind.value} {edge.source!r} sends outcome "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 import uuid
@@ -30,6 +31,7 @@ from nodes._budget import add_usage
 from nodes._state import EVENTS, STATUS, USAGE
 from railgraph._graph import RailGraph
 from railgraph._settings import default_db_path, default_synchronous, load_graph, ref_of
+from railgraph._spec import GraphSpec
 from railgraph.errors import (
     BudgetExhausted,
     DecisionError,
@@ -43,6 +45,7 @@ RunStatus = Literal[
     "running", "paused", "completed", "failed", "budget_exhausted", "rejected", "cancelled"
 ]
 _DECIDED = {"approve": "approved", "edit": "edited", "reject": "rejected"}
+_ENDED = ("completed", "failed", "budget_exhausted", "rejected", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -174,12 +177,17 @@ class Runner:
             ledger=self.store,
             clock=self.clock,
             timer=self.timer,
+            cancelled=functools.partial(self._is_cancelled, record.run_id),
         )
         steps = runtime.envelope.steps
         return {
             "configurable": {"thread_id": record.run_id, RUNTIME_KEY: runtime},
             "recursion_limit": max(200, 2 * steps + 10 if steps is not None else 0),
         }
+
+    async def _is_cancelled(self, run_id: str) -> bool:
+        record = await self.store.get_run(run_id)
+        return record is not None and record.status == "cancelled"
 
     # -- starting and resuming ---------------------------------------------------------------
 
@@ -227,7 +235,13 @@ class Runner:
         )
         await self.store.create_run(record)
         self._started[record.run_id] = rail
-        await self._event(record.run_id, "run_started", input=record.input, budget=record.budget)
+        await self._event(
+            record.run_id,
+            "run_started",
+            input=record.input,
+            budget=record.budget,
+            spec=rail.spec.model_dump(mode="json"),
+        )
         return await self._drive(rail, record, state.model_dump())
 
     async def decide(
@@ -245,10 +259,11 @@ class Runner:
                 the reviewer may not decide it, or an edit does not fit the tool's schema. The
                 request stays pending.
         """
+        await self.expire(run_id=run_id)
         record = await self._record(run_id)
         request = await self._choose_request(record, request_id)
         rail = self._graph_of(record)
-        self._check_signature(record, rail, allow_changed_graph)
+        await self._check_signature(record, rail, allow_changed_graph)
         review = ReviewRequest.model_validate(request.request)
         if review.reviewers and decision.by not in review.reviewers:
             raise DecisionError(
@@ -263,7 +278,14 @@ class Runner:
             raise DecisionError(
                 f"{decision.by} started run {run_id} and may not approve it; ask another reviewer"
             )
+        if decision.decision == "expire":
+            raise DecisionError("only railgraph expires requests; approve, edit or reject")
         if decision.decision == "edit":
+            if review.kind == "unknown_effect":
+                raise DecisionError(
+                    f"request {request.request_id} asks whether to send a call again after a "
+                    "crash; its arguments cannot change — approve or reject it"
+                )
             if review.action is None:
                 raise DecisionError(
                     f"request {request.request_id} reviews no action, so there are no arguments "
@@ -309,10 +331,10 @@ class Runner:
         are replayed from the ledger.
         """
         record = await self._record(run_id)
-        if record.status in ("completed", "failed", "budget_exhausted", "rejected", "cancelled"):
+        if record.status in _ENDED:
             raise DecisionError(f"run {run_id} is {record.status}; there is nothing to resume")
         rail = self._graph_of(record)
-        self._check_signature(record, rail, allow_changed_graph)
+        await self._check_signature(record, rail, allow_changed_graph)
         snapshot = await self._app(rail).aget_state(self._config(rail, record))
         if snapshot.created_at is None:
             # The process died before LangGraph saved the input: start again from it.
@@ -347,8 +369,42 @@ class Runner:
         return RunOutcome(run_id, "cancelled", updated.result or {}, updated.usage, text)
 
     async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
-        """Review requests waiting for a decision, oldest first, across all runs."""
+        """Review requests waiting for a decision, oldest first, across all runs.
+
+        Requests past their expiry are expired first (their runs take the timeout outcome).
+        """
+        await self.expire()
         return await self.store.list_approvals(status="pending", graph=graph)
+
+    async def expire(self, *, run_id: str | None = None) -> list[RunOutcome]:
+        """Expire pending requests past their expiry and resume their runs.
+
+        Each such request takes its gate's timeout outcome (``expired`` if the gate wires
+        one, else ``rejected``). Returns the outcomes of the runs resumed.
+        """
+        now = self.clock()
+        due: dict[str, list[ApprovalRecord]] = {}
+        for approval in await self.store.list_approvals(status="pending", run_id=run_id):
+            if approval.expires_at is not None and approval.expires_at <= now:
+                due.setdefault(approval.run_id, []).append(approval)
+        outcomes = []
+        for due_run, approvals in due.items():
+            for approval in approvals:
+                waited = approval.expires_at - approval.created_at if approval.expires_at else 0
+                decision = Decision(
+                    decision="expire",
+                    by="railgraph",
+                    reason=f"no decision within {waited:g} s",
+                    at=now,
+                )
+                await self.store.decide_approval(
+                    approval.request_id,
+                    status="expired",
+                    decision=decision.model_dump(mode="json"),
+                    decided_by="railgraph",
+                )
+            outcomes.append(await self.resume(due_run))
+        return outcomes
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -390,13 +446,20 @@ class Runner:
             "choose one with --request ID"
         )
 
-    def _check_signature(self, record: RunRecord, rail: RailGraph, allow: bool) -> None:
-        if rail.signature != record.signature and not allow:
-            raise DecisionError(
-                f"graph {record.graph} changed since run {record.run_id} started (signature "
-                f"{record.signature} -> {rail.signature}); compare with `railgraph spec "
-                f"{record.graph}`, and pass --allow-changed-graph to resume anyway"
-            )
+    async def _check_signature(self, record: RunRecord, rail: RailGraph, allow: bool) -> None:
+        if rail.signature == record.signature or allow:
+            return
+        events = await self.store.list_events(record.run_id)
+        started = next((e for e in events if e.kind == "run_started" and "spec" in e.data), None)
+        changes = ""
+        if started is not None:
+            lines = GraphSpec.model_validate(started.data["spec"]).changes(rail.spec)
+            changes = "".join(f"\n  - {line}" for line in lines)
+        raise DecisionError(
+            f"graph {record.graph} changed since run {record.run_id} started (signature "
+            f"{record.signature} -> {rail.signature}); compare with `railgraph spec "
+            f"{record.graph}`, and pass --allow-changed-graph to resume anyway{changes}"
+        )
 
     async def _drive(self, rail: RailGraph, record: RunRecord, payload: Any) -> RunOutcome:
         if record.status != "running":
@@ -415,6 +478,11 @@ class Runner:
     ) -> RunOutcome:
         snapshot = await self._app(rail).aget_state(self._config(rail, record))
         values: dict[str, Any] = dict(snapshot.values)
+        stored = await self._record(record.run_id)
+        if stored.status == "cancelled":
+            # The kill switch wins: whatever the run reached, it ends cancelled, and the
+            # reason stays the one given when it was cancelled.
+            error = RunCancelled(stored.error or "cancelled")
         usage = dict(values.get(USAGE) or {})
         result = rail.user_values(values)
         pending: list[ApprovalRecord] = []

@@ -28,6 +28,8 @@ class EdgeKind(StrEnum):
     """When a route picks it."""
     GATE = "gate"
     """When a verify, budget or approve gate takes that outcome."""
+    JOIN = "join"
+    """When its source and every other source joined into the same target have finished."""
 
 
 class NodeSpec(BaseModel):
@@ -97,6 +99,39 @@ class GraphSpec(BaseModel):
                 return node
         raise KeyError(node_id)
 
+    def changes(self, new: GraphSpec) -> list[str]:
+        """What changed from this spec to ``new``, one line each, in a stable order."""
+        old_nodes = {n.id: n for n in self.nodes}
+        new_nodes = {n.id: n for n in new.nodes}
+        lines = [
+            f"node {i!r} added ({new_nodes[i].kind.value})" for i in new_nodes if i not in old_nodes
+        ]
+        lines += [
+            f"node {i!r} removed ({n.kind.value})"
+            for i, n in old_nodes.items()
+            if i not in new_nodes
+        ]
+        for node_id, node in old_nodes.items():
+            other = new_nodes.get(node_id)
+            if other is None:
+                continue
+            if other.kind != node.kind:
+                lines.append(f"node {node_id!r} is now {other.kind.value}, was {node.kind.value}")
+            for field in sorted(set(node.meta) | set(other.meta)):
+                before, after = node.meta.get(field), other.meta.get(field)
+                if before != after:
+                    lines.append(f"node {node_id!r} {field}: {before!r} -> {after!r}")
+
+        def key(e: EdgeSpec) -> tuple[str, str, str, str]:
+            return (e.source, e.target, e.kind.value, e.label or "")
+
+        old_edges, new_edges = {key(e) for e in self.edges}, {key(e) for e in new.edges}
+        lines += [f"edge {_edge(e)} added" for e in sorted(new_edges - old_edges)]
+        lines += [f"edge {_edge(e)} removed" for e in sorted(old_edges - new_edges)]
+        if self.budget != new.budget:
+            lines.append(f"budget {self.budget} -> {new.budget}")
+        return lines
+
     def to_json(self) -> str:
         """Stable JSON (sorted keys, two-space indent) with the signature included."""
         data = self.model_dump(mode="json")
@@ -117,6 +152,15 @@ class GraphSpec(BaseModel):
                 f"not a railgraph spec ({exc.error_count()} problems, first: "
                 f"{exc.errors()[0]['msg']}); write one with `railgraph spec REF > FILE`"
             ) from None
+
+
+def _edge(key: tuple[str, str, str, str]) -> str:
+    source, target, kind, label = key
+    return (
+        f"{source} -> {target}"
+        + (f" [{label}]" if label else "")
+        + (f" ({kind})" if kind != "normal" else "")
+    )
 
 
 def canonical_json_pretty(data: Any) -> str:

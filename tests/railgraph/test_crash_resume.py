@@ -28,7 +28,7 @@ from graphs.refund import make_graph
 from nodes import ToolRegistry, ToolTier
 from nodes._runtime import _idempotency_key
 from nodes._state import EVENTS
-from railgraph import END, START, GraphBuilder, Runner
+from railgraph import END, START, DecisionError, GraphBuilder, Runner
 from railgraph._report import path_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,11 +225,7 @@ class State(BaseModel):
     receipt: dict[str, Any] | None = None
 
 
-@pytest.mark.parametrize("idempotent", [False, True])
-async def test_an_effect_left_unknown_is_surfaced_unless_the_tool_is_idempotent(
-    idempotent: bool,
-) -> None:
-    sent: list[float] = []
+def transfer_graph(sent: list[float], *, idempotent: bool) -> Any:
     tools = ToolRegistry()
 
     @tools.tool(tier=ToolTier.WRITE, idempotent=idempotent)
@@ -240,21 +236,52 @@ async def test_an_effect_left_unknown_is_surfaced_unless_the_tool_is_idempotent(
     g = GraphBuilder("transfer", State, tools=tools)
     g.tool("transfer", args=lambda s: {"amount": 5.0}, output="receipt")
     g.edge(START, "transfer").edge("transfer", END)
-    graph = g.build()
+    return g.build()
 
+
+async def leave_unknown(runner: Runner, run_id: str) -> None:
+    """What a crash between the effect and its record leaves in the ledger."""
+    key = _idempotency_key(run_id, "transfer", "transfer", {"amount": 5.0})
+    await runner.store.begin_effect(
+        key, run_id=run_id, node="transfer", tool="transfer", args={"amount": 5.0}
+    )
+
+
+async def test_an_idempotent_tool_with_an_unknown_outcome_is_sent_again() -> None:
+    sent: list[float] = []
     async with Runner.open(Path.cwd() / "rg.db") as runner:
-        # What a crash between the effect and its record leaves in the ledger.
-        key = _idempotency_key("run-u", "transfer", "transfer", {"amount": 5.0})
-        await runner.store.begin_effect(
-            key, run_id="run-u", node="transfer", tool="transfer", args={"amount": 5.0}
-        )
-        outcome = await runner.start(graph, {}, run_id="run-u")
+        await leave_unknown(runner, "run-u")
+        outcome = await runner.start(transfer_graph(sent, idempotent=True), {}, run_id="run-u")
         [effect] = await runner.store.list_effects("run-u")
 
-    if idempotent:
-        assert (outcome.status, sent, effect.status) == ("completed", [5.0], "completed")
-    else:
-        assert (outcome.status, sent, effect.status) == ("failed", [], "started")
-        assert outcome.reason is not None
-        assert "started but its outcome is unknown" in outcome.reason
-        assert "it is not idempotent, so it is not repeated automatically" in outcome.reason
+    assert (outcome.status, sent, effect.status) == ("completed", [5.0], "completed")
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+async def test_an_unknown_outcome_of_another_tool_waits_for_a_person(decision: str) -> None:
+    sent: list[float] = []
+    async with Runner.open(Path.cwd() / "rg.db") as runner:
+        await leave_unknown(runner, "run-u")
+        paused = await runner.start(transfer_graph(sent, idempotent=False), {}, run_id="run-u")
+
+        assert (paused.status, sent) == ("paused", [])
+        [request] = paused.pending
+        assert request.node == "transfer"
+        assert request.request["kind"] == "unknown_effect"
+        assert request.request["action"]["args"] == {"amount": 5.0}
+        assert "started but its outcome is unknown" in request.request["reason"]
+        with pytest.raises(DecisionError, match="its arguments cannot change"):
+            await runner.approve("run-u", by="ops", edit={"amount": 6.0})
+
+        if decision == "approve":
+            done = await runner.approve("run-u", by="ops")
+            assert (done.status, sent) == ("completed", [5.0])
+        else:
+            done = await runner.reject("run-u", by="ops", reason="the bank shows it was paid")
+            assert (done.status, sent) == ("failed", [])
+            assert done.reason is not None
+            assert "ops chose not to send the call again (the bank shows it was paid)" in (
+                done.reason
+            )
+        [effect] = await runner.store.list_effects("run-u")
+        assert effect.status == ("completed" if decision == "approve" else "started")

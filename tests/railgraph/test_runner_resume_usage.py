@@ -172,7 +172,8 @@ async def test_resume_refuses_a_changed_graph(tmp_path: Path, chat: Any, fake_ti
     assert str(info.value) == (
         f"graph {key} changed since run {paused.run_id} started (signature "
         f"{original.signature} -> {changed.signature}); compare with `railgraph spec {key}`, "
-        "and pass --allow-changed-graph to resume anyway"
+        "and pass --allow-changed-graph to resume anyway\n"
+        "  - budget {'tool_calls': 5, 'tokens': 10000} -> {'tool_calls': 9, 'tokens': 10000}"
     )
     assert len(pending) == 1
     assert paid == []
