@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
 from nodes._kinds import NodeKind
 from nodes._node import GateNode
 from nodes._review import Decision, ReviewAction, ReviewRequest
 from nodes._runtime import NodeContext, call_user
-from nodes._state import APPROVALS, ATTEMPTS, FEEDBACK, STATUS
+from nodes._state import (
+    APPROVALS,
+    ATTEMPTS,
+    BRANCH,
+    DECISIONS,
+    FEEDBACK,
+    PARKED,
+    REQUESTS,
+    STATUS,
+)
 from nodes._tools import ToolSpec
 from nodes._work import ToolNode, approval_hash
 from railgraph.errors import DecisionError, RouteError, RunError
@@ -170,10 +179,14 @@ def merge_edit(
 
 @dataclass(frozen=True, kw_only=True)
 class ApproveNode(GateNode):
-    """Pauses the run with a review request until a person approves, edits or rejects.
+    """Parks its branch with a review request until a person approves, edits or rejects.
 
-    It has no side effects before the pause, so re-running it on resume (as LangGraph does)
-    repeats nothing. An approval authorises exactly the reviewed call of ``action``.
+    The gate does not call ``interrupt()``: LangGraph keeps a whole superstep waiting while
+    any of its tasks is interrupted, so parallel branches could not go on one decision at a
+    time. Instead the gate records the request in checkpointed state and its branch takes no
+    edge; the runner delivers the decision with ``Command(goto=gate)`` and the gate, run again,
+    consumes it and takes its outcome. It has no side effects, so nothing runs twice. An
+    approval authorises exactly the reviewed call of ``action``.
     """
 
     kind = NodeKind.APPROVE
@@ -194,6 +207,9 @@ class ApproveNode(GateNode):
     expires_after_s: float | None = None
     """Seconds until the request expires and takes the ``expired`` outcome if the gate
     declares one, else ``rejected``; never when unset."""
+    rejection_ends_run: bool = True
+    """Whether a rejection makes the run end ``rejected``; false when the rejected path
+    rejoins the approved one (a detour, such as skipping an optional notice)."""
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -244,7 +260,33 @@ class ApproveNode(GateNode):
 
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
         request = self.request(state, ctx)
-        decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
+        entry: dict[str, Any] = getattr(state, REQUESTS).get(self.id) or {"seq": 0}
+        delivered = getattr(state, DECISIONS).get(self.id)
+        if not (entry.get("open") and delivered and delivered["request_id"] == entry["request_id"]):
+            return self._park(request, entry, ctx)
+        decision = Decision.model_validate(delivered["decision"])
+        update = self._decide(request, decision, ctx)
+        update[REQUESTS] = {self.id: {**entry, "open": False}}
+        update[DECISIONS] = {self.id: None}
+        return update
+
+    def _park(
+        self, request: ReviewRequest, entry: dict[str, Any], ctx: NodeContext
+    ) -> dict[str, Any]:
+        seq = int(entry["seq"]) + 1
+        request_id = hashlib.sha256(f"{ctx.run_id}:{self.id}:{seq}".encode()).hexdigest()[:24]
+        body = request.model_dump(mode="json")
+        ctx.event("approval_requested", request_id=request_id, request=body)
+        return {
+            BRANCH: {self.id: PARKED},
+            REQUESTS: {
+                self.id: {"seq": seq, "open": True, "request_id": request_id, "request": body}
+            },
+        }
+
+    def _decide(
+        self, request: ReviewRequest, decision: Decision, ctx: NodeContext
+    ) -> dict[str, Any]:
         proposed = request.action.args if request.action is not None else None
         reviewed = decision.reviewed
         if reviewed is not None and proposed is not None and reviewed != proposed:
@@ -266,15 +308,14 @@ class ApproveNode(GateNode):
         if not decision.approved:
             update = self.branch("rejected")
             why = f"rejected by {decision.by}" if decision.decision == "reject" else "expired"
-            update[STATUS] = {
-                "status": "rejected",
-                "reason": f"{why}: {decision.reason}",
-                "node": self.id,
-            }
+            if self.rejection_ends_run:
+                update[STATUS] = {
+                    "status": "rejected",
+                    "reason": f"{why}: {decision.reason}",
+                    "node": self.id,
+                }
             return update
         update = self.branch("approved")
-        # A run sent back by an earlier rejection and now approved no longer ends rejected.
-        update[STATUS] = {"status": None, "reason": None, "node": None}
         if self.action is not None and self.tool is not None and request.action is not None:
             args = request.action.args
             if decision.args:

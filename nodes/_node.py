@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from nodes._budget import Usage
 from nodes._kinds import NodeKind
 from nodes._runtime import NodeContext, runtime_from_config
-from nodes._state import BRANCH, EVENTS, FEEDBACK, STATUS, USAGE
+from nodes._state import BRANCH, EVENTS, FEEDBACK, PARKED, STATUS, USAGE
 
 __all__ = ["END", "FAIL", "PARTIAL_ATTR", "GateNode", "RailNode", "plain", "usage_of"]
 
@@ -79,8 +79,9 @@ class RailNode(ABC):
             setattr(exc, PARTIAL_ATTR, (self.id, ctx.events, ctx.spent))
             raise
         elapsed = runtime.timer() - started
-        ctx.spend(steps=1, wall_s=elapsed)
         outcome = update.get(BRANCH, {}).get(self.id)
+        # A gate that parks finishes later, when its decision arrives: one step, not two.
+        ctx.spend(steps=0 if outcome == PARKED else 1, wall_s=elapsed)
         events = [
             {
                 "kind": "node_started",
@@ -89,19 +90,19 @@ class RailNode(ABC):
                 "data": {"kind": self.kind.value},
             },
             *ctx.events,
-            {
-                "kind": "node_finished",
-                "node": self.id,
-                "at": runtime.clock(),
-                "data": {
-                    "kind": self.kind.value,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "outcome": outcome,
-                    "usage": ctx.spent,
-                    "status": update.get(STATUS, {}).get("status"),
-                },
-            },
         ]
+        # A parked approve gate has not finished: it finishes when its decision arrives.
+        if outcome != PARKED:
+            finished = {
+                "kind": self.kind.value,
+                "duration_ms": round(elapsed * 1000, 3),
+                "outcome": outcome,
+                "usage": ctx.spent,
+                "status": update.get(STATUS, {}).get("status"),
+            }
+            events.append(
+                {"kind": "node_finished", "node": self.id, "at": runtime.clock(), "data": finished}
+            )
         out = {**plain(update), EVENTS: events, USAGE: ctx.spent}
         if feedback and FEEDBACK not in update:
             out[FEEDBACK] = {self.id: []}

@@ -18,6 +18,9 @@ __all__ = [
     "APPROVALS",
     "ATTEMPTS",
     "BRANCH",
+    "DECISIONS",
+    "PARKED",
+    "REQUESTS",
     "EVENTS",
     "FEEDBACK",
     "INTERNAL_CHANNELS",
@@ -41,8 +44,24 @@ APPROVALS = "rg_approvals"
 """Approved (possibly edited) calls, by the tool node they authorise."""
 STATUS = "rg_status"
 """How the run ends if it reaches the end: ``{"status": ..., "reason": ..., "node": ...}``."""
+REQUESTS = "rg_requests"
+"""Review requests of approve gates by gate: ``{"seq", "open", "request_id", "request"}``."""
+DECISIONS = "rg_decisions"
+"""Decisions delivered to approve gates, by gate, until the gate consumes them."""
+PARKED = "__parked__"
+"""Branch outcome of an approve gate waiting for a person: its branch takes no edge."""
 
-INTERNAL_CHANNELS = (EVENTS, USAGE, BRANCH, ATTEMPTS, FEEDBACK, APPROVALS, STATUS)
+INTERNAL_CHANNELS = (
+    EVENTS,
+    USAGE,
+    BRANCH,
+    ATTEMPTS,
+    FEEDBACK,
+    APPROVALS,
+    STATUS,
+    REQUESTS,
+    DECISIONS,
+)
 
 
 def merge(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,4 +82,6 @@ def internal_fields() -> dict[str, Any]:
         FEEDBACK: (Annotated[dict[str, list[dict[str, Any]]], merge], Field(default_factory=dict)),
         APPROVALS: (Annotated[dict[str, dict[str, Any]], merge], Field(default_factory=dict)),
         STATUS: (Annotated[dict[str, Any], merge], Field(default_factory=dict)),
+        REQUESTS: (Annotated[dict[str, dict[str, Any]], merge], Field(default_factory=dict)),
+        DECISIONS: (Annotated[dict[str, Any], merge], Field(default_factory=dict)),
     }

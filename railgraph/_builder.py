@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import sys
@@ -36,8 +37,8 @@ from nodes import (
     VerifyNode,
     internal_fields,
 )
-from nodes._state import BRANCH
-from railgraph._checks import check_graph
+from nodes._state import BRANCH, PARKED
+from railgraph._checks import check_graph, rejoins
 from railgraph._graph import RailGraph
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
 from railgraph.errors import DefinitionError
@@ -99,6 +100,7 @@ class GraphBuilder(Generic[S]):
         self._nodes: dict[str, RailNode] = {}
         self._pending: dict[str, Callable[[], RailNode]] = {}
         self._approve_ids: set[str] = set()
+        self._detour_checks: set[str] = set()
         self._edges: list[tuple[str, str]] = []
         self._joins: list[tuple[tuple[str, ...], str]] = []
 
@@ -260,6 +262,7 @@ class GraphBuilder(Generic[S]):
         allow_self_approval: bool = True,
         expires_after_s: float | None = None,
         expired: str | None = None,
+        rejection_ends_run: bool | None = None,
         label: str | None = None,
     ) -> Self:
         """Add an approve gate that pauses the run for a person's decision.
@@ -268,6 +271,10 @@ class GraphBuilder(Generic[S]):
         editing) authorises exactly that call. Without ``action`` the gate asks whether the
         run may go on, for example after a verify gate escalates. A request not decided
         within ``expires_after_s`` takes the ``expired`` outcome if given, else ``rejected``.
+
+        A rejection makes the run end ``rejected`` unless its path rejoins the approved path
+        (then it is a detour and the run ends as its last gates say); pass
+        ``rejection_ends_run`` to decide explicitly.
         """
         if expired is not None and expires_after_s is None:
             raise DefinitionError(
@@ -304,8 +311,11 @@ class GraphBuilder(Generic[S]):
                 reviewers=tuple(reviewers),
                 allow_self_approval=allow_self_approval,
                 expires_after_s=expires_after_s,
+                rejection_ends_run=True if rejection_ends_run is None else rejection_ends_run,
             )
 
+        if rejection_ends_run is None:
+            self._detour_checks.add(id)
         self._add(id, make)
         self._approve_ids.add(id)
         return self
@@ -347,6 +357,11 @@ class GraphBuilder(Generic[S]):
         self._nodes = {node_id: self._nodes[node_id] for node_id in self._pending}
         spec = self._spec()
         check_graph(spec, self._nodes, self.tools, self.policy)
+        for gate_id in self._detour_checks:
+            gate = self._nodes[gate_id]
+            assert isinstance(gate, ApproveNode)
+            ends = not rejoins(spec, gate.targets["approved"], gate.targets["rejected"])
+            self._nodes[gate_id] = dataclasses.replace(gate, rejection_ends_run=ends)
         return RailGraph(
             name=self.name,
             spec=spec,
@@ -473,6 +488,7 @@ def _lg(target: str) -> str:
     return LG_END if target in (END, FAIL) else target
 
 
-def _read_branch(node_id: str, state: Any) -> str:
+def _read_branch(node_id: str, state: Any) -> str | list[str]:
     branch: str = getattr(state, BRANCH)[node_id]
-    return branch
+    # A parked approve gate's branch waits: no edge is taken until its decision arrives.
+    return [] if branch == PARKED else branch

@@ -21,7 +21,7 @@ from nodes import (
 from railgraph._spec import GraphSpec
 from railgraph.errors import DefinitionError
 
-__all__ = ["check_graph", "to_networkx"]
+__all__ = ["check_graph", "rejoins", "to_networkx"]
 
 _START = "__start__"
 
@@ -34,6 +34,17 @@ def to_networkx(spec: GraphSpec) -> nx.MultiDiGraph:
     for edge in spec.edges:
         graph.add_edge(edge.source, edge.target, kind=edge.kind.value, label=edge.label)
     return graph
+
+
+def rejoins(spec: GraphSpec, first: str, second: str) -> bool:
+    """Whether runs from ``first`` and from ``second`` can reach a common node (not an end)."""
+    graph = to_networkx(spec)
+    ends = {END, FAIL}
+
+    def reach(start: str) -> set[str]:
+        return set() if start in ends else ({start} | nx.descendants(graph, start)) - ends
+
+    return bool(reach(first) & reach(second))
 
 
 def check_graph(

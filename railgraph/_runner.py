@@ -28,8 +28,9 @@ from nodes import (
     merge_edit,
 )
 from nodes._budget import add_usage
-from nodes._state import EVENTS, STATUS, USAGE
+from nodes._state import DECISIONS, EVENTS, REQUESTS, STATUS, USAGE
 from railgraph._graph import RailGraph
+from railgraph._report import path_of
 from railgraph._settings import default_db_path, default_synchronous, load_graph, ref_of
 from railgraph._spec import GraphSpec
 from railgraph.errors import (
@@ -344,10 +345,24 @@ class Runner:
             approval = await self.store.get_approval(interrupt.id)
             if approval is not None and approval.decision is not None:
                 answers[interrupt.id] = approval.decision
-        if snapshot.interrupts and not answers:
-            return await self._settle(rail, record, None)
-        payload: Command[Any] | None = Command(resume=answers) if answers else None
-        return await self._drive(rail, record, payload)
+        if answers:
+            return await self._drive(rail, record, Command(resume=answers))
+        deliveries: dict[str, Any] = {}
+        for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
+            if entry and entry.get("open"):
+                approval = await self.store.get_approval(entry["request_id"])
+                if approval is not None and approval.decision is not None:
+                    deliveries[gate] = {
+                        "request_id": entry["request_id"],
+                        "decision": approval.decision,
+                    }
+        if deliveries:
+            # Each decided gate runs again with its decision; other branches stay parked.
+            goto = Command(update={DECISIONS: deliveries}, goto=sorted(deliveries))
+            return await self._drive(rail, record, goto)
+        if snapshot.interrupts or _open_requests(snapshot.values):
+            return await self._settle(rail, record, None)  # still waiting for people
+        return await self._drive(rail, record, None)  # a crash stopped it mid-way
 
     async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
         """Stop a run for good: it ends ``cancelled`` and calls no further tool."""
@@ -502,9 +517,12 @@ class Runner:
                 error_type=type(error).__name__,
                 traceback=None if status != "failed" else _short_tb(error),
             )
-        elif snapshot.interrupts:
-            status, reason = "paused", None
-            pending = await self._register_requests(rail, record, snapshot.interrupts)
+        elif snapshot.interrupts or _open_requests(values):
+            status = "paused"
+            asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
+            pending = await self._register_requests(
+                rail, record, [*asked, *_open_requests(values)], announce={i for i, _ in asked}
+            )
             reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
         else:
             disposition = values.get(STATUS) or {}
@@ -517,24 +535,32 @@ class Runner:
         return RunOutcome(record.run_id, status, result, usage, reason or None, pending)
 
     async def _register_requests(
-        self, rail: RailGraph, record: RunRecord, interrupts: Any
+        self,
+        rail: RailGraph,
+        record: RunRecord,
+        requests: list[tuple[str, dict[str, Any]]],
+        *,
+        announce: set[str],
     ) -> list[ApprovalRecord]:
+        """Store the run's open review requests in the queue (once each) and list them.
+
+        ``announce`` names requests raised by ``interrupt()`` (unknown effects); approve
+        gates record their own ``approval_requested`` event with their state.
+        """
         out: list[ApprovalRecord] = []
         path: list[str] | None = None
-        for interrupt in interrupts:
-            known = await self.store.get_approval(interrupt.id)
+        for request_id, value in requests:
+            known = await self.store.get_approval(request_id)
             if known is not None:
                 if known.status == "pending":
                     out.append(known)
                 continue
             if path is None:
-                events = await self.store.list_events(record.run_id)
-                path = [e.node for e in events if e.kind == "node_finished" and e.node]
+                path = path_of(await self.store.list_events(record.run_id))
             now = self.clock()
-            value: dict[str, Any] = dict(interrupt.value)
             expires = value.get("expires_after_s")
             approval = ApprovalRecord(
-                request_id=interrupt.id,
+                request_id=request_id,
                 run_id=record.run_id,
                 graph=record.graph,
                 node=value.get("gate", "?"),
@@ -544,13 +570,14 @@ class Runner:
                 expires_at=now + expires if expires else None,
             )
             await self.store.add_approval(approval)
-            await self._event(
-                record.run_id,
-                "approval_requested",
-                node=approval.node,
-                request_id=approval.request_id,
-                request=value,
-            )
+            if request_id in announce:
+                await self._event(
+                    record.run_id,
+                    "approval_requested",
+                    node=approval.node,
+                    request_id=request_id,
+                    request=value,
+                )
             out.append(approval)
         return out
 
@@ -558,6 +585,12 @@ class Runner:
         await self.store.append_events(
             run_id, [{"kind": kind, "node": node, "at": self.clock(), "data": data}]
         )
+
+
+def _open_requests(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Requests of approve gates whose branch is parked, as (request id, request)."""
+    entries = (values.get(REQUESTS) or {}).values()
+    return [(e["request_id"], e["request"]) for e in entries if e and e.get("open")]
 
 
 def _decision(data: Mapping[str, Any]) -> Decision:

@@ -89,7 +89,8 @@ async def test_pause_raises_a_structured_review_request(runner: Runner) -> None:
         ("run_started", None),
         ("node_started", "prepare"),
         ("node_finished", "prepare"),
-        ("approval_requested", "review"),
+        ("node_started", "review"),
+        ("approval_requested", "review"),  # stored with the parked state, atomically
     ]
 
 
@@ -110,7 +111,8 @@ async def test_approve_runs_the_reviewed_call_once(runner: Runner) -> None:
     assert approval.decision is not None
     assert approval.decision["decision"] == "approve"
     events = await runner.store.list_events(paused.run_id)
-    assert [(e.kind, e.node) for e in events][4:] == [
+    # After the parked gate's node_started and approval_requested, the decided run:
+    assert [(e.kind, e.node) for e in events][5:] == [
         ("node_started", "review"),
         ("approval_decided", "review"),
         ("node_finished", "review"),
@@ -119,9 +121,9 @@ async def test_approve_runs_the_reviewed_call_once(runner: Runner) -> None:
         ("node_finished", "pay"),
         ("run_finished", None),
     ]
-    decided = events[5].data
+    decided = events[6].data
     assert decided == {"decision": "approve", "by": "ann", "reason": None, "args": None}
-    assert events[6].data["outcome"] == "approved"
+    assert events[7].data["outcome"] == "approved"
     effects = await runner.store.list_effects(paused.run_id)
     assert [(e.tool, e.status, e.args) for e in effects] == [
         ("pay", "completed", {"amount": 250.0, "memo": "refund"})
