@@ -58,7 +58,7 @@ async def test_two_requests_are_decided_one_at_a_time(
     assert path[0] == "describe" and set(path[1:4]) == PROBES
     assert path[4:] == ["diagnose", "open_incident", "budget", "plan"]
     assert rows(catalogue, "incidents") == [(1, "open")]
-    with pytest.raises(DecisionError, match="has 2 pending requests .* choose one with --request"):
+    with pytest.raises(DecisionError, match=r"has 2 pending requests .* choose one with --request"):
         await runner.approve(paused.run_id, by="alice")
 
     after_post = await runner.approve(
