@@ -1,0 +1,63 @@
+"""The kill switch: a running run is stopped before its next LLM or tool call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from nodes import ToolCall, ToolRegistry
+from railgraph import END, START, DecisionError, GraphBuilder, Runner
+
+
+class Step(BaseModel):
+    n: int
+
+
+class Done(BaseModel):
+    ok: bool
+
+
+class State(BaseModel):
+    first: dict[str, Any] | None = None
+    second: dict[str, Any] | None = None
+
+
+async def test_cancelling_a_running_run_stops_it_before_its_next_tool_call(tmp_path: Path) -> None:
+    db = tmp_path / "rg.db"
+    calls: list[int] = []
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write")
+    async def work(args: Step, call: ToolCall) -> Done:
+        calls.append(args.n)
+        if args.n == 1:
+            # Someone else (another process, another connection) pulls the kill switch
+            # while this call is in flight.
+            async with Runner.open(db) as operator:
+                await operator.cancel(call.run_id, by="ops", reason="runaway agent")
+        return Done(ok=True)
+
+    g = GraphBuilder("two_steps", State, tools=tools)
+    g.tool("first", tool="work", args=lambda s: {"n": 1}, output="first")
+    g.tool("second", tool="work", args=lambda s: {"n": 2}, output="second")
+    g.edge(START, "first").edge("first", "second").edge("second", END)
+
+    async with Runner.open(db) as runner:
+        outcome = await runner.start(g.build(), {}, run_id="run-k")
+        events = await runner.store.list_events("run-k")
+        effects = await runner.store.list_effects("run-k")
+
+    assert calls == [1]
+    assert outcome.status == "cancelled"
+    assert outcome.reason == "cancelled by ops: runaway agent"
+    assert [(e.tool, e.status) for e in effects] == [("work", "completed")]
+    assert [e.kind for e in events if e.kind in ("run_cancelled", "cancelled")] == [
+        "run_cancelled",
+        "cancelled",
+    ]
+    async with Runner.open(db) as runner:
+        with pytest.raises(DecisionError, match="^run run-k is cancelled; there is nothing"):
+            await runner.resume("run-k")
