@@ -59,5 +59,5 @@ async def test_cancelling_a_running_run_stops_it_before_its_next_tool_call(tmp_p
         "cancelled",
     ]
     async with Runner.open(db) as runner:
-        with pytest.raises(DecisionError, match="^run run-k is cancelled; there is nothing"):
+        with pytest.raises(DecisionError, match=r"^run run-k is cancelled; there is nothing"):
             await runner.resume("run-k")
