@@ -24,6 +24,8 @@ from pydantic import BaseModel
 
 from checkpointers import SqliteCheckpointer
 from graphs._helpdesk import Helpdesk
+from graphs._services import ServiceCatalogue
+from graphs.incident import make_graph as make_incident
 from graphs.refund import make_graph
 from nodes import ToolRegistry, ToolTier
 from nodes._runtime import _idempotency_key
@@ -33,6 +35,7 @@ from railgraph._report import path_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = "graphs.refund:graph"
+INCIDENT = "graphs.incident:graph"
 AUTO = ["load_ticket", "classify", "by_intent", "lookup_invoice", "verify_invoice", "budget"]
 T1001_PATH = [*AUTO, "by_amount", "create_refund", "notify_customer"]
 T1002_PATH = [*AUTO, "by_amount", "approve_refund", "create_refund", "notify_customer"]
@@ -55,6 +58,12 @@ APPROVAL_POINTS = [
     *[("put_writes", when, n) for when in ("before", "after") for n in (1, 2, 3)],
     *[("put", "after", n) for n in (1, 3)],
     *[("effect", when, "create_refund") for when in ("before", "after")],
+]
+
+ROLLBACK_POINTS = [
+    *[("put_writes", when, n) for when in ("before", "after") for n in (1, 2, 3)],
+    *[("put", "after", n) for n in (1, 2)],
+    *[("effect", when, "rollback") for when in ("before", "after")],
 ]
 
 Point = tuple[str, str, Any]
@@ -104,17 +113,33 @@ class CrashingHelpdesk(Helpdesk):
         return row
 
 
+class CrashingCatalogue(ServiceCatalogue):
+    point: ClassVar[Point | None] = None
+
+    def rollback(self, **kwargs: Any) -> dict[str, Any]:
+        die_at(self.point, "effect", "before", "rollback")
+        row = super().rollback(**kwargs)
+        die_at(self.point, "effect", "after", "rollback")
+        return row
+
+
 async def drive(workdir: Path, run_id: str, action: str, point: Point | None) -> None:
     os.chdir(workdir)
-    CrashingSaver.point = CrashingHelpdesk.point = point
+    CrashingSaver.point = CrashingHelpdesk.point = CrashingCatalogue.point = point
     db = workdir / ".railgraph" / "railgraph.db"
     async with CrashingSaver.from_path(db, event_channel=EVENTS) as saver:
         runner = Runner(saver)
         runner.register(REF, make_graph(helpdesk=CrashingHelpdesk()))
+        runner.register(INCIDENT, make_incident(catalogue=CrashingCatalogue()))
         if action.startswith("start:"):
             await runner.start(REF, {"ticket_id": action[6:]}, run_id=run_id)
-        elif action == "approve":
-            await runner.approve(run_id, by="alice")
+        elif action == "incident":
+            await runner.start(INCIDENT, {"service": "checkout"}, run_id=run_id)
+        elif action.startswith("approve"):
+            gate = action.partition(":")[2]
+            pending = await runner.store.list_approvals(run_id=run_id)
+            chosen = [p.request_id for p in pending if p.node == gate] or [None]
+            await runner.approve(run_id, by="alice", request_id=chosen[0])
         else:
             await runner.resume(run_id)
 
@@ -199,6 +224,32 @@ def test_killed_automatic_run_resumes_and_refunds_once(tmp_path: Path, point: Po
         # The refund happened but its record did not: sent again with the same key, the
         # helpdesk dropped the repeat.
         assert ("create_refund", "recovered") in h["tools"]
+
+
+@pytest.mark.parametrize("point", ROLLBACK_POINTS, ids=lambda p: ":".join(map(str, p)))
+def test_killed_while_approving_the_rollback_rolls_back_once(tmp_path: Path, point: Point) -> None:
+    assert in_new_process(tmp_path, "run-3", "incident") == 0
+    assert in_new_process(tmp_path, "run-3", "approve:approve_status_page") == 0
+    assert in_new_process(tmp_path, "run-3", "approve:approve_rollback", point) == -signal.SIGKILL
+
+    settle(tmp_path, "run-3", cli=point == ("effect", "after", "rollback"))
+
+    catalogue = ServiceCatalogue(tmp_path / ".railgraph" / "services.db")
+    rollbacks = [(r["from_version"], r["to_version"]) for r in catalogue.table("rollbacks")]
+    assert rollbacks == [("2.4.1", "2.4.0")]
+    assert [i["status"] for i in catalogue.table("incidents")] == ["resolved"]
+    assert len(catalogue.table("status_posts")) == 1
+    h = asyncio.run(history(tmp_path, "run-3"))
+    assert h["status"] == "completed"
+    assert h["path"].count("rollback") == 1
+    assert h["seqs"] == sorted(set(h["seqs"]))
+    assert sorted(t for t, s in h["effects"]) == [
+        "open_incident",
+        "post_status_page",
+        "resolve_incident",
+        "rollback",
+    ]
+    assert all(s == "completed" for _, s in h["effects"])
 
 
 @pytest.mark.parametrize("point", APPROVAL_POINTS, ids=lambda p: ":".join(map(str, p)))
