@@ -16,6 +16,7 @@ an import cycle::
     │   └── RunCancelled         a person stopped the run
     ├── DecisionError            a decision that cannot be taken (unknown, decided, bad edit)
     ├── InputError               a run's input, a budget override or a reference is malformed
+    ├── RenderError              a diagram cannot be rendered (no Graphviz, unknown format)
     └── StoreError               the checkpoint or run store cannot do what was asked
         └── SchemaVersionError   the database was written by a newer railgraph
 
@@ -32,6 +33,7 @@ __all__ = [
     "InputError",
     "PolicyError",
     "RailgraphError",
+    "RenderError",
     "RouteError",
     "RunCancelled",
     "RunError",
@@ -96,6 +98,10 @@ class DecisionError(RailgraphError):
 
 class InputError(RailgraphError):
     """A run's input, a budget override or a graph reference is malformed."""
+
+
+class RenderError(RailgraphError):
+    """A diagram cannot be written: Graphviz's ``dot`` is missing, or the format is unknown."""
 
 
 class StoreError(RailgraphError):
