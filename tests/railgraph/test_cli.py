@@ -195,3 +195,29 @@ def test_spec_prints_the_designed_graph() -> None:
         "budget",
         "approve",
     )
+
+
+def test_the_review_queue_names_the_request_and_draws_each_run(tmp_path: Path) -> None:
+    paused = run_cli_json("run", "graphs.incident:graph", "--input", '{"service":"checkout"}')
+    assert paused["status"] == "paused"
+
+    code, listing, _ = run_cli("pending")
+    assert code == 0
+    for request in paused["pending"]:
+        hint = f"railgraph approve {paused['run_id']} --request {request['request_id']} --by NAME"
+        assert hint in listing
+
+    queue = run_cli_json("pending", "--diagrams", str(tmp_path / "reviews"))
+    assert [q["node"] for q in queue] == ["approve_rollback", "approve_status_page"]
+    drawn = tmp_path / "reviews" / f"{paused['run_id']}.svg"
+    assert {q["diagram"] for q in queue} == {str(drawn)}
+    assert drawn.read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert queue[0]["render"] == (
+        f"railgraph render graphs.incident:graph --run {paused['run_id']} -o {paused['run_id']}.svg"
+    )
+
+
+def test_expire_with_nothing_due() -> None:
+    code, stdout, _ = run_cli("expire")
+    assert (code, stdout.strip()) == (0, "no requests past their expiry")
+    assert run_cli_json("expire") == []

@@ -1,0 +1,105 @@
+"""The render command: diagrams of a graph, a run, traffic over runs, or a diff."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from railgraph._cli_app import (
+    DbOpt,
+    app,
+    err,
+    out,
+)
+from railgraph.errors import InputError, RailgraphError
+from visualize import (
+    FORMATS,
+    Diagram,
+    RunPath,
+    design_diagram,
+    diff_diagram,
+    load_source,
+    load_spec,
+    output_format,
+    read_run,
+    read_runs,
+    run_diagram,
+    traffic_diagram,
+    write_diagram,
+)
+
+__all__: list[str] = []
+
+
+@app.command()
+def render(
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF",
+            help="Graph as module:attribute: a railgraph graph or a compiled LangGraph graph.",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="File to write; its extension picks the format: "
+            + ", ".join(f".{ext}" for ext in FORMATS)
+            + ".",
+        ),
+    ],
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            metavar="RUN",
+            help="Draw this run's path (for a plain LangGraph graph: its thread id).",
+        ),
+    ] = None,
+    runs: Annotated[
+        int | None,
+        typer.Option("--runs", metavar="N", help="Draw the traffic of the graph's last N runs."),
+    ] = None,
+    diff: Annotated[
+        str | None,
+        typer.Option(
+            "--diff",
+            metavar="OTHER",
+            help="Draw what changed from OTHER (a reference, or a JSON file written by "
+            "`railgraph spec`) to REF.",
+        ),
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Draw a graph as designed, a run's path on it, many runs' traffic, or a diff."""
+    try:
+        fmt = output_format(output)
+        modes = (("--run", run_id), ("--runs", runs), ("--diff", diff))
+        chosen = [flag for flag, value in modes if value is not None]
+        if len(chosen) > 1:
+            raise InputError(f"{' and '.join(chosen)} draw different pictures; pass one of them")
+        source = load_source(ref)
+        path: RunPath | None = None
+        diagram: Diagram
+        if diff is not None:
+            other = load_spec(diff)
+            diagram = diff_diagram(other.spec, source.spec, old_name=diff, new_name=ref)
+        elif run_id is not None:
+            path = asyncio.run(read_run(source, run_id, db))
+            diagram = run_diagram(source.spec, path)
+        elif runs is not None:
+            diagram = traffic_diagram(source.spec, asyncio.run(read_runs(source, runs, db)))
+        else:
+            diagram = design_diagram(source.spec)
+        written = write_diagram(diagram, output, run=path)
+    except RailgraphError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+    out.print(f"wrote {written} ({FORMATS[fmt]})", highlight=False, markup=False)

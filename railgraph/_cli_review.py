@@ -1,0 +1,161 @@
+"""Commands that work the review queue: pending, approve, reject, expire, resume, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from checkpointers import ApprovalRecord
+from railgraph._cli_app import (
+    DbOpt,
+    JsonOpt,
+    RequestOpt,
+    app,
+    err,
+    finish,
+    out,
+    parse_json,
+    pending_json,
+    print_json,
+    print_pending,
+    with_runner,
+)
+from railgraph._runner import Runner, RunOutcome
+from railgraph.errors import RailgraphError
+from visualize import (
+    load_source,
+    read_run,
+    run_diagram,
+    write_diagram,
+)
+
+__all__: list[str] = []
+
+
+@app.command()
+def pending(
+    graph: Annotated[
+        str | None, typer.Option("--graph", help="Only requests of this graph.")
+    ] = None,
+    diagrams: Annotated[
+        Path | None,
+        typer.Option("--diagrams", help="Also draw each request's run into this folder (SVG)."),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List review requests waiting for a person, oldest first (expired ones are expired)."""
+    requests = with_runner(db, lambda runner: runner.pending(graph=graph))
+    drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}
+    if as_json:
+        print_json([{**pending_json(p), "diagram": drawn.get(p.run_id)} for p in requests])
+    elif requests:
+        print_pending(requests, drawn)
+    else:
+        out.print("no pending review requests")
+
+
+def _draw_runs(
+    requests: list[ApprovalRecord], folder: Path, db: Path | None
+) -> dict[str, str | None]:
+    """Draw each pending run's path as SVG into ``folder``; a run that cannot be drawn
+    (its graph is not importable, or Graphviz is missing) gets None and a warning."""
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn: dict[str, str | None] = {}
+    for request in requests:
+        if request.run_id in drawn:
+            continue
+        target = folder / f"{request.run_id}.svg"
+        try:
+            source = load_source(request.graph)
+            path = asyncio.run(read_run(source, request.run_id, db))
+            write_diagram(run_diagram(source.spec, path), target, run=path)
+            drawn[request.run_id] = str(target)
+        except RailgraphError as exc:
+            err.print(f"[yellow]warning:[/yellow] no diagram for run {request.run_id}: {exc}")
+            drawn[request.run_id] = None
+    return drawn
+
+
+@app.command()
+def expire(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Expire requests past their expiry; their runs take the gates' timeout outcomes."""
+    outcomes = with_runner(db, lambda runner: runner.expire())
+    if as_json:
+        print_json([o.to_json() for o in outcomes])
+        return
+    for outcome in outcomes:
+        out.print(f"run [bold]{outcome.run_id}[/bold]: {outcome.status}")
+    if not outcomes:
+        out.print("no requests past their expiry")
+
+
+@app.command()
+def approve(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The paused run.")],
+    by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
+    edit: Annotated[
+        str | None, typer.Option("--edit", help="JSON object merged into the action's arguments.")
+    ] = None,
+    request: RequestOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a paused run's request (optionally with edited arguments) and resume it."""
+
+    async def work(runner: Runner) -> RunOutcome:
+        changes = parse_json(edit, "--edit") if edit is not None else None
+        return await runner.approve(run_id, by=by, edit=changes, request_id=request)
+
+    finish(with_runner(db, work), as_json)
+
+
+@app.command()
+def reject(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The paused run.")],
+    by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the action is rejected.")],
+    request: RequestOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a paused run's request; the run takes the gate's rejected outcome."""
+    outcome = with_runner(
+        db, lambda runner: runner.reject(run_id, by=by, reason=reason, request_id=request)
+    )
+    finish(outcome, as_json)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to continue.")],
+    allow_changed_graph: Annotated[
+        bool, typer.Option("--allow-changed-graph", help="Resume even if the graph changed.")
+    ] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a run that a crash interrupted, or whose requests were decided."""
+    outcome = with_runner(
+        db, lambda runner: runner.resume(run_id, allow_changed_graph=allow_changed_graph)
+    )
+    finish(outcome, as_json)
+
+
+@app.command()
+def cancel(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to stop.")],
+    by: Annotated[str, typer.Option("--by", help="Who stops it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop a paused run for good; it ends cancelled."""
+    outcome = with_runner(db, lambda runner: runner.cancel(run_id, by=by, reason=reason))
+    if as_json:
+        print_json(outcome.to_json())
+    else:
+        out.print(f"run [bold]{outcome.run_id}[/bold]: {outcome.status}")

@@ -1,0 +1,170 @@
+"""Commands that start and inspect runs: run, runs, show, spec."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from checkpointers import RunRecord
+from nodes import BudgetEnvelope
+from railgraph._cli_app import (
+    DbOpt,
+    JsonOpt,
+    app,
+    clip,
+    err,
+    finish,
+    out,
+    parse_json,
+    print_json,
+    when,
+    with_runner,
+)
+from railgraph._report import trace
+from railgraph._runner import Runner, RunOutcome
+from railgraph._settings import load_graph
+from railgraph.errors import InputError, RailgraphError
+
+__all__: list[str] = []
+
+
+@app.command()
+def run(
+    ref: Annotated[
+        str, typer.Argument(help="Graph as module:attribute, e.g. graphs.refund:graph.")
+    ],
+    input: Annotated[str, typer.Option("--input", help="The run's input as a JSON object.")] = "{}",
+    budget: Annotated[
+        list[str] | None,
+        typer.Option("--budget", help="Override a budget limit, KEY=VALUE; repeatable."),
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who starts the run.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a run and drive it until it pauses for approval or ends."""
+
+    async def work(runner: Runner) -> RunOutcome:
+        overrides = BudgetEnvelope.parse_overrides(budget or [])
+        return await runner.start(
+            ref, parse_json(input, "--input"), budget=overrides, started_by=by
+        )
+
+    finish(with_runner(db, work), as_json)
+
+
+@app.command()
+def runs(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only runs with this status.")
+    ] = None,
+    graph: Annotated[str | None, typer.Option("--graph", help="Only runs of this graph.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List runs, newest first."""
+
+    async def work(runner: Runner) -> list[RunRecord]:
+        return await runner.store.list_runs(status=status, graph=graph, limit=limit)  # type: ignore[arg-type]
+
+    records = with_runner(db, work)
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in records])
+        return
+    table = Table(
+        "run",
+        "graph",
+        "status",
+        "steps",
+        "tools",
+        "cost $",
+        "started",
+        "reason",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in table.columns:
+        column.no_wrap = True
+    for column, width in zip(table.columns, (12, 10, 16, 5, 5, 8, 19), strict=False):
+        column.min_width = width
+    for r in records:
+        table.add_row(
+            r.run_id,
+            r.graph_name,
+            r.status,
+            f"{r.usage.get('steps', 0):g}",
+            f"{r.usage.get('tool_calls', 0):g}",
+            f"{r.usage.get('cost_usd', 0):.6f}",
+            when(r.created_at),
+            clip(r.error or "", 60),
+        )
+    out.print(table)
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run's id.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a run: status, path, tool calls, decisions and spend."""
+
+    async def work(runner: Runner) -> dict[str, Any]:
+        record = await runner.store.get_run(run_id)
+        if record is None:
+            raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
+        events = await runner.store.list_events(run_id)
+        approvals = await runner.store.list_approvals(run_id=run_id, status=None)
+        return trace(record, events, approvals)
+
+    report = with_runner(db, work)
+    if as_json:
+        print_json(report)
+        return
+    out.print(
+        f"run [bold]{report['run_id']}[/bold] of {report['agent']['graph']}: {report['status']}"
+    )
+    if report["outcome"]["reason"]:
+        out.print(f"  reason: {report['outcome']['reason']}", highlight=False)
+    out.print(f"  path: {' -> '.join(report['path'])}", highlight=False)
+    usage = report["usage"]
+    out.print(
+        f"  spent: {usage.get('steps', 0):g} steps, {usage.get('llm_calls', 0):g} llm calls, "
+        f"{usage.get('tool_calls', 0):g} tool calls, {usage.get('tokens', 0):g} tokens, "
+        f"${usage.get('cost_usd', 0):.6f}",
+        highlight=False,
+    )
+    if report["tool_calls"]:
+        table = Table("node", "tool", "status", "try", "ms", "arguments", box=box.SIMPLE_HEAD)
+        for c in report["tool_calls"]:
+            table.add_row(
+                c["node"],
+                c["tool"],
+                c["status"],
+                str(c["attempt"]),
+                f"{c['latency_ms']:.1f}",
+                json.dumps(c["args"], sort_keys=True),
+            )
+        out.print(table)
+    for d in report["decisions"]:
+        out.print(
+            f"  {d['node']}: {d['status']} by {d['by'] or '-'}"
+            + (f" ({d['reason']})" if d["reason"] else "")
+        )
+
+
+@app.command()
+def spec(
+    ref: Annotated[str, typer.Argument(help="Graph as module:attribute.")],
+) -> None:
+    """Print a graph's spec (the designed graph as data) as JSON."""
+    try:
+        sys.stdout.write(load_graph(ref).spec.to_json())
+    except RailgraphError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
