@@ -386,10 +386,16 @@ class Runner:
     async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
         """Review requests waiting for a decision, oldest first, across all runs.
 
+        ``graph`` filters by a graph's reference (``graphs.refund:graph``) or name (``refund``).
+
         Requests past their expiry are expired first (their runs take the timeout outcome).
         """
         await self.expire()
-        return await self.store.list_approvals(status="pending", graph=graph)
+        if graph is None or ":" in graph:
+            return await self.store.list_approvals(status="pending", graph=graph)
+        # A graph's name (not its module:attribute reference) is kept in the request.
+        waiting = await self.store.list_approvals(status="pending")
+        return [a for a in waiting if a.request.get("graph") == graph]
 
     async def expire(self, *, run_id: str | None = None) -> list[RunOutcome]:
         """Expire pending requests past their expiry and resume their runs.

@@ -56,6 +56,24 @@ def test_the_approval_walkthrough_runs(tmp_path: Path) -> None:
     assert "approve_refund: approved by alice" in done.stdout
 
 
+def test_the_review_queue_walkthrough_runs(tmp_path: Path) -> None:
+    script = blocks("bash")[2]
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    gates = re.findall(r"^request \w+  run \w+ \(incident\), gate (\w+)", done.stdout, re.M)
+    # both requests in the queue, then the rollback left waiting after the notice's rejection
+    assert gates == ["approve_rollback", "approve_status_page", "approve_rollback"]
+    assert list((tmp_path / "reviews").glob("*.svg"))
+    assert "rollback -> check_recovery -> verify_recovery -> resolve" in done.stdout
+    assert ": completed" in done.stdout
+
+
 def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> None:
     examples, outputs = blocks("python"), blocks("text")
     assert len(examples) == len(outputs) == 2
