@@ -21,6 +21,7 @@ from railgraph.errors import (
     InputError,
     PolicyError,
     RailgraphError,
+    RenderError,
     RouteError,
     RunCancelled,
     RunError,
@@ -31,6 +32,7 @@ from railgraph.errors import (
 )
 
 if TYPE_CHECKING:
+    from nodes import Decision, ReviewRequest
     from railgraph._builder import END, FAIL, START, GraphBuilder
     from railgraph._graph import RailGraph
     from railgraph._runner import Runner, RunOutcome
@@ -48,6 +50,8 @@ _LAZY = {
     "EdgeSpec": "railgraph._spec",
     "GraphSpec": "railgraph._spec",
     "NodeSpec": "railgraph._spec",
+    "Decision": "nodes",
+    "ReviewRequest": "nodes",
 }
 
 __all__ = [
@@ -62,7 +66,9 @@ __all__ = [
     "EdgeSpec",
     "GraphSpec",
     "NodeSpec",
-    # running
+    # running and reviewing
+    "Decision",
+    "ReviewRequest",
     "RunOutcome",
     "Runner",
     # errors
@@ -73,6 +79,7 @@ __all__ = [
     "InputError",
     "PolicyError",
     "RailgraphError",
+    "RenderError",
     "RouteError",
     "RunCancelled",
     "RunError",
