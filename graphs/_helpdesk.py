@@ -7,15 +7,13 @@ call after a crash changes nothing and returns the first result.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-__all__ = ["HELPDESK_ENV", "Helpdesk", "default_helpdesk_path"]
+from graphs._demo import DemoDatabase
+
+__all__ = ["HELPDESK_ENV", "Helpdesk"]
 
 HELPDESK_ENV = "RAILGRAPH_HELPDESK_DB"
 """Environment variable that overrides where the demo helpdesk lives."""
@@ -107,44 +105,24 @@ _TICKETS = [
 ]
 
 
-def default_helpdesk_path() -> Path:
-    """``$RAILGRAPH_HELPDESK_DB``, else ``.railgraph/helpdesk.db`` under the working directory."""
-    return Path(os.environ.get(HELPDESK_ENV) or Path.cwd() / ".railgraph" / "helpdesk.db")
+class Helpdesk(DemoDatabase):
+    """The demo helpdesk database."""
 
+    env = HELPDESK_ENV
+    filename = "helpdesk.db"
+    schema = _SCHEMA
 
-class Helpdesk:
-    """The demo helpdesk database; each call opens its own short connection (thread-safe)."""
+    def is_empty(self, conn: sqlite3.Connection) -> bool:
+        return int(conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0]) == 0
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self._path = Path(path) if path is not None else None
-
-    @property
-    def path(self) -> Path:
-        """The database file; the default is resolved at each use, from where the run is."""
-        return self._path if self._path is not None else default_helpdesk_path()
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30)
-        conn.row_factory = sqlite3.Row
-        try:
-            with conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-                if conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 0:
-                    conn.executemany("INSERT INTO customers VALUES (?, ?, ?)", _CUSTOMERS)
-                    conn.executemany("INSERT INTO invoices VALUES (?, ?, ?, ?, ?)", _INVOICES)
-                    conn.executemany("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?)", _TICKETS)
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+    def seed(self, conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT INTO customers VALUES (?, ?, ?)", _CUSTOMERS)
+        conn.executemany("INSERT INTO invoices VALUES (?, ?, ?, ?, ?)", _INVOICES)
+        conn.executemany("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?)", _TICKETS)
 
     def ticket(self, ticket_id: str) -> dict[str, Any] | None:
         """A ticket joined with its customer, or None."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(
                 "SELECT t.*, c.name AS customer_name, c.email FROM tickets t "
                 "JOIN customers c USING (customer_id) WHERE t.ticket_id = ?",
@@ -154,7 +132,7 @@ class Helpdesk:
 
     def invoice(self, invoice_id: str) -> dict[str, Any] | None:
         """An invoice, or None."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(
                 "SELECT * FROM invoices WHERE invoice_id = ?", (invoice_id,)
             ).fetchone()
@@ -164,7 +142,7 @@ class Helpdesk:
         self, *, ticket_id: str, invoice_id: str, amount: float, idempotency_key: str
     ) -> dict[str, Any]:
         """Create a refund once per idempotency key; a repeat returns the first refund."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO refunds (ticket_id, invoice_id, amount, idempotency_key,"
                 " created_at) VALUES (?, ?, ?, ?, ?)",
@@ -179,7 +157,7 @@ class Helpdesk:
         self, *, ticket_id: str, email: str, message: str, idempotency_key: str
     ) -> dict[str, Any]:
         """Queue an email to the customer once per idempotency key."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO notifications (ticket_id, email, message, "
                 "idempotency_key, sent_at) VALUES (?, ?, ?, ?, ?)",
@@ -192,14 +170,14 @@ class Helpdesk:
 
     def refunds(self, ticket_id: str | None = None) -> list[dict[str, Any]]:
         """Refund rows, all or for one ticket, oldest first."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             sql = "SELECT * FROM refunds" + (" WHERE ticket_id = ?" if ticket_id else "")
             rows = conn.execute(sql + " ORDER BY refund_id", (ticket_id,) if ticket_id else ())
             return [dict(r) for r in rows]
 
     def notifications(self, ticket_id: str | None = None) -> list[dict[str, Any]]:
         """Notification rows, all or for one ticket, oldest first."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             sql = "SELECT * FROM notifications" + (" WHERE ticket_id = ?" if ticket_id else "")
             rows = conn.execute(
                 sql + " ORDER BY notification_id", (ticket_id,) if ticket_id else ()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
+
+from graphs._demo import DemoDatabase
 
 __all__ = ["LIBRARY_ENV", "Library"]
 
@@ -64,39 +62,25 @@ _DOCUMENTS = [
 ]
 
 
-class Library:
-    """The demo library; each call opens its own short connection (thread-safe)."""
+class Library(DemoDatabase):
+    """The demo library database."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self._path = Path(path) if path is not None else None
+    env = LIBRARY_ENV
+    filename = "library.db"
+    schema = (
+        "CREATE TABLE IF NOT EXISTS documents "
+        "(doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL);"
+    )
 
-    @property
-    def path(self) -> Path:
-        """The database file; the default ``.railgraph/library.db`` is resolved at each use."""
-        if self._path is not None:
-            return self._path
-        return Path(os.environ.get(LIBRARY_ENV) or Path.cwd() / ".railgraph" / "library.db")
+    def is_empty(self, conn: sqlite3.Connection) -> bool:
+        return int(conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]) == 0
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30)
-        conn.row_factory = sqlite3.Row
-        try:
-            with conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS documents (doc_id TEXT PRIMARY KEY, "
-                    "title TEXT NOT NULL, body TEXT NOT NULL)"
-                )
-                conn.executemany("INSERT OR IGNORE INTO documents VALUES (?, ?, ?)", _DOCUMENTS)
-            yield conn
-        finally:
-            conn.close()
+    def seed(self, conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT INTO documents VALUES (?, ?, ?)", _DOCUMENTS)
 
     def search(self, words: list[str], *, exclude: list[str], limit: int) -> list[dict[str, Any]]:
         """Documents ranked by how many of ``words`` they contain, skipping ``exclude``."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = [dict(r) for r in conn.execute("SELECT * FROM documents ORDER BY doc_id")]
         lowered = [w.lower() for w in words if len(w) > 3]
 

@@ -7,13 +7,11 @@ rollback really changes the service's version, and the metrics recover after it.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
+
+from graphs._demo import DemoDatabase
 
 __all__ = ["SERVICES_ENV", "ServiceCatalogue"]
 
@@ -65,47 +63,31 @@ _METRICS = [
 ]
 
 
-class ServiceCatalogue:
-    """The demo catalogue; each call opens its own short connection (thread-safe)."""
+class ServiceCatalogue(DemoDatabase):
+    """The demo service catalogue database."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self._path = Path(path) if path is not None else None
+    env = SERVICES_ENV
+    filename = "services.db"
+    schema = _SCHEMA
 
-    @property
-    def path(self) -> Path:
-        """The database file; the default ``.railgraph/services.db`` is resolved at each use."""
-        if self._path is not None:
-            return self._path
-        return Path(os.environ.get(SERVICES_ENV) or Path.cwd() / ".railgraph" / "services.db")
+    def is_empty(self, conn: sqlite3.Connection) -> bool:
+        return int(conn.execute("SELECT COUNT(*) FROM services").fetchone()[0]) == 0
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30)
-        conn.row_factory = sqlite3.Row
-        try:
-            with conn:
-                conn.executescript(_SCHEMA)
-                if conn.execute("SELECT COUNT(*) FROM services").fetchone()[0] == 0:
-                    conn.executemany("INSERT INTO services VALUES (?, ?, ?, ?)", _SERVICES)
-                    conn.executemany("INSERT INTO deploys VALUES (?, ?, ?)", _DEPLOYS)
-                    conn.executemany("INSERT INTO logs VALUES (?, ?, ?)", _LOGS)
-                    conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", _METRICS)
-            with conn:
-                yield conn
-        finally:
-            conn.close()
+    def seed(self, conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT INTO services VALUES (?, ?, ?, ?)", _SERVICES)
+        conn.executemany("INSERT INTO deploys VALUES (?, ?, ?)", _DEPLOYS)
+        conn.executemany("INSERT INTO logs VALUES (?, ?, ?)", _LOGS)
+        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", _METRICS)
 
     def service(self, name: str) -> dict[str, Any] | None:
         """A service's catalogue entry, or None."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute("SELECT * FROM services WHERE name = ?", (name,)).fetchone()
         return dict(row) if row else None
 
     def logs(self, name: str) -> list[dict[str, Any]]:
         """Recent log lines, errors first."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(
                 "SELECT level, message FROM logs WHERE service = ? "
                 "ORDER BY CASE level WHEN 'ERROR' THEN 0 WHEN 'WARN' THEN 1 ELSE 2 END, rowid",
@@ -115,7 +97,7 @@ class ServiceCatalogue:
 
     def metrics(self, name: str) -> dict[str, Any]:
         """Error rate (%) and p99 latency of the version the service runs now."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             row = conn.execute(
                 "SELECT m.version, m.error_rate, m.p99_ms FROM metrics m JOIN services s "
                 "ON s.name = m.service AND s.version = m.version WHERE s.name = ?",
@@ -125,7 +107,7 @@ class ServiceCatalogue:
 
     def deploys(self, name: str) -> list[dict[str, Any]]:
         """Deploys, newest first."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             rows = conn.execute(
                 "SELECT version, deployed_at FROM deploys WHERE service = ? "
                 "ORDER BY deployed_at DESC",
@@ -135,7 +117,7 @@ class ServiceCatalogue:
 
     def open_incident(self, *, service: str, summary: str, idempotency_key: str) -> dict[str, Any]:
         """Open an incident once per key; a repeat returns the first."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO incidents (service, summary, status, idempotency_key, "
                 "opened_at) VALUES (?, ?, 'open', ?, ?)",
@@ -149,7 +131,7 @@ class ServiceCatalogue:
 
     def resolve_incident(self, incident_id: int, note: str) -> dict[str, Any]:
         """Mark an incident resolved (setting it twice changes nothing)."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "UPDATE incidents SET status = 'resolved', summary = summary || ? "
                 "WHERE incident_id = ? AND status != 'resolved'",
@@ -163,7 +145,7 @@ class ServiceCatalogue:
 
     def rollback(self, *, service: str, to_version: str, idempotency_key: str) -> dict[str, Any]:
         """Roll a service back once per key: its running version changes."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             known = conn.execute(
                 "SELECT * FROM rollbacks WHERE idempotency_key = ?", (idempotency_key,)
             ).fetchone()
@@ -186,7 +168,7 @@ class ServiceCatalogue:
 
     def post_status(self, *, service: str, message: str, idempotency_key: str) -> dict[str, Any]:
         """Post to the public status page once per key."""
-        with self._connect() as conn:
+        with self.connect() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO status_posts (service, message, idempotency_key, "
                 "posted_at) VALUES (?, ?, ?, ?)",
@@ -201,5 +183,5 @@ class ServiceCatalogue:
         """All rows of one of the write tables, oldest first (for checks and demos)."""
         if name not in ("incidents", "rollbacks", "status_posts"):
             raise ValueError(f"{name!r} is not one of incidents, rollbacks, status_posts")
-        with self._connect() as conn:
+        with self.connect() as conn:
             return [dict(r) for r in conn.execute(f"SELECT * FROM {name} ORDER BY rowid")]

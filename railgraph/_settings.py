@@ -16,6 +16,7 @@ __all__ = [
     "SYNCHRONOUS_ENV",
     "default_db_path",
     "default_synchronous",
+    "import_ref",
     "load_graph",
     "ref_of",
 ]
@@ -48,12 +49,13 @@ def default_db_path() -> Path:
     return Path(os.environ.get(DB_ENV) or Path.cwd() / ".railgraph" / "railgraph.db")
 
 
-def load_graph(ref: str) -> RailGraph:
-    """Import the graph a ``module:attribute`` reference names.
+def import_ref(ref: str) -> object:
+    """Import what a ``module:attribute`` reference names (the working directory is on the
+    import path, as it is for ``python -m``).
 
     Raises:
-        InputError: The reference is malformed, the module cannot be imported, or the
-            attribute is missing or not a railgraph graph.
+        InputError: The reference is malformed, the module cannot be imported, or it has no
+            such attribute.
     """
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
@@ -69,9 +71,19 @@ def load_graph(ref: str) -> RailGraph:
             f"cannot import module {module_name!r} of graph reference {ref!r} ({exc}); run "
             "from the project's directory or install the package that holds it"
         ) from None
-    graph = getattr(module, attr, None)
-    if graph is None:
+    if not hasattr(module, attr):
         raise InputError(f"module {module_name!r} has no attribute {attr!r}; check the reference")
+    value: object = getattr(module, attr)
+    return value
+
+
+def load_graph(ref: str) -> RailGraph:
+    """Import the railgraph graph a ``module:attribute`` reference names.
+
+    Raises:
+        InputError: As :func:`import_ref`, or the attribute is not a railgraph graph.
+    """
+    graph = import_ref(ref)
     if not isinstance(graph, RailGraph):
         raise InputError(
             f"{ref} is a {type(graph).__name__}, not a railgraph graph; point at the result "

@@ -8,14 +8,12 @@ thread from its checkpoints.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from checkpointers import SqliteCheckpointer
 from railgraph._graph import RailGraph
-from railgraph._settings import default_db_path
+from railgraph._settings import default_db_path, import_ref
 from railgraph._spec import GraphSpec
 from railgraph.errors import InputError
 from visualize._checkpoints import path_from_checkpoints, read_checkpoints, spec_from_langgraph
@@ -36,34 +34,13 @@ class GraphSource:
     """True for a plain LangGraph graph: its runs are read from checkpoints."""
 
 
-def _import(ref: str) -> object:
-    module_name, sep, attr = ref.partition(":")
-    if not sep or not module_name or not attr:
-        raise InputError(
-            f"graph reference {ref!r} must look like module:attribute, e.g. graphs.refund:graph"
-        )
-    if str(Path.cwd()) not in sys.path and "" not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise InputError(
-            f"cannot import module {module_name!r} of graph reference {ref!r} ({exc}); run "
-            "from the project's directory or install the package that holds it"
-        ) from None
-    if not hasattr(module, attr):
-        raise InputError(f"module {module_name!r} has no attribute {attr!r}; check the reference")
-    value: object = getattr(module, attr)
-    return value
-
-
 def load_source(ref: str) -> GraphSource:
     """The graph a reference names: a railgraph graph, or a compiled LangGraph graph.
 
     Raises:
         InputError: The reference is malformed or names something else.
     """
-    value = _import(ref)
+    value = import_ref(ref)
     if isinstance(value, RailGraph):
         return GraphSource(ref=ref, spec=value.spec)
     if callable(getattr(value, "get_graph", None)) and hasattr(value, "checkpointer"):
