@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from railgraph.errors import StoreError
 
-from ._db import Transaction
 from ._json import dumps, loads
 from ._records import EventRecord
+from ._tx import Body, executemany
 
 __all__ = ["HarvestKey", "NewEvent", "insert_events", "parse_events", "row_to_event"]
 
@@ -88,16 +88,16 @@ def parse_events(value: object, *, source: str) -> list[NewEvent]:
     return events
 
 
-async def insert_events(
-    tx: Transaction,
+def insert_events(
     run_id: str,
     events: Sequence[NewEvent],
     harvest_key: HarvestKey | None = None,
-) -> None:
-    """Insert events at the end of a run's trace.
+) -> Body[None]:
+    """Insert events at the end of a run's trace (a step of a write transaction).
+
+    The rows are built when this is called, so that the transaction only runs SQL.
 
     Args:
-        tx: The open write transaction.
         run_id: The run (LangGraph thread) the events belong to.
         events: The events, in order.
         harvest_key: For events harvested from a checkpoint write, where that
@@ -105,9 +105,9 @@ async def insert_events(
             no-op. `None` for events the runner appends.
     """
     coordinates: tuple[str | int | None, ...] = harvest_key or (None, None, None, None)
-    await tx.executemany(
+    return executemany(
         _INSERT_EVENT,
-        (
+        [
             (
                 run_id,
                 event.kind,
@@ -118,7 +118,7 @@ async def insert_events(
                 position if harvest_key is not None else None,
             )
             for position, event in enumerate(events)
-        ),
+        ],
     )
 
 

@@ -1,37 +1,39 @@
-"""Reading checkpoints back: select a page, then its blobs and writes, in three queries.
+"""Reading checkpoints back: a page, its channel values and its writes, in three queries.
 
-A page of checkpoints is chosen by one `SELECT`. The channel values of the whole
-page come from one more query, which names the blobs through each row's
-`channel_versions`, and the pending writes of the whole page from a third. Both
-re-run the page query as a CTE inside the same read transaction, so the number
-of statements never depends on the number of rows.
+One `SELECT` chooses the page (see `_select`). Two more fetch what the page
+needs, whatever its size, by key ranges rather than one key at a time: for each
+(thread, namespace, channel), the blobs between the lowest and the highest
+version the page names, and for each (thread, namespace), the writes between
+its oldest and newest checkpoint. A range scan of the primary key is several
+times faster than looking keys up one by one; rows a range brings in that the
+page does not need (a fork's blobs, a checkpoint a filter left out) are skipped.
+
+Deserializing happens after the read transaction, on the event loop. Each
+distinct serialized value is loaded once per page and then shared between
+checkpoints if it is immutable (`None`, a number, a string, bytes); a mutable
+value is loaded once per use, so callers may change what they get.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.base import (
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-    PendingWrite,
-    get_checkpoint_id,
-)
+from langgraph.checkpoint.base import Checkpoint, CheckpointTuple, PendingWrite
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ._db import Transaction
+from railgraph.errors import StoreError
+
 from ._json import dumps, loads
+from ._select import Selection
+from ._tx import Body, fetchtuples
+from ._values import unpack
 
 if TYPE_CHECKING:
     # Only for annotations: it is the config type of LangGraph's saver interface.
     from langchain_core.runnables import RunnableConfig
 
-__all__ = ["EMPTY_BLOB", "CheckpointKey", "Selection", "load_tuples", "thread_config"]
+__all__ = ["EMPTY_BLOB", "CheckpointKey", "Page", "select_page", "thread_config", "to_tuples"]
 
 EMPTY_BLOB = "empty"
 """The blob type of a channel that has a version but no value (it is not loaded)."""
@@ -39,168 +41,199 @@ EMPTY_BLOB = "empty"
 CheckpointKey = tuple[str, str, str]
 """(thread_id, checkpoint_ns, checkpoint_id)."""
 
-BlobKey = tuple[str, str, str, str]
-"""(thread_id, checkpoint_ns, channel, version)."""
-
-_PAGE_COLUMNS = (
-    "c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, "
-    "c.type, c.checkpoint, c.metadata, c.channel_versions"
-)
-
-_BLOBS_OF_PAGE = """
-    SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.type, b.blob
-    FROM checkpoint_blobs AS b
+# Each row says which range it fell in (`r.key`) rather than repeating the range's
+# thread, namespace and channel: fewer values to turn into Python objects.
+_BLOBS_IN_RANGES = """
+    SELECT r.key, b.version, b.type, b.blob, v.codec, v.data
+    FROM json_each(?) AS r
+    JOIN checkpoint_blobs AS b
+      ON b.thread_id = r.value ->> 0 AND b.checkpoint_ns = r.value ->> 1
+     AND b.channel = r.value ->> 2 AND b.version BETWEEN r.value ->> 3 AND r.value ->> 4
+    LEFT JOIN checkpoint_values AS v ON v.hash = b.value_hash
     WHERE b.type != 'empty'
-      AND (b.thread_id, b.checkpoint_ns, b.channel, b.version) IN (
-        SELECT p.thread_id, p.checkpoint_ns, v.key, v.value
-        FROM page AS p, json_each(p.channel_versions) AS v)
 """
 
-_WRITES_OF_PAGE = """
-    SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type, w.blob
-    FROM checkpoint_writes AS w
-    WHERE (w.thread_id, w.checkpoint_ns, w.checkpoint_id) IN (
-        SELECT p.thread_id, p.checkpoint_ns, p.checkpoint_id FROM page AS p)
-    ORDER BY w.task_path, w.task_id, w.idx
+# In key order: by checkpoint, then task id and index. `to_tuples` puts a checkpoint's
+# writes in `writes_sort_key` order (task path first) when their task paths differ.
+_WRITES_IN_RANGES = """
+    SELECT r.key, w.checkpoint_id, w.task_path, w.task_id, w.channel, w.type, w.blob,
+           v.codec, v.data
+    FROM json_each(?) AS r
+    JOIN checkpoint_writes AS w
+      ON w.thread_id = r.value ->> 0 AND w.checkpoint_ns = r.value ->> 1
+     AND w.checkpoint_id BETWEEN r.value ->> 2 AND r.value ->> 3
+    LEFT JOIN checkpoint_values AS v ON v.hash = w.value_hash
 """
 
-
-@dataclass
-class Selection:
-    """Which checkpoints to load, newest first; builds the page query."""
-
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-    limit: int | None = None
-
-    @classmethod
-    def of(
-        cls,
-        config: RunnableConfig | None,
-        *,
-        filter: Mapping[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-        default_ns: str | None = None,
-    ) -> Selection:
-        """Select by config (thread, namespace, id), metadata filter and cursor.
-
-        Args:
-            config: Its `thread_id`, `checkpoint_ns` and `checkpoint_id`, where
-                present, must match.
-            filter: Metadata keys whose values must equal these (JSON equality;
-                numbers compare by value).
-            before: Only checkpoints older than this config's `checkpoint_id`.
-            limit: At most this many rows.
-            default_ns: The namespace to use when `config` names none; `None`
-                means every namespace.
-        """
-        selection = cls(limit=limit)
-        configurable = (config or {}).get("configurable") or {}
-        if (thread_id := configurable.get("thread_id")) is not None:
-            selection.where("c.thread_id = ?", str(thread_id))
-        checkpoint_ns = configurable.get("checkpoint_ns", default_ns)
-        if checkpoint_ns is not None:
-            selection.where("c.checkpoint_ns = ?", checkpoint_ns)
-        if config is not None and (checkpoint_id := get_checkpoint_id(config)):
-            selection.where("c.checkpoint_id = ?", checkpoint_id)
-        if before is not None and (before_id := get_checkpoint_id(before)):
-            selection.where("c.checkpoint_id < ?", before_id)
-        for key, value in (filter or {}).items():
-            selection.where_metadata(key, value)
-        return selection
-
-    def where(self, clause: str, *params: Any) -> None:
-        """Add one condition on the `checkpoints` row `c`."""
-        self.clauses.append(clause)
-        self.params.extend(params)
-
-    def where_metadata(self, key: str, value: Any) -> None:
-        """Require `metadata[key] == value`, typed as JSON types (so `1` never equals `true`)."""
-        params: list[Any] = []
-        if value is None:
-            test = "m.type = 'null'"
-        elif isinstance(value, bool):
-            test = "m.type = 'true'" if value else "m.type = 'false'"
-        elif isinstance(value, int | float):
-            test, params = "m.type IN ('integer', 'real') AND m.atom = ?", [value]
-        elif isinstance(value, str):
-            test, params = "m.type = 'text' AND m.atom = ?", [value]
-        else:
-            test = "m.type IN ('object', 'array') AND json(m.value) = json(?)"
-            params = [dumps(value)]
-        # json_each rather than a JSON path: a path cannot spell every key.
-        self.where(
-            f"EXISTS (SELECT 1 FROM json_each(c.metadata) AS m WHERE m.key = ? AND {test})",
-            key,
-            *params,
-        )
-
-    def page_sql(self) -> str:
-        """The `SELECT` of the page: newest first, at most `limit` rows."""
-        where = " AND ".join(self.clauses) or "1"
-        return (
-            f"SELECT {_PAGE_COLUMNS} FROM checkpoints AS c WHERE {where} "
-            "ORDER BY c.checkpoint_id DESC, c.thread_id, c.checkpoint_ns LIMIT ?"
-        )
-
-    def page_params(self) -> list[Any]:
-        """The parameters of `page_sql`."""
-        return [*self.params, -1 if self.limit is None else self.limit]
+_SHAREABLE: frozenset[type] = frozenset({type(None), bool, int, float, str, bytes})
+"""Types whose values no caller can change, so one loaded value can serve many tuples."""
 
 
-async def load_tuples(
-    tx: Transaction, selection: Selection, serde: SerializerProtocol
-) -> list[CheckpointTuple]:
-    """Load the selected checkpoints with their channel values and pending writes.
+@dataclass(frozen=True)
+class Page:
+    """What one read transaction found: checkpoint rows, their blobs and writes."""
 
-    Exactly three statements run, whatever the page size.
-    """
-    page_sql, params = selection.page_sql(), selection.page_params()
-    rows = await tx.fetchall(page_sql, params)
+    rows: list[tuple[Any, ...]]
+    """Checkpoint rows (see `PAGE_COLUMNS`), newest first."""
+    versions: list[dict[str, Any]]
+    """Each row's `channel_versions` column, parsed (every version as text)."""
+    blob_ranges: list[tuple[str, str, str]]
+    """The (thread, namespace, channel) of each blob range."""
+    blob_rows: list[tuple[Any, ...]]
+    """Non-empty blobs in the version ranges the rows name, with stored values."""
+    write_ranges: list[tuple[str, str]]
+    """The (thread, namespace) of each write range."""
+    write_rows: list[tuple[Any, ...]]
+    """Writes in the checkpoint ranges of the rows, in primary key order."""
+
+
+def select_page(selection: Selection) -> Body[Page]:
+    """The body of the read transaction that reads a page."""
+    rows = yield from fetchtuples(selection.page_sql(), selection.page_params())
     if not rows:
-        return []
-    blob_rows = await tx.fetchall(f"WITH page AS ({page_sql}) {_BLOBS_OF_PAGE}", params)
-    write_rows = await tx.fetchall(f"WITH page AS ({page_sql}) {_WRITES_OF_PAGE}", params)
-
-    blobs: dict[BlobKey, tuple[str, bytes]] = {
-        (b["thread_id"], b["checkpoint_ns"], b["channel"], b["version"]): (b["type"], b["blob"])
-        for b in blob_rows
-    }
-    writes: defaultdict[CheckpointKey, list[PendingWrite]] = defaultdict(list)
-    for w in write_rows:
-        key = (w["thread_id"], w["checkpoint_ns"], w["checkpoint_id"])
-        writes[key].append((w["task_id"], w["channel"], serde.loads_typed((w["type"], w["blob"]))))
-    return [_to_tuple(row, blobs, writes, serde) for row in rows]
-
-
-def _to_tuple(
-    row: sqlite3.Row,
-    blobs: Mapping[BlobKey, tuple[str, bytes]],
-    writes: Mapping[CheckpointKey, list[PendingWrite]],
-    serde: SerializerProtocol,
-) -> CheckpointTuple:
-    thread_id, checkpoint_ns, checkpoint_id = (
-        row["thread_id"],
-        row["checkpoint_ns"],
-        row["checkpoint_id"],
+        return Page([], [], [], [], [], [])
+    # One JSON parse for the whole page is several times faster than one per row.
+    versions: list[dict[str, Any]] = loads("[" + ",".join(row[7] for row in rows) + "]")
+    # Per (thread, namespace): the page's checkpoint ids, and each channel's versions.
+    named: dict[tuple[str, str], tuple[list[str], dict[str, list[str]]]] = {}
+    for row, row_versions in zip(rows, versions, strict=True):
+        if (found := named.get((row[0], row[1]))) is None:
+            found = named[row[0], row[1]] = ([], {})
+        ids, channels = found
+        ids.append(row[2])
+        for channel, version in row_versions.items():
+            if (of_channel := channels.get(channel)) is None:
+                channels[channel] = [version]
+            else:
+                of_channel.append(version)
+    blob_ranges = [(*key, channel) for key, (_, channels) in named.items() for channel in channels]
+    blob_rows = yield from fetchtuples(
+        _BLOBS_IN_RANGES,
+        (
+            dumps(
+                [
+                    [*key, channel, min(of_channel), max(of_channel)]
+                    for key, (_, channels) in named.items()
+                    for channel, of_channel in channels.items()
+                ]
+            ),
+        ),
     )
-    checkpoint: Checkpoint = serde.loads_typed((row["type"], row["checkpoint"]))
-    # Each tuple deserializes its own copy, so callers may mutate values freely.
-    checkpoint["channel_values"] = {
-        channel: serde.loads_typed(blob)
-        for channel, version in loads(row["channel_versions"]).items()
-        if (blob := blobs.get((thread_id, checkpoint_ns, channel, version))) is not None
-    }
-    metadata: CheckpointMetadata = loads(row["metadata"])
-    parent_id = row["parent_checkpoint_id"]
-    return CheckpointTuple(
-        config=thread_config(thread_id, checkpoint_ns, checkpoint_id),
-        checkpoint=checkpoint,
-        metadata=metadata,
-        parent_config=thread_config(thread_id, checkpoint_ns, parent_id) if parent_id else None,
-        pending_writes=writes.get((thread_id, checkpoint_ns, checkpoint_id), []),
+    write_rows = yield from fetchtuples(
+        _WRITES_IN_RANGES, (dumps([[*key, min(ids), max(ids)] for key, (ids, _) in named.items()]),)
     )
+    return Page(rows, versions, blob_ranges, blob_rows, list(named), write_rows)
+
+
+_MISSING: Any = object()
+
+
+class _Values:
+    """Deserializes a page's values, each distinct one once where that is safe."""
+
+    def __init__(self, serde: SerializerProtocol) -> None:
+        self._serde = serde
+        self._shared: dict[tuple[str, bytes], Any] = {}
+        self._unpacked: dict[bytes, bytes] = {}
+
+    def load(
+        self, value_type: str, inline: bytes | None, codec: str | None, stored: bytes | None
+    ) -> Any:
+        """The value of a blob or write row, held inline or in `checkpoint_values`."""
+        if codec is None and inline is not None:
+            key = (value_type, inline)
+        elif codec is not None and stored is not None:
+            data = self._unpacked.get(stored)
+            if data is None:
+                data = self._unpacked[stored] = unpack(codec, stored)
+            key = (value_type, data)
+        else:
+            raise StoreError(
+                "a checkpoint value named by its hash is missing from the database; the "
+                "file was changed outside railgraph. Restore it from a backup."
+            )
+        value = self._shared.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._serde.loads_typed(key)
+            if type(value) in _SHAREABLE:
+                self._shared[key] = value
+        return value
+
+
+class _Shared:
+    """A blob already loaded into a value that every checkpoint naming it may hold."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def to_tuples(page: Page, serde: SerializerProtocol) -> list[CheckpointTuple]:
+    """Deserialize a page read by `select_page` into checkpoint tuples, in order."""
+    values = _Values(serde)
+    # (thread, namespace) -> channel -> version -> blob row, or the value once shared.
+    blobs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    by_range: list[dict[str, Any]] = []
+    for thread_id, checkpoint_ns, channel in page.blob_ranges:
+        by_range.append(blobs.setdefault((thread_id, checkpoint_ns), {}).setdefault(channel, {}))
+    for b in page.blob_rows:
+        by_range[b[0]][b[1]] = b
+    writes = _writes(page, values)
+    metadata = loads("[" + ",".join(row[6] for row in page.rows) + "]")
+    found = []
+    for row, versions, row_metadata, row_writes in zip(
+        page.rows, page.versions, metadata, writes, strict=True
+    ):
+        thread_id, checkpoint_ns, checkpoint_id, parent_id = row[0], row[1], row[2], row[3]
+        checkpoint: Checkpoint = serde.loads_typed((row[4], row[5]))
+        # Rows stored before schema 3, and rows whose versions are not strings, keep
+        # their versions in the serialized checkpoint too; the column has them as text.
+        checkpoint.setdefault("channel_versions", versions)
+        channel_values = {}
+        namespace_blobs = blobs.get((thread_id, checkpoint_ns), {})
+        for channel, version in versions.items():
+            of_channel = namespace_blobs.get(channel)
+            if of_channel is None or (blob := of_channel.get(version)) is None:
+                continue
+            if type(blob) is _Shared:
+                channel_values[channel] = blob.value
+                continue
+            value = channel_values[channel] = values.load(blob[2], blob[3], blob[4], blob[5])
+            if type(value) in _SHAREABLE:
+                of_channel[version] = _Shared(value)
+        checkpoint["channel_values"] = channel_values
+        found.append(
+            CheckpointTuple(
+                thread_config(thread_id, checkpoint_ns, checkpoint_id),
+                checkpoint,
+                row_metadata,
+                thread_config(thread_id, checkpoint_ns, parent_id) if parent_id else None,
+                row_writes,
+            )
+        )
+    return found
+
+
+def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
+    """Each row's pending writes, in `writes_sort_key` order (task path, task id, index)."""
+    ranges = {key: i for i, key in enumerate(page.write_ranges)}
+    position: list[dict[str, int]] = [{} for _ in page.write_ranges]
+    for i, row in enumerate(page.rows):
+        position[ranges[row[0], row[1]]][row[2]] = i
+    writes: list[list[PendingWrite]] = [[] for _ in page.rows]
+    paths: list[list[str]] = [[] for _ in page.rows]
+    for w in page.write_rows:
+        i = position[w[0]].get(w[1], -1)
+        if i >= 0:
+            writes[i].append((w[3], w[4], values.load(w[5], w[6], w[7], w[8])))
+            paths[i].append(w[2])
+    for i, row_paths in enumerate(paths):
+        if row_paths and row_paths.count(row_paths[0]) != len(row_paths):
+            # Rows come by task id and index; a stable sort on the path keeps that order.
+            order = sorted(range(len(row_paths)), key=row_paths.__getitem__)
+            writes[i] = [writes[i][k] for k in order]
+    return writes
 
 
 def thread_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from railgraph.errors import SchemaVersionError
 
 from ._db import Database
+from ._tx import Body, execute, fetchone
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
 
@@ -144,7 +145,81 @@ _RUN_STORE_TABLES: Migration = (
     "CREATE INDEX tool_effects_by_run ON tool_effects (run_id, started_at)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_CHECKPOINT_TABLES, _RUN_STORE_TABLES)
+
+def _rebuild(table: str, create: str, columns: str) -> tuple[str, ...]:
+    """Statements that replace `table` by the one `create` makes, keeping `columns` of its rows.
+
+    `create` makes `{table}_new`. SQLite cannot turn a table into a `WITHOUT ROWID`
+    one in place, so the rows are copied across inside the migration's transaction.
+    """
+    return (
+        create,
+        f"INSERT INTO {table}_new ({columns}) SELECT {columns} FROM {table}",
+        f"DROP TABLE {table}",
+        f"ALTER TABLE {table}_new RENAME TO {table}",
+    )
+
+
+_SHARED_VALUES: Migration = (
+    # Large serialized values, once per distinct content (see `_values`). Blob and
+    # write rows written before this migration keep their bytes inline.
+    """
+    CREATE TABLE checkpoint_values (
+        hash BLOB PRIMARY KEY,
+        codec TEXT NOT NULL,
+        data BLOB NOT NULL
+    )
+    """,
+    # WITHOUT ROWID: each insert touches one B-tree, not a table and its key's index,
+    # so a node's commit writes fewer pages. Rows are small now that large values
+    # live in checkpoint_values.
+    *_rebuild(
+        "checkpoint_blobs",
+        """
+        CREATE TABLE checkpoint_blobs_new (
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL DEFAULT '',
+            channel TEXT NOT NULL,
+            version TEXT NOT NULL,
+            type TEXT NOT NULL,
+            blob BLOB,
+            value_hash BLOB,
+            PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+        ) WITHOUT ROWID
+        """,
+        "thread_id, checkpoint_ns, channel, version, type, blob",
+    ),
+    *_rebuild(
+        "checkpoint_writes",
+        """
+        CREATE TABLE checkpoint_writes_new (
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL DEFAULT '',
+            checkpoint_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            type TEXT NOT NULL,
+            blob BLOB,
+            value_hash BLOB,
+            task_path TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+        ) WITHOUT ROWID
+        """,
+        "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path",
+    ),
+    # Newest first within a thread, every namespace: the order `alist` pages in,
+    # read backwards, with no sort of whole rows.
+    "CREATE INDEX checkpoints_by_thread_and_id ON checkpoints "
+    "(thread_id, checkpoint_id, checkpoint_ns)",
+    # For collecting values no row names any more.
+    "CREATE INDEX checkpoint_blobs_by_value ON checkpoint_blobs (value_hash) "
+    "WHERE value_hash IS NOT NULL",
+    "CREATE INDEX checkpoint_writes_by_value ON checkpoint_writes (value_hash) "
+    "WHERE value_hash IS NOT NULL",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_CHECKPOINT_TABLES, _RUN_STORE_TABLES, _SHARED_VALUES)
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -168,19 +243,22 @@ async def migrate(db: Database, migrations: Sequence[Migration] = MIGRATIONS) ->
     Raises:
         SchemaVersionError: The database has a newer version than `migrations` reach.
     """
+    return await db.write(_upgrade(db.location, migrations))
+
+
+def _upgrade(location: str, migrations: Sequence[Migration]) -> Body[int]:
     target = len(migrations)
-    async with db.write() as tx:
-        row = await tx.fetchone("PRAGMA user_version")
-        found = int(row[0]) if row is not None else 0
-        if found > target:
-            raise SchemaVersionError(
-                f"the railgraph database at {db.location} has schema version {found}, but "
-                f"this railgraph supports schema version {target} at most; upgrade railgraph "
-                "(`pip install -U railgraph`) to open it."
-            )
-        for version in range(found + 1, target + 1):
-            for statement in migrations[version - 1]:
-                await tx.execute(statement)
-            # PRAGMA takes no parameters; `version` is our own integer.
-            await tx.execute(f"PRAGMA user_version = {version}")
+    row = yield from fetchone("PRAGMA user_version")
+    found = int(row[0]) if row is not None else 0
+    if found > target:
+        raise SchemaVersionError(
+            f"the railgraph database at {location} has schema version {found}, but "
+            f"this railgraph supports schema version {target} at most; upgrade railgraph "
+            "(`pip install -U railgraph`) to open it."
+        )
+    for version in range(found + 1, target + 1):
+        for statement in migrations[version - 1]:
+            yield from execute(statement)
+        # PRAGMA takes no parameters; `version` is our own integer.
+        yield from execute(f"PRAGMA user_version = {version}")
     return target

@@ -6,6 +6,7 @@ a write here and a checkpoint write never interleave.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, get_args
@@ -24,6 +25,7 @@ from ._records import (
     RunStatus,
 )
 from ._rows import Table
+from ._tx import Body, change_and_read, execute, fetchall, fetchone
 
 __all__ = ["RunStore"]
 
@@ -79,12 +81,10 @@ class RunStore:
         Raises:
             StoreError: A run with this id already exists.
         """
-        async with self._db.write() as tx:
-            if await tx.fetchone("SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)):
-                raise StoreError(
-                    f"run {record.run_id!r} already exists; start the new run with a fresh id."
-                )
-            await tx.execute(_RUNS.insert(), _RUNS.params(record))
+        if not await self._db.write(execute(_RUNS.insert(or_ignore=True), _RUNS.params(record))):
+            raise StoreError(
+                f"run {record.run_id!r} already exists; start the new run with a fresh id."
+            )
 
     async def update_run(
         self,
@@ -119,20 +119,22 @@ class RunStore:
         }
         sets = [f"{column} = ?" for column, value in changes.items() if value is not None]
         params = [value or None for value in changes.values() if value is not None]
-        async with self._db.write() as tx:
-            await tx.execute(
-                f"UPDATE runs SET {', '.join([*sets, 'updated_at = ?'])} WHERE run_id = ?",
-                (*params, tx.now, run_id),
+        update = f"UPDATE runs SET {', '.join([*sets, 'updated_at = ?'])} WHERE run_id = ?"
+        _, row = await self._db.write(
+            change_and_read(
+                update,
+                (*params, self._db.clock(), run_id),
+                f"{_RUNS.select} WHERE run_id = ?",
+                (run_id,),
             )
-            row = await tx.fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,))
+        )
         if row is None:
             raise StoreError(f"no run {run_id!r}; list runs with `railgraph runs`.")
         return _RUNS.load(row)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or `None`."""
-        async with self._db.read() as tx:
-            row = await tx.fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,))
+        row = await self._db.read(fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,)))
         return None if row is None else _RUNS.load(row)
 
     async def list_runs(
@@ -154,11 +156,12 @@ class RunStore:
             clauses.append("(graph = ? OR graph_name = ?)")
             params.extend((graph, graph))
         where = " AND ".join(clauses) or "1"
-        async with self._db.read() as tx:
-            rows = await tx.fetchall(
+        rows = await self._db.read(
+            fetchall(
                 f"{_RUNS.select} WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (*params, limit),
             )
+        )
         return _RUNS.load_all(rows)
 
     # -- events -------------------------------------------------------------
@@ -180,25 +183,32 @@ class RunStore:
             StoreError: An event is not shaped like one; nothing is stored.
         """
         parsed = parse_events(list(events), source=f"append_events for run {run_id!r}")
-        async with self._db.write() as tx:
-            last = await tx.fetchone(
+        insert = insert_events(run_id, parsed)
+
+        def append() -> Body[list[sqlite3.Row]]:
+            last = yield from fetchone(
                 "SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?", (run_id,)
             )
-            await insert_events(tx, run_id, parsed)
-            rows = await tx.fetchall(
-                f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? AND seq > ? "
-                "ORDER BY seq",
-                (run_id, last["seq"] if last is not None else 0),
+            yield from insert
+            return (
+                yield from fetchall(
+                    f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? AND seq > ? "
+                    "ORDER BY seq",
+                    (run_id, last["seq"] if last is not None else 0),
+                )
             )
+
+        rows = await self._db.write(append())
         return [row_to_event(row) for row in rows]
 
     async def list_events(self, run_id: str) -> list[EventRecord]:
         """A run's events in order: harvested from checkpoints and appended, as one sequence."""
-        async with self._db.read() as tx:
-            rows = await tx.fetchall(
+        rows = await self._db.read(
+            fetchall(
                 f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? ORDER BY seq",
                 (run_id,),
             )
+        )
         return [row_to_event(row) for row in rows]
 
     # -- approvals ----------------------------------------------------------
@@ -209,18 +219,20 @@ class RunStore:
         Raises:
             StoreError: A request with this id already exists.
         """
-        async with self._db.write() as tx:
-            changed = await tx.execute(_APPROVALS.insert(or_ignore=True), _APPROVALS.params(record))
-            if not changed:
-                raise StoreError(
-                    f"review request {record.request_id!r} already exists; "
-                    "raise a new request with a fresh id."
-                )
+        changed = await self._db.write(
+            execute(_APPROVALS.insert(or_ignore=True), _APPROVALS.params(record))
+        )
+        if not changed:
+            raise StoreError(
+                f"review request {record.request_id!r} already exists; "
+                "raise a new request with a fresh id."
+            )
 
     async def get_approval(self, request_id: str) -> ApprovalRecord | None:
         """The review request with this id, or `None`."""
-        async with self._db.read() as tx:
-            row = await tx.fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
+        row = await self._db.read(
+            fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
+        )
         return None if row is None else _APPROVALS.load(row)
 
     async def list_approvals(
@@ -244,10 +256,9 @@ class RunStore:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         where = " AND ".join(clauses) or "1"
-        async with self._db.read() as tx:
-            rows = await tx.fetchall(
-                f"{_APPROVALS.select} WHERE {where} ORDER BY created_at, rowid", params
-            )
+        rows = await self._db.read(
+            fetchall(f"{_APPROVALS.select} WHERE {where} ORDER BY created_at, rowid", params)
+        )
         return _APPROVALS.load_all(rows)
 
     async def decide_approval(
@@ -279,13 +290,15 @@ class RunStore:
             raise DecisionError(
                 f"{status!r} is not a decision; use one of {', '.join(sorted(_DECIDED_STATUSES))}."
             )
-        async with self._db.write() as tx:
-            changed = await tx.execute(
+        changed, row = await self._db.write(
+            change_and_read(
                 "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? "
                 "WHERE request_id = ? AND status = 'pending'",
-                (status, dumps(decision), decided_by, tx.now, request_id),
+                (status, dumps(decision), decided_by, self._db.clock(), request_id),
+                f"{_APPROVALS.select} WHERE request_id = ?",
+                (request_id,),
             )
-            row = await tx.fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
+        )
         if row is None:
             raise DecisionError(
                 f"no review request {request_id!r}; list them with `railgraph pending`."
@@ -311,19 +324,23 @@ class RunStore:
             may run); otherwise the existing entry, untouched, so the caller can
             reuse a completed result instead of repeating the effect.
         """
-        async with self._db.write() as tx:
-            record = EffectRecord(
-                idempotency_key=key,
-                run_id=run_id,
-                node=node,
-                tool=tool,
-                args=dict(args),
-                status="started",
-                started_at=tx.now,
-            )
-            if await tx.execute(_EFFECTS.insert(or_ignore=True), _EFFECTS.params(record)):
+        record = EffectRecord(
+            idempotency_key=key,
+            run_id=run_id,
+            node=node,
+            tool=tool,
+            args=dict(args),
+            status="started",
+            started_at=self._db.clock(),
+        )
+        params = _EFFECTS.params(record)
+
+        def claim() -> Body[sqlite3.Row | None]:
+            if (yield from execute(_EFFECTS.insert(or_ignore=True), params)):
                 return None
-            row = await tx.fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+            return (yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,)))
+
+        row = await self._db.write(claim())
         return None if row is None else _EFFECTS.load(row)
 
     async def complete_effect(self, key: str, result: Any) -> None:
@@ -345,14 +362,16 @@ class RunStore:
     async def _finish_effect(
         self, key: str, status: str, *, result: str | None = None, error: str | None = None
     ) -> None:
-        async with self._db.write() as tx:
-            # A completed effect is final: finishing it again would mean it ran twice.
-            changed = await tx.execute(
+        # A completed effect is final: finishing it again would mean it ran twice.
+        changed, row = await self._db.write(
+            change_and_read(
                 "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
                 "WHERE idempotency_key = ? AND status != 'completed'",
-                (status, result, error, tx.now, key),
+                (status, result, error, self._db.clock(), key),
+                f"{_EFFECTS.select} WHERE idempotency_key = ?",
+                (key,),
             )
-            row = await tx.fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+        )
         if row is None:
             raise StoreError(f"no tool effect with key {key!r}; call `begin_effect` first.")
         if not changed:
@@ -363,14 +382,12 @@ class RunStore:
 
     async def get_effect(self, key: str) -> EffectRecord | None:
         """The ledger entry with this key, or `None`."""
-        async with self._db.read() as tx:
-            row = await tx.fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+        row = await self._db.read(fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,)))
         return None if row is None else _EFFECTS.load(row)
 
     async def list_effects(self, run_id: str) -> list[EffectRecord]:
         """A run's ledger entries, in the order they started."""
-        async with self._db.read() as tx:
-            rows = await tx.fetchall(
-                f"{_EFFECTS.select} WHERE run_id = ? ORDER BY started_at, rowid", (run_id,)
-            )
+        rows = await self._db.read(
+            fetchall(f"{_EFFECTS.select} WHERE run_id = ? ORDER BY started_at, rowid", (run_id,))
+        )
         return _EFFECTS.load_all(rows)

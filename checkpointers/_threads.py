@@ -1,9 +1,10 @@
 """Whole-thread maintenance: delete, delete by LangGraph run, copy and prune.
 
-Each function runs inside the caller's write transaction. Lists of ids travel as
+Each function is the body of one write transaction (see `_tx`). Lists of ids travel as
 one JSON array parameter read with `json_each`, so no statement's parameter count
-grows with the input. After checkpoints go, `_collect_blobs` drops the blobs that
-no remaining checkpoint names, since blobs are shared between checkpoints.
+grows with the input. After checkpoints go, `_GARBAGE_BLOBS` drops the blobs
+that no remaining checkpoint names, since blobs are shared between checkpoints,
+and `collect_values` the large values that no remaining blob or write names.
 
 Run store tables are not touched: a run's record and events outlive its checkpoints.
 """
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 from railgraph.errors import StoreError
 
-from ._db import Transaction
 from ._json import dumps, loads, loads_or_none
 from ._load import EMPTY_BLOB, CheckpointKey
+from ._tx import Body, execute, fetchall, fetchone
+from ._values import collect_values, referenced_values
 
 __all__ = ["copy_thread", "delete_for_runs", "delete_threads", "prune_threads"]
 
@@ -35,24 +37,30 @@ _GARBAGE_BLOBS = f"""
 """
 
 
-async def delete_threads(tx: Transaction, thread_ids: Sequence[str]) -> None:
+def delete_threads(thread_ids: Sequence[str]) -> Body[None]:
     """Delete every checkpoint, blob and write of the given threads."""
     threads = dumps(list(thread_ids))
+    named = yield from referenced_values(_IN_THREADS, (threads,))
     for table in _TABLES:
-        await tx.execute(f"DELETE FROM {table} WHERE {_IN_THREADS}", (threads,))
+        yield from execute(f"DELETE FROM {table} WHERE {_IN_THREADS}", (threads,))
+    yield from collect_values(named)
 
 
-async def delete_for_runs(tx: Transaction, run_ids: Sequence[str]) -> None:
+def delete_for_runs(run_ids: Sequence[str]) -> Body[None]:
     """Delete the checkpoints (and their writes) that LangGraph runs created.
 
     `run_ids` are LangGraph's run ids from checkpoint metadata, not railgraph runs.
     """
     runs = dumps(list(run_ids))
     in_runs = "run_id IN (SELECT value FROM json_each(?))"
-    rows = await tx.fetchall(f"SELECT DISTINCT thread_id FROM checkpoints WHERE {in_runs}", (runs,))
+    rows = yield from fetchall(
+        f"SELECT DISTINCT thread_id FROM checkpoints WHERE {in_runs}", (runs,)
+    )
     if not rows:
         return
-    await tx.execute(
+    threads = dumps([row["thread_id"] for row in rows])
+    named = yield from referenced_values(_IN_THREADS, (threads,))
+    yield from execute(
         f"""
         DELETE FROM checkpoint_writes
         WHERE (thread_id, checkpoint_ns, checkpoint_id) IN (
@@ -60,23 +68,22 @@ async def delete_for_runs(tx: Transaction, run_ids: Sequence[str]) -> None:
         """,
         (runs,),
     )
-    await tx.execute(f"DELETE FROM checkpoints WHERE {in_runs}", (runs,))
-    threads = dumps([row["thread_id"] for row in rows])
-    await tx.execute(_GARBAGE_BLOBS, (threads, threads))
+    yield from execute(f"DELETE FROM checkpoints WHERE {in_runs}", (runs,))
+    yield from execute(_GARBAGE_BLOBS, (threads, threads))
+    yield from collect_values(named)
 
 
-async def copy_thread(tx: Transaction, source: str, target: str) -> None:
+def copy_thread(source: str, target: str) -> Body[None]:
     """Copy every checkpoint, blob and write of `source` to the new thread `target`.
 
     Raises:
         StoreError: `source` has no checkpoints, or `target` already has some.
     """
     if (
-        await tx.fetchone("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (source,))
-        is None
-    ):
+        yield from fetchone("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (source,))
+    ) is None:
         raise StoreError(f"there is no thread {source!r} to copy; check the source thread id.")
-    if await tx.fetchone("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (target,)):
+    if (yield from fetchone("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (target,))):
         raise StoreError(
             f"cannot copy thread {source!r} onto {target!r}: the target already has "
             "checkpoints. Copy to a new thread id, or delete the target first "
@@ -85,12 +92,13 @@ async def copy_thread(tx: Transaction, source: str, target: str) -> None:
     columns = {
         "checkpoints": "checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
         "metadata, channel_versions, run_id",
-        "checkpoint_blobs": "checkpoint_ns, channel, version, type, blob",
+        # Values stored by content are shared, not copied: the copies name them too.
+        "checkpoint_blobs": "checkpoint_ns, channel, version, type, blob, value_hash",
         "checkpoint_writes": "checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, "
-        "task_path",
+        "value_hash, task_path",
     }
     for table, rest in columns.items():
-        await tx.execute(
+        yield from execute(
             f"INSERT INTO {table} (thread_id, {rest}) "
             f"SELECT ?, {rest} FROM {table} WHERE thread_id = ?",
             (target, source),
@@ -106,7 +114,7 @@ class _Node:
     delta_channels: frozenset[str]
 
 
-async def prune_threads(tx: Transaction, thread_ids: Sequence[str], strategy: str) -> None:
+def prune_threads(thread_ids: Sequence[str], strategy: str) -> Body[None]:
     """Prune threads: `"delete"` removes them, `"keep_latest"` keeps each namespace's head.
 
     `"keep_latest"` is `DeltaChannel`-aware. A delta channel (one named in the
@@ -118,12 +126,12 @@ async def prune_threads(tx: Transaction, thread_ids: Sequence[str], strategy: st
         StoreError: `strategy` is neither `"keep_latest"` nor `"delete"`.
     """
     if strategy == "delete":
-        await delete_threads(tx, thread_ids)
+        yield from delete_threads(thread_ids)
         return
     if strategy != "keep_latest":
         raise StoreError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'.")
     threads = dumps(list(thread_ids))
-    rows = await tx.fetchall(
+    rows = yield from fetchall(
         "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, channel_versions, "
         "metadata -> '$.counters_since_delta_snapshot' AS delta "
         f"FROM checkpoints WHERE {_IN_THREADS}",
@@ -131,10 +139,12 @@ async def prune_threads(tx: Transaction, thread_ids: Sequence[str], strategy: st
     )
     stored = {
         (b["thread_id"], b["checkpoint_ns"], b["channel"], b["version"])
-        for b in await tx.fetchall(
-            "SELECT thread_id, checkpoint_ns, channel, version FROM checkpoint_blobs "
-            f"WHERE {_IN_THREADS} AND type != ?",
-            (threads, EMPTY_BLOB),
+        for b in (
+            yield from fetchall(
+                "SELECT thread_id, checkpoint_ns, channel, version FROM checkpoint_blobs "
+                f"WHERE {_IN_THREADS} AND type != ?",
+                (threads, EMPTY_BLOB),
+            )
         )
     }
     namespaces: dict[tuple[str, str], dict[str, _Node]] = {}
@@ -171,10 +181,12 @@ async def prune_threads(tx: Transaction, thread_ids: Sequence[str], strategy: st
             ancestor_id = ancestor.parent_id
 
     kept = dumps(keep)
+    named = yield from referenced_values(_IN_THREADS, (threads,))
     not_kept = f"""
         {_IN_THREADS} AND (thread_id, checkpoint_ns, checkpoint_id) NOT IN (
             SELECT value ->> '$[0]', value ->> '$[1]', value ->> '$[2]' FROM json_each(?))
     """
-    await tx.execute(f"DELETE FROM checkpoint_writes WHERE {not_kept}", (threads, kept))
-    await tx.execute(f"DELETE FROM checkpoints WHERE {not_kept}", (threads, kept))
-    await tx.execute(_GARBAGE_BLOBS, (threads, threads))
+    yield from execute(f"DELETE FROM checkpoint_writes WHERE {not_kept}", (threads, kept))
+    yield from execute(f"DELETE FROM checkpoints WHERE {not_kept}", (threads, kept))
+    yield from execute(_GARBAGE_BLOBS, (threads, threads))
+    yield from collect_values(named)

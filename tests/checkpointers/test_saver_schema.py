@@ -16,6 +16,7 @@ from checkpointers._schema import MIGRATIONS, migrate
 from railgraph.errors import SchemaVersionError, StoreError
 
 CHECKPOINT_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
+SHARED_VALUES = {"checkpoint_values"}
 RUN_STORE_TABLES = {"runs", "run_events", "approvals", "tool_effects"}
 
 
@@ -54,17 +55,24 @@ async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) ->
     async with SqliteCheckpointer.from_path(db_path, synchronous="FULL") as saver:
         pragmas = {
             name: await pragma(saver, name)
-            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            for name in (
+                "journal_mode",
+                "synchronous",
+                "foreign_keys",
+                "busy_timeout",
+                "wal_autocheckpoint",
+            )
         }
 
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
-    assert read_file(db_path, "PRAGMA user_version") == [(2,)]
-    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 3
+    assert read_file(db_path, "PRAGMA user_version") == [(3,)]
+    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES
     assert pragmas == {
         "journal_mode": "wal",
         "synchronous": 2,
         "foreign_keys": 1,
         "busy_timeout": 30_000,
+        "wal_autocheckpoint": 4_000,
     }
 
 
@@ -84,8 +92,8 @@ async def test_older_database_is_upgraded_and_keeps_its_data(db_path: Path) -> N
 
     assert found is not None
     assert found.config == stored
-    assert read_file(db_path, "PRAGMA user_version") == [(2,)]
-    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES
+    assert read_file(db_path, "PRAGMA user_version") == [(3,)]
+    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES
 
 
 async def test_newer_database_is_refused(db_path: Path) -> None:
@@ -97,14 +105,14 @@ async def test_newer_database_is_refused(db_path: Path) -> None:
     with pytest.raises(
         SchemaVersionError,
         match=re.escape(
-            f"the railgraph database at {db_path} has schema version 3, but this railgraph "
-            "supports schema version 2 at most; upgrade railgraph (`pip install -U railgraph`) "
+            f"the railgraph database at {db_path} has schema version 4, but this railgraph "
+            "supports schema version 3 at most; upgrade railgraph (`pip install -U railgraph`) "
             "to open it."
         ),
     ):
         async with SqliteCheckpointer.from_path(db_path):
             pass
-    assert read_file(db_path, "PRAGMA user_version") == [(3,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(4,)]
 
 
 async def test_failed_migration_leaves_the_previous_version(db_path: Path) -> None:
@@ -132,12 +140,12 @@ async def test_reopening_keeps_checkpoints_and_runs(db_path: Path) -> None:
     assert found is not None
     assert found.config == stored
     assert run == run_record("t")
-    assert read_file(db_path, "PRAGMA user_version") == [(2,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(3,)]
 
 
 async def test_memory_database_and_bad_synchronous() -> None:
     async with SqliteCheckpointer.from_path(":memory:") as saver:
-        assert await pragma(saver, "user_version") == 2
+        assert await pragma(saver, "user_version") == 3
 
     with pytest.raises(StoreError, match=r"synchronous must be 'NORMAL' or 'FULL', not 'OFF'"):
         async with SqliteCheckpointer.from_path(":memory:", synchronous="OFF"):  # type: ignore[arg-type]

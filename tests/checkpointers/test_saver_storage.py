@@ -177,3 +177,20 @@ async def test_special_writes_replace_and_regular_writes_keep_the_first(
     assert found is not None
     assert found.pending_writes == [("task", "__error__", "second"), ("task", "x", 1)]
     assert await scalar(memory_saver, "SELECT DISTINCT task_path FROM checkpoint_writes") == "a:b"
+
+
+async def test_pending_writes_come_by_task_path_then_task_id_then_index(
+    memory_saver: SqliteCheckpointer, make_checkpoint: Any
+) -> None:
+    config = await memory_saver.aput(
+        {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, make_checkpoint({}, {}), {}, {}
+    )
+    await memory_saver.aput_writes(config, [("x", 1)], "task-a", "path-2")
+    await memory_saver.aput_writes(config, [("y", 2), ("z", 3)], "task-b", "path-1")
+    await memory_saver.aput_writes(config, [("w", 4)], "task-c", "path-1")
+
+    found = [t.pending_writes async for t in memory_saver.alist(config)]
+
+    assert found == [
+        [("task-b", "y", 2), ("task-b", "z", 3), ("task-c", "w", 4), ("task-a", "x", 1)]
+    ]

@@ -1,23 +1,22 @@
-"""Write transactions: all or nothing, even when cancelled, on the shared connection."""
+"""Write transactions: all or nothing, even when cancelled, on the shared connection.
+
+Each test runs both ways a `Database` can run a transaction: as one call in
+aiosqlite's worker thread, and as one public aiosqlite call per statement.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from checkpointers._db import Database, open_database
+from checkpointers._db import Database, _worker_hook, open_database
 from checkpointers._schema import migrate
+from checkpointers._tx import Body, execute, fetchone
 from railgraph.errors import StoreError
-
-
-async def count_runs(db: Database) -> int:
-    async with db.read() as tx:
-        row = await tx.fetchone("SELECT COUNT(*) FROM runs")
-    assert row is not None
-    return int(row[0])
-
 
 INSERT_RUN = (
     "INSERT INTO runs (run_id, graph, graph_name, signature, status, input, budget, usage, "
@@ -25,29 +24,132 @@ INSERT_RUN = (
 )
 
 
-@pytest.mark.parametrize("failure", [ValueError("boom"), asyncio.CancelledError()])
-async def test_failed_write_rolls_back_and_the_connection_stays_usable(
-    db_path: Path, failure: BaseException
+@pytest.fixture(params=[True, False], ids=["one trip", "call per statement"])
+async def db(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[Database]:
+    async with open_database(db_path, synchronous="NORMAL", one_trip=request.param) as db:
+        assert db.one_trip is request.param
+        await migrate(db)
+        yield db
+
+
+async def count_runs(db: Database) -> int:
+    row = await db.read(fetchone("SELECT COUNT(*) FROM runs"))
+    assert row is not None
+    return int(row[0])
+
+
+def insert_runs(*run_ids: str, then: BaseException | None = None) -> Body[None]:
+    for run_id in run_ids:
+        yield from execute(INSERT_RUN, (run_id,))
+    if then is not None:
+        raise then
+
+
+async def test_a_body_failing_half_way_rolls_back_and_the_connection_stays_usable(
+    db: Database,
 ) -> None:
-    async with open_database(db_path, synchronous="NORMAL") as db:
-        await migrate(db)
-        with pytest.raises(type(failure)):
-            async with db.write() as tx:
-                await tx.execute(INSERT_RUN, ("half-done",))
-                raise failure
-        async with db.write() as tx:
-            await tx.execute(INSERT_RUN, ("whole",))
+    with pytest.raises(ValueError, match="boom"):
+        await db.write(insert_runs("half-done", then=ValueError("boom")))
+    await db.write(insert_runs("whole"))
 
-        assert await count_runs(db) == 1
-        assert db.conn.in_transaction is False
+    assert await count_runs(db) == 1
+    assert db.conn.in_transaction is False
 
 
-async def test_sqlite_errors_become_store_errors_and_roll_back(db_path: Path) -> None:
-    async with open_database(db_path, synchronous="NORMAL") as db:
-        await migrate(db)
-        with pytest.raises(StoreError, match=r"UNIQUE constraint failed: runs.run_id"):
-            async with db.write() as tx:
-                await tx.execute(INSERT_RUN, ("dup",))
-                await tx.execute(INSERT_RUN, ("dup",))
+async def test_a_cancelled_write_is_all_or_nothing(db: Database) -> None:
+    # Cancel while the transaction is queued or running: either every row lands or none.
+    task = asyncio.create_task(db.write(insert_runs(*(f"r{i}" for i in range(50)))))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await db.write(insert_runs("after"))
 
-        assert await count_runs(db) == 0
+    assert await count_runs(db) in (1, 51)
+    assert db.conn.in_transaction is False
+
+
+async def test_sqlite_errors_become_store_errors_and_roll_back(db: Database) -> None:
+    with pytest.raises(StoreError, match=r"UNIQUE constraint failed: runs.run_id"):
+        await db.write(insert_runs("dup", "dup"))
+
+    assert await count_runs(db) == 0
+    assert db.conn.in_transaction is False
+
+
+async def test_a_write_with_statements_runs_as_one_trip_or_one_call_each(db: Database) -> None:
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+    await db.write(insert_runs("a", "b"))
+    await db.conn.set_trace_callback(None)  # type: ignore[arg-type]  # None removes it
+
+    assert [s.split(" (")[0] for s in statements] == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO runs",
+        "INSERT INTO runs",
+        "COMMIT",
+    ]
+
+
+def test_without_aiosqlites_private_hook_the_database_uses_public_calls() -> None:
+    class WithoutHook:
+        """Stands for an aiosqlite release without `_execute`."""
+
+    broken: Any = WithoutHook()
+    assert _worker_hook(broken) is None
+
+
+async def traced(db: Database, *writes: Body[None]) -> tuple[list[Any], list[str]]:
+    statements: list[str] = []
+    await db.conn.set_trace_callback(statements.append)
+    try:
+        done = await asyncio.gather(*(db.write(w) for w in writes), return_exceptions=True)
+    finally:
+        await db.conn.set_trace_callback(None)  # type: ignore[arg-type]  # None removes it
+    return done, [s.split(" (")[0] for s in statements]
+
+
+async def test_writes_made_in_one_turn_of_the_loop_commit_together(db: Database) -> None:
+    done, statements = await traced(db, insert_runs("a"), insert_runs("b"))
+
+    assert done == [None, None]
+    if db.one_trip:
+        assert statements == [
+            "BEGIN IMMEDIATE",
+            "SAVEPOINT body",
+            "INSERT INTO runs",
+            "RELEASE body",
+            "SAVEPOINT body",
+            "INSERT INTO runs",
+            "RELEASE body",
+            "COMMIT",
+        ]
+    else:
+        assert statements == ["BEGIN IMMEDIATE", "INSERT INTO runs", "COMMIT"] * 2
+    assert await count_runs(db) == 2
+
+
+async def test_a_failing_write_in_a_batch_fails_alone(db: Database) -> None:
+    done, _ = await traced(
+        db, insert_runs("a"), insert_runs("dup", "dup"), insert_runs("c", then=ValueError("c"))
+    )
+
+    assert done[0] is None
+    assert isinstance(done[1], StoreError)
+    assert "UNIQUE constraint failed: runs.run_id" in str(done[1])
+    assert isinstance(done[2], ValueError)
+    assert await count_runs(db) == 1  # only "a": "dup" and "c" are undone
+    assert db.conn.in_transaction is False
+
+
+async def test_a_write_cancelled_before_its_transaction_starts_is_not_applied(
+    db: Database,
+) -> None:
+    task = asyncio.create_task(db.write(insert_runs("never")))
+    await asyncio.sleep(0)  # the write is queued, its transaction not begun
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await db.write(insert_runs("after"))
+
+    assert await count_runs(db) == 1

@@ -1,0 +1,210 @@
+"""Storing checkpoints and task writes: rows built on the event loop, stored by one body.
+
+Everything that takes Python work (serializing, hashing large values, checking
+events) happens when `put_checkpoint` or `put_writes` is called; the body they
+return only runs SQL (and compresses values not stored before), so the
+transaction is short and runs whole in the database's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    get_serializable_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from railgraph.errors import StoreError
+
+from ._events import HarvestKey, NewEvent, insert_events, parse_events
+from ._json import dumps
+from ._load import EMPTY_BLOB
+from ._tx import Body, execute, executemany, fetchone
+from ._values import LargeValue, collect_values, split_value, store_values
+
+if TYPE_CHECKING:
+    # Only for annotations: it is the config type of LangGraph's saver interface.
+    from langchain_core.runnables import RunnableConfig
+
+__all__ = ["put_checkpoint", "put_writes", "thread_of"]
+
+_INSERT_BLOB = """
+    INSERT OR IGNORE INTO checkpoint_blobs
+        (thread_id, checkpoint_ns, channel, version, type, blob, value_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+_INSERT_CHECKPOINT = """
+    INSERT OR REPLACE INTO checkpoints
+        (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint,
+         metadata, channel_versions, run_id)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_WRITE_COLUMNS = (
+    "(thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, value_hash, "
+    "task_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_STORED_WRITE_VALUE = """
+    SELECT value_hash FROM checkpoint_writes
+    WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ? AND task_id = ? AND idx = ?
+      AND value_hash IS NOT NULL
+"""
+
+
+def thread_of(config: RunnableConfig) -> str:
+    """The config's thread id.
+
+    Raises:
+        StoreError: The config names no thread.
+    """
+    thread_id = (config.get("configurable") or {}).get("thread_id")
+    if thread_id is None:
+        raise StoreError(
+            'the config names no thread; pass {"configurable": {"thread_id": ...}} '
+            "when you invoke the graph."
+        )
+    return str(thread_id)
+
+
+def put_checkpoint(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    new_versions: ChannelVersions,
+    serde: SerializerProtocol,
+) -> Body[None]:
+    """The body that stores a checkpoint and the values of the channels in `new_versions`.
+
+    `channel_versions` is stored once, as the JSON column SQL reads; the
+    serialized checkpoint repeats it only when some version is not a string,
+    whose type JSON text would not keep.
+    """
+    configurable = config.get("configurable") or {}
+    thread_id = thread_of(config)
+    checkpoint_ns: str = configurable.get("checkpoint_ns", "")
+    values = checkpoint["channel_values"]
+    versions = checkpoint["channel_versions"]
+    all_text = all(type(version) is str for version in versions.values())
+    kept = {
+        key: value
+        for key, value in checkpoint.items()
+        if key != "channel_values" and not (all_text and key == "channel_versions")
+    }
+    checkpoint_type, checkpoint_bytes = serde.dumps_typed(kept)
+    large: list[LargeValue] = []
+    blobs: list[tuple[Any, ...]] = []
+    for channel, version in new_versions.items():
+        if channel in values:
+            blob_type, data = serde.dumps_typed(values[channel])
+        else:
+            blob_type, data = EMPTY_BLOB, None
+        inline, digest, value = split_value(data)
+        if value is not None:
+            large.append(value)
+        blobs.append((thread_id, checkpoint_ns, channel, str(version), blob_type, inline, digest))
+    stored_metadata = get_serializable_checkpoint_metadata(config, metadata)
+    run_id = stored_metadata.get("run_id")
+    row = (
+        thread_id,
+        checkpoint_ns,
+        checkpoint["id"],
+        configurable.get("checkpoint_id"),
+        checkpoint_type,
+        checkpoint_bytes,
+        dumps(stored_metadata),
+        dumps({channel: str(version) for channel, version in versions.items()}),
+        None if run_id is None else str(run_id),
+    )
+    return _store_checkpoint(large, blobs, row)
+
+
+def _store_checkpoint(
+    large: list[LargeValue], blobs: list[tuple[Any, ...]], row: tuple[Any, ...]
+) -> Body[None]:
+    yield from store_values(large)
+    yield from executemany(_INSERT_BLOB, blobs)
+    yield from execute(_INSERT_CHECKPOINT, row)
+    # A blob already stored under the same key keeps its value; drop one that is
+    # then unused, rather than leave it behind.
+    yield from collect_values(value.digest for value in large)
+
+
+def put_writes(
+    config: RunnableConfig,
+    writes: Sequence[tuple[str, Any]],
+    task_id: str,
+    task_path: str,
+    serde: SerializerProtocol,
+    event_channel: str | None,
+) -> Body[None]:
+    """The body that stores a task's writes and the run events among them.
+
+    Raises:
+        StoreError: The config names no checkpoint, or a write to `event_channel`
+            is not an event or list of events; nothing is stored.
+    """
+    configurable = config.get("configurable") or {}
+    thread_id = thread_of(config)
+    checkpoint_ns: str = configurable.get("checkpoint_ns", "")
+    checkpoint_id = configurable.get("checkpoint_id")
+    if checkpoint_id is None:
+        raise StoreError(
+            "writes need the config of the checkpoint they belong to (with a "
+            "`checkpoint_id`), as returned by `aput`."
+        )
+    large: list[LargeValue] = []
+    regular: list[tuple[Any, ...]] = []
+    special: list[tuple[Any, ...]] = []
+    harvested: list[tuple[HarvestKey, list[NewEvent]]] = []
+    for position, (channel, value) in enumerate(writes):
+        idx = WRITES_IDX_MAP.get(channel, position)
+        write_type, data = serde.dumps_typed(value)
+        inline, digest, stored = split_value(data)
+        if stored is not None:
+            large.append(stored)
+        row = (
+            thread_id,
+            checkpoint_ns,
+            checkpoint_id,
+            task_id,
+            idx,
+            channel,
+            write_type,
+            inline,
+            digest,
+            task_path,
+        )
+        (special if idx < 0 else regular).append(row)
+        if event_channel is not None and channel == event_channel:
+            events = parse_events(
+                value, source=f"write {position} of task {task_id} to event channel {channel!r}"
+            )
+            harvested.append(((checkpoint_ns, checkpoint_id, task_id, idx), events))
+    inserts = [insert_events(thread_id, events, key) for key, events in harvested]
+    return _store_writes(large, special, regular, inserts)
+
+
+def _store_writes(
+    large: list[LargeValue],
+    special: list[tuple[Any, ...]],
+    regular: list[tuple[Any, ...]],
+    events: list[Body[None]],
+) -> Body[None]:
+    yield from store_values(large)
+    unused = [value.digest for value in large]
+    # A special write (error, interrupt, ...) replaces an earlier one, whose value
+    # may be named by nothing else once it is gone.
+    for row in special:
+        replaced = yield from fetchone(_STORED_WRITE_VALUE, row[:5])
+        if replaced is not None:
+            unused.append(replaced[0])
+    yield from executemany(f"INSERT OR REPLACE INTO checkpoint_writes {_WRITE_COLUMNS}", special)
+    yield from executemany(f"INSERT OR IGNORE INTO checkpoint_writes {_WRITE_COLUMNS}", regular)
+    for insert in events:
+        yield from insert
+    yield from collect_values(unused)

@@ -1,0 +1,196 @@
+"""Transactions written once as *bodies*, and how a batch of them runs in one trip.
+
+A body is a generator that yields statements (`fetchall`, `fetchtuples`,
+`fetchone`, `execute`, `executemany`, used with `yield from`) and is sent back
+each one's result; it returns the transaction's result. A body does no I/O itself, so the
+same body runs unchanged in aiosqlite's worker thread (`run_batch`, one trip
+for the whole transaction) or one awaited call per statement (see `Database`).
+
+Example:
+    ```python
+    def rename(run_id: str, name: str) -> Body[int]:
+        changed = yield from execute("UPDATE runs SET graph_name = ? WHERE run_id = ?", ...)
+        return changed
+
+    changed = await db.write(rename("r1", "refund"))
+    ```
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, cast
+
+import aiosqlite
+
+__all__ = [
+    "Body",
+    "Outcome",
+    "Statement",
+    "change_and_read",
+    "drive",
+    "execute",
+    "executemany",
+    "fetchall",
+    "fetchone",
+    "fetchtuples",
+    "run_batch",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement of a body, with its parameters."""
+
+    sql: str
+    """Parameterised SQL."""
+    params: Sequence[Any]
+    """The parameters, or for `many` one parameter row per execution."""
+    kind: Literal["rows", "tuples", "count", "many"]
+    """What the body is sent back: all rows (`sqlite3.Row`s, or plain tuples, which
+    are quicker to make by the thousand), the changed-row count, or `None`."""
+
+    def run(self, conn: sqlite3.Connection) -> Any:
+        """Run on the raw connection, in aiosqlite's worker thread."""
+        if self.kind == "many":
+            conn.executemany(self.sql, self.params).close()
+            return None
+        cursor = conn.cursor()
+        if self.kind == "tuples":
+            cursor.row_factory = None
+        try:
+            cursor.execute(self.sql, self.params)
+            return cursor.rowcount if self.kind == "count" else cursor.fetchall()
+        finally:
+            cursor.close()
+
+    async def run_calls(self, conn: aiosqlite.Connection) -> Any:
+        """Run through aiosqlite's public API: one awaited call."""
+        if self.kind in ("rows", "tuples"):
+            # Rows index like tuples; aiosqlite's public API cannot ask for tuples.
+            return list(await conn.execute_fetchall(self.sql, self.params))
+        if self.kind == "many":
+            async with conn.executemany(self.sql, self.params):
+                return None
+        async with conn.execute(self.sql, self.params) as cursor:
+            return cursor.rowcount
+
+
+Body = Generator[Statement, Any, _T]
+"""A transaction: yields statements, is sent their results, returns a value."""
+
+
+def fetchall(sql: str, params: Sequence[Any] = ()) -> Body[list[sqlite3.Row]]:
+    """Run a query and return all its rows."""
+    rows = yield Statement(sql, params, "rows")
+    return cast(list[sqlite3.Row], rows)
+
+
+def fetchtuples(sql: str, params: Sequence[Any] = ()) -> Body[list[tuple[Any, ...]]]:
+    """Run a query and return all its rows, to be read by position only."""
+    rows = yield Statement(sql, params, "tuples")
+    return cast(list[tuple[Any, ...]], rows)
+
+
+def fetchone(sql: str, params: Sequence[Any] = ()) -> Body[sqlite3.Row | None]:
+    """Run a query and return its first row, or `None` when it has none."""
+    rows = yield from fetchall(sql, params)
+    return rows[0] if rows else None
+
+
+def execute(sql: str, params: Sequence[Any] = ()) -> Body[int]:
+    """Run one statement and return how many rows it changed."""
+    count = yield Statement(sql, params, "count")
+    return cast(int, count)
+
+
+def executemany(sql: str, rows: Sequence[Sequence[Any]]) -> Body[None]:
+    """Run one statement once per parameter row (skipped when there are none)."""
+    if rows:
+        yield Statement(sql, rows, "many")
+
+
+def change_and_read(
+    change: str, change_params: Sequence[Any], read: str, read_params: Sequence[Any]
+) -> Body[tuple[int, sqlite3.Row | None]]:
+    """Run an `UPDATE` (or other change), then read a row back in the same transaction.
+
+    Returns:
+        How many rows the change touched, and the row read (`None` if there is none).
+    """
+    changed = yield from execute(change, change_params)
+    row = yield from fetchone(read, read_params)
+    return changed, row
+
+
+def drive(body: Body[_T], run: Callable[[Statement], Any]) -> _T:
+    """Run a body to its end, each statement through `run`."""
+    try:
+        statement = next(body)
+        while True:
+            statement = body.send(run(statement))
+    except StopIteration as finished:
+        return cast(_T, finished.value)
+    finally:
+        body.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one body of a batch ended: its result, or the error it raised."""
+
+    value: Any = None
+    error: Exception | None = None
+
+
+def run_batch(conn: sqlite3.Connection, begin: str, bodies: Sequence[Body[Any]]) -> list[Outcome]:
+    """Run bodies as one transaction on the raw connection, in aiosqlite's worker thread.
+
+    With several bodies, each runs inside its own savepoint: one that raises is
+    undone alone and its error becomes its outcome, and the others commit. With
+    one body, its error rolls the transaction back. An error outside any body
+    (`BEGIN`, `COMMIT`, a failed savepoint) rolls everything back and is raised.
+    """
+    conn.execute(begin).close()
+    try:
+        if len(bodies) == 1:
+            outcomes = [_alone(conn, bodies[0])]
+        else:
+            outcomes = [_in_savepoint(conn, body) for body in bodies]
+        if len(bodies) > 1 or outcomes[0].error is None:
+            conn.execute("COMMIT").close()
+        elif conn.in_transaction:  # SQLite rolls back by itself after some errors
+            conn.execute("ROLLBACK").close()
+    except BaseException as exc:
+        # The shared connection must never stay inside a half-done transaction.
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK").close()
+            except sqlite3.Error as rollback_error:
+                exc.add_note(f"rolling back afterwards also failed: {rollback_error}")
+        raise
+    return outcomes
+
+
+def _alone(conn: sqlite3.Connection, body: Body[Any]) -> Outcome:
+    try:
+        return Outcome(value=drive(body, lambda statement: statement.run(conn)))
+    except Exception as exc:
+        return Outcome(error=exc)
+
+
+def _in_savepoint(conn: sqlite3.Connection, body: Body[Any]) -> Outcome:
+    conn.execute("SAVEPOINT body").close()
+    outcome = _alone(conn, body)
+    if outcome.error is not None:
+        if not conn.in_transaction:
+            # SQLite rolled the whole transaction back (disk full, I/O error, ...),
+            # the other bodies' work included.
+            raise outcome.error
+        conn.execute("ROLLBACK TO body").close()
+    conn.execute("RELEASE body").close()
+    return outcome
