@@ -188,7 +188,7 @@ def path_from_events(
     visits: list[Visit] = []
     stops: dict[str, StopStatus] = {}
     decisions: list[Decision] = []
-    waiting: str | None = None
+    waiting: dict[str, None] = {}  # nodes with a request still open, in order
     ended = False
     started_on: GraphSpec | None = None
     for event in events:
@@ -210,10 +210,9 @@ def path_from_events(
             )
             if d.get("status") in ("failed", "rejected", "budget_exhausted"):
                 stops[event.node] = StopStatus(d["status"])
-            if event.node == waiting:
-                waiting = None
+            waiting.pop(event.node, None)
         elif event.kind == "approval_requested" and event.node:
-            waiting = event.node
+            waiting[event.node] = None
         elif event.kind == "approval_decided" and event.node:
             decisions.append(
                 Decision(
@@ -227,19 +226,20 @@ def path_from_events(
         elif event.kind in _STOP_EVENTS:
             # A node that raised never finished; a run cancelled while paused stops where it
             # waited.
-            node = event.node or waiting
-            if node is not None:
+            for node in [event.node] if event.node else list(waiting):
                 stops[node] = _STOP_EVENTS[event.kind]
                 visits.append(Visit(node=node, step=len(visits) + 1, finished=False))
-                waiting = None
+            waiting.clear()
         elif event.kind == "run_finished":
             ended = True
-    if waiting is not None and record.status == "paused":
-        stops[waiting] = StopStatus.PAUSED
-        visits.append(Visit(node=waiting, step=len(visits) + 1, finished=False))
-        pending = [a for a in approvals if a.node == waiting and a.status == "pending"]
-        reason = pending[-1].request.get("reason") if pending else None
-        decisions.append(Decision(waiting, "pending", None, reason))
+    if record.status == "paused":
+        # Parallel branches may wait at several gates at once; each pending request is one.
+        for node in waiting:
+            stops[node] = StopStatus.PAUSED
+            visits.append(Visit(node=node, step=len(visits) + 1, finished=False))
+            pending = [a for a in approvals if a.node == node and a.status == "pending"]
+            reason = pending[-1].request.get("reason") if pending else None
+            decisions.append(Decision(node, "pending", None, reason))
     known = {n.id for n in spec.nodes}
     steps = [[v] for v in visits if v.node in known]
     hops = link_steps(spec, steps, ended=ended)
