@@ -28,8 +28,8 @@ from graphs._services import ServiceCatalogue
 from graphs.incident import make_graph as make_incident
 from graphs.refund import make_graph
 from nodes import ToolRegistry, ToolTier
-from nodes._runtime import _idempotency_key
 from nodes._state import EVENTS
+from nodes._toolcall import _idempotency_key
 from railgraph import END, START, DecisionError, GraphBuilder, Runner
 from railgraph._report import path_of
 

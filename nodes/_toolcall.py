@@ -1,0 +1,254 @@
+"""The guarded path of every tool call: policy, budget, ledger, retries, validation.
+
+A call of a declared tool validates its arguments, asks the policy, checks the budget, and,
+for tiers with effects, consults the tool-effect ledger under an idempotency key derived from
+run, node and arguments: a completed effect is replayed, an unknown one is sent again only
+for an idempotent tool and otherwise put to a person. Output is validated against the tool's
+schema; transient errors and timeouts are retried within the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import interrupt
+from pydantic import BaseModel, ValidationError
+
+from nodes._kinds import PolicyAction
+from nodes._review import Decision, ReviewAction, ReviewRequest
+from nodes._tools import ToolCall, ToolSpec, TransientToolError
+from railgraph.errors import PolicyError, ToolError
+
+if TYPE_CHECKING:
+    from nodes._runtime import EffectState, NodeContext
+
+__all__ = ["call_tool", "canonical_json", "validate"]
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: equal values give equal text (and hashes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+async def call_tool(
+    ctx: NodeContext, name: str, args: Mapping[str, Any], *, approved: bool = False
+) -> dict[str, Any]:
+    """Call a declared tool through policy, budget, ledger, timeout, retries and validation.
+
+    Args:
+        name: A tool the graph declared.
+        args: Arguments, validated against the tool's input schema.
+        approved: Whether a person approved exactly this call at an approve gate.
+
+    Returns:
+        The tool's output, validated and dumped to JSON-able data.
+
+    Raises:
+        PolicyError: The tool is undeclared, blocked, or needs an approval it lacks.
+        BudgetExhausted: The call would start over the envelope.
+        ToolError: Bad arguments, a permanent failure, retries used up, bad output, or an
+            effect whose outcome is unknown after a crash.
+    """
+    spec = ctx.runtime.tools[name]
+    await ctx.ensure_running(f"the call to tool {name!r}")
+    payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
+    action = ctx.runtime.policy.action(spec, payload)
+    if action is PolicyAction.BLOCK:
+        raise PolicyError(
+            f"tool {name!r} is blocked by the graph's policy (node {ctx.node!r}); "
+            f"change ToolPolicy(tools={{{name!r}: 'auto'}}) if it should run"
+        )
+    if action is PolicyAction.APPROVE and not approved:
+        raise PolicyError(
+            f"tool {name!r} needs a person's approval under the graph's policy, but node "
+            f"{ctx.node!r} has none for these arguments; put an approve gate before it: "
+            f"g.approve('approve_{ctx.node}', action={ctx.node!r}, ...)"
+        )
+    # Before the ledger: a call refused for budget must not look started.
+    ctx.ensure_budget("tool_calls", what=f"a call to tool {name!r}")
+    key = _idempotency_key(ctx.run_id, ctx.node, name, payload) if spec.tier.has_effect else None
+    ledger = ctx.runtime.ledger
+    prior: EffectState | None = None
+    if key is not None and ledger is not None:
+        prior = await ledger.begin_effect(
+            key, run_id=ctx.run_id, node=ctx.node, tool=name, args=payload
+        )
+        if prior is not None and prior.status == "completed":
+            return _replay(ctx, spec, payload, key, prior)
+        if prior is not None and not spec.idempotent:
+            _review_unknown(ctx, spec, payload, key, prior)
+        # Here an earlier attempt failed or ended unknown (a crash between the effect and
+        # its record) and either the tool is idempotent (its system drops the repeat) or
+        # a person checked the system and said to send it again.
+    return await _attempts(ctx, spec, payload, key, recovering=prior is not None)
+
+
+def _replay(
+    ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
+) -> dict[str, Any]:
+    ctx.event(
+        "tool_call",
+        tool=spec.name,
+        tier=spec.tier.value,
+        args=payload,
+        result=prior.result,
+        status="replayed",
+        latency_ms=0.0,
+        attempt=0,
+        idempotency_key=key,
+    )
+    return dict(prior.result)
+
+
+def _review_unknown(
+    ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
+) -> None:
+    """Pause for a person when an effect's outcome is unknown; return to send it again.
+
+    The node re-runs from its first line on resume: calls before this one replay from
+    the ledger, and this one comes back here with the person's decision.
+
+    Raises:
+        ToolError: The person rejected sending it again.
+    """
+    what = "failed" if prior.status == "failed" else "started but its outcome is unknown"
+    reason = (
+        f"tool {spec.name!r} at node {ctx.node!r} {what} in an earlier attempt of this "
+        f"run (idempotency key {key}); it is not idempotent, so it is not repeated "
+        "automatically. Check the target system: approve to send it again if it did not "
+        "happen, reject to stop the run"
+    )
+    request = ReviewRequest(
+        gate=ctx.node,
+        kind="unknown_effect",
+        action=ReviewAction(
+            node=ctx.node,
+            tool=spec.name,
+            args=payload,
+            tier=spec.tier.value,
+            policy=str(ctx.runtime.policy.action(spec, payload)),
+            description=spec.description,
+        ),
+        reason=reason,
+        spend=ctx.usage.model_dump(),
+    )
+    decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
+    ctx.event(
+        "effect_reviewed",
+        tool=spec.name,
+        idempotency_key=key,
+        decision=decision.decision,
+        by=decision.by,
+        reason=decision.reason,
+    )
+    if not decision.approved:
+        raise ToolError(
+            f"tool {spec.name!r} at node {ctx.node!r}: {decision.by} chose not to send "
+            f"the call again ({decision.reason}); the run stops"
+        )
+
+
+async def _attempts(
+    ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str | None, *, recovering: bool
+) -> dict[str, Any]:
+    ledger = ctx.runtime.ledger
+    arg_model = spec.input.model_validate(payload)
+    for attempt in range(1, spec.retries + 2):
+        if attempt > 1:
+            ctx.ensure_budget("tool_calls", "retries", what=f"a retry of tool {spec.name!r}")
+        ctx.spend(tool_calls=1, retries=1 if attempt > 1 else 0)
+        call = ToolCall(ctx.run_id, ctx.node, attempt, key)
+        started = ctx.runtime.timer()
+        error: BaseException | None = None
+        try:
+            raw = await asyncio.wait_for(_invoke(spec, arg_model, call), spec.timeout_s)
+        except (TransientToolError, TimeoutError) as exc:
+            error = exc
+        except Exception as exc:
+            _tool_event(ctx, spec, payload, key, attempt, started, "error", error=repr(exc))
+            if key is not None and ledger is not None:
+                await ledger.fail_effect(key, repr(exc))
+            raise ToolError(
+                f"tool {spec.name!r} failed at node {ctx.node!r}: {exc!r}; permanent errors "
+                "are not retried (raise TransientToolError for ones worth retrying)"
+            ) from exc
+        if error is not None:
+            status = "timeout" if isinstance(error, TimeoutError) else "transient_error"
+            _tool_event(ctx, spec, payload, key, attempt, started, status, error=repr(error))
+            continue
+        result = validate(spec.output, raw, f"output of tool {spec.name!r}", ctx.node)
+        if key is not None and ledger is not None:
+            await ledger.complete_effect(key, result)
+        status = "recovered" if recovering else "ok"
+        _tool_event(ctx, spec, payload, key, attempt, started, status, result=result)
+        return result
+    if key is not None and ledger is not None:
+        await ledger.fail_effect(key, f"gave up after {spec.retries + 1} attempts")
+    raise ToolError(
+        f"tool {spec.name!r} at node {ctx.node!r} kept failing transiently "
+        f"({spec.retries + 1} attempts); raise its retries= or timeout_s= if that is expected"
+    )
+
+
+def _tool_event(
+    ctx: NodeContext,
+    spec: ToolSpec,
+    payload: dict[str, Any],
+    key: str | None,
+    attempt: int,
+    started: float,
+    status: str,
+    *,
+    result: Any = None,
+    error: str | None = None,
+) -> None:
+    ctx.event(
+        "tool_call",
+        tool=spec.name,
+        tier=spec.tier.value,
+        args=payload,
+        result=result,
+        error=error,
+        status=status,
+        latency_ms=round((ctx.runtime.timer() - started) * 1000, 3),
+        attempt=attempt,
+        idempotency_key=key,
+    )
+
+
+def _idempotency_key(run_id: str, node: str, tool: str, payload: Mapping[str, Any]) -> str:
+    text = canonical_json([run_id, node, tool, payload])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+async def _invoke(spec: ToolSpec, args: BaseModel, call: ToolCall) -> Any:
+    params: tuple[Any, ...] = (args, call) if spec.wants_call else (args,)
+    if inspect.iscoroutinefunction(spec.fn):
+        return await spec.fn(*params)
+    result = await asyncio.to_thread(spec.fn, *params)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def validate(schema: type[BaseModel], value: Any, what: str, node: str) -> dict[str, Any]:
+    try:
+        if isinstance(value, schema):
+            model = value
+        elif isinstance(value, BaseModel):
+            model = schema.model_validate(value.model_dump())
+        else:
+            model = schema.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(value)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ToolError(
+            f"{what} at node {node!r} do not match {schema.__name__}: {problems}"
+        ) from None
+    return model.model_dump(mode="json")
