@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -11,10 +10,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
-from langgraph.graph import END as LG_END
-from langgraph.graph import START as LG_START
-from langgraph.graph import StateGraph
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel
 
 from nodes import (
     END,
@@ -23,10 +19,8 @@ from nodes import (
     ApproveNode,
     BudgetEnvelope,
     BudgetNode,
-    GateNode,
     LlmNode,
     ModelPrice,
-    NodeKind,
     PriceTable,
     RailNode,
     RouteNode,
@@ -35,19 +29,15 @@ from nodes import (
     ToolPolicy,
     ToolRegistry,
     VerifyNode,
-    internal_fields,
 )
-from nodes._state import BRANCH, PARKED
+from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
 from railgraph._checks import check_graph, rejoins
 from railgraph._graph import RailGraph
-from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
 from railgraph.errors import DefinitionError
 from verifiers import Verifier
 
 __all__ = ["END", "FAIL", "START", "GraphBuilder"]
 
-START = "__start__"
-"""Source of the edge to the first node."""
 
 S = TypeVar("S", bound=BaseModel)
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -355,97 +345,38 @@ class GraphBuilder(Generic[S]):
                 if (node_id in self._approve_ids) is late:
                     self._nodes[node_id] = make()
         self._nodes = {node_id: self._nodes[node_id] for node_id in self._pending}
-        spec = self._spec()
+        declared = Declaration(
+            name=self.name,
+            state=self.state,
+            nodes=self._nodes,
+            edges=tuple(self._edges),
+            joins=tuple(self._joins),
+            tools=self.tools,
+            policy=self.policy,
+            budget=self.budget_envelope,
+        )
+        spec = build_spec(declared)
         check_graph(spec, self._nodes, self.tools, self.policy)
         for gate_id in self._detour_checks:
             gate = self._nodes[gate_id]
             assert isinstance(gate, ApproveNode)
             ends = not rejoins(spec, gate.targets["approved"], gate.targets["rejected"])
             self._nodes[gate_id] = dataclasses.replace(gate, rejection_ends_run=ends)
+        model = state_model(self.state)
         return RailGraph(
             name=self.name,
             spec=spec,
             state=self.state,
-            state_model=self._state_model(),
+            state_model=model,
             nodes=dict(self._nodes),
             tools=self.tools,
             policy=self.policy,
             budget=self.budget_envelope,
             prices=self.prices,
-            builder=self._langgraph(),
+            builder=build_langgraph(declared, self._nodes, model),
             description=self.description,
             module=self.module,
         )
-
-    def _spec(self) -> GraphSpec:
-        nodes = [NodeSpec(id=START, kind=NodeKind.START, label="start")]
-        edges = [EdgeSpec(source=s, target=t) for s, t in self._edges]
-        edges += [
-            EdgeSpec(source=s, target=t, kind=EdgeKind.JOIN) for ss, t in self._joins for s in ss
-        ]
-        uses_fail = False
-        for node in self._nodes.values():
-            nodes.append(
-                NodeSpec(
-                    id=node.id, kind=node.kind, label=node.label or node.id, meta=self._meta(node)
-                )
-            )
-            if isinstance(node, GateNode):
-                kind = EdgeKind.CONDITIONAL if isinstance(node, RouteNode) else EdgeKind.GATE
-                for outcome, target in node.targets.items():
-                    edges.append(EdgeSpec(source=node.id, target=target, kind=kind, label=outcome))
-                    uses_fail = uses_fail or target == FAIL
-        nodes.append(NodeSpec(id=END, kind=NodeKind.END, label="end"))
-        if uses_fail:
-            nodes.append(
-                NodeSpec(id=FAIL, kind=NodeKind.END, label="failed", meta={"status": "failed"})
-            )
-        return GraphSpec(
-            name=self.name,
-            state=self.state.__name__,
-            nodes=tuple(nodes),
-            edges=tuple(edges),
-            budget=self.budget_envelope.limits(),
-        )
-
-    def _meta(self, node: RailNode) -> dict[str, Any]:
-        meta = dict(node.meta)
-        if isinstance(node, ToolNode) and node.tool in self.tools:
-            tool = self.tools[node.tool]
-            meta.update(
-                tier=tool.tier.value,
-                policy=self.policy.describe(tool),
-                timeout_s=tool.timeout_s,
-                retries=tool.retries,
-            )
-        if isinstance(node, BudgetNode):
-            meta["envelope"] = self.budget_envelope.limits()
-        return meta
-
-    def _state_model(self) -> type[BaseModel]:
-        model: type[BaseModel] = create_model(
-            self.state.__name__, __base__=self.state, **internal_fields()
-        )
-        return model
-
-    def _langgraph(self) -> StateGraph[Any, Any, Any, Any]:
-        graph: StateGraph[Any, Any, Any, Any] = StateGraph(
-            self._state_model(), input_schema=self._state_model()
-        )
-        for node in self._nodes.values():
-            graph.add_node(node.id, node)
-        for source, target in self._edges:
-            graph.add_edge(LG_START if source == START else source, _lg(target))
-        for sources, target in self._joins:
-            graph.add_edge(list(sources), _lg(target))
-        for node in self._nodes.values():
-            if isinstance(node, GateNode):
-                graph.add_conditional_edges(
-                    node.id,
-                    functools.partial(_read_branch, node.id),
-                    {outcome: _lg(target) for outcome, target in node.targets.items()},
-                )
-        return graph
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -482,13 +413,3 @@ class GraphBuilder(Generic[S]):
 
 def _targets(outcomes: Mapping[str, str | None]) -> dict[str, str]:
     return {outcome: target for outcome, target in outcomes.items() if target is not None}
-
-
-def _lg(target: str) -> str:
-    return LG_END if target in (END, FAIL) else target
-
-
-def _read_branch(node_id: str, state: Any) -> str | list[str]:
-    branch: str = getattr(state, BRANCH)[node_id]
-    # A parked approve gate's branch waits: no edge is taken until its decision arrives.
-    return [] if branch == PARKED else branch

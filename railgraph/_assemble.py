@@ -1,0 +1,141 @@
+"""Turn declared nodes and edges into the spec and the LangGraph graph they describe."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.graph import END as LG_END
+from langgraph.graph import START as LG_START
+from langgraph.graph import StateGraph
+from pydantic import BaseModel, create_model
+
+from nodes import (
+    END,
+    FAIL,
+    BudgetEnvelope,
+    BudgetNode,
+    GateNode,
+    NodeKind,
+    RailNode,
+    RouteNode,
+    ToolNode,
+    ToolPolicy,
+    ToolRegistry,
+    internal_fields,
+)
+from nodes._state import BRANCH, PARKED
+from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+
+__all__ = ["START", "Declaration", "build_langgraph", "build_spec", "state_model"]
+
+START = "__start__"
+"""Source of the edge to the first node."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a builder collected: nodes, plain edges, joins and the graph's settings."""
+
+    name: str
+    """The graph's name."""
+    state: type[BaseModel]
+    """The author's state model."""
+    nodes: Mapping[str, RailNode]
+    """Nodes in declaration order."""
+    edges: Sequence[tuple[str, str]]
+    """Plain edges."""
+    joins: Sequence[tuple[tuple[str, ...], str]]
+    """Parallel branches joined into one node."""
+    tools: ToolRegistry
+    """The tools the graph declared."""
+    policy: ToolPolicy
+    """The graph's tool policy."""
+    budget: BudgetEnvelope
+    """The graph's envelope."""
+
+
+def build_spec(declared: Declaration) -> GraphSpec:
+    """The designed graph as data: nodes with their meta, edges with their kinds and labels."""
+    nodes = [NodeSpec(id=START, kind=NodeKind.START, label="start")]
+    edges = [EdgeSpec(source=s, target=t) for s, t in declared.edges]
+    edges += [
+        EdgeSpec(source=s, target=t, kind=EdgeKind.JOIN) for ss, t in declared.joins for s in ss
+    ]
+    uses_fail = False
+    for node in declared.nodes.values():
+        meta = node_meta(node, declared)
+        nodes.append(NodeSpec(id=node.id, kind=node.kind, label=node.label or node.id, meta=meta))
+        if isinstance(node, GateNode):
+            kind = EdgeKind.CONDITIONAL if isinstance(node, RouteNode) else EdgeKind.GATE
+            for outcome, target in node.targets.items():
+                edges.append(EdgeSpec(source=node.id, target=target, kind=kind, label=outcome))
+                uses_fail = uses_fail or target == FAIL
+    nodes.append(NodeSpec(id=END, kind=NodeKind.END, label="end"))
+    if uses_fail:
+        nodes.append(
+            NodeSpec(id=FAIL, kind=NodeKind.END, label="failed", meta={"status": "failed"})
+        )
+    return GraphSpec(
+        name=declared.name,
+        state=declared.state.__name__,
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        budget=declared.budget.limits(),
+    )
+
+
+def node_meta(node: RailNode, declared: Declaration) -> dict[str, Any]:
+    """What the spec records of a node: its own meta plus its tool's tier and policy, or the
+    envelope a budget gate checks."""
+    meta = dict(node.meta)
+    if isinstance(node, ToolNode) and node.tool in declared.tools:
+        tool = declared.tools[node.tool]
+        meta.update(
+            tier=tool.tier.value,
+            policy=declared.policy.describe(tool),
+            timeout_s=tool.timeout_s,
+            retries=tool.retries,
+        )
+    if isinstance(node, BudgetNode):
+        meta["envelope"] = declared.budget.limits()
+    return meta
+
+
+def state_model(state: type[BaseModel]) -> type[BaseModel]:
+    """The model LangGraph runs on: the author's state plus railgraph's channels."""
+    model: type[BaseModel] = create_model(state.__name__, __base__=state, **internal_fields())
+    return model
+
+
+def build_langgraph(
+    declared: Declaration, nodes: Mapping[str, RailNode], model: type[BaseModel]
+) -> StateGraph[Any, Any, Any, Any]:
+    """The uncompiled LangGraph graph: every gate's outcomes as declared conditional edges."""
+    graph: StateGraph[Any, Any, Any, Any] = StateGraph(model, input_schema=model)
+    for node in nodes.values():
+        graph.add_node(node.id, node)
+    for source, target in declared.edges:
+        graph.add_edge(LG_START if source == START else source, _lg(target))
+    for sources, target in declared.joins:
+        graph.add_edge(list(sources), _lg(target))
+    for node in nodes.values():
+        if isinstance(node, GateNode):
+            graph.add_conditional_edges(
+                node.id,
+                functools.partial(_read_branch, node.id),
+                {outcome: _lg(target) for outcome, target in node.targets.items()},
+            )
+    return graph
+
+
+def _lg(target: str) -> str:
+    return LG_END if target in (END, FAIL) else target
+
+
+def _read_branch(node_id: str, state: Any) -> str | list[str]:
+    branch: str = getattr(state, BRANCH)[node_id]
+    # A parked approve gate's branch waits: no edge is taken until its decision arrives.
+    return [] if branch == PARKED else branch
