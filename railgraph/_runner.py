@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import functools
 import time
-import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import ValidationError
@@ -22,19 +19,16 @@ from checkpointers import ApprovalRecord, RunRecord, RunStore, SqliteCheckpointe
 from nodes import (
     PARTIAL_ATTR,
     RUNTIME_KEY,
-    Decision,
-    ReviewRequest,
     Runtime,
-    merge_edit,
 )
 from nodes._budget import add_usage
 from nodes._state import DECISIONS, EVENTS, REQUESTS, STATUS, USAGE
 from railgraph._graph import RailGraph
-from railgraph._report import path_of
+from railgraph._outcome import ENDED, RunOutcome, RunStatus, failure, short_traceback
+from railgraph._queue import ReviewQueue, open_requests
 from railgraph._settings import default_db_path, default_synchronous, load_graph, ref_of
 from railgraph._spec import GraphSpec
 from railgraph.errors import (
-    BudgetExhausted,
     DecisionError,
     InputError,
     RunCancelled,
@@ -42,46 +36,8 @@ from railgraph.errors import (
 
 __all__ = ["RunOutcome", "Runner"]
 
-RunStatus = Literal[
-    "running", "paused", "completed", "failed", "budget_exhausted", "rejected", "cancelled"
-]
-_DECIDED = {"approve": "approved", "edit": "edited", "reject": "rejected"}
-_ENDED = ("completed", "failed", "budget_exhausted", "rejected", "cancelled")
 
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """Where a run stands after a call to the runner."""
-
-    run_id: str
-    """The run."""
-    status: RunStatus
-    """``paused``, ``completed``, ``failed``, ``budget_exhausted``, ``rejected``, …"""
-    result: dict[str, Any]
-    """The state's fields (partial if the run stopped early)."""
-    usage: dict[str, Any]
-    """What the run spent."""
-    reason: str | None = None
-    """Why the run failed, was rejected, ran out of budget or is paused."""
-    pending: list[ApprovalRecord] = field(default_factory=list)
-    """Review requests waiting for a person, when paused."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The outcome as JSON-able data (what ``--json`` prints)."""
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "reason": self.reason,
-            "result": self.result,
-            "usage": self.usage,
-            "pending": [
-                {"request_id": p.request_id, "node": p.node, "request": p.request}
-                for p in self.pending
-            ],
-        }
-
-
-class Runner:
+class Runner(ReviewQueue):
     """Runs railgraph graphs durably on one SQLite database.
 
     Example:
@@ -245,85 +201,6 @@ class Runner:
         )
         return await self._drive(rail, record, state.model_dump())
 
-    async def decide(
-        self,
-        run_id: str,
-        decision: Decision,
-        *,
-        request_id: str | None = None,
-        allow_changed_graph: bool = False,
-    ) -> RunOutcome:
-        """Record a reviewer's decision on a paused run's request and resume the run.
-
-        Raises:
-            DecisionError: The run is not paused, the request is unknown or already decided,
-                the reviewer may not decide it, or an edit does not fit the tool's schema. The
-                request stays pending.
-        """
-        await self.expire(run_id=run_id)
-        record = await self._record(run_id)
-        request = await self._choose_request(record, request_id)
-        rail = self._graph_of(record)
-        await self._check_signature(record, rail, allow_changed_graph)
-        review = ReviewRequest.model_validate(request.request)
-        if review.reviewers and decision.by not in review.reviewers:
-            raise DecisionError(
-                f"{decision.by} may not decide request {request.request_id}; its reviewers are "
-                f"{', '.join(review.reviewers)}"
-            )
-        if (
-            decision.approved
-            and not review.allow_self_approval
-            and decision.by == record.started_by
-        ):
-            raise DecisionError(
-                f"{decision.by} started run {run_id} and may not approve it; ask another reviewer"
-            )
-        if decision.decision == "expire":
-            raise DecisionError("only railgraph expires requests; approve, edit or reject")
-        if decision.decision == "edit":
-            if review.kind == "unknown_effect":
-                raise DecisionError(
-                    f"request {request.request_id} asks whether to send a call again after a "
-                    "crash; its arguments cannot change — approve or reject it"
-                )
-            if review.action is None:
-                raise DecisionError(
-                    f"request {request.request_id} reviews no action, so there are no arguments "
-                    "to edit; approve or reject it"
-                )
-            merge_edit(rail.tools[review.action.tool], review.action.args, decision.args or {})
-        reviewed = review.action.args if review.action is not None else None
-        stamped = decision.model_copy(update={"at": self.clock(), "reviewed": reviewed})
-        await self.store.decide_approval(
-            request.request_id,
-            status=_DECIDED[decision.decision],  # type: ignore[arg-type]
-            decision=stamped.model_dump(mode="json"),
-            decided_by=decision.by,
-        )
-        return await self.resume(run_id, allow_changed_graph=allow_changed_graph)
-
-    async def approve(
-        self,
-        run_id: str,
-        *,
-        by: str,
-        edit: Mapping[str, Any] | None = None,
-        request_id: str | None = None,
-    ) -> RunOutcome:
-        """Approve a paused run's request as proposed, or with ``edit`` merged into its args."""
-        decision = _decision(
-            {"decision": "edit" if edit else "approve", "by": by, "args": dict(edit or {}) or None}
-        )
-        return await self.decide(run_id, decision, request_id=request_id)
-
-    async def reject(
-        self, run_id: str, *, by: str, reason: str, request_id: str | None = None
-    ) -> RunOutcome:
-        """Reject a paused run's request; the run takes the gate's ``rejected`` outcome."""
-        decision = _decision({"decision": "reject", "by": by, "reason": reason})
-        return await self.decide(run_id, decision, request_id=request_id)
-
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
         """Continue a run: with the decisions taken on its requests, or after a crash.
 
@@ -332,7 +209,7 @@ class Runner:
         are replayed from the ledger.
         """
         record = await self._record(run_id)
-        if record.status in _ENDED:
+        if record.status in ENDED:
             raise DecisionError(f"run {run_id} is {record.status}; there is nothing to resume")
         rail = self._graph_of(record)
         await self._check_signature(record, rail, allow_changed_graph)
@@ -360,72 +237,9 @@ class Runner:
             # Each decided gate runs again with its decision; other branches stay parked.
             goto = Command(update={DECISIONS: deliveries}, goto=sorted(deliveries))
             return await self._drive(rail, record, goto)
-        if snapshot.interrupts or _open_requests(snapshot.values):
+        if snapshot.interrupts or open_requests(snapshot.values):
             return await self._settle(rail, record, None)  # still waiting for people
         return await self._drive(rail, record, None)  # a crash stopped it mid-way
-
-    async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
-        """Stop a run for good: it ends ``cancelled`` and calls no further tool."""
-        record = await self._record(run_id)
-        if record.status not in ("running", "paused"):
-            raise DecisionError(
-                f"run {run_id} is {record.status}; only running or paused runs can be cancelled"
-            )
-        for approval in await self.store.list_approvals(run_id=run_id, status="pending"):
-            await self.store.decide_approval(
-                approval.request_id,
-                status="cancelled",
-                decision={"decision": "cancel", "by": by, "reason": reason, "at": self.clock()},
-                decided_by=by,
-            )
-        text = f"cancelled by {by}: {reason}"
-        await self._event(run_id, "run_cancelled", by=by, reason=reason)
-        updated = await self.store.update_run(run_id, status="cancelled", error=text)
-        return RunOutcome(run_id, "cancelled", updated.result or {}, updated.usage, text)
-
-    async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
-        """Review requests waiting for a decision, oldest first, across all runs.
-
-        ``graph`` filters by a graph's reference (``graphs.refund:graph``) or name (``refund``).
-
-        Requests past their expiry are expired first (their runs take the timeout outcome).
-        """
-        await self.expire()
-        if graph is None or ":" in graph:
-            return await self.store.list_approvals(status="pending", graph=graph)
-        # A graph's name (not its module:attribute reference) is kept in the request.
-        waiting = await self.store.list_approvals(status="pending")
-        return [a for a in waiting if a.request.get("graph") == graph]
-
-    async def expire(self, *, run_id: str | None = None) -> list[RunOutcome]:
-        """Expire pending requests past their expiry and resume their runs.
-
-        Each such request takes its gate's timeout outcome (``expired`` if the gate wires
-        one, else ``rejected``). Returns the outcomes of the runs resumed.
-        """
-        now = self.clock()
-        due: dict[str, list[ApprovalRecord]] = {}
-        for approval in await self.store.list_approvals(status="pending", run_id=run_id):
-            if approval.expires_at is not None and approval.expires_at <= now:
-                due.setdefault(approval.run_id, []).append(approval)
-        outcomes = []
-        for due_run, approvals in due.items():
-            for approval in approvals:
-                waited = approval.expires_at - approval.created_at if approval.expires_at else 0
-                decision = Decision(
-                    decision="expire",
-                    by="railgraph",
-                    reason=f"no decision within {waited:g} s",
-                    at=now,
-                )
-                await self.store.decide_approval(
-                    approval.request_id,
-                    status="expired",
-                    decision=decision.model_dump(mode="json"),
-                    decided_by="railgraph",
-                )
-            outcomes.append(await self.resume(due_run))
-        return outcomes
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -434,38 +248,6 @@ class Runner:
         if record is None:
             raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
         return record
-
-    async def _choose_request(self, record: RunRecord, request_id: str | None) -> ApprovalRecord:
-        if request_id is not None:
-            approval = await self.store.get_approval(request_id)
-            if approval is None or approval.run_id != record.run_id:
-                raise DecisionError(
-                    f"run {record.run_id} has no review request {request_id!r}; "
-                    "list them with `railgraph pending`"
-                )
-            if approval.status != "pending":
-                raise DecisionError(
-                    f"request {request_id} was already {approval.status} by {approval.decided_by}"
-                )
-            return approval
-        pending = await self.store.list_approvals(run_id=record.run_id, status="pending")
-        if len(pending) == 1:
-            return pending[0]
-        if not pending:
-            decided = await self.store.list_approvals(run_id=record.run_id, status=None)
-            last = (
-                f"; its last request was {decided[-1].status} by {decided[-1].decided_by}"
-                if decided
-                else ""
-            )
-            raise DecisionError(
-                f"run {record.run_id} is {record.status} and has no pending request{last}"
-            )
-        ids = ", ".join(p.request_id for p in pending)
-        raise DecisionError(
-            f"run {record.run_id} has {len(pending)} pending requests ({ids}); "
-            "choose one with --request ID"
-        )
 
     async def _check_signature(self, record: RunRecord, rail: RailGraph, allow: bool) -> None:
         if rail.signature == record.signature or allow:
@@ -509,7 +291,7 @@ class Runner:
         pending: list[ApprovalRecord] = []
         status: RunStatus
         if error is not None:
-            status, reason = _failure(error)
+            status, reason = failure(error)
             partial = getattr(error, PARTIAL_ATTR, None)
             if partial is not None:
                 _, events, spent = partial
@@ -521,13 +303,13 @@ class Runner:
                 node=partial[0] if partial else None,
                 error=reason,
                 error_type=type(error).__name__,
-                traceback=None if status != "failed" else _short_tb(error),
+                traceback=None if status != "failed" else short_traceback(error),
             )
-        elif snapshot.interrupts or _open_requests(values):
+        elif snapshot.interrupts or open_requests(values):
             status = "paused"
             asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
             pending = await self._register_requests(
-                rail, record, [*asked, *_open_requests(values)], announce={i for i, _ in asked}
+                rail, record, [*asked, *open_requests(values)], announce={i for i, _ in asked}
             )
             reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
         else:
@@ -540,86 +322,7 @@ class Runner:
         )
         return RunOutcome(record.run_id, status, result, usage, reason or None, pending)
 
-    async def _register_requests(
-        self,
-        rail: RailGraph,
-        record: RunRecord,
-        requests: list[tuple[str, dict[str, Any]]],
-        *,
-        announce: set[str],
-    ) -> list[ApprovalRecord]:
-        """Store the run's open review requests in the queue (once each) and list them.
-
-        ``announce`` names requests raised by ``interrupt()`` (unknown effects); approve
-        gates record their own ``approval_requested`` event with their state.
-        """
-        out: list[ApprovalRecord] = []
-        path: list[str] | None = None
-        for request_id, value in requests:
-            known = await self.store.get_approval(request_id)
-            if known is not None:
-                if known.status == "pending":
-                    out.append(known)
-                continue
-            if path is None:
-                path = path_of(await self.store.list_events(record.run_id))
-            now = self.clock()
-            expires = value.get("expires_after_s")
-            approval = ApprovalRecord(
-                request_id=request_id,
-                run_id=record.run_id,
-                graph=record.graph,
-                node=value.get("gate", "?"),
-                status="pending",
-                request={**value, "run_id": record.run_id, "graph": rail.name, "path": path},
-                created_at=now,
-                expires_at=now + expires if expires else None,
-            )
-            await self.store.add_approval(approval)
-            if request_id in announce:
-                await self._event(
-                    record.run_id,
-                    "approval_requested",
-                    node=approval.node,
-                    request_id=request_id,
-                    request=value,
-                )
-            out.append(approval)
-        return out
-
     async def _event(self, run_id: str, kind: str, *, node: str | None = None, **data: Any) -> None:
         await self.store.append_events(
             run_id, [{"kind": kind, "node": node, "at": self.clock(), "data": data}]
         )
-
-
-def _open_requests(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Requests of approve gates whose branch is parked, as (request id, request)."""
-    entries = (values.get(REQUESTS) or {}).values()
-    return [(e["request_id"], e["request"]) for e in entries if e and e.get("open")]
-
-
-def _decision(data: Mapping[str, Any]) -> Decision:
-    try:
-        return Decision.model_validate(dict(data))
-    except ValidationError as exc:
-        raise DecisionError(
-            "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        ) from None
-
-
-def _failure(error: BaseException) -> tuple[RunStatus, str]:
-    if isinstance(error, BudgetExhausted):
-        return "budget_exhausted", str(error)
-    if isinstance(error, RunCancelled):
-        return "cancelled", str(error)
-    if isinstance(error, GraphRecursionError):
-        return "failed", (
-            "the run took more steps than its recursion limit; it may loop forever — set a "
-            "steps limit in the budget or add an exit to the loop"
-        )
-    return "failed", f"{type(error).__name__}: {error}"
-
-
-def _short_tb(error: BaseException) -> str:
-    return "".join(traceback.format_exception(error, limit=-3))

@@ -1,0 +1,68 @@
+"""Where a run stands after the runner drove it, and how a failure maps to a status."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langgraph.errors import GraphRecursionError
+
+from checkpointers import ApprovalRecord
+from railgraph.errors import BudgetExhausted, RunCancelled
+
+__all__ = ["ENDED", "RunOutcome", "RunStatus", "failure", "short_traceback"]
+
+RunStatus = Literal[
+    "running", "paused", "completed", "failed", "budget_exhausted", "rejected", "cancelled"
+]
+ENDED = ("completed", "failed", "budget_exhausted", "rejected", "cancelled")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run stands after a call to the runner."""
+
+    run_id: str
+    """The run."""
+    status: RunStatus
+    """``paused``, ``completed``, ``failed``, ``budget_exhausted``, ``rejected``, …"""
+    result: dict[str, Any]
+    """The state's fields (partial if the run stopped early)."""
+    usage: dict[str, Any]
+    """What the run spent."""
+    reason: str | None = None
+    """Why the run failed, was rejected, ran out of budget or is paused."""
+    pending: list[ApprovalRecord] = field(default_factory=list)
+    """Review requests waiting for a person, when paused."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The outcome as JSON-able data (what ``--json`` prints)."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "reason": self.reason,
+            "result": self.result,
+            "usage": self.usage,
+            "pending": [
+                {"request_id": p.request_id, "node": p.node, "request": p.request}
+                for p in self.pending
+            ],
+        }
+
+
+def failure(error: BaseException) -> tuple[RunStatus, str]:
+    if isinstance(error, BudgetExhausted):
+        return "budget_exhausted", str(error)
+    if isinstance(error, RunCancelled):
+        return "cancelled", str(error)
+    if isinstance(error, GraphRecursionError):
+        return "failed", (
+            "the run took more steps than its recursion limit; it may loop forever — set a "
+            "steps limit in the budget or add an exit to the loop"
+        )
+    return "failed", f"{type(error).__name__}: {error}"
+
+
+def short_traceback(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error, limit=-3))

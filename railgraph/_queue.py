@@ -1,0 +1,289 @@
+"""The review queue's operations on a runner: list, decide, expire and cancel.
+
+A mixin of :class:`railgraph.Runner`, kept apart from starting and driving runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from checkpointers import ApprovalRecord, ApprovalStatus, RunRecord, RunStore
+from nodes import Decision, ReviewRequest, merge_edit
+from nodes._state import REQUESTS
+from railgraph._graph import RailGraph
+from railgraph._outcome import RunOutcome
+from railgraph._report import path_of
+from railgraph.errors import DecisionError
+
+__all__ = ["ReviewQueue", "open_requests"]
+
+_DECIDED: dict[str, ApprovalStatus] = {
+    "approve": "approved",
+    "edit": "edited",
+    "reject": "rejected",
+}
+
+
+class ReviewQueue(ABC):
+    """Pending review requests across runs, and the decisions that resume them."""
+
+    store: RunStore
+    clock: Callable[[], float]
+
+    @abstractmethod
+    async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
+        """Continue a run with the decisions taken on its requests."""
+
+    @abstractmethod
+    async def _record(self, run_id: str) -> RunRecord: ...
+
+    @abstractmethod
+    def _graph_of(self, record: RunRecord) -> RailGraph: ...
+
+    @abstractmethod
+    async def _check_signature(self, record: RunRecord, rail: RailGraph, allow: bool) -> None: ...
+
+    @abstractmethod
+    async def _event(
+        self, run_id: str, kind: str, *, node: str | None = None, **data: Any
+    ) -> None: ...
+
+    async def decide(
+        self,
+        run_id: str,
+        decision: Decision,
+        *,
+        request_id: str | None = None,
+        allow_changed_graph: bool = False,
+    ) -> RunOutcome:
+        """Record a reviewer's decision on a paused run's request and resume the run.
+
+        Raises:
+            DecisionError: The run is not paused, the request is unknown or already decided,
+                the reviewer may not decide it, or an edit does not fit the tool's schema. The
+                request stays pending.
+        """
+        await self.expire(run_id=run_id)
+        record = await self._record(run_id)
+        request = await self._choose_request(record, request_id)
+        rail = self._graph_of(record)
+        await self._check_signature(record, rail, allow_changed_graph)
+        review = ReviewRequest.model_validate(request.request)
+        if review.reviewers and decision.by not in review.reviewers:
+            raise DecisionError(
+                f"{decision.by} may not decide request {request.request_id}; its reviewers are "
+                f"{', '.join(review.reviewers)}"
+            )
+        if (
+            decision.approved
+            and not review.allow_self_approval
+            and decision.by == record.started_by
+        ):
+            raise DecisionError(
+                f"{decision.by} started run {run_id} and may not approve it; ask another reviewer"
+            )
+        if decision.decision == "expire":
+            raise DecisionError("only railgraph expires requests; approve, edit or reject")
+        if decision.decision == "edit":
+            if review.kind == "unknown_effect":
+                raise DecisionError(
+                    f"request {request.request_id} asks whether to send a call again after a "
+                    "crash; its arguments cannot change — approve or reject it"
+                )
+            if review.action is None:
+                raise DecisionError(
+                    f"request {request.request_id} reviews no action, so there are no arguments "
+                    "to edit; approve or reject it"
+                )
+            merge_edit(rail.tools[review.action.tool], review.action.args, decision.args or {})
+        reviewed = review.action.args if review.action is not None else None
+        stamped = decision.model_copy(update={"at": self.clock(), "reviewed": reviewed})
+        await self.store.decide_approval(
+            request.request_id,
+            status=_DECIDED[decision.decision],
+            decision=stamped.model_dump(mode="json"),
+            decided_by=decision.by,
+        )
+        return await self.resume(run_id, allow_changed_graph=allow_changed_graph)
+
+    async def approve(
+        self,
+        run_id: str,
+        *,
+        by: str,
+        edit: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> RunOutcome:
+        """Approve a paused run's request as proposed, or with ``edit`` merged into its args."""
+        decision = _decision(
+            {"decision": "edit" if edit else "approve", "by": by, "args": dict(edit or {}) or None}
+        )
+        return await self.decide(run_id, decision, request_id=request_id)
+
+    async def reject(
+        self, run_id: str, *, by: str, reason: str, request_id: str | None = None
+    ) -> RunOutcome:
+        """Reject a paused run's request; the run takes the gate's ``rejected`` outcome."""
+        decision = _decision({"decision": "reject", "by": by, "reason": reason})
+        return await self.decide(run_id, decision, request_id=request_id)
+
+    async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
+        """Stop a run for good: it ends ``cancelled`` and calls no further tool."""
+        record = await self._record(run_id)
+        if record.status not in ("running", "paused"):
+            raise DecisionError(
+                f"run {run_id} is {record.status}; only running or paused runs can be cancelled"
+            )
+        for approval in await self.store.list_approvals(run_id=run_id, status="pending"):
+            await self.store.decide_approval(
+                approval.request_id,
+                status="cancelled",
+                decision={"decision": "cancel", "by": by, "reason": reason, "at": self.clock()},
+                decided_by=by,
+            )
+        text = f"cancelled by {by}: {reason}"
+        await self._event(run_id, "run_cancelled", by=by, reason=reason)
+        updated = await self.store.update_run(run_id, status="cancelled", error=text)
+        return RunOutcome(run_id, "cancelled", updated.result or {}, updated.usage, text)
+
+    async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
+        """Review requests waiting for a decision, oldest first, across all runs.
+
+        ``graph`` filters by a graph's reference (``graphs.refund:graph``) or name (``refund``).
+
+        Requests past their expiry are expired first (their runs take the timeout outcome).
+        """
+        await self.expire()
+        if graph is None or ":" in graph:
+            return await self.store.list_approvals(status="pending", graph=graph)
+        # A graph's name (not its module:attribute reference) is kept in the request.
+        waiting = await self.store.list_approvals(status="pending")
+        return [a for a in waiting if a.request.get("graph") == graph]
+
+    async def expire(self, *, run_id: str | None = None) -> list[RunOutcome]:
+        """Expire pending requests past their expiry and resume their runs.
+
+        Each such request takes its gate's timeout outcome (``expired`` if the gate wires
+        one, else ``rejected``). Returns the outcomes of the runs resumed.
+        """
+        now = self.clock()
+        due: dict[str, list[ApprovalRecord]] = {}
+        for approval in await self.store.list_approvals(status="pending", run_id=run_id):
+            if approval.expires_at is not None and approval.expires_at <= now:
+                due.setdefault(approval.run_id, []).append(approval)
+        outcomes = []
+        for due_run, approvals in due.items():
+            for approval in approvals:
+                waited = approval.expires_at - approval.created_at if approval.expires_at else 0
+                decision = Decision(
+                    decision="expire",
+                    by="railgraph",
+                    reason=f"no decision within {waited:g} s",
+                    at=now,
+                )
+                await self.store.decide_approval(
+                    approval.request_id,
+                    status="expired",
+                    decision=decision.model_dump(mode="json"),
+                    decided_by="railgraph",
+                )
+            outcomes.append(await self.resume(due_run))
+        return outcomes
+
+    async def _choose_request(self, record: RunRecord, request_id: str | None) -> ApprovalRecord:
+        if request_id is not None:
+            approval = await self.store.get_approval(request_id)
+            if approval is None or approval.run_id != record.run_id:
+                raise DecisionError(
+                    f"run {record.run_id} has no review request {request_id!r}; "
+                    "list them with `railgraph pending`"
+                )
+            if approval.status != "pending":
+                raise DecisionError(
+                    f"request {request_id} was already {approval.status} by {approval.decided_by}"
+                )
+            return approval
+        pending = await self.store.list_approvals(run_id=record.run_id, status="pending")
+        if len(pending) == 1:
+            return pending[0]
+        if not pending:
+            decided = await self.store.list_approvals(run_id=record.run_id, status=None)
+            last = (
+                f"; its last request was {decided[-1].status} by {decided[-1].decided_by}"
+                if decided
+                else ""
+            )
+            raise DecisionError(
+                f"run {record.run_id} is {record.status} and has no pending request{last}"
+            )
+        ids = ", ".join(p.request_id for p in pending)
+        raise DecisionError(
+            f"run {record.run_id} has {len(pending)} pending requests ({ids}); "
+            "choose one with --request ID"
+        )
+
+    async def _register_requests(
+        self,
+        rail: RailGraph,
+        record: RunRecord,
+        requests: list[tuple[str, dict[str, Any]]],
+        *,
+        announce: set[str],
+    ) -> list[ApprovalRecord]:
+        """Store the run's open review requests in the queue (once each) and list them.
+
+        ``announce`` names requests raised by ``interrupt()`` (unknown effects); approve
+        gates record their own ``approval_requested`` event with their state.
+        """
+        out: list[ApprovalRecord] = []
+        path: list[str] | None = None
+        for request_id, value in requests:
+            known = await self.store.get_approval(request_id)
+            if known is not None:
+                if known.status == "pending":
+                    out.append(known)
+                continue
+            if path is None:
+                path = path_of(await self.store.list_events(record.run_id))
+            now = self.clock()
+            expires = value.get("expires_after_s")
+            approval = ApprovalRecord(
+                request_id=request_id,
+                run_id=record.run_id,
+                graph=record.graph,
+                node=value.get("gate", "?"),
+                status="pending",
+                request={**value, "run_id": record.run_id, "graph": rail.name, "path": path},
+                created_at=now,
+                expires_at=now + expires if expires else None,
+            )
+            await self.store.add_approval(approval)
+            if request_id in announce:
+                await self._event(
+                    record.run_id,
+                    "approval_requested",
+                    node=approval.node,
+                    request_id=request_id,
+                    request=value,
+                )
+            out.append(approval)
+        return out
+
+
+def open_requests(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Requests of approve gates whose branch is parked, as (request id, request)."""
+    entries = (values.get(REQUESTS) or {}).values()
+    return [(e["request_id"], e["request"]) for e in entries if e and e.get("open")]
+
+
+def _decision(data: Mapping[str, Any]) -> Decision:
+    try:
+        return Decision.model_validate(dict(data))
+    except ValidationError as exc:
+        raise DecisionError(
+            "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        ) from None
