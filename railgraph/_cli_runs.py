@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich import box
@@ -25,6 +25,7 @@ from railgraph._cli_app import (
     when,
     with_runner,
 )
+from railgraph._outcome import RunStatus
 from railgraph._report import trace
 from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import load_graph
@@ -71,7 +72,12 @@ def runs(
     """List runs, newest first."""
 
     async def work(runner: Runner) -> list[RunRecord]:
-        return await runner.store.list_runs(status=status, graph=graph, limit=limit)  # type: ignore[arg-type]
+        if status is not None and status not in get_args(RunStatus):
+            raise InputError(
+                f"unknown status {status!r}; use one of {', '.join(get_args(RunStatus))}"
+            )
+        wanted = cast(RunStatus | None, status)
+        return await runner.store.list_runs(status=wanted, graph=graph, limit=limit)
 
     records = with_runner(db, work)
     if as_json:

@@ -158,6 +158,7 @@ def test_human_output_shows_the_review_queue() -> None:
         (["run", "graphs.refund:graph", "--budget", "tool_calls"], "write KEY=VALUE"),
         (["approve", "nope", "--by", "alice"], "no run 'nope'"),
         (["show", "nope"], "no run 'nope'"),
+        (["runs", "--status", "done"], "unknown status 'done'; use one of running, paused"),
     ],
 )
 def test_usage_errors_exit_2_with_the_fix(args: list[str], message: str) -> None:
