@@ -220,6 +220,10 @@ class NodeContext:
             PolicyError: The tool is undeclared, blocked, or needs an approval it lacks.
             BudgetExhausted: The call would start over the envelope.
             ToolError: Bad arguments, a permanent failure, retries used up, or bad output.
+
+        A tool with effects is keyed in the ledger: a completed effect is replayed, and an
+        effect a crash left unknown is sent again only if the tool is idempotent; otherwise
+        the run pauses with a review request.
         """
         return await call_tool(self, name, args, approved=approved)
 

@@ -38,22 +38,7 @@ def canonical_json(value: Any) -> str:
 async def call_tool(
     ctx: NodeContext, name: str, args: Mapping[str, Any], *, approved: bool = False
 ) -> dict[str, Any]:
-    """Call a declared tool through policy, budget, ledger, timeout, retries and validation.
-
-    Args:
-        name: A tool the graph declared.
-        args: Arguments, validated against the tool's input schema.
-        approved: Whether a person approved exactly this call at an approve gate.
-
-    Returns:
-        The tool's output, validated and dumped to JSON-able data.
-
-    Raises:
-        PolicyError: The tool is undeclared, blocked, or needs an approval it lacks.
-        BudgetExhausted: The call would start over the envelope.
-        ToolError: Bad arguments, a permanent failure, retries used up, bad output, or an
-            effect whose outcome is unknown after a crash.
-    """
+    """The guarded call behind :meth:`NodeContext.call_tool` (documented there)."""
     spec = ctx.runtime.tools[name]
     await ctx.ensure_running(f"the call to tool {name!r}")
     payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
