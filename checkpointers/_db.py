@@ -1,37 +1,39 @@
-"""The one SQLite connection that the checkpointer and the run store share.
+"""The SQLite connections that the checkpointer and the run store share.
 
-Transactions are bodies (see `_tx`). A `Database` runs them in one of two ways:
+Transactions are bodies (see `_tx`). A `Database` runs them in one of three ways:
 
+- **inline**: short writes (see `Database.write`) run whole on the event loop's
+  own thread, on a second connection that never waits (see `_inline`). When
+  another connection holds the file's write lock, they go the next way instead.
 - **one trip**: `BEGIN`, every statement and `COMMIT` (or `ROLLBACK`) run as a
   single call in aiosqlite's worker thread. Each trip between the event loop
   and that thread costs tens of microseconds, more than most statements do.
-  Writes that are waiting together also commit together (*group commit*): a
-  node's writes and the checkpoint after it arrive in the same turn of the
-  event loop, and one transaction stores both. Each write still runs in its own
-  savepoint, fails alone, and returns only once its commit is done.
 - **one call per statement**, through aiosqlite's public API, when the private
-  hook that the first way needs is missing (see `_worker_hook`).
+  hook that the second way needs is missing (see `_worker_hook`).
 
-Either way every transaction holds the database's lock.
+Writes that are waiting together also commit together (*group commit*), inline
+or in one trip: a node's writes and the checkpoint after it arrive in the same
+turn of the event loop, and one transaction stores both. Each write still runs
+in its own savepoint, fails alone, and returns only once its commit is done.
+
+Every transaction holds the database's lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar, cast
 
 import aiosqlite
 
 from railgraph.errors import StoreError
 
+from ._inline import InlineWriter
 from ._tx import Body, Outcome, run_batch
 
-__all__ = ["Clock", "Database", "Synchronous", "open_database"]
+__all__ = ["WAL_AUTOCHECKPOINT_PAGES", "Clock", "Database", "Synchronous", "guard", "store_error"]
 
 Synchronous = Literal["NORMAL", "FULL"]
 """SQLite's `synchronous` setting: `FULL` also survives power loss in WAL mode."""
@@ -41,16 +43,14 @@ Clock = Callable[[], float]
 
 _T = TypeVar("_T")
 
-MEMORY = ":memory:"
-BUSY_TIMEOUT_MS = 30_000
 WAL_AUTOCHECKPOINT_PAGES = 4_000
-"""Pages (16 MB) the WAL may hold before a commit copies them into the database.
+"""Pages (16 MB) the WAL may hold before they are copied into the database.
 
 SQLite's default, 1,000, makes one commit in every hundred or so nodes pay for a
 checkpoint and its fsyncs; at 4,000 the pauses are rarer, and a 20-node graph
-ran about 6% faster per node. (A checkpoint from a second connection in the
-background did not help: with one busy writer it never catches up, so the WAL
-never restarts.) Closing the last connection still checkpoints and removes it.
+ran about 6% faster per node. Inline commits never checkpoint: see
+`Database._checkpoint_wal`, which lets the WAL start over at this length too.
+Closing the last connection checkpoints the WAL and removes it.
 """
 
 _InWorker = Callable[[Callable[[sqlite3.Connection], _T]], Awaitable[_T]]
@@ -80,15 +80,16 @@ def _worker_hook(conn: aiosqlite.Connection) -> _InWorker[Any] | None:
 class _Waiting:
     """A write body waiting for the next batch, and the future its caller awaits."""
 
-    __slots__ = ("body", "done")
+    __slots__ = ("body", "done", "short")
 
-    def __init__(self, body: Body[Any], done: asyncio.Future[Any]) -> None:
+    def __init__(self, body: Body[Any], done: asyncio.Future[Any], short: bool) -> None:
         self.body = body
         self.done = done
+        self.short = short
 
 
 class Database:
-    """An open SQLite database with one connection, one lock and one clock.
+    """An open SQLite database with its connections, one lock and one clock.
 
     Every transaction holds the lock. A single connection has a single
     transaction, so a read that ran while a writer's transaction was open would
@@ -101,10 +102,18 @@ class Database:
         clock: Source of timestamps for stored records.
         one_trip: Run each transaction as one call in aiosqlite's worker thread
             when aiosqlite allows it; `False` forces one public call per statement.
+        wal_pages: The WAL's length, in pages, past which a checkpoint of inline
+            commits also lets it start over (see `_checkpoint_wal`).
     """
 
     def __init__(
-        self, conn: aiosqlite.Connection, *, location: str, clock: Clock, one_trip: bool = True
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        location: str,
+        clock: Clock,
+        one_trip: bool = True,
+        wal_pages: int = WAL_AUTOCHECKPOINT_PAGES,
     ) -> None:
         self.conn = conn
         """The underlying aiosqlite connection (exposed for diagnostics)."""
@@ -113,28 +122,42 @@ class Database:
         self.clock = clock
         """Returns the current time in unix seconds."""
         self.lock = asyncio.Lock()
-        """Serializes every use of `conn`."""
+        """Serializes every transaction, on `conn` and on `inline`."""
+        self.inline: InlineWriter | None = None
+        """The connection short writes run on, on the loop's thread (see `_inline`);
+        `None` runs them in the worker thread too."""
+        self.wal_pages = wal_pages
+        """The WAL's length, in pages, past which a checkpoint lets it start over."""
         self._in_worker = _worker_hook(conn) if one_trip else None
         self._waiting: list[_Waiting] = []
         self._committer: asyncio.Task[None] | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
 
     @property
     def one_trip(self) -> bool:
         """Whether each transaction runs as one call in aiosqlite's worker thread."""
         return self._in_worker is not None
 
-    async def write(self, body: Body[_T]) -> _T:
+    async def write(self, body: Body[_T], *, short: bool = False) -> _T:
         """Run `body` as a write transaction; its changes are committed when this returns.
 
         Its changes are rolled back if it raises. `BEGIN IMMEDIATE` takes
         SQLite's write lock up front, so another process writing the same file
         makes this wait (up to the busy timeout) instead of failing half-way.
+
+        Args:
+            body: The transaction.
+            short: The body touches a few small rows (a node's writes, a run
+                record), so it may run on the event loop's own thread, which is
+                quicker than a trip to the worker thread. Leave it `False` for
+                work that grows with the data (migrations, deleting or copying
+                threads) or that moves large values, which would stall the loop.
         """
         if self._in_worker is None:
             async with self.lock:
                 return await self._transact_in_calls("BEGIN IMMEDIATE", body)
         done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(body, done))
+        self._waiting.append(_Waiting(body, done, short))
         if self._committer is None:
             # A new task first runs on the loop's next turn, so writes made in this
             # turn (a node's writes, then the checkpoint after it) join the batch.
@@ -161,8 +184,13 @@ class Database:
                     self._waiting = []
                     if not batch:
                         continue
+                    bodies = [w.body for w in batch]
+                    short = self.inline is not None and all(w.short for w in batch)
                     try:
-                        outcomes = await self._in_thread("BEGIN IMMEDIATE", [w.body for w in batch])
+                        done = self._run_inline(bodies) if short else None
+                        if done is None:  # not short, or another connection holds the lock
+                            done = await self._in_thread("BEGIN IMMEDIATE", bodies)
+                        outcomes = done
                     except Exception as exc:
                         outcomes = [Outcome(error=exc)] * len(batch)
                 for waiting, outcome in zip(batch, outcomes, strict=True):
@@ -181,6 +209,51 @@ class Database:
                 waiting.done.cancel()
             self._waiting = []
 
+    def _run_inline(self, bodies: Sequence[Body[Any]]) -> list[Outcome] | None:
+        """Run bodies as one transaction on the inline connection, under the lock.
+
+        Returns `None`, with no body started, when another connection holds the
+        write lock; SQL errors become `StoreError`.
+        """
+        assert self.inline is not None
+        try:
+            outcomes = self.inline.run(bodies)
+        except sqlite3.Error as exc:
+            raise store_error(self, exc) from exc
+        if outcomes is None:
+            return None
+        if self._checkpointer is None and self.inline.checkpoint_due():
+            self._checkpointer = asyncio.create_task(self._checkpoint_wal())
+        return self._stored(outcomes)
+
+    async def _checkpoint_wal(self) -> None:
+        """Copy the WAL into the database in the worker thread; past `wal_pages`, start it over.
+
+        Inline commits never checkpoint, to keep the checkpoint's fsyncs off the
+        loop. The first pass here runs while writes go on. It copies most of
+        the WAL, but it cannot catch up with them, and a WAL starts over only
+        once all of it is copied; without more, it would grow for ever. So when
+        the WAL is longer than `wal_pages`, a second pass, under the lock,
+        copies the rest while none of this database's writes run, and the next
+        write starts the WAL over. Both are PASSIVE: they wait for no other
+        connection, so a reader in another process that holds an old snapshot
+        can keep the WAL from starting over until the next try.
+        """
+        assert self._in_worker is not None
+        in_worker: _InWorker[int] = self._in_worker
+        try:
+            # Unlocked: the worker thread runs one call at a time, and every use of
+            # `conn` under the lock is one call, so this never lands inside a transaction.
+            if await in_worker(_checkpoint_passive) > self.wal_pages:
+                async with self.lock:
+                    await in_worker(_checkpoint_passive)
+        except (sqlite3.Error, ValueError):
+            # The frames not copied stay in the WAL, and the next checkpoint, or
+            # closing the database, copies them; a failing disk fails writes too.
+            pass
+        finally:
+            self._checkpointer = None
+
     async def _in_thread(self, begin: str, bodies: Sequence[Body[Any]]) -> list[Outcome]:
         """Run bodies as one transaction in the worker thread; SQL errors become `StoreError`."""
         assert self._in_worker is not None
@@ -195,36 +268,40 @@ class Database:
         try:
             outcomes = await in_worker(whole)
         except sqlite3.Error as exc:
-            raise _store_error(self, exc) from exc
+            raise store_error(self, exc) from exc
         except ValueError as exc:
             if started:
                 raise
             # aiosqlite raises ValueError once the connection is closed.
-            raise _store_error(self, exc) from exc
+            raise store_error(self, exc) from exc
+        return self._stored(outcomes)
+
+    def _stored(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """The outcomes, with SQLite's errors turned into `StoreError`."""
         return [
-            Outcome(error=_store_error(self, o.error)) if isinstance(o.error, sqlite3.Error) else o
+            Outcome(error=store_error(self, o.error)) if isinstance(o.error, sqlite3.Error) else o
             for o in outcomes
         ]
 
     async def _transact_in_calls(self, begin: str, body: Body[_T]) -> _T:
         try:
             # Inside the `try`: a caller cancelled while BEGIN is queued has still begun.
-            await self._run(begin)
+            await self.run(begin)
             try:
                 statement = next(body)
                 while True:
-                    result = await _guard(self, statement.run_calls(self.conn))
+                    result = await guard(self, statement.run_calls(self.conn))
                     statement = body.send(result)
             except StopIteration as finished:
                 outcome = cast(_T, finished.value)
             finally:
                 body.close()
-            await self._run("COMMIT")
+            await self.run("COMMIT")
         except BaseException as exc:
             # Also on cancellation and on a failed COMMIT. aiosqlite runs calls in
             # order, so this runs after any statement still queued.
             try:
-                await self._run("ROLLBACK")
+                await self.run("ROLLBACK")
             except StoreError as rollback_error:
                 # SQLite may already have rolled back, or BEGIN failed; keep the
                 # original error.
@@ -233,28 +310,43 @@ class Database:
             raise
         return outcome
 
-    async def _run(self, sql: str) -> None:
-        await _guard(self, self.conn.execute_fetchall(sql))
+    async def run(self, sql: str) -> None:
+        """Run one statement on `conn`, as a call of its own (a pragma, `BEGIN`, `COMMIT`)."""
+        await guard(self, self.conn.execute_fetchall(sql))
 
     async def close(self) -> None:
-        """Close the connection once waiting writes are committed; later use raises `StoreError`."""
-        while self._committer is not None:
-            await asyncio.wait([self._committer])
+        """Close the connections once waiting writes commit; later use raises `StoreError`."""
+        while running := [t for t in (self._committer, self._checkpointer) if t is not None]:
+            await asyncio.wait(running)
         async with self.lock:
-            await self.conn.close()
+            inline, self.inline = self.inline, None
+            try:
+                if inline is not None:
+                    # First, so that aiosqlite's is the last connection, whose closing
+                    # checkpoints the WAL, in its thread.
+                    await asyncio.to_thread(inline.close)
+            finally:
+                await self.conn.close()
 
 
-async def _guard(db: Database, awaitable: Awaitable[_T]) -> _T:
+def _checkpoint_passive(conn: sqlite3.Connection) -> int:
+    """Copy what can be copied of the WAL at once; return the WAL's length in pages."""
+    ((_busy, log, _copied),) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    return int(log)
+
+
+async def guard(db: Database, awaitable: Awaitable[_T]) -> _T:
     """Await one public aiosqlite call, turning SQLite's errors into `StoreError`."""
     try:
         result = await awaitable
     except (sqlite3.Error, ValueError) as exc:
         # aiosqlite raises ValueError once the connection is closed.
-        raise _store_error(db, exc) from exc
+        raise store_error(db, exc) from exc
     return result
 
 
-def _store_error(db: Database, exc: Exception) -> StoreError:
+def store_error(db: Database, exc: Exception) -> StoreError:
+    """The `StoreError` that reports `exc`, a failure of the database, with what to check."""
     error = StoreError(
         f"the railgraph database at {db.location} failed: {exc}. Check that the file "
         "is writable, the disk is not full and the checkpointer is still open "
@@ -262,84 +354,3 @@ def _store_error(db: Database, exc: Exception) -> StoreError:
     )
     error.__cause__ = exc
     return error
-
-
-async def _switch_to_wal(db: Database) -> None:
-    """Put the file in WAL mode, waiting up to the busy timeout for its write lock.
-
-    Switching a new file to WAL takes its write lock, which another process may
-    hold, mid-switch itself. SQLite answers "database is locked" at once there
-    rather than calling the busy handler, so the switch is retried here.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    pause = 0.001
-    while True:
-        try:
-            (row,) = await _guard(db, db.conn.execute_fetchall("PRAGMA journal_mode=WAL"))
-        except StoreError as exc:
-            cause = exc.__cause__
-            busy = isinstance(cause, sqlite3.OperationalError) and (
-                cause.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-            )
-            if not busy or time.monotonic() + pause > deadline:
-                raise
-        else:
-            if row[0] in ("wal", "memory"):
-                return
-            if time.monotonic() + pause > deadline:
-                raise StoreError(
-                    f"the railgraph database at {db.location} stayed in {row[0]!r} journal "
-                    "mode: another process kept it locked. Close other programs using the "
-                    "file and try again."
-                )
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.05)
-
-
-def _prepare_file(path: Path) -> str:
-    """Create the database file's parent directories; return the expanded path."""
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return str(path)
-
-
-@asynccontextmanager
-async def open_database(
-    path: str | Path, *, synchronous: Synchronous, clock: Clock = time.time, one_trip: bool = True
-) -> AsyncIterator[Database]:
-    """Open (creating if needed) the database file and configure the connection.
-
-    Args:
-        path: A file path, whose parent directories are created, or `":memory:"`.
-        synchronous: SQLite's `synchronous` pragma, `"NORMAL"` or `"FULL"`.
-        clock: Source of timestamps for stored records.
-        one_trip: See `Database`.
-
-    Yields:
-        The open database; it is closed when the block exits.
-    """
-    if synchronous not in ("NORMAL", "FULL"):
-        raise StoreError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
-    location = str(path)
-    if location != MEMORY:
-        location = await asyncio.to_thread(_prepare_file, Path(location))
-    try:
-        # isolation_level=None: transactions are begun and ended explicitly.
-        conn = await aiosqlite.connect(location, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise StoreError(
-            f"cannot open the railgraph database at {location}: {exc}. "
-            "Check the path and its permissions."
-        ) from exc
-    conn.row_factory = sqlite3.Row
-    db = Database(conn, location=location, clock=clock, one_trip=one_trip)
-    try:
-        await db._run(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await _switch_to_wal(db)
-        # Pragmas take no parameters; the value was checked against a fixed set above.
-        await db._run(f"PRAGMA synchronous={synchronous}")
-        await db._run("PRAGMA foreign_keys=ON")
-        await db._run(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-        yield db
-    finally:
-        await db.close()

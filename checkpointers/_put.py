@@ -3,13 +3,14 @@
 Everything that takes Python work (serializing, hashing large values, checking
 events) happens when `put_checkpoint` or `put_writes` is called; the body they
 return only runs SQL (and compresses values not stored before), so the
-transaction is short and runs whole in the database's thread.
+transaction runs whole in one go: on the event loop's thread when it stores no
+large value (see `Prepared.short`), otherwise in the database's worker thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     # Only for annotations: it is the config type of LangGraph's saver interface.
     from langchain_core.runnables import RunnableConfig
 
-__all__ = ["put_checkpoint", "put_writes", "thread_of"]
+__all__ = ["Prepared", "put_checkpoint", "put_writes", "thread_of"]
 
 _INSERT_BLOB = """
     INSERT OR IGNORE INTO checkpoint_blobs
@@ -56,6 +57,16 @@ _STORED_WRITE_VALUE = """
 """
 
 
+class Prepared(NamedTuple):
+    """A write transaction ready to run."""
+
+    body: Body[None]
+    """The transaction."""
+    short: bool
+    """It stores no large value (see `_values`), so it may run on the event loop's
+    thread (see `Database.write`); storing one may mean compressing it."""
+
+
 def thread_of(config: RunnableConfig) -> str:
     """The config's thread id.
 
@@ -77,8 +88,8 @@ def put_checkpoint(
     metadata: CheckpointMetadata,
     new_versions: ChannelVersions,
     serde: SerializerProtocol,
-) -> Body[None]:
-    """The body that stores a checkpoint and the values of the channels in `new_versions`.
+) -> Prepared:
+    """The transaction that stores a checkpoint and the values of the channels in `new_versions`.
 
     `channel_versions` is stored once, as the JSON column SQL reads; the
     serialized checkpoint repeats it only when some version is not a string,
@@ -120,7 +131,7 @@ def put_checkpoint(
         dumps({channel: str(version) for channel, version in versions.items()}),
         None if run_id is None else str(run_id),
     )
-    return _store_checkpoint(large, blobs, row)
+    return Prepared(_store_checkpoint(large, blobs, row), short=not large)
 
 
 def _store_checkpoint(
@@ -141,8 +152,8 @@ def put_writes(
     task_path: str,
     serde: SerializerProtocol,
     event_channel: str | None,
-) -> Body[None]:
-    """The body that stores a task's writes and the run events among them.
+) -> Prepared:
+    """The transaction that stores a task's writes and the run events among them.
 
     Raises:
         StoreError: The config names no checkpoint, or a write to `event_channel`
@@ -186,7 +197,7 @@ def put_writes(
             )
             harvested.append(((checkpoint_ns, checkpoint_id, task_id, idx), events))
     inserts = [insert_events(thread_id, events, key) for key, events in harvested]
-    return _store_writes(large, special, regular, inserts)
+    return Prepared(_store_writes(large, special, regular, inserts), short=not large)
 
 
 def _store_writes(

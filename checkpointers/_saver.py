@@ -1,4 +1,4 @@
-"""`SqliteCheckpointer`: LangGraph's checkpoint saver on one aiosqlite connection."""
+"""`SqliteCheckpointer`: LangGraph's checkpoint saver on one SQLite file."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ._db import Clock, Database, Synchronous, open_database
+from ._db import Clock, Database, Synchronous
 from ._load import select_page, thread_config, to_tuples
+from ._open import open_database
 from ._put import put_checkpoint, put_writes, thread_of
 from ._schema import migrate
 from ._select import Selection
@@ -81,7 +82,7 @@ class SqliteCheckpointer(SyncBridge):
         self.event_channel = event_channel
         """The state channel whose writes are harvested as run events, if any."""
         self.store = RunStore(db)
-        """The run store in the same database, on the same connection and lock."""
+        """The run store in the same database, on the same connections and lock."""
 
     @classmethod
     @asynccontextmanager
@@ -114,7 +115,7 @@ class SqliteCheckpointer(SyncBridge):
 
     @property
     def conn(self) -> aiosqlite.Connection:
-        """The underlying connection, for diagnostics; write through the saver or `store`."""
+        """The aiosqlite connection, for diagnostics; write through the saver or `store`."""
         return self._db.conn
 
     # -- reads --------------------------------------------------------------
@@ -167,7 +168,8 @@ class SqliteCheckpointer(SyncBridge):
         Returns:
             The config naming the stored checkpoint.
         """
-        await self._db.write(put_checkpoint(config, checkpoint, metadata, new_versions, self.serde))
+        stored = put_checkpoint(config, checkpoint, metadata, new_versions, self.serde)
+        await self._db.write(stored.body, short=stored.short)
         return thread_config(
             thread_of(config),
             (config.get("configurable") or {}).get("checkpoint_ns", ""),
@@ -191,9 +193,8 @@ class SqliteCheckpointer(SyncBridge):
             StoreError: A write to `event_channel` is not an event or list of
                 events; nothing is stored.
         """
-        await self._db.write(
-            put_writes(config, writes, task_id, task_path, self.serde, self.event_channel)
-        )
+        stored = put_writes(config, writes, task_id, task_path, self.serde, self.event_channel)
+        await self._db.write(stored.body, short=stored.short)
 
     # -- whole threads --------------------------------------------------------
 

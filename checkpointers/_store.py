@@ -1,15 +1,15 @@
 """The run store: runs, run events, review requests and the tool-effect ledger.
 
-It lives in the checkpointer's database and shares its connection and lock, so
+It lives in the checkpointer's database and shares its connections and lock, so
 a write here and a checkpoint write never interleave.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, get_args
+from typing import Any, Final, TypeVar, get_args
 
 from railgraph.errors import DecisionError, StoreError
 
@@ -28,6 +28,8 @@ from ._rows import Table
 from ._tx import Body, change_and_read, execute, fetchall, fetchone
 
 __all__ = ["RunStore"]
+
+_T = TypeVar("_T")
 
 _RUNS: Final = Table(
     name="runs",
@@ -64,7 +66,7 @@ class RunStore:
     """Records of runs, their events, review requests and tool side effects.
 
     Reach it as `SqliteCheckpointer.store`; it shares the saver's database,
-    connection and lock. Every write is one transaction.
+    connections and lock. Every write is one transaction.
 
     Args:
         db: The checkpointer's open database.
@@ -72,6 +74,10 @@ class RunStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def _write(self, body: Body[_T]) -> Awaitable[_T]:
+        # Every write here changes a row or a few: short (see `Database.write`).
+        return self._db.write(body, short=True)
 
     # -- runs ---------------------------------------------------------------
 
@@ -81,7 +87,7 @@ class RunStore:
         Raises:
             StoreError: A run with this id already exists.
         """
-        if not await self._db.write(execute(_RUNS.insert(or_ignore=True), _RUNS.params(record))):
+        if not await self._write(execute(_RUNS.insert(or_ignore=True), _RUNS.params(record))):
             raise StoreError(
                 f"run {record.run_id!r} already exists; start the new run with a fresh id."
             )
@@ -120,7 +126,7 @@ class RunStore:
         sets = [f"{column} = ?" for column, value in changes.items() if value is not None]
         params = [value or None for value in changes.values() if value is not None]
         update = f"UPDATE runs SET {', '.join([*sets, 'updated_at = ?'])} WHERE run_id = ?"
-        _, row = await self._db.write(
+        _, row = await self._write(
             change_and_read(
                 update,
                 (*params, self._db.clock(), run_id),
@@ -198,7 +204,7 @@ class RunStore:
                 )
             )
 
-        rows = await self._db.write(append())
+        rows = await self._write(append())
         return [row_to_event(row) for row in rows]
 
     async def list_events(self, run_id: str) -> list[EventRecord]:
@@ -219,7 +225,7 @@ class RunStore:
         Raises:
             StoreError: A request with this id already exists.
         """
-        changed = await self._db.write(
+        changed = await self._write(
             execute(_APPROVALS.insert(or_ignore=True), _APPROVALS.params(record))
         )
         if not changed:
@@ -290,7 +296,7 @@ class RunStore:
             raise DecisionError(
                 f"{status!r} is not a decision; use one of {', '.join(sorted(_DECIDED_STATUSES))}."
             )
-        changed, row = await self._db.write(
+        changed, row = await self._write(
             change_and_read(
                 "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? "
                 "WHERE request_id = ? AND status = 'pending'",
@@ -340,7 +346,7 @@ class RunStore:
                 return None
             return (yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,)))
 
-        row = await self._db.write(claim())
+        row = await self._write(claim())
         return None if row is None else _EFFECTS.load(row)
 
     async def complete_effect(self, key: str, result: Any) -> None:
@@ -363,7 +369,7 @@ class RunStore:
         self, key: str, status: str, *, result: str | None = None, error: str | None = None
     ) -> None:
         # A completed effect is final: finishing it again would mean it ran twice.
-        changed, row = await self._db.write(
+        changed, row = await self._write(
             change_and_read(
                 "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
                 "WHERE idempotency_key = ? AND status != 'completed'",

@@ -4,7 +4,8 @@ A body is a generator that yields statements (`fetchall`, `fetchtuples`,
 `fetchone`, `execute`, `executemany`, used with `yield from`) and is sent back
 each one's result; it returns the transaction's result. A body does no I/O itself, so the
 same body runs unchanged in aiosqlite's worker thread (`run_batch`, one trip
-for the whole transaction) or one awaited call per statement (see `Database`).
+for the whole transaction), on the event loop's thread (`run_begun`, see `_inline`)
+or one awaited call per statement (see `Database`).
 
 Example:
     ```python
@@ -37,6 +38,7 @@ __all__ = [
     "fetchone",
     "fetchtuples",
     "run_batch",
+    "run_begun",
 ]
 
 _T = TypeVar("_T")
@@ -55,7 +57,7 @@ class Statement:
     are quicker to make by the thousand), the changed-row count, or `None`."""
 
     def run(self, conn: sqlite3.Connection) -> Any:
-        """Run on the raw connection, in aiosqlite's worker thread."""
+        """Run on a raw connection: aiosqlite's, in its worker thread, or the inline one."""
         if self.kind == "many":
             conn.executemany(self.sql, self.params).close()
             return None
@@ -148,14 +150,19 @@ class Outcome:
 
 
 def run_batch(conn: sqlite3.Connection, begin: str, bodies: Sequence[Body[Any]]) -> list[Outcome]:
-    """Run bodies as one transaction on the raw connection, in aiosqlite's worker thread.
+    """Run bodies as one transaction on a raw connection (see `run_begun`), beginning it first."""
+    conn.execute(begin).close()
+    return run_begun(conn, bodies)
+
+
+def run_begun(conn: sqlite3.Connection, bodies: Sequence[Body[Any]]) -> list[Outcome]:
+    """Run bodies as one transaction that `conn` has begun, and end it.
 
     With several bodies, each runs inside its own savepoint: one that raises is
     undone alone and its error becomes its outcome, and the others commit. With
     one body, its error rolls the transaction back. An error outside any body
-    (`BEGIN`, `COMMIT`, a failed savepoint) rolls everything back and is raised.
+    (`COMMIT`, a failed savepoint) rolls everything back and is raised.
     """
-    conn.execute(begin).close()
     try:
         if len(bodies) == 1:
             outcomes = [_alone(conn, bodies[0])]
@@ -166,7 +173,7 @@ def run_batch(conn: sqlite3.Connection, begin: str, bodies: Sequence[Body[Any]])
         elif conn.in_transaction:  # SQLite rolls back by itself after some errors
             conn.execute("ROLLBACK").close()
     except BaseException as exc:
-        # The shared connection must never stay inside a half-done transaction.
+        # A shared connection must never stay inside a half-done transaction.
         if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK").close()

@@ -1,15 +1,17 @@
-"""LangGraph's checkpointer conformance suite, every capability, both ways of running SQL."""
+"""LangGraph's checkpointer conformance suite, every capability, every way of running SQL."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
 from checkpointers import SqliteCheckpointer
-from checkpointers._db import open_database
+from checkpointers._open import open_database
 from checkpointers._schema import migrate
 
 ALL_CAPABILITIES = {
@@ -30,6 +32,15 @@ async def sqlite_checkpointer() -> AsyncIterator[SqliteCheckpointer]:
         yield saver
 
 
+@checkpointer_test(name="SqliteCheckpointer on a file, short writes inline")
+async def sqlite_checkpointer_on_a_file() -> AsyncIterator[SqliteCheckpointer]:
+    # A file, unlike ":memory:", gets the second connection that short writes run on.
+    with tempfile.TemporaryDirectory() as tmp:
+        async with SqliteCheckpointer.from_path(Path(tmp) / "railgraph.db") as saver:
+            assert saver._db.inline is not None
+            yield saver
+
+
 @checkpointer_test(name="SqliteCheckpointer, one aiosqlite call per statement")
 async def sqlite_checkpointer_call_per_statement() -> AsyncIterator[SqliteCheckpointer]:
     # How the saver runs when aiosqlite lacks the private hook for one-trip transactions.
@@ -40,8 +51,8 @@ async def sqlite_checkpointer_call_per_statement() -> AsyncIterator[SqliteCheckp
 
 @pytest.mark.parametrize(
     "factory",
-    [sqlite_checkpointer, sqlite_checkpointer_call_per_statement],
-    ids=["one trip", "call per statement"],
+    [sqlite_checkpointer, sqlite_checkpointer_on_a_file, sqlite_checkpointer_call_per_statement],
+    ids=["one trip", "inline", "call per statement"],
 )
 async def test_conformance_all_eight_capabilities_pass(factory: Any) -> None:
     report = await validate(factory)

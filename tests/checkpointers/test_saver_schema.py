@@ -11,7 +11,7 @@ import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 
 from checkpointers import SCHEMA_VERSION, RunRecord, SqliteCheckpointer
-from checkpointers._db import open_database
+from checkpointers._open import open_database
 from checkpointers._schema import MIGRATIONS, migrate
 from railgraph.errors import SchemaVersionError, StoreError
 

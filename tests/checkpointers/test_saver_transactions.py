@@ -1,19 +1,22 @@
-"""Write transactions: all or nothing, even when cancelled, on the shared connection.
+"""Write transactions: all or nothing, even when cancelled, on the shared connections.
 
-Each test runs both ways a `Database` can run a transaction: as one call in
-aiosqlite's worker thread, and as one public aiosqlite call per statement.
+Each test runs every way a `Database` can run a write: inline on the event
+loop's thread, as one call in aiosqlite's worker thread, and as one public
+aiosqlite call per statement. Every write here is short (see `Database.write`),
+so it runs inline wherever the database has an inline connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from checkpointers._db import Database, _worker_hook, open_database
+from checkpointers._db import Database, _worker_hook
+from checkpointers._open import open_database
 from checkpointers._schema import migrate
 from checkpointers._tx import Body, execute, fetchone
 from railgraph.errors import StoreError
@@ -24,12 +27,30 @@ INSERT_RUN = (
 )
 
 
-@pytest.fixture(params=[True, False], ids=["one trip", "call per statement"])
+@pytest.fixture(params=["inline", "one trip", "call per statement"])
 async def db(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[Database]:
-    async with open_database(db_path, synchronous="NORMAL", one_trip=request.param) as db:
-        assert db.one_trip is request.param
+    one_trip, inline = request.param != "call per statement", request.param == "inline"
+    async with open_database(db_path, synchronous="NORMAL", one_trip=one_trip, inline=inline) as db:
+        assert (db.one_trip, db.inline is not None) == (one_trip, inline)
         await migrate(db)
         yield db
+
+
+async def write(db: Database, body: Body[Any]) -> Any:
+    return await db.write(body, short=True)
+
+
+def assert_no_transaction(db: Database) -> None:
+    assert db.conn.in_transaction is False
+    assert db.inline is None or db.inline.conn.in_transaction is False
+
+
+async def trace(db: Database, callback: Callable[[str], object] | None) -> None:
+    """Trace the statements of the connection that `db`'s short writes run on."""
+    if db.inline is not None:
+        db.inline.conn.set_trace_callback(callback)
+    else:
+        await db.conn.set_trace_callback(callback)  # type: ignore[arg-type]  # None removes it
 
 
 async def count_runs(db: Database) -> int:
@@ -49,39 +70,39 @@ async def test_a_body_failing_half_way_rolls_back_and_the_connection_stays_usabl
     db: Database,
 ) -> None:
     with pytest.raises(ValueError, match="boom"):
-        await db.write(insert_runs("half-done", then=ValueError("boom")))
-    await db.write(insert_runs("whole"))
+        await write(db, insert_runs("half-done", then=ValueError("boom")))
+    await write(db, insert_runs("whole"))
 
     assert await count_runs(db) == 1
-    assert db.conn.in_transaction is False
+    assert_no_transaction(db)
 
 
 async def test_a_cancelled_write_is_all_or_nothing(db: Database) -> None:
     # Cancel while the transaction is queued or running: either every row lands or none.
-    task = asyncio.create_task(db.write(insert_runs(*(f"r{i}" for i in range(50)))))
+    task = asyncio.create_task(write(db, insert_runs(*(f"r{i}" for i in range(50)))))
     await asyncio.sleep(0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await db.write(insert_runs("after"))
+    await write(db, insert_runs("after"))
 
     assert await count_runs(db) in (1, 51)
-    assert db.conn.in_transaction is False
+    assert_no_transaction(db)
 
 
 async def test_sqlite_errors_become_store_errors_and_roll_back(db: Database) -> None:
     with pytest.raises(StoreError, match=r"UNIQUE constraint failed: runs.run_id"):
-        await db.write(insert_runs("dup", "dup"))
+        await write(db, insert_runs("dup", "dup"))
 
     assert await count_runs(db) == 0
-    assert db.conn.in_transaction is False
+    assert_no_transaction(db)
 
 
 async def test_a_write_with_statements_runs_as_one_trip_or_one_call_each(db: Database) -> None:
     statements: list[str] = []
-    await db.conn.set_trace_callback(statements.append)
-    await db.write(insert_runs("a", "b"))
-    await db.conn.set_trace_callback(None)  # type: ignore[arg-type]  # None removes it
+    await trace(db, statements.append)
+    await write(db, insert_runs("a", "b"))
+    await trace(db, None)
 
     assert [s.split(" (")[0] for s in statements] == [
         "BEGIN IMMEDIATE",
@@ -101,11 +122,11 @@ def test_without_aiosqlites_private_hook_the_database_uses_public_calls() -> Non
 
 async def traced(db: Database, *writes: Body[None]) -> tuple[list[Any], list[str]]:
     statements: list[str] = []
-    await db.conn.set_trace_callback(statements.append)
+    await trace(db, statements.append)
     try:
-        done = await asyncio.gather(*(db.write(w) for w in writes), return_exceptions=True)
+        done = await asyncio.gather(*(write(db, w) for w in writes), return_exceptions=True)
     finally:
-        await db.conn.set_trace_callback(None)  # type: ignore[arg-type]  # None removes it
+        await trace(db, None)
     return done, [s.split(" (")[0] for s in statements]
 
 
@@ -139,17 +160,17 @@ async def test_a_failing_write_in_a_batch_fails_alone(db: Database) -> None:
     assert "UNIQUE constraint failed: runs.run_id" in str(done[1])
     assert isinstance(done[2], ValueError)
     assert await count_runs(db) == 1  # only "a": "dup" and "c" are undone
-    assert db.conn.in_transaction is False
+    assert_no_transaction(db)
 
 
 async def test_a_write_cancelled_before_its_transaction_starts_is_not_applied(
     db: Database,
 ) -> None:
-    task = asyncio.create_task(db.write(insert_runs("never")))
+    task = asyncio.create_task(write(db, insert_runs("never")))
     await asyncio.sleep(0)  # the write is queued, its transaction not begun
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await db.write(insert_runs("after"))
+    await write(db, insert_runs("after"))
 
     assert await count_runs(db) == 1

@@ -19,8 +19,8 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 
 from checkpointers import SqliteCheckpointer
-from checkpointers._db import open_database
 from checkpointers._json import dumps
+from checkpointers._open import open_database
 from checkpointers._schema import MIGRATIONS, migrate
 
 BIG = "".join(chr(ord("a") + (i * 7919) % 26) for i in range(100_000))
