@@ -74,6 +74,23 @@ def test_the_review_queue_walkthrough_runs(tmp_path: Path) -> None:
     assert ": completed" in done.stdout
 
 
+def test_the_benchmark_command_prints_its_table(tmp_path: Path) -> None:
+    [command] = blocks("bash")[3].strip().splitlines()
+    assert command.split("#")[0].strip() == "python bench/checkpointer.py"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "checkpointer.py"), "--quick"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    for row in ("(a) µs per node", "(b) bytes on disk", "(c) ms aget_tuple", "(d) ms alist"):
+        assert row in done.stdout
+    assert done.stdout.count("PASS") + done.stdout.count("FAIL") == 5
+
+
 def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> None:
     examples, outputs = blocks("python"), blocks("text")
     assert len(examples) == len(outputs) == 2
