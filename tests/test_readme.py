@@ -22,6 +22,19 @@ def env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
 
 
+def run_script(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a README shell block as a user would, stopping at the first failing command."""
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second() -> None:
     setup = blocks("bash")[0].strip().splitlines()
     assert setup == [
@@ -42,30 +55,14 @@ def test_the_first_commands_run_completes_the_small_refund(tmp_path: Path) -> No
 
 
 def test_the_approval_walkthrough_runs(tmp_path: Path) -> None:
-    script = blocks("bash")[1]
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=env(),
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_script(blocks("bash")[1], tmp_path)
     assert "action:    create_refund (irreversible, policy conditional)" in done.stdout
     assert done.stdout.count(": completed") == 2  # approve's outcome and show's header
     assert "approve_refund: approved by alice" in done.stdout
 
 
 def test_the_review_queue_walkthrough_runs(tmp_path: Path) -> None:
-    script = blocks("bash")[2]
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=env(),
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_script(blocks("bash")[2], tmp_path)
     gates = re.findall(r"^request \w+  run \w+ \(incident\), gate (\w+)", done.stdout, re.M)
     # both requests in the queue, then the rollback left waiting after the notice's rejection
     assert gates == ["approve_rollback", "approve_status_page", "approve_rollback"]
