@@ -26,7 +26,7 @@ from nodes._state import (
 from nodes._tools import ToolSpec
 from nodes._work import ToolNode, approval_hash
 from railgraph.errors import DecisionError, RouteError, RunError
-from verifiers import Verdict, Verifier, run_verifier
+from verifiers import Verifier, run_verifier
 
 __all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode", "merge_edit"]
 
@@ -99,13 +99,9 @@ class VerifyNode(GateNode):
             "verdict",
             outcome=outcome,
             attempt=used + 1,
-            verdicts=[_verdict_json(v) for v in verdicts],
+            verdicts=[v.model_dump(mode="json") for v in verdicts],
         )
         return update
-
-
-def _verdict_json(verdict: Verdict) -> dict[str, Any]:
-    return verdict.model_dump(mode="json")
 
 
 @dataclass(frozen=True, kw_only=True)

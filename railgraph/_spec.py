@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from nodes import NodeKind, canonical_json
 from railgraph.errors import InputError
 
-__all__ = ["EdgeKind", "EdgeSpec", "GraphSpec", "NodeSpec"]
+__all__ = ["EdgeKind", "EdgeSpec", "GraphSpec", "NodeSpec", "node_changes"]
 
 
 class EdgeKind(StrEnum):
@@ -113,14 +113,11 @@ class GraphSpec(BaseModel):
         ]
         for node_id, node in old_nodes.items():
             other = new_nodes.get(node_id)
-            if other is None:
-                continue
-            if other.kind != node.kind:
-                lines.append(f"node {node_id!r} is now {other.kind.value}, was {node.kind.value}")
-            for field in sorted(set(node.meta) | set(other.meta)):
-                before, after = node.meta.get(field), other.meta.get(field)
-                if before != after:
-                    lines.append(f"node {node_id!r} {field}: {before!r} -> {after!r}")
+            if other is not None:
+                lines += [
+                    f"node {node_id!r} {field}: {before!r} -> {after!r}"
+                    for field, before, after in node_changes(node, other)
+                ]
 
         def key(e: EdgeSpec) -> tuple[str, str, str, str]:
             return (e.source, e.target, e.kind.value, e.label or "")
@@ -152,6 +149,28 @@ class GraphSpec(BaseModel):
                 f"not a railgraph spec ({exc.error_count()} problems, first: "
                 f"{exc.errors()[0]['msg']}); write one with `railgraph spec REF > FILE`"
             ) from None
+
+
+def node_changes(old: NodeSpec, new: NodeSpec) -> list[tuple[str, Any, Any]]:
+    """How one node differs between two versions, as (field, before, after) in a stable order.
+
+    ``kind`` comes first; a dict in the meta (a budget's envelope or needs) is compared key by
+    key, so a moved limit reads ``envelope.tool_calls``, not the whole dict.
+    """
+    found: list[tuple[str, Any, Any]] = []
+    if old.kind is not new.kind:
+        found.append(("kind", old.kind.value, new.kind.value))
+    for field in sorted(set(old.meta) | set(new.meta)):
+        before, after = old.meta.get(field), new.meta.get(field)
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            for sub in sorted(set(before) | set(after)):
+                if before.get(sub) != after.get(sub):
+                    found.append((f"{field}.{sub}", before.get(sub), after.get(sub)))
+        else:
+            found.append((field, before, after))
+    return found
 
 
 def _edge(key: tuple[str, str, str, str]) -> str:

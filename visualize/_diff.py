@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from railgraph._spec import EdgeSpec, GraphSpec, NodeSpec
+from railgraph._spec import EdgeSpec, GraphSpec, NodeSpec, node_changes
 from visualize._design import design_diagram, diagram_node
 from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Mode
 from visualize._text import clip
@@ -23,22 +23,15 @@ def _short(value: Any) -> str:
 
 
 def _changes(old: NodeSpec, new: NodeSpec) -> tuple[str, ...]:
-    lines: list[str] = []
-    if old.kind is not new.kind:
-        lines.append(f"kind: {old.kind.value} → {new.kind.value}")
-    for key in sorted(set(old.meta) | set(new.meta)):
-        before, after = old.meta.get(key), new.meta.get(key)
-        if before == after:
-            continue
-        if isinstance(before, dict) and isinstance(after, dict):
-            # A budget's envelope or needs: name the limits that moved, not the whole dict.
-            for sub in sorted(set(before) | set(after)):
-                if before.get(sub) != after.get(sub):
-                    was, now = _short(before.get(sub, "—")), _short(after.get(sub, "—"))
-                    lines.append(f"{key}.{sub}: {was} → {now}")
-        else:
-            lines.append(f"{key}: {_short(before)} → {_short(after)}")
-    return tuple(lines)
+    return tuple(
+        f"{field}: {_value(field, before)} → {_value(field, after)}"
+        for field, before, after in node_changes(old, new)
+    )
+
+
+def _value(field: str, value: Any) -> str:
+    # A limit missing from one side of a dict (``envelope.tool_calls``) reads as a dash.
+    return _short("—" if value is None and "." in field else value)
 
 
 def _key(edge: EdgeSpec | DiagramEdge) -> tuple[str, str, str | None]:
