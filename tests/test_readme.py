@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -69,6 +70,16 @@ def test_the_review_queue_walkthrough_runs(tmp_path: Path) -> None:
     assert list((tmp_path / "reviews").glob("*.svg"))
     assert "rollback -> check_recovery -> verify_recovery -> resolve" in done.stdout
     assert ": completed" in done.stdout
+
+
+def test_the_diagram_commands_write_their_files(tmp_path: Path) -> None:
+    run_script(blocks("bash")[4], tmp_path)
+    assert (tmp_path / "refund.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "traffic.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    diff = (tmp_path / "diff.mmd").read_text()
+    assert diff.startswith('---\ntitle: "refund — refund-spec.json → graphs.refund:graph"')
+    assert "    %% no structural change\n" in diff  # compared with itself: nothing marked
+    assert json.loads((tmp_path / "refund-spec.json").read_text())["name"] == "refund"
 
 
 def test_the_benchmark_command_prints_its_table(tmp_path: Path) -> None:
