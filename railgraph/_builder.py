@@ -31,7 +31,7 @@ from nodes import (
     VerifyNode,
 )
 from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
-from railgraph._checks import check_graph, rejoins
+from railgraph._checks import check_graph, rejoins, require_field, require_wired
 from railgraph._graph import RailGraph
 from railgraph.errors import DefinitionError
 from verifiers import Verifier
@@ -126,7 +126,7 @@ class GraphBuilder(Generic[S]):
         label: str | None = None,
     ) -> Self:
         """Add a node that calls ``model`` with ``prompt(state)``; the reply goes to ``output``."""
-        self._need_field(id, output)
+        require_field(self.state, id, output)
         return self._add(
             id,
             lambda: LlmNode(
@@ -151,7 +151,7 @@ class GraphBuilder(Generic[S]):
     ) -> Self:
         """Add a node that calls a declared tool (``tool``, default ``id``) with ``args(state)``."""
         if output is not None:
-            self._need_field(id, output)
+            require_field(self.state, id, output)
         name = tool or id
         return self._add(
             id, lambda: ToolNode(id=id, label=label, tool=name, args=args, output=output)
@@ -192,7 +192,7 @@ class GraphBuilder(Generic[S]):
         ``max_retries`` times with the failures as feedback, then ``failed`` (a node such as
         an approve gate, or ``FAIL``)."""
         if isinstance(on, str):
-            self._need_field(id, on)
+            require_field(self.state, id, on)
         if not checks:
             raise DefinitionError(f"verify gate {id!r} has no checks; pass checks=[...]")
         if max_retries < 0:
@@ -200,7 +200,7 @@ class GraphBuilder(Generic[S]):
         outcomes = {"pass": passed, "fail": failed}
         if retry is not None and max_retries > 0:
             outcomes = {"pass": passed, "retry": retry, "fail": failed}
-        self._unwired(id, "verify gate", outcomes, {"pass": "passed", "fail": "failed"})
+        require_wired(id, "verify gate", outcomes, {"pass": "passed", "fail": "failed"})
         return self._add(
             id,
             lambda: VerifyNode(
@@ -227,7 +227,7 @@ class GraphBuilder(Generic[S]):
         else ``exceeded`` — usually END, which finishes the run as ``budget_exhausted``
         with its partial result."""
         outcomes = {"within": within, "exceeded": exceeded}
-        self._unwired(id, "budget gate", outcomes, {"within": "within", "exceeded": "exceeded"})
+        require_wired(id, "budget gate", outcomes, {"within": "within", "exceeded": "exceeded"})
         reserve = dict(needs or {})
         try:
             BudgetEnvelope.model_validate(reserve)
@@ -275,7 +275,7 @@ class GraphBuilder(Generic[S]):
         outcomes = {"approved": approved, "rejected": rejected}
         if expired is not None:
             outcomes["expired"] = expired
-        self._unwired(
+        require_wired(
             id, "approve gate", outcomes, {"approved": "approved", "rejected": "rejected"}
         )
 
@@ -379,24 +379,6 @@ class GraphBuilder(Generic[S]):
         )
 
     # -- helpers -----------------------------------------------------------------------------
-
-    def _need_field(self, node_id: str, field: str) -> None:
-        if field not in self.state.model_fields:
-            raise DefinitionError(
-                f"node {node_id!r} uses state field {field!r}, which {self.state.__name__} "
-                f"does not have; add `{field}: ... = None` to the state model or fix the name"
-            )
-
-    def _unwired(
-        self, node_id: str, what: str, outcomes: Mapping[str, str | None], params: Mapping[str, str]
-    ) -> None:
-        missing = [o for o, target in outcomes.items() if target is None]
-        if missing:
-            hints = ", ".join(f"{params.get(o, o)}=..." for o in missing)
-            raise DefinitionError(
-                f"{what} {node_id!r} leaves outcome {', '.join(map(repr, missing))} unwired; "
-                f"pass {hints} (a node id, END or FAIL)"
-            )
 
     def _resolve_action(self, gate: str, action: str | None) -> ToolNode | None:
         if action is None:

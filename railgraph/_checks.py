@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import networkx as nx
+from pydantic import BaseModel
 
 from nodes import (
     END,
@@ -21,7 +22,7 @@ from nodes import (
 from railgraph._spec import GraphSpec
 from railgraph.errors import DefinitionError
 
-__all__ = ["check_graph", "rejoins", "to_networkx"]
+__all__ = ["check_graph", "rejoins", "require_field", "require_wired", "to_networkx"]
 
 _START = "__start__"
 
@@ -34,6 +35,36 @@ def to_networkx(spec: GraphSpec) -> nx.MultiDiGraph:
     for edge in spec.edges:
         graph.add_edge(edge.source, edge.target, kind=edge.kind.value, label=edge.label)
     return graph
+
+
+def require_field(state: type[BaseModel], node_id: str, field: str) -> None:
+    """Refuse a node that reads or writes a state field the model does not have.
+
+    Raises:
+        DefinitionError: Naming the field and how to add it.
+    """
+    if field not in state.model_fields:
+        raise DefinitionError(
+            f"node {node_id!r} uses state field {field!r}, which {state.__name__} "
+            f"does not have; add `{field}: ... = None` to the state model or fix the name"
+        )
+
+
+def require_wired(
+    node_id: str, what: str, outcomes: Mapping[str, str | None], params: Mapping[str, str]
+) -> None:
+    """Refuse a gate with an outcome that leads nowhere.
+
+    Raises:
+        DefinitionError: Naming the outcomes and the builder arguments that wire them.
+    """
+    missing = [o for o, target in outcomes.items() if target is None]
+    if missing:
+        hints = ", ".join(f"{params.get(o, o)}=..." for o in missing)
+        raise DefinitionError(
+            f"{what} {node_id!r} leaves outcome {', '.join(map(repr, missing))} unwired; "
+            f"pass {hints} (a node id, END or FAIL)"
+        )
 
 
 def rejoins(spec: GraphSpec, first: str, second: str) -> bool:
