@@ -1,6 +1,7 @@
 """Many runs on one SQLite file at once: in one process, in several, and on two connections.
 
 Every write must land exactly once: each run keeps its whole trace in order, each thread its
+
 whole checkpoint history, each tool effect one completed ledger entry, and no caller ever
 sees "database is locked".
 """
@@ -22,10 +23,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from checkpointers import SCHEMA_VERSION, ApprovalRecord, SqliteCheckpointer
 from nodes._state import EVENTS
 from railgraph import Runner
 from railgraph.errors import DecisionError
+
+# Real subprocesses: CI runs these; the default developer run skips them.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_SCRIPT = Path(__file__).with_name("_concurrency_child.py")

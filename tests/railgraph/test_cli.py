@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 
 from railgraph._cli import app
 
+# Real subprocesses: CI runs these; the default developer run skips them.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -212,6 +212,7 @@ def check_consistent(h: dict[str, Any], path: list[str], ticket: str, amount: fl
     assert all(status in ("ok", "recovered", "replayed") for _, status in effect_calls)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", T1001_POINTS, ids=lambda p: ":".join(map(str, p)))
 def test_killed_automatic_run_resumes_and_refunds_once(tmp_path: Path, point: Point) -> None:
     assert in_new_process(tmp_path, "run-1", "start:T-1001", point) == -signal.SIGKILL
@@ -226,6 +227,7 @@ def test_killed_automatic_run_resumes_and_refunds_once(tmp_path: Path, point: Po
         assert ("create_refund", "recovered") in h["tools"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ROLLBACK_POINTS, ids=lambda p: ":".join(map(str, p)))
 def test_killed_while_approving_the_rollback_rolls_back_once(tmp_path: Path, point: Point) -> None:
     assert in_new_process(tmp_path, "run-3", "incident") == 0
@@ -252,6 +254,7 @@ def test_killed_while_approving_the_rollback_rolls_back_once(tmp_path: Path, poi
     assert all(s == "completed" for _, s in h["effects"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", APPROVAL_POINTS, ids=lambda p: ":".join(map(str, p)))
 def test_killed_approval_resumes_and_refunds_once(tmp_path: Path, point: Point) -> None:
     assert in_new_process(tmp_path, "run-2", "start:T-1002") == 0
