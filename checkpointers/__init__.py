@@ -17,12 +17,16 @@ from ._records import (
     RunStatus,
 )
 from ._saver import SqliteCheckpointer
+from ._serde import AllowlistSerializer, model_types
 from ._schema import SCHEMA_VERSION
 from ._store import RunStore
 
 __all__ = [
     # the LangGraph checkpointer
     "SqliteCheckpointer",
+    # loading checkpoints through an allowlist
+    "AllowlistSerializer",
+    "model_types",
     # the run store
     "RunStore",
     # run store records

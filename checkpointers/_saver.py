@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -24,6 +24,7 @@ from ._open import open_database
 from ._put import put_checkpoint, put_writes, thread_of
 from ._schema import migrate
 from ._select import Selection
+from ._serde import AllowlistSerializer, TypeName
 from ._store import RunStore
 from ._sync import SyncBridge
 from ._threads import copy_thread, delete_for_runs, delete_threads, prune_threads
@@ -66,7 +67,11 @@ class SqliteCheckpointer(SyncBridge):
     Args:
         db: The open, migrated database (see `from_path`).
         event_channel: The state channel whose writes are run events, if any.
-        serde: The serializer for checkpoints, channel values and writes.
+        serde: The serializer for checkpoints, channel values and writes; by default an
+            `AllowlistSerializer`, which loads only the types it is told of (see
+            `allow_types`), never code a stored row names.
+        allowed_types: Types stored values may hold beyond LangGraph's safe ones and the
+            state types of graphs compiled on this saver.
     """
 
     def __init__(
@@ -75,8 +80,9 @@ class SqliteCheckpointer(SyncBridge):
         *,
         event_channel: str | None = None,
         serde: SerializerProtocol | None = None,
+        allowed_types: Iterable[type | TypeName] = (),
     ) -> None:
-        super().__init__(serde=serde)
+        super().__init__(serde=serde or AllowlistSerializer(allowed_types))
         self._db = db
         self._loop = asyncio.get_running_loop()
         self.event_channel = event_channel
@@ -93,6 +99,7 @@ class SqliteCheckpointer(SyncBridge):
         synchronous: Synchronous = "NORMAL",
         event_channel: str | None = None,
         serde: SerializerProtocol | None = None,
+        allowed_types: Iterable[type | TypeName] = (),
         clock: Clock = time.time,
     ) -> AsyncIterator[Self]:
         """Open the database at `path`, creating or upgrading its schema, and close it after.
@@ -102,7 +109,8 @@ class SqliteCheckpointer(SyncBridge):
             synchronous: `"NORMAL"` (durable across crashes of the process) or
                 `"FULL"` (also across power loss).
             event_channel: The state channel whose writes are run events, if any.
-            serde: The serializer; LangGraph's default if `None`.
+            serde: The serializer; an `AllowlistSerializer` if `None`.
+            allowed_types: Types stored values may hold (see the class).
             clock: Timestamps for run store records; inject one in tests.
 
         Raises:
@@ -111,7 +119,21 @@ class SqliteCheckpointer(SyncBridge):
         """
         async with open_database(path, synchronous=synchronous, clock=clock) as db:
             await migrate(db)
-            yield cls(db, event_channel=event_channel, serde=serde)
+            yield cls(db, event_channel=event_channel, serde=serde, allowed_types=allowed_types)
+
+    def allow_types(self, allowed: Iterable[type | TypeName]) -> None:
+        """Let stored values hold these types (railgraph graphs register their state's).
+
+        Only the default `AllowlistSerializer` keeps a list; another serializer is left as
+        it was given.
+        """
+        if isinstance(self.serde, AllowlistSerializer):
+            self.serde.allow(allowed)
+
+    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> Self:
+        """LangGraph's hook for a graph's types (strict msgpack mode): added to this saver's."""
+        self.allow_types((t[0], t[1]) for t in extra_allowlist if len(t) == 2)
+        return self
 
     @property
     def conn(self) -> aiosqlite.Connection:

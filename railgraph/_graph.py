@@ -11,6 +11,7 @@ from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
+from checkpointers import SqliteCheckpointer, model_types
 from nodes import BudgetEnvelope, PriceTable, RailNode, ToolPolicy, ToolRegistry
 from railgraph._spec import GraphSpec
 
@@ -54,7 +55,13 @@ class RailGraph:
     def compile(
         self, checkpointer: BaseCheckpointSaver[Any] | None = None
     ) -> CompiledStateGraph[Any, Any, Any, Any]:
-        """An ordinary LangGraph ``CompiledStateGraph`` of this graph on ``checkpointer``."""
+        """An ordinary LangGraph ``CompiledStateGraph`` of this graph on ``checkpointer``.
+
+        A railgraph checkpointer is told the state's types, the only classes (with
+        LangGraph's safe ones) its checkpoints may name when they are loaded.
+        """
+        if isinstance(checkpointer, SqliteCheckpointer):
+            checkpointer.allow_types(model_types(self.builder.state_schema))
         return self.builder.compile(checkpointer=checkpointer, name=self.name)
 
     def user_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
