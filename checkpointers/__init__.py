@@ -17,8 +17,8 @@ from ._records import (
     RunStatus,
 )
 from ._saver import SqliteCheckpointer
-from ._serde import AllowlistSerializer, model_types
 from ._schema import SCHEMA_VERSION
+from ._serde import AllowlistSerializer, model_types
 from ._store import RunStore
 
 __all__ = [
