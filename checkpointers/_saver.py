@@ -20,9 +20,9 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ._db import Clock, Database, Synchronous
 from ._load import select_page, thread_config, to_tuples
-from ._open import open_database
+from ._open import open_database, open_read_only
 from ._put import put_checkpoint, put_writes, thread_of
-from ._schema import migrate
+from ._schema import SCHEMA_VERSION, migrate
 from ._select import Selection
 from ._serde import AllowlistSerializer, TypeName
 from ._store import RunStore
@@ -101,6 +101,7 @@ class SqliteCheckpointer(SyncBridge):
         serde: SerializerProtocol | None = None,
         allowed_types: Iterable[type | TypeName] = (),
         clock: Clock = time.time,
+        read_only: bool = False,
     ) -> AsyncIterator[Self]:
         """Open the database at `path`, creating or upgrading its schema, and close it after.
 
@@ -112,11 +113,19 @@ class SqliteCheckpointer(SyncBridge):
             serde: The serializer; an `AllowlistSerializer` if `None`.
             allowed_types: Types stored values may hold (see the class).
             clock: Timestamps for run store records; inject one in tests.
+            read_only: Open an existing railgraph database in SQLite's read-only mode:
+                nothing is created, migrated or configured, and every write fails. For
+                commands that only read (`railgraph runs`, `show`, `pending`, `render`).
 
         Raises:
             SchemaVersionError: The database was written by a newer railgraph.
-            StoreError: The database cannot be opened.
+            StoreError: The database cannot be opened; read-only, also when there is no
+                such file or it is not a railgraph database of this schema version.
         """
+        if read_only:
+            async with open_read_only(path, schema_version=SCHEMA_VERSION, clock=clock) as db:
+                yield cls(db, event_channel=event_channel, serde=serde, allowed_types=allowed_types)
+            return
         async with open_database(path, synchronous=synchronous, clock=clock) as db:
             await migrate(db)
             yield cls(db, event_channel=event_channel, serde=serde, allowed_types=allowed_types)

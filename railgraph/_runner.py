@@ -70,6 +70,7 @@ class Runner(ReviewQueue):
         synchronous: Literal["NORMAL", "FULL"] | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        read_only: bool = False,
     ) -> AsyncIterator[Runner]:
         """Open the database and yield a runner on it.
 
@@ -79,6 +80,8 @@ class Runner(ReviewQueue):
                 ``$RAILGRAPH_SYNCHRONOUS`` or NORMAL if unset.
             clock: Wall clock for events and records (inject one in tests).
             timer: Monotonic clock for durations.
+            read_only: Open an existing database without creating, migrating or changing
+                anything (for listing and showing runs); every write then fails.
         """
         async with AsyncExitStack() as stack:
             saver = await stack.enter_async_context(
@@ -87,6 +90,7 @@ class Runner(ReviewQueue):
                     synchronous=synchronous or default_synchronous(),
                     event_channel=EVENTS,
                     clock=clock,
+                    read_only=read_only,
                 )
             )
             yield cls(saver, clock=clock, timer=timer)

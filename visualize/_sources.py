@@ -84,7 +84,7 @@ async def read_run(source: GraphSource, run_id: str, db: str | Path | None = Non
     Raises:
         InputError: No database, no such run or thread, or a run of another graph.
     """
-    async with SqliteCheckpointer.from_path(_database(db)) as saver:
+    async with SqliteCheckpointer.from_path(_database(db), read_only=True) as saver:
         if source.plain:
             checkpoints = await read_checkpoints(saver, run_id)
             if not checkpoints:
@@ -119,7 +119,7 @@ async def read_runs(source: GraphSource, limit: int, db: str | Path | None = Non
         )
     if limit < 1:
         raise InputError(f"--runs must be at least 1, got {limit}")
-    async with SqliteCheckpointer.from_path(_database(db)) as saver:
+    async with SqliteCheckpointer.from_path(_database(db), read_only=True) as saver:
         records = await saver.store.list_runs(graph=source.ref, limit=limit)
         if not records:
             records = await saver.store.list_runs(graph=source.spec.name, limit=limit)
