@@ -150,9 +150,14 @@ def _check_read_only(conn: sqlite3.Connection, location: str, schema_version: in
         ) from exc
     missing = _RAILGRAPH_TABLES - tables
     if found == 0 or (missing and found <= schema_version):
-        has = "no tables" if not tables else f"no {', '.join(sorted(missing))} table"
+        if not tables:
+            has = "it has no tables"
+        elif missing == _RAILGRAPH_TABLES:
+            has = "it has none of railgraph's tables"
+        else:
+            has = f"it lacks the tables {', '.join(sorted(missing))}"
         raise StoreError(
-            f"{location} is not a railgraph database (it has {has}); it was left untouched. "
+            f"{location} is not a railgraph database ({has}); it was left untouched. "
             "Pass --db (or set RAILGRAPH_DB) to the file your runs are stored in."
         )
     if found > schema_version:

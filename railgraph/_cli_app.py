@@ -75,10 +75,11 @@ def with_runner(
     """Run ``work`` on a runner over ``db``; a railgraph error is printed and exits 2.
 
     ``read_only`` opens an existing database without creating or changing anything; when
-    there is no database file yet, the command reads an empty store held in memory.
+    the default database does not exist yet, the command reads an empty store held in
+    memory (a ``--db`` that does not exist is an error).
     """
     where: str | Path | None = db
-    if read_only and not (db if db is not None else default_db_path()).expanduser().exists():
+    if read_only and db is None and not default_db_path().expanduser().exists():
         where, read_only = ":memory:", False  # nothing on disk to read, nothing to create
 
     async def go() -> T:

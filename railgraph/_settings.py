@@ -71,6 +71,19 @@ def import_ref(ref: str) -> object:
             f"cannot import module {module_name!r} of graph reference {ref!r} ({exc}); run "
             "from the project's directory or install the package that holds it"
         ) from None
+    except SyntaxError as exc:
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        raise InputError(
+            f"module {module_name!r} of graph reference {ref!r} has a syntax error at {where} "
+            f"({exc.msg}); fix it and try again"
+        ) from None
+    except Exception as exc:
+        # The author's module ran and failed: say where, not how Python imports things.
+        raise InputError(
+            f"importing module {module_name!r} of graph reference {ref!r} raised "
+            f"{type(exc).__name__}: {exc}; fix the module (`python -c 'import {module_name}'` "
+            "shows the traceback)"
+        ) from None
     if not hasattr(module, attr):
         raise InputError(f"module {module_name!r} has no attribute {attr!r}; check the reference")
     value: object = getattr(module, attr)
