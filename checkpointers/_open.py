@@ -148,14 +148,10 @@ def _check_read_only(conn: sqlite3.Connection, location: str, schema_version: in
             f"{location} is not a railgraph database ({exc}); pass --db (or set RAILGRAPH_DB) "
             "to the file your runs are stored in."
         ) from exc
-    missing = _RAILGRAPH_TABLES - tables
-    if found == 0 or (missing and found <= schema_version):
-        if not tables:
-            has = "it has no tables"
-        elif missing == _RAILGRAPH_TABLES:
-            has = "it has none of railgraph's tables"
-        else:
-            has = f"it lacks the tables {', '.join(sorted(missing))}"
+    if found == 0 or not {"checkpoints", "runs"} <= tables:
+        has = "it has no tables" if not tables else "it has none of railgraph's tables"
+        if found != 0:
+            has = f"it has schema version {found} but no checkpoints or runs table"
         raise StoreError(
             f"{location} is not a railgraph database ({has}); it was left untouched. "
             "Pass --db (or set RAILGRAPH_DB) to the file your runs are stored in."
@@ -172,6 +168,11 @@ def _check_read_only(conn: sqlite3.Connection, location: str, schema_version: in
             f"this railgraph's {schema_version}, and reading commands never upgrade it; run a "
             "command that writes (`railgraph expire`, `railgraph resume RUN`) to upgrade it first."
         )
+    if missing := _RAILGRAPH_TABLES - tables:
+        raise StoreError(
+            f"the railgraph database at {location} lacks the tables {', '.join(sorted(missing))}; "
+            "it was changed outside railgraph. Restore it from a backup."
+        )
 
 
 def _read_only_uri(path: Path) -> str:
@@ -179,8 +180,12 @@ def _read_only_uri(path: Path) -> str:
     return path.resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
 
 
-def _check_file(path: Path, schema_version: int) -> None:
-    """Refuse a missing file or one that is not a railgraph database, creating nothing."""
+def _check_file(path: Path, schema_version: int) -> tuple[str, str]:
+    """Refuse a missing file or one that is not a railgraph database, creating nothing.
+
+    Returns:
+        The file's path and its read-only URI.
+    """
     path = path.expanduser()
     if not path.is_file():
         where = "no file" if not path.exists() else "not a file"
@@ -197,6 +202,7 @@ def _check_file(path: Path, schema_version: int) -> None:
         _check_read_only(conn, str(path), schema_version)
     finally:
         conn.close()
+    return str(path), _read_only_uri(path)
 
 
 @asynccontextmanager
@@ -220,14 +226,15 @@ async def open_read_only(
     """
     if str(path) == MEMORY:
         raise StoreError("a read-only database needs a file; :memory: would be empty")
-    file = Path(path).expanduser()
-    await asyncio.to_thread(_check_file, file, schema_version)
+    location, uri = await asyncio.to_thread(_check_file, Path(path), schema_version)
     try:
-        conn = await aiosqlite.connect(_read_only_uri(file), uri=True, isolation_level=None)
+        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open {file} to read it: {exc}. Check its permissions.") from exc
+        raise StoreError(
+            f"cannot open {location} to read it: {exc}. Check its permissions."
+        ) from exc
     conn.row_factory = sqlite3.Row
-    db = Database(conn, location=str(file), clock=clock)
+    db = Database(conn, location=location, clock=clock)
     try:
         await db.run(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         yield db

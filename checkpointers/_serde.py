@@ -204,4 +204,3 @@ def _checking_hook(
         return builder.loads_typed(("msgpack", packed))
 
     return hook
-
