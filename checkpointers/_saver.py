@@ -22,6 +22,7 @@ from ._db import Clock, Database, Synchronous
 from ._load import select_page, thread_config, to_tuples
 from ._open import open_database, open_read_only
 from ._put import put_checkpoint, put_writes, thread_of
+from ._redact import Redactor
 from ._schema import SCHEMA_VERSION, migrate
 from ._select import Selection
 from ._serde import AllowlistSerializer, TypeName
@@ -72,6 +73,8 @@ class SqliteCheckpointer(SyncBridge):
             `allow_types`), never code a stored row names.
         allowed_types: Types stored values may hold beyond LangGraph's safe ones and the
             state types of graphs compiled on this saver.
+        redactor: Which secrets to redact from what is stored for people (run events,
+            review requests, the ledger's arguments); `Redactor()` by default.
     """
 
     def __init__(
@@ -81,13 +84,16 @@ class SqliteCheckpointer(SyncBridge):
         event_channel: str | None = None,
         serde: SerializerProtocol | None = None,
         allowed_types: Iterable[type | TypeName] = (),
+        redactor: Redactor | None = None,
     ) -> None:
         super().__init__(serde=serde or AllowlistSerializer(allowed_types))
         self._db = db
         self._loop = asyncio.get_running_loop()
         self.event_channel = event_channel
         """The state channel whose writes are harvested as run events, if any."""
-        self.store = RunStore(db)
+        self.redactor = redactor or Redactor()
+        """Redacts secrets from what is stored for people."""
+        self.store = RunStore(db, redactor=self.redactor)
         """The run store in the same database, on the same connections and lock."""
 
     @classmethod
@@ -102,6 +108,7 @@ class SqliteCheckpointer(SyncBridge):
         allowed_types: Iterable[type | TypeName] = (),
         clock: Clock = time.time,
         read_only: bool = False,
+        redactor: Redactor | None = None,
     ) -> AsyncIterator[Self]:
         """Open the database at `path`, creating or upgrading its schema, and close it after.
 
@@ -116,6 +123,7 @@ class SqliteCheckpointer(SyncBridge):
             read_only: Open an existing railgraph database in SQLite's read-only mode:
                 nothing is created, migrated or configured, and every write fails. For
                 commands that only read (`railgraph runs`, `show`, `pending`, `render`).
+            redactor: Which secrets to redact (see the class).
 
         Raises:
             SchemaVersionError: The database was written by a newer railgraph.
@@ -124,11 +132,23 @@ class SqliteCheckpointer(SyncBridge):
         """
         if read_only:
             async with open_read_only(path, schema_version=SCHEMA_VERSION, clock=clock) as db:
-                yield cls(db, event_channel=event_channel, serde=serde, allowed_types=allowed_types)
+                yield cls(
+                    db,
+                    event_channel=event_channel,
+                    serde=serde,
+                    allowed_types=allowed_types,
+                    redactor=redactor,
+                )
             return
         async with open_database(path, synchronous=synchronous, clock=clock) as db:
             await migrate(db)
-            yield cls(db, event_channel=event_channel, serde=serde, allowed_types=allowed_types)
+            yield cls(
+                db,
+                event_channel=event_channel,
+                serde=serde,
+                allowed_types=allowed_types,
+                redactor=redactor,
+            )
 
     def allow_types(self, allowed: Iterable[type | TypeName]) -> None:
         """Let stored values hold these types (railgraph graphs register their state's).
@@ -224,7 +244,9 @@ class SqliteCheckpointer(SyncBridge):
             StoreError: A write to `event_channel` is not an event or list of
                 events; nothing is stored.
         """
-        stored = put_writes(config, writes, task_id, task_path, self.serde, self.event_channel)
+        stored = put_writes(
+            config, writes, task_id, task_path, self.serde, self.event_channel, self.redactor
+        )
         await self._db.write(stored.body, short=stored.short)
 
     # -- whole threads --------------------------------------------------------

@@ -285,10 +285,12 @@ class ApproveNode(GateNode):
     ) -> dict[str, Any]:
         proposed = request.action.args if request.action is not None else None
         reviewed = decision.reviewed
-        if reviewed is not None and proposed is not None and reviewed != proposed:
+        # The reviewer saw the stored request, whose secrets the store redacted.
+        redact = ctx.runtime.redact
+        if reviewed is not None and proposed is not None and redact(reviewed) != redact(proposed):
             raise RunError(
                 f"approve gate {self.id!r}: the call under review changed between the "
-                f"request and the decision (reviewed {reviewed}, now {proposed}); "
+                f"request and the decision (reviewed {redact(reviewed)}, now {redact(proposed)}); "
                 "the run stops so that nothing runs that a person did not approve — "
                 "start a new run"
             )

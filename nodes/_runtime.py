@@ -90,6 +90,9 @@ class Runtime:
     """Monotonic clock for durations."""
     cancelled: Callable[[], Awaitable[bool]] | None = None
     """Whether a person has stopped the run; asked before every LLM and tool call."""
+    redact: Callable[[Any], Any] = lambda value: value
+    """How the store redacts secrets from what people see (review requests among them);
+    an approve gate compares the call a reviewer saw with its own in this form."""
 
 
 def runtime_from_config(config: RunnableConfig) -> Runtime:

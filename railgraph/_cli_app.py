@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import re
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from checkpointers import ApprovalRecord
 from railgraph._cli_text import esc, plain, quote
+from railgraph._report import display_redactor
 from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import default_db_path
 from railgraph.errors import InputError, RailgraphError
@@ -196,6 +198,12 @@ def _not_a_number(name: str) -> Any:
 
 
 def finish(outcome: RunOutcome, as_json: bool) -> None:
+    redactor = display_redactor()
+    outcome = dataclasses.replace(
+        outcome,
+        result=redactor.redact(outcome.result),
+        pending=[redactor.approval(p) for p in outcome.pending],
+    )
     if as_json:
         print_json(outcome.to_json())
     else:

@@ -63,7 +63,7 @@ def pending(
             # A graph's name (not its module:attribute reference) is kept in the request.
             waiting = await runner.store.list_approvals(status="pending")
             found = [a for a in waiting if a.request.get("graph") == graph]
-        return found, runner.clock()
+        return [runner.store.redactor.approval(a) for a in found], runner.clock()
 
     requests, now = with_runner(db, work, read_only=True)
     drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}

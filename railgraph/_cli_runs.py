@@ -28,7 +28,7 @@ from railgraph._cli_app import (
 )
 from railgraph._cli_text import esc, plain
 from railgraph._outcome import RunStatus
-from railgraph._report import trace
+from railgraph._report import display_redactor, trace
 from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import load_graph
 from railgraph.errors import InputError, RailgraphError
@@ -125,7 +125,8 @@ def runs(
 
     records = with_runner(db, work, read_only=True)
     if as_json:
-        print_json([r.model_dump(mode="json") for r in records])
+        redactor = display_redactor()
+        print_json([redactor.run(r).model_dump(mode="json") for r in records])
         return
     table = Table(
         "run",
@@ -170,7 +171,7 @@ def show(
             raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
         events = await runner.store.list_events(run_id)
         approvals = await runner.store.list_approvals(run_id=run_id, status=None)
-        return trace(record, events, approvals)
+        return trace(record, events, approvals, runner.store.redactor)
 
     report = with_runner(db, work, read_only=True)
     if as_json:

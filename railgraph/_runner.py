@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from checkpointers import ApprovalRecord, RunRecord, RunStore, SqliteCheckpointer
+from checkpointers import ApprovalRecord, Redactor, RunRecord, RunStore, SqliteCheckpointer
 from nodes import (
     PARTIAL_ATTR,
     RUNTIME_KEY,
@@ -26,7 +26,13 @@ from nodes._state import DECISIONS, EVENTS, REQUESTS, STATUS, USAGE
 from railgraph._graph import RailGraph
 from railgraph._outcome import ENDED, RunOutcome, RunStatus, failure, short_traceback
 from railgraph._queue import ReviewQueue, open_requests
-from railgraph._settings import default_db_path, default_synchronous, load_graph, ref_of
+from railgraph._settings import (
+    default_db_path,
+    default_secret_words,
+    default_synchronous,
+    load_graph,
+    ref_of,
+)
 from railgraph._spec import GraphSpec
 from railgraph.errors import (
     DecisionError,
@@ -71,6 +77,7 @@ class Runner(ReviewQueue):
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
         read_only: bool = False,
+        redact: Iterable[str] | None = None,
     ) -> AsyncIterator[Runner]:
         """Open the database and yield a runner on it.
 
@@ -82,6 +89,9 @@ class Runner(ReviewQueue):
             timer: Monotonic clock for durations.
             read_only: Open an existing database without creating, migrating or changing
                 anything (for listing and showing runs); every write then fails.
+            redact: Key words that name secrets, redacted from events, review requests
+                and the ledger's arguments (see ``checkpointers.Redactor``);
+                ``$RAILGRAPH_REDACT`` or railgraph's list if unset.
         """
         async with AsyncExitStack() as stack:
             saver = await stack.enter_async_context(
@@ -91,6 +101,7 @@ class Runner(ReviewQueue):
                     event_channel=EVENTS,
                     clock=clock,
                     read_only=read_only,
+                    redactor=Redactor(redact if redact is not None else default_secret_words()),
                 )
             )
             yield cls(saver, clock=clock, timer=timer)
@@ -139,6 +150,7 @@ class Runner(ReviewQueue):
             clock=self.clock,
             timer=self.timer,
             cancelled=functools.partial(self._is_cancelled, record.run_id),
+            redact=self.store.redactor.redact,
         )
         steps = runtime.envelope.steps
         return {

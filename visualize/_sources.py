@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from checkpointers import SqliteCheckpointer
+from checkpointers import ApprovalRecord, EventRecord, RunRecord, SqliteCheckpointer
 from railgraph._graph import RailGraph
+from railgraph._report import display_redactor
 from railgraph._settings import default_db_path, import_ref
 from railgraph._spec import GraphSpec
 from railgraph.errors import InputError
@@ -78,6 +79,22 @@ def _database(db: str | Path | None) -> Path:
     return path
 
 
+def _redacted_path(
+    spec: GraphSpec,
+    record: RunRecord,
+    events: list[EventRecord],
+    approvals: list[ApprovalRecord],
+) -> RunPath:
+    """A run's path with its secrets redacted: diagrams and HTML reports are for people."""
+    redactor = display_redactor()
+    return path_from_events(
+        spec,
+        redactor.run(record),
+        [redactor.event(e) for e in events],
+        [redactor.approval(a) for a in approvals],
+    )
+
+
 async def read_run(source: GraphSource, run_id: str, db: str | Path | None = None) -> RunPath:
     """One run of ``source`` as a path: a railgraph run, or a plain graph's thread.
 
@@ -103,7 +120,7 @@ async def read_run(source: GraphSource, run_id: str, db: str | Path | None = Non
             )
         events = await saver.store.list_events(run_id)
         approvals = await saver.store.list_approvals(run_id=run_id, status=None)
-        return path_from_events(source.spec, record, events, approvals)
+        return _redacted_path(source.spec, record, events, approvals)
 
 
 async def read_runs(source: GraphSource, limit: int, db: str | Path | None = None) -> list[RunPath]:
@@ -132,5 +149,5 @@ async def read_runs(source: GraphSource, limit: int, db: str | Path | None = Non
         for record in reversed(records):
             events = await saver.store.list_events(record.run_id)
             approvals = await saver.store.list_approvals(run_id=record.run_id, status=None)
-            paths.append(path_from_events(source.spec, record, events, approvals))
+            paths.append(_redacted_path(source.spec, record, events, approvals))
         return paths
