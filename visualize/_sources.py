@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from checkpointers import ApprovalRecord, EventRecord, RunRecord, SqliteCheckpointer
+from checkpointers import (
+    ApprovalRecord,
+    EventRecord,
+    RunRecord,
+    SqliteCheckpointer,
+    model_types,
+)
 from railgraph._graph import RailGraph
 from railgraph._report import display_redactor
 from railgraph._settings import default_db_path, import_ref
@@ -33,6 +39,9 @@ class GraphSource:
     """The designed graph."""
     plain: bool = False
     """True for a plain LangGraph graph: its runs are read from checkpoints."""
+    types: tuple[type, ...] = ()
+    """For a plain graph: its state's classes, the only ones (with LangGraph's safe types)
+    its checkpoints may name when they are read."""
 
 
 def load_source(ref: str) -> GraphSource:
@@ -46,7 +55,14 @@ def load_source(ref: str) -> GraphSource:
         return GraphSource(ref=ref, spec=value.spec)
     if callable(getattr(value, "get_graph", None)) and hasattr(value, "checkpointer"):
         name = ref.partition(":")[2]
-        return GraphSource(ref=ref, spec=spec_from_langgraph(value, name=name), plain=True)
+        schemas = getattr(getattr(value, "builder", None), "schemas", None) or {}
+        types = {t for schema in schemas for t in model_types(schema)}
+        return GraphSource(
+            ref=ref,
+            spec=spec_from_langgraph(value, name=name),
+            plain=True,
+            types=tuple(sorted(types, key=lambda t: (t.__module__, t.__qualname__))),
+        )
     raise InputError(
         f"{ref} is a {type(value).__name__}, neither a railgraph graph nor a compiled LangGraph "
         "graph; point at GraphBuilder(...).build() or StateGraph(...).compile()"
@@ -101,7 +117,9 @@ async def read_run(source: GraphSource, run_id: str, db: str | Path | None = Non
     Raises:
         InputError: No database, no such run or thread, or a run of another graph.
     """
-    async with SqliteCheckpointer.from_path(_database(db), read_only=True) as saver:
+    async with SqliteCheckpointer.from_path(
+        _database(db), read_only=True, allowed_types=source.types
+    ) as saver:
         if source.plain:
             checkpoints = await read_checkpoints(saver, run_id)
             if not checkpoints:

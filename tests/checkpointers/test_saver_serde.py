@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import json
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 from typing_extensions import TypedDict
 
-from checkpointers import AllowlistSerializer, model_types
+from checkpointers import AllowlistSerializer, SqliteCheckpointer, model_types
 from railgraph._cli import app
 from railgraph.errors import StoreError
 
@@ -138,3 +139,54 @@ def test_resume_and_approve_on_a_crafted_row_refuse_without_running_it(tmp_path:
     with sqlite3.connect(tmp_path / ".railgraph" / "helpdesk.db") as conn:
         refunds = conn.execute("SELECT ticket_id FROM refunds").fetchall()
     assert refunds == []
+
+
+PLAIN_TYPED = """
+from typing import TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel
+
+
+class Item(BaseModel):
+    sku: str
+
+
+class State(TypedDict):
+    item: Item | None
+
+
+builder = StateGraph(State)
+builder.add_node("pick", lambda state: {"item": Item(sku="A-1")})
+builder.add_edge(START, "pick")
+builder.add_edge("pick", END)
+graph = builder.compile()
+"""
+
+
+def test_a_plain_graphs_own_types_load_when_it_is_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "rg_plain_typed.py").write_text(PLAIN_TYPED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import rg_plain_typed  # type: ignore[import-not-found]
+
+    db = tmp_path / "plain.db"
+
+    async def run_thread() -> None:
+        async with SqliteCheckpointer.from_path(db, allowed_types=[rg_plain_typed.Item]) as saver:
+            app_ = rg_plain_typed.builder.compile(checkpointer=saver)
+            config: Any = {"configurable": {"thread_id": "t1"}}
+            await app_.ainvoke({"item": None}, config, durability="sync")
+            state = await app_.aget_state(config)
+            assert state.values["item"] == rg_plain_typed.Item(sku="A-1")
+        async with SqliteCheckpointer.from_path(db) as saver:
+            with pytest.raises(StoreError, match=r"names rg_plain_typed\.Item"):
+                await saver.aget_tuple(config)
+
+    asyncio.run(run_thread())
+    done = CliRunner().invoke(
+        app, ["render", "rg_plain_typed:graph", "--run", "t1", "--db", str(db), "-o", "t.dot"]
+    )
+    assert done.exit_code == 0, done.stderr
+    assert "run t1: completed" in (tmp_path / "t.dot").read_text()
