@@ -94,16 +94,15 @@ def test_run_ids_become_safe_file_names_and_quoted_hints(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("source", "message"),
+    ("name", "source", "message"),
     [
-        ("raise RuntimeError('boom at import')\n", "raised RuntimeError: boom at import"),
-        ("def broken(:\n", "has a syntax error at"),
+        ("rg_raises", "raise RuntimeError('boom at import')\n", "raised RuntimeError: boom at"),
+        ("rg_syntax", "def broken(:\n", "has a syntax error at"),
     ],
 )
 def test_a_ref_whose_module_fails_is_a_message(
-    tmp_path: Path, source: str, message: str, request: pytest.FixtureRequest
+    tmp_path: Path, name: str, source: str, message: str
 ) -> None:
-    name = f"rg_hostile_{request.node.callspec.id.replace('-', '_')}"
     (tmp_path / f"{name}.py").write_text(source)
     for command in (["run", f"{name}:graph"], ["spec", f"{name}:graph"]):
         code, _, stderr = run_cli(*command)

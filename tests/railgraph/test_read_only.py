@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from checkpointers import SqliteCheckpointer
+from railgraph import Runner
 from railgraph._cli import app
 from railgraph.errors import StoreError
 
@@ -84,22 +87,32 @@ def test_reading_in_a_fresh_folder_creates_nothing(tmp_path: Path) -> None:
 
 
 def test_reading_a_railgraph_database_changes_none_of_its_bytes(tmp_path: Path) -> None:
-    code, stdout, _ = run_cli(
-        "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', "--json"
-    )
-    assert code == 0
-    run_id = json.loads(stdout)["run_id"]
+    async def start() -> str:
+        # Two hours ago: the rollback request (one hour to decide) is past its expiry now.
+        async with Runner.open(clock=lambda: time.time() - 7200) as runner:
+            paused = await runner.start("graphs.incident:graph", {"service": "checkout"})
+            assert paused.status == "paused"
+            return paused.run_id
+
+    run_id = asyncio.run(start())
     db = tmp_path / ".railgraph" / "railgraph.db"
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     for command in (
         ["runs"],
         ["show", run_id],
         ["pending"],
-        ["render", "graphs.refund:graph", "--run", run_id, "-o", "run.dot"],
+        ["pending", "--json"],
+        ["render", "graphs.incident:graph", "--run", run_id, "-o", "run.dot"],
     ):
         code, _, stderr = run_cli(*command)
         assert code == 0, (command, stderr)
+    assert "expired:   at" in run_cli("pending")[1]
+    assert [p["expired"] for p in json.loads(run_cli("pending", "--json")[1])] == [True, False]
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    with sqlite3.connect(db) as conn:
+        statuses = conn.execute("SELECT status FROM approvals ORDER BY created_at").fetchall()
+    conn.close()
+    assert statuses == [("pending",), ("pending",)]
 
 
 def test_an_older_schema_is_not_upgraded_by_a_read(tmp_path: Path) -> None:
