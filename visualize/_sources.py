@@ -8,6 +8,7 @@ thread from its checkpoints.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,7 +135,7 @@ async def read_run(source: GraphSource, run_id: str, db: str | Path | None = Non
         if record.graph != source.ref and record.graph_name != source.spec.name:
             raise InputError(
                 f"run {run_id} is a run of {record.graph}, not of {source.ref}; render it "
-                f"with `railgraph render {record.graph} --run {run_id}`"
+                f"with `railgraph render {shlex.quote(record.graph)} --run {shlex.quote(run_id)}`"
             )
         events = await saver.store.list_events(run_id)
         approvals = await saver.store.list_approvals(run_id=run_id, status=None)
