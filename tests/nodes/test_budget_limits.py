@@ -95,11 +95,13 @@ async def test_llm_calls(runner: Runner, chat: Any, dims: Any) -> None:
         ("node_started", "a"),
         ("llm_call", "a"),
         ("node_finished", "a"),
-        ("budget_exhausted", "b"),
-        ("budget_exhausted", "b"),
+        ("budget_exhausted", "b"),  # one refusal, one event
     ]
     events = await runner.store.list_events(outcome.run_id)
     assert events[4].data == {
+        "error": outcome.reason,
+        "error_type": "BudgetExhausted",
+        "traceback": None,
         "dimension": "llm_calls",
         "used": 1,
         "limit": 1,
@@ -216,7 +218,6 @@ async def test_cost_usd(runner: Runner, chat: Any, dims: Any) -> None:
     assert await kinds(runner, outcome.run_id) == [
         ("run_started", None),
         ("llm_call", "a"),
-        ("budget_exhausted", "a"),
         ("budget_exhausted", "a"),
     ]
 
