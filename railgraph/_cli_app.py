@@ -142,12 +142,14 @@ def print_pending(
             highlight=False,
         )
         which = f" --request {p.request_id}" if per_run[p.run_id] > 1 else ""
-        edit = "" if p.request.get("kind") == "unknown_effect" else " [--edit JSON]"
-        out.print(
-            f"  decide:    railgraph approve {p.run_id}{which} --by NAME{edit}  |  "
-            f"railgraph reject {p.run_id}{which} --by NAME --reason TEXT",
-            highlight=False,
-        )
+        approve = f"railgraph approve {p.run_id}{which} --by NAME"
+        if p.request.get("kind") == "unknown_effect":
+            # Send it again, say it happened (with what the target system shows), or stop.
+            approve += f"  |  {approve} --happened RESULT"
+        else:
+            approve += " [--edit JSON]"
+        reject = f"railgraph reject {p.run_id}{which} --by NAME --reason TEXT"
+        out.print(f"  decide:    {approve}  |  {reject}", highlight=False)
         if drawn and drawn.get(p.run_id):
             out.print(f"  diagram:   {drawn[p.run_id]}", highlight=False)
 
