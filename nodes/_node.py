@@ -75,9 +75,7 @@ class RailNode(ABC):
     async def __call__(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
         runtime = runtime_from_config(config)
         feedback = list(getattr(state, FEEDBACK).get(self.id, []))
-        ctx = NodeContext(
-            runtime, self.id, usage_of(state), feedback=feedback, _approval=self.approval_in(state)
-        )
+        ctx = NodeContext(runtime, self.id, usage_of(state), feedback=feedback)
         started_at = runtime.clock()
         started = runtime.timer()
         ran = False
@@ -85,6 +83,8 @@ class RailNode(ABC):
             if self.step_guard:
                 ctx.ensure_budget("steps", what=f"node {self.id!r}")
             ran = True
+            # Only here, from checkpointed state, does a node get an approval to spend.
+            ctx._approval = self.approval_in(state)
             update = checked_update(self.id, state, await self.run(state, ctx))
         except Exception as exc:
             if ran:

@@ -272,6 +272,15 @@ class GraphBuilder(Generic[S]):
             )
         if expires_after_s is not None and expires_after_s <= 0:
             raise DefinitionError(f"approve gate {id!r}: expires_after_s must be > 0")
+        if isinstance(reviewers, str) or any(
+            not isinstance(r, str) or not r.strip() for r in reviewers
+        ):
+            raise DefinitionError(
+                f"approve gate {id!r}: reviewers={reviewers!r} must be a list of non-empty "
+                "names, e.g. reviewers=['alice', 'bob']"
+            )
+        # Names are compared trimmed and case-insensitively when a decision is taken.
+        named = tuple(r.strip() for r in reviewers)
         outcomes = {"approved": approved, "rejected": rejected}
         if expired is not None:
             outcomes["expired"] = expired
@@ -298,7 +307,7 @@ class GraphBuilder(Generic[S]):
                 policy=self.policy.describe(tool) if tool else "",
                 reason=reason,
                 escalated_from=escalated,
-                reviewers=tuple(reviewers),
+                reviewers=named,
                 allow_self_approval=allow_self_approval,
                 expires_after_s=expires_after_s,
                 rejection_ends_run=True if rejection_ends_run is None else rejection_ends_run,

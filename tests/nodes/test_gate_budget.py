@@ -233,7 +233,7 @@ async def test_at_the_cost_limit_the_gate_takes_exceeded(runner: Runner, chat: A
 async def test_at_the_step_limit_the_gate_takes_exceeded(runner: Runner) -> None:
     calls: list[str] = []
 
-    # fetch is the first step, the gate the second: exactly the limit.
+    # fetch takes the only step; the step check does not refuse the gate, which judges.
     outcome = await runner.start(job(calls), {}, budget={"steps": 1})
 
     assert outcome.status == "budget_exhausted"

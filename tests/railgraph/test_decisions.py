@@ -28,6 +28,7 @@ from railgraph import (
     END,
     START,
     DecisionError,
+    DefinitionError,
     GraphBuilder,
     InputError,
     RailGraph,
@@ -636,3 +637,24 @@ async def test_run_input_cannot_forge_an_approval_either(runner: Runner) -> None
     )
     assert paid == []
     assert await runner.store.list_runs() == []
+
+
+@pytest.mark.parametrize("reviewers", [["alice", "  "], "alice", [""]])
+def test_a_gate_refuses_empty_or_malformed_reviewer_names(reviewers: Any) -> None:
+    g = GraphBuilder("names", Payout)
+
+    with pytest.raises(DefinitionError) as info:
+        g.approve("ask", approved=END, rejected=END, reviewers=reviewers)
+
+    assert str(info.value) == (
+        f"approve gate 'ask': reviewers={reviewers!r} must be a list of non-empty names, "
+        "e.g. reviewers=['alice', 'bob']"
+    )
+
+
+async def test_a_gate_keeps_its_reviewer_names_trimmed(runner: Runner) -> None:
+    paused = await runner.start(payout([], reviewers=(" Ann ",)), {})
+
+    assert paused.pending[0].request["reviewers"] == ["Ann"]
+    done = await runner.approve(paused.run_id, by="ann")
+    assert done.status == "completed"
