@@ -192,6 +192,8 @@ class ReviewQueue(ABC):
                     by="railgraph",
                     reason=f"no decision within {waited:g} s",
                     at=now,
+                    os_user=os_user(),
+                    host=os_host(),
                 )
                 await self.store.decide_approval(
                     approval.request_id,

@@ -36,6 +36,7 @@ from railgraph import (
     RunOutcome,
 )
 from railgraph._cli import app
+from railgraph._report import trace
 
 # Who really runs these tests, read the way an audit would (not through railgraph).
 OS_USER = pwd.getpwuid(os.getuid()).pw_name
@@ -466,6 +467,12 @@ async def test_names_are_trimmed_and_recorded_with_the_os_user_and_host(runner: 
         OS_USER,
         HOST,
     )
+    record = await runner.store.get_run(paused.run_id)
+    assert record is not None
+    shown = trace(record, events, [approval])  # what `railgraph show --json` prints
+    assert [(d["by"], d["os_user"], d["host"]) for d in shown["decisions"]] == [
+        ("Ann", OS_USER, HOST)
+    ]
 
 
 async def test_reviewer_lists_compare_names_case_insensitively(runner: Runner) -> None:
