@@ -31,7 +31,7 @@ from nodes import (
     VerifyNode,
 )
 from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
-from railgraph._checks import check_graph, rejoins, require_field, require_wired
+from railgraph._checks import check_graph, rejoins, require_field, require_wired, reviewer_names
 from railgraph._graph import RailGraph
 from railgraph.errors import DefinitionError
 from verifiers import Verifier
@@ -272,15 +272,7 @@ class GraphBuilder(Generic[S]):
             )
         if expires_after_s is not None and expires_after_s <= 0:
             raise DefinitionError(f"approve gate {id!r}: expires_after_s must be > 0")
-        if isinstance(reviewers, str) or any(
-            not isinstance(r, str) or not r.strip() for r in reviewers
-        ):
-            raise DefinitionError(
-                f"approve gate {id!r}: reviewers={reviewers!r} must be a list of non-empty "
-                "names, e.g. reviewers=['alice', 'bob']"
-            )
-        # Names are compared trimmed and case-insensitively when a decision is taken.
-        named = tuple(r.strip() for r in reviewers)
+        named = reviewer_names(id, reviewers)
         outcomes = {"approved": approved, "rejected": rejected}
         if expired is not None:
             outcomes["expired"] = expired
