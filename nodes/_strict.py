@@ -90,7 +90,7 @@ def _strict(
     schema: type[BaseModel], value: dict[str, Any], what: tuple[str, str], fix: str
 ) -> BaseModel:
     try:
-        return schema.model_validate_json(json.dumps(value), strict=True)
+        return schema.model_validate_json(json.dumps(value, default=str), strict=True)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '(value)'}: {e['msg']}" for e in exc.errors()
