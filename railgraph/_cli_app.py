@@ -257,11 +257,14 @@ def print_pending(
             )
         run = quote(p.run_id)
         which = f" --request {quote(p.request_id)}" if per_run[p.run_id] > 1 else ""
-        edit = "" if p.request.get("kind") == "unknown_effect" else " [--edit JSON]"
-        line(
-            f"  decide:    railgraph approve {run}{which} --by NAME{edit}  |  "
-            f"railgraph reject {run}{which} --by NAME --reason TEXT"
-        )
+        approve = f"railgraph approve {run}{which} --by NAME"
+        if p.request.get("kind") == "unknown_effect":
+            # Send it again, say it happened (with what the target system shows), or stop.
+            approve += f"  |  {approve} --happened RESULT"
+        else:
+            approve += " [--edit JSON]"
+        reject = f"railgraph reject {run}{which} --by NAME --reason TEXT"
+        line(f"  decide:    {approve}  |  {reject}")
         if drawn and drawn.get(p.run_id):
             line(f"  diagram:   {plain(drawn[p.run_id])}")
 

@@ -27,7 +27,7 @@ from railgraph._cli_app import (
 )
 from railgraph._cli_text import esc
 from railgraph._runner import Runner, RunOutcome
-from railgraph.errors import RailgraphError
+from railgraph.errors import InputError, RailgraphError
 from visualize import (
     load_source,
     read_run,
@@ -134,6 +134,15 @@ def approve(
     edit: Annotated[
         str | None, typer.Option("--edit", help="JSON object merged into the action's arguments.")
     ] = None,
+    happened: Annotated[
+        str | None,
+        typer.Option(
+            "--happened",
+            metavar="RESULT",
+            help="For an effect a crash left unknown: it did happen, with this result (JSON) "
+            "seen in the target system; the run goes on with it and the call is not sent again.",
+        ),
+    ] = None,
     request: RequestOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -141,6 +150,14 @@ def approve(
     """Approve a paused run's request (optionally with edited arguments) and resume it."""
 
     async def work(runner: Runner) -> RunOutcome:
+        if happened is not None:
+            if edit is not None:
+                raise InputError(
+                    "--happened and --edit cannot be given together: --happened answers a "
+                    "request about an effect a crash left unknown, --edit an approval"
+                )
+            result = parse_json(happened, "--happened")
+            return await runner.happened(run_id, by=by, result=result, request_id=request)
         changes = parse_json(edit, "--edit") if edit is not None else None
         return await runner.approve(run_id, by=by, edit=changes, request_id=request)
 

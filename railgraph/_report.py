@@ -78,6 +78,8 @@ def trace(
                 "action": (a.request.get("action") or {}).get("tool"),
                 "status": a.status,
                 "by": a.decided_by,
+                "os_user": (a.decision or {}).get("os_user"),
+                "host": (a.decision or {}).get("host"),
                 "reason": (a.decision or {}).get("reason"),
                 "args": (a.decision or {}).get("args"),
                 "requested_at": a.created_at,

@@ -13,7 +13,6 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from pydantic import ValidationError
 
 from checkpointers import ApprovalRecord, Redactor, RunRecord, RunStore, SqliteCheckpointer
 from nodes import (
@@ -24,6 +23,7 @@ from nodes import (
 from nodes._budget import add_usage
 from nodes._state import DECISIONS, EVENTS, REQUESTS, STATUS, USAGE
 from railgraph._graph import RailGraph
+from railgraph._identity import starter
 from railgraph._outcome import ENDED, RunOutcome, RunStatus, failure, short_traceback
 from railgraph._queue import ReviewQueue, open_requests
 from railgraph._settings import (
@@ -35,6 +35,7 @@ from railgraph._settings import (
 )
 from railgraph._spec import GraphSpec
 from railgraph.errors import (
+    BudgetExhausted,
     DecisionError,
     InputError,
     RunCancelled,
@@ -176,20 +177,15 @@ class Runner(ReviewQueue):
         """Start a run and drive it until it pauses or ends.
 
         Raises:
-            InputError: The input does not fit the graph's state model, or a budget override
-                is malformed; nothing is stored then.
+            InputError: The input does not fit the graph's state model (or names fields it
+                does not declare), ``started_by`` is blank, or a budget override is
+                malformed; nothing is stored then.
+
+        ``started_by`` defaults to the operating-system user running this process.
         """
         ref, rail = self.graph(graph)
-        try:
-            state = rail.state.model_validate(dict(input))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()
-            )
-            fields = ", ".join(rail.state.model_fields)
-            raise InputError(
-                f"input does not fit {rail.state.__name__} ({problems}); its fields are {fields}"
-            ) from None
+        state = rail.validate_input(input)
+        started_by = starter(started_by)
         overrides = dict(budget or {})
         envelope = rail.budget.override(overrides)
         now = self.clock()
@@ -320,6 +316,7 @@ class Runner(ReviewQueue):
                 error=reason,
                 error_type=type(error).__name__,
                 traceback=None if status != "failed" else short_traceback(error),
+                **(error.details() if isinstance(error, BudgetExhausted) else {}),
             )
         elif snapshot.interrupts or open_requests(values):
             status = "paused"
