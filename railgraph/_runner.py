@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import uuid
@@ -12,10 +13,10 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from langgraph.types import Command, StateSnapshot
 from pydantic import ValidationError
 
-from checkpointers import ApprovalRecord, RunRecord, RunStore, SqliteCheckpointer
+from checkpointers import ApprovalRecord, Lease, RunRecord, RunStore, SqliteCheckpointer
 from nodes import (
     PARTIAL_ATTR,
     RUNTIME_KEY,
@@ -24,26 +25,59 @@ from nodes import (
 from nodes._budget import add_usage
 from nodes._state import DECISIONS, EVENTS, REQUESTS, STATUS, USAGE
 from railgraph._graph import RailGraph
-from railgraph._outcome import ENDED, RunOutcome, RunStatus, failure, short_traceback
+from railgraph._lease import Heartbeat, busy_message, fault_of
+from railgraph._outcome import (
+    DELIVERABLE,
+    ENDED,
+    RunOutcome,
+    RunStatus,
+    ended,
+    failure,
+    short_traceback,
+)
 from railgraph._queue import ReviewQueue, open_requests
 from railgraph._settings import default_db_path, default_synchronous, load_graph, ref_of
 from railgraph._spec import GraphSpec
 from railgraph.errors import (
     DecisionError,
     InputError,
+    RunBusy,
     RunCancelled,
+    RunInterrupted,
+    StoreError,
 )
 
 __all__ = ["RunOutcome", "Runner"]
+
+_WAIT: Any = object()
+"""What `_next` answers when only people can move a run on (or it has ended)."""
+
+
+def _checkpoint_id(snapshot: StateSnapshot | None) -> str | None:
+    if snapshot is None:
+        return None
+    return str((snapshot.config.get("configurable") or {}).get("checkpoint_id"))
 
 
 class Runner(ReviewQueue):
     """Runs railgraph graphs durably on one SQLite database.
 
+    Whoever drives a run holds its lease (see `checkpointers.Lease`): a second runner is
+    refused while the lease is live, and takes a lapsed one over.
+
     Example:
         >>> async def main() -> None:  # doctest: +SKIP
         ...     async with Runner.open(".railgraph/railgraph.db") as runner:
         ...         outcome = await runner.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+
+    Args:
+        saver: The checkpointer (and run store) to run on.
+        clock: Wall clock for events, records and lease expiry (inject one in tests).
+        timer: Monotonic clock for durations and for how long a decider waits.
+        lease_s: Seconds a lease lasts without a heartbeat.
+        heartbeat_s: Seconds between heartbeats; a third of ``lease_s`` if unset.
+        decision_wait_s: How long a decision waits for another process driving the run
+            to deliver it, before it reports that the decision is recorded.
     """
 
     def __init__(
@@ -52,11 +86,19 @@ class Runner(ReviewQueue):
         *,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        lease_s: float = 30.0,
+        heartbeat_s: float | None = None,
+        decision_wait_s: float = 30.0,
     ) -> None:
         self.saver = saver
         self.store: RunStore = saver.store
         self.clock = clock
         self.timer = timer
+        self.lease = Lease.here(uuid.uuid4().hex[:12])
+        """Who this runner is when it holds a run's lease."""
+        self.lease_s = lease_s
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else lease_s / 3
+        self.decision_wait_s = decision_wait_s
         self._graphs: dict[str, RailGraph] = {}
         self._started: dict[str, RailGraph] = {}
         self._compiled: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -144,7 +186,14 @@ class Runner(ReviewQueue):
 
     async def _is_cancelled(self, run_id: str) -> bool:
         record = await self.store.get_run(run_id)
-        return record is not None and record.status == "cancelled"
+        if record is None:
+            return False
+        if record.status == "running" and record.lease_owner != self.lease.owner:
+            raise RunBusy(
+                f"this runner lost its lease on run {run_id} (its heartbeat lapsed) and stops "
+                "driving it; " + (busy_message(record) if record.lease_owner else "resume it")
+            )
+        return record.status == "cancelled"
 
     # -- starting and resuming ---------------------------------------------------------------
 
@@ -189,6 +238,11 @@ class Runner(ReviewQueue):
             started_by=started_by,
             created_at=now,
             updated_at=now,
+            lease_owner=self.lease.owner,
+            lease_host=self.lease.host,
+            lease_pid=self.lease.pid,
+            heartbeat_at=now,
+            lease_expires_at=now + self.lease_s,
         )
         await self.store.create_run(record)
         self._started[record.run_id] = rail
@@ -199,47 +253,34 @@ class Runner(ReviewQueue):
             budget=record.budget,
             spec=rail.spec.model_dump(mode="json"),
         )
-        return await self._drive(rail, record, state.model_dump())
+        return await self._hold(rail, record, state.model_dump())
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
         """Continue a run: with the decisions taken on its requests, or after a crash.
 
         Nothing that finished before is run again: LangGraph restarts from the last saved
         step and keeps the writes of tasks that finished in it; tool effects that completed
-        are replayed from the ledger.
+        are replayed from the ledger. Every branch a crash interrupted goes on, whatever
+        other branches still wait for.
+
+        Raises:
+            RunBusy: Another live process drives the run; nothing was changed.
+            DecisionError: The run has ended, or its graph changed.
+            RunInterrupted: A database fault stopped the run again; it stays resumable.
         """
         record = await self._record(run_id)
         if record.status in ENDED:
             raise DecisionError(f"run {run_id} is {record.status}; there is nothing to resume")
         rail = self._graph_of(record)
         await self._check_signature(record, rail, allow_changed_graph)
-        snapshot = await self._app(rail).aget_state(self._config(rail, record))
-        if snapshot.created_at is None:
-            # The process died before LangGraph saved the input: start again from it.
-            return await self._drive(rail, record, record.input)
-        answers: dict[str, Any] = {}
-        for interrupt in snapshot.interrupts:
-            approval = await self.store.get_approval(interrupt.id)
-            if approval is not None and approval.decision is not None:
-                answers[interrupt.id] = approval.decision
-        if answers:
-            return await self._drive(rail, record, Command(resume=answers))
-        deliveries: dict[str, Any] = {}
-        for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
-            if entry and entry.get("open"):
-                approval = await self.store.get_approval(entry["request_id"])
-                if approval is not None and approval.decision is not None:
-                    deliveries[gate] = {
-                        "request_id": entry["request_id"],
-                        "decision": approval.decision,
-                    }
-        if deliveries:
-            # Each decided gate runs again with its decision; other branches stay parked.
-            goto = Command(update={DECISIONS: deliveries}, goto=sorted(deliveries))
-            return await self._drive(rail, record, goto)
-        if snapshot.interrupts or open_requests(snapshot.values):
-            return await self._settle(rail, record, None)  # still waiting for people
-        return await self._drive(rail, record, None)  # a crash stopped it mid-way
+        claim = await self.store.acquire_lease(run_id, self.lease, ttl=self.lease_s)
+        if not claim.granted:
+            if claim.record.status in ENDED:
+                raise DecisionError(
+                    f"run {run_id} is {claim.record.status}; there is nothing to resume"
+                )
+            raise RunBusy(busy_message(claim.record))
+        return await self._hold(rail, claim.record, None)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -264,46 +305,142 @@ class Runner(ReviewQueue):
             f"{record.graph}`, and pass --allow-changed-graph to resume anyway{changes}"
         )
 
-    async def _drive(self, rail: RailGraph, record: RunRecord, payload: Any) -> RunOutcome:
-        if record.status != "running":
-            # "" clears the reason the run was paused for.
-            record = await self.store.update_run(record.run_id, status="running", error="")
+    async def _hold(self, rail: RailGraph, record: RunRecord, first: Any) -> RunOutcome:
+        """Drive a run whose lease this runner holds, give the lease up, and go on while
+        decisions arrived for it meanwhile that nobody else will deliver."""
+        while True:
+            outcome = await self._leased(rail, record, first)
+            first = None
+            if outcome.status != "paused" or not await self._decided(outcome):
+                return outcome
+            # A decision recorded while this runner held the lease: its decider was
+            # refused the lease, so delivering it falls to us (checked after release,
+            # so that no decision falls between two drivers).
+            claim = await self.store.acquire_lease(record.run_id, self.lease, ttl=self.lease_s)
+            if not claim.granted:
+                return outcome if claim.record.status not in ENDED else ended(claim.record)
+            record = claim.record
+
+    async def _decided(self, outcome: RunOutcome) -> bool:
+        """Whether any of the outcome's pending requests has been decided since."""
+        ids = {p.request_id for p in outcome.pending}
+        decided = await self.store.list_approvals(run_id=outcome.run_id, status=None)
+        return any(a.request_id in ids and a.status in DELIVERABLE for a in decided)
+
+    async def _leased(self, rail: RailGraph, record: RunRecord, first: Any) -> RunOutcome:
         app = self._app(rail)
-        error: BaseException | None = None
+        config = self._config(rail, record)
+        renew = functools.partial(
+            self.store.renew_lease, record.run_id, self.lease.owner, ttl=self.lease_s
+        )
         try:
-            await app.ainvoke(payload, self._config(rail, record), durability="sync")
+            async with Heartbeat(renew, self.heartbeat_s):
+                error: BaseException | None = None
+                payload, snapshot = first, None
+                if payload is None:
+                    payload, snapshot = await self._next(rail, record, None)
+                last: str | None = None
+                while payload is not _WAIT:
+                    try:
+                        await app.ainvoke(payload, config, durability="sync")
+                    except Exception as exc:
+                        error = exc
+                        break
+                    last = _checkpoint_id(snapshot) if payload is None else None
+                    payload, snapshot = await self._next(rail, record, last)
+                if error is not None or snapshot is None:
+                    snapshot = await app.aget_state(config)
+                return await self._settle(rail, record, snapshot, error)
         except Exception as exc:
-            error = exc
-        return await self._settle(rail, record, error)
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            raise await self._interrupted(record, fault) from exc
+
+    async def _interrupted(self, record: RunRecord, fault: str) -> RunInterrupted:
+        """Leave a run a database fault stopped resumable: `running`, with the reason, and
+        nobody's lease (if the database lets us write that much)."""
+        text = (
+            f"run {record.run_id} was interrupted by a database fault ({fault}); it has not "
+            "failed and nothing is lost: free disk space or fix the disk, then run "
+            f"`railgraph resume {record.run_id}`"
+        )
+        with contextlib.suppress(StoreError):
+            await self.store.release_lease(record.run_id, self.lease.owner, error=text)
+        return RunInterrupted(text, run_id=record.run_id)
+
+    async def _next(
+        self, rail: RailGraph, record: RunRecord, last: str | None
+    ) -> tuple[Any, StateSnapshot]:
+        """What to drive the run with next, or `_WAIT` when only people can move it on.
+
+        ``last`` is the checkpoint a ``None`` drive started from: if the run has not
+        moved past it, driving it again would do nothing more.
+        """
+        snapshot = await self._app(rail).aget_state(self._config(rail, record))
+        if snapshot.created_at is None:
+            # The process died before LangGraph saved the input: start again from it.
+            return record.input, snapshot
+        answers: dict[str, Any] = {}
+        for interrupt in snapshot.interrupts:
+            approval = await self.store.get_approval(interrupt.id)
+            if approval is not None and approval.status in DELIVERABLE:
+                answers[interrupt.id] = approval.decision
+        if answers:
+            return Command(resume=answers), snapshot
+        asking = {task.name for task in snapshot.tasks if task.interrupts}
+        if any(name not in asking for name in snapshot.next) and _checkpoint_id(snapshot) != last:
+            return None, snapshot  # a crash stopped these tasks: they go on by themselves
+        deliveries: dict[str, Any] = {}
+        for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
+            if entry and entry.get("open"):
+                approval = await self.store.get_approval(entry["request_id"])
+                if approval is not None and approval.status in DELIVERABLE:
+                    deliveries[gate] = {
+                        "request_id": entry["request_id"],
+                        "decision": approval.decision,
+                    }
+        if deliveries:
+            # Each decided gate runs again with its decision; other branches stay parked.
+            return Command(update={DECISIONS: deliveries}, goto=sorted(deliveries)), snapshot
+        return _WAIT, snapshot
 
     async def _settle(
-        self, rail: RailGraph, record: RunRecord, error: BaseException | None
+        self,
+        rail: RailGraph,
+        record: RunRecord,
+        snapshot: StateSnapshot,
+        error: BaseException | None,
     ) -> RunOutcome:
-        snapshot = await self._app(rail).aget_state(self._config(rail, record))
+        if isinstance(error, RunBusy):
+            return ended(await self._record(record.run_id))  # another driver took over
         values: dict[str, Any] = dict(snapshot.values)
         stored = await self._record(record.run_id)
+        expect: RunStatus = "running"
         if stored.status == "cancelled":
             # The kill switch wins: whatever the run reached, it ends cancelled, and the
             # reason stays the one given when it was cancelled.
-            error = RunCancelled(stored.error or "cancelled")
+            error, expect = RunCancelled(stored.error or "cancelled"), "cancelled"
         usage = dict(values.get(USAGE) or {})
         result = rail.user_values(values)
         pending: list[ApprovalRecord] = []
+        events: list[dict[str, Any]] = []
         status: RunStatus
         if error is not None:
             status, reason = failure(error)
             partial = getattr(error, PARTIAL_ATTR, None)
             if partial is not None:
-                _, events, spent = partial
-                await self.store.append_events(record.run_id, events)
+                _, node_events, spent = partial
+                events.extend(node_events)
                 usage = add_usage(usage, spent)
-            await self._event(
-                record.run_id,
-                "run_failed" if status == "failed" else status,
-                node=partial[0] if partial else None,
-                error=reason,
-                error_type=type(error).__name__,
-                traceback=None if status != "failed" else short_traceback(error),
+            events.append(
+                self._new_event(
+                    "run_failed" if status == "failed" else status,
+                    node=partial[0] if partial else None,
+                    error=reason,
+                    error_type=type(error).__name__,
+                    traceback=None if status != "failed" else short_traceback(error),
+                )
             )
         elif snapshot.interrupts or open_requests(values):
             status = "paused"
@@ -316,11 +453,24 @@ class Runner(ReviewQueue):
             disposition = values.get(STATUS) or {}
             status = disposition.get("status") or "completed"
             reason = disposition.get("reason") or ""
-            await self._event(record.run_id, "run_finished", status=status, reason=reason)
-        await self.store.update_run(
-            record.run_id, status=status, usage=usage, result=result, error=reason
+            events.append(self._new_event("run_finished", status=status, reason=reason))
+        changed, after = await self.store.finish_drive(
+            record.run_id,
+            self.lease.owner,
+            expect=expect,
+            status=status,
+            usage=usage,
+            result=result,
+            error=None if expect == "cancelled" else reason,
+            events=events,
         )
-        return RunOutcome(record.run_id, status, result, usage, reason or None, pending)
+        if not changed:
+            # A cancel committed after we looked: it stands, and says what happened.
+            return ended(after)
+        return RunOutcome(record.run_id, status, result, usage, after.error or None, pending)
+
+    def _new_event(self, kind: str, *, node: str | None = None, **data: Any) -> dict[str, Any]:
+        return {"kind": kind, "node": node, "at": self.clock(), "data": data}
 
     async def _event(self, run_id: str, kind: str, *, node: str | None = None, **data: Any) -> None:
         await self.store.append_events(
