@@ -257,7 +257,15 @@ class RunLeases:
                 (run_id,),
             )
             unknown = self._effects.load_all(rows)
+            done = yield from fetchall(
+                "SELECT tool, node FROM tool_effects WHERE run_id = ? AND status = 'completed' "
+                "ORDER BY started_at, rowid",
+                (run_id,),
+            )
             text = f"cancelled by {by}: {reason}"
+            if done:
+                made = ", ".join(f"{row['tool']} at node {row['node']}" for row in done)
+                text += f"; it had already made {made}"
             if unknown:
                 text += "; " + unknown_effects_text(unknown)
             yield from execute(

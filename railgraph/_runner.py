@@ -246,13 +246,19 @@ class Runner(ReviewQueue):
         )
         await self.store.create_run(record)
         self._started[record.run_id] = rail
-        await self._event(
-            record.run_id,
-            "run_started",
-            input=record.input,
-            budget=record.budget,
-            spec=rail.spec.model_dump(mode="json"),
-        )
+        try:
+            await self._event(
+                record.run_id,
+                "run_started",
+                input=record.input,
+                budget=record.budget,
+                spec=rail.spec.model_dump(mode="json"),
+            )
+        except StoreError as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            raise await self._interrupted(record, fault) from exc
         return await self._hold(rail, record, state.model_dump())
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
@@ -348,9 +354,13 @@ class Runner(ReviewQueue):
                         break
                     last = _checkpoint_id(snapshot) if payload is None else None
                     payload, snapshot = await self._next(rail, record, last)
+                if error is not None and (fault := fault_of(error)) is not None:
+                    raise await self._interrupted(record, fault) from error
                 if error is not None or snapshot is None:
                     snapshot = await app.aget_state(config)
                 return await self._settle(rail, record, snapshot, error)
+        except RunInterrupted:
+            raise
         except Exception as exc:
             fault = fault_of(exc)
             if fault is None:
@@ -388,9 +398,16 @@ class Runner(ReviewQueue):
                 answers[interrupt.id] = approval.decision
         if answers:
             return Command(resume=answers), snapshot
+        # Tasks of a step that a crash stopped (some may have saved their writes) go on
+        # by themselves, whatever other branches wait for; a task waiting for an answer
+        # does not move until it has one.
         asking = {task.name for task in snapshot.tasks if task.interrupts}
-        if any(name not in asking for name in snapshot.next) and _checkpoint_id(snapshot) != last:
-            return None, snapshot  # a crash stopped these tasks: they go on by themselves
+        if (
+            snapshot.tasks
+            and (not asking or any(name not in asking for name in snapshot.next))
+            and _checkpoint_id(snapshot) != last
+        ):
+            return None, snapshot
         deliveries: dict[str, Any] = {}
         for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
             if entry and entry.get("open"):
