@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich import box
 from rich.table import Table
 
-from checkpointers import RunRecord
+from checkpointers import RunRecord, lease_live
 from nodes import BudgetEnvelope
 from railgraph._cli_app import (
     DbOpt,
@@ -25,6 +26,7 @@ from railgraph._cli_app import (
     when,
     with_runner,
 )
+from railgraph._lease import driver_line, shown_status
 from railgraph._outcome import RunStatus
 from railgraph._report import trace
 from railgraph._runner import Runner, RunOutcome
@@ -99,15 +101,18 @@ def runs(
     for column, width in zip(table.columns, (12, 10, 16, 5, 5, 8, 19), strict=False):
         column.min_width = width
     for r in records:
+        shown = shown_status(r, lease_live(r, time.time()))
         table.add_row(
             r.run_id,
             r.graph_name,
-            r.status,
+            shown,
             f"{r.usage.get('steps', 0):g}",
             f"{r.usage.get('tool_calls', 0):g}",
             f"{r.usage.get('cost_usd', 0):.6f}",
             when(r.created_at),
-            clip(r.error or "", 60),
+            clip(
+                r.error or (f"resume: railgraph resume {r.run_id}" if shown != r.status else ""), 60
+            ),
         )
     out.print(table)
 
@@ -126,15 +131,22 @@ def show(
             raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
         events = await runner.store.list_events(run_id)
         approvals = await runner.store.list_approvals(run_id=run_id, status=None)
-        return trace(record, events, approvals)
+        report = trace(record, events, approvals)
+        live = lease_live(record, time.time())
+        report["shown_status"] = shown_status(record, live)
+        report["driver"] = driver_line(record, live)
+        return report
 
     report = with_runner(db, work)
     if as_json:
         print_json(report)
         return
     out.print(
-        f"run [bold]{report['run_id']}[/bold] of {report['agent']['graph']}: {report['status']}"
+        f"run [bold]{report['run_id']}[/bold] of {report['agent']['graph']}: "
+        f"{report['shown_status']}"
     )
+    if report["driver"]:
+        out.print(f"  {report['driver']}", highlight=False, markup=False)
     if report["outcome"]["reason"]:
         out.print(f"  reason: {report['outcome']['reason']}", highlight=False)
     out.print(f"  path: {' -> '.join(report['path'])}", highlight=False)

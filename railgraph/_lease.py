@@ -17,7 +17,7 @@ from types import TracebackType
 from checkpointers import RunRecord
 from railgraph.errors import StoreError
 
-__all__ = ["Heartbeat", "busy_message", "fault_of", "when"]
+__all__ = ["Heartbeat", "busy_message", "driver_line", "fault_of", "shown_status", "when"]
 
 
 def when(timestamp: float | None) -> str:
@@ -39,6 +39,26 @@ def busy_message(record: RunRecord) -> str:
         f"{when(record.lease_expires_at)} unless it renews it (last heartbeat "
         f"{when(record.heartbeat_at)}); wait for it to finish, or if that process is gone, "
         f"run `railgraph resume {record.run_id}` after its lease lapses"
+    )
+
+
+def shown_status(record: RunRecord, live: bool) -> str:
+    """A run's status as people read it: `running` with nobody driving it is `interrupted`."""
+    return "interrupted" if record.status == "running" and not live else record.status
+
+
+def driver_line(record: RunRecord, live: bool) -> str | None:
+    """Who drives a running run, or what to do when nobody does."""
+    if record.status != "running":
+        return None
+    if live:
+        return (
+            f"driven by {holder(record)}, lease until {when(record.lease_expires_at)} "
+            f"(last heartbeat {when(record.heartbeat_at)})"
+        )
+    return (
+        "interrupted: no process drives it (a crash or a database fault stopped it); "
+        f"continue it with `railgraph resume {record.run_id}`"
     )
 
 
