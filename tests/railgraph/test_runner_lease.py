@@ -183,7 +183,7 @@ def test_runs_and_show_tell_an_interrupted_run_from_a_live_one(
     assert rows == {"live": "running", "crashed": "interrupted"}
     assert "railgraph resume crashed" in listing.stdout
     assert crashed.stdout.splitlines()[:2] == [
-        "run crashed of tests.railgraph.test_runner_lease:gated: interrupted",
+        "run crashed of tests.railgraph.test_runner_lease:lease_gated: interrupted",
         "  interrupted: no process drives it (a crash or a database fault stopped it); "
         "continue it with `railgraph resume crashed`",
     ]
