@@ -250,3 +250,33 @@ async def test_resuming_an_ended_run_says_so(tmp_path: Path) -> None:
         await runner.reject("r", by="ops", reason="not now")
         with pytest.raises(DecisionError, match=r"^run r is rejected; there is nothing to resume"):
             await runner.resume("r")
+
+
+async def test_a_paused_run_of_a_schema_3_database_resumes_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "rg.db"
+    calls: list[int] = []
+    graph = gated(calls)
+    async with Runner.open(db) as runner:
+        paused = await runner.start(graph, {}, run_id="r")
+        ref = runner.graph(graph)[0]
+    # The runs table as schema 3 had it: no lease columns.
+    with sqlite3.connect(db) as conn:
+        for column in (
+            "lease_owner",
+            "lease_host",
+            "lease_pid",
+            "heartbeat_at",
+            "lease_expires_at",
+        ):
+            conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 3")
+
+    async with Runner.open(db) as runner:
+        runner.register(ref, graph)
+        done = await runner.approve("r", by="ann")
+    with sqlite3.connect(db) as conn:
+        version = conn.execute("PRAGMA user_version").fetchall()
+
+    assert (paused.status, done.status, calls, version) == ("paused", "completed", [1], [(4,)])
