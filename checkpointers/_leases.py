@@ -232,6 +232,22 @@ class RunLeases:
 
         return await self._write(finish())
 
+    async def list_unknown_effects(self) -> list[EffectRecord]:
+        """Effects whose outcome the ledger does not know, of runs that have ended.
+
+        Nothing will look at them again by itself (a running or paused run asks about
+        its own on resume): a person should check the target system.
+        """
+        columns = ", ".join(f"e.{c}" for c in self._effects.columns)
+        rows = await self._db.read(
+            fetchall(
+                f"SELECT {columns} FROM tool_effects AS e JOIN runs AS r ON r.run_id = e.run_id "
+                "WHERE e.status = 'started' AND r.status NOT IN ('running', 'paused') "
+                "ORDER BY e.started_at, e.rowid"
+            )
+        )
+        return self._effects.load_all(rows)
+
     async def cancel_run(
         self, run_id: str, *, by: str, reason: str, at: float
     ) -> tuple[bool, RunRecord, list[EffectRecord]]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from checkpointers import ApprovalRecord
+from checkpointers import ApprovalRecord, EffectRecord
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
@@ -48,14 +48,28 @@ def pending(
     as_json: JsonOpt = False,
 ) -> None:
     """List review requests waiting for a person, oldest first (expired ones are expired)."""
-    requests = with_runner(db, lambda runner: runner.pending(graph=graph))
+
+    async def work(runner: Runner) -> tuple[list[ApprovalRecord], list[EffectRecord]]:
+        return await runner.pending(graph=graph), await runner.unknown_effects()
+
+    requests, unknown = with_runner(db, work)
     drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}
     if as_json:
         print_json([{**pending_json(p), "diagram": drawn.get(p.run_id)} for p in requests])
-    elif requests:
+        return
+    if requests:
         print_pending(requests, drawn)
     else:
         out.print("no pending review requests")
+    for effect in unknown:
+        # The run ended (cancelled) before anyone learnt whether this effect happened.
+        out.print(
+            f"effect may have happened: run {effect.run_id}, tool {effect.tool} at node "
+            f"{effect.node} (key {effect.idempotency_key}) started but was never confirmed; "
+            "check the target system",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _draw_runs(

@@ -12,7 +12,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from checkpointers import ApprovalRecord, ApprovalStatus, RunRecord, RunStore, lease_live
+from checkpointers import (
+    ApprovalRecord,
+    ApprovalStatus,
+    EffectRecord,
+    RunRecord,
+    RunStore,
+    lease_live,
+)
 from nodes import Decision, ReviewRequest, merge_edit
 from nodes._state import REQUESTS
 from railgraph._graph import RailGraph
@@ -207,6 +214,11 @@ class ReviewQueue(ABC):
         # A graph's name (not its module:attribute reference) is kept in the request.
         waiting = await self.store.list_approvals(status="pending")
         return [a for a in waiting if a.request.get("graph") == graph]
+
+    async def unknown_effects(self) -> list[EffectRecord]:
+        """Effects of ended runs (cancelled ones, mostly) that may have happened: a crash
+        came between the effect and its record, and the run ended before anyone checked."""
+        return await self.store.list_unknown_effects()
 
     async def expire(self, *, run_id: str | None = None) -> list[RunOutcome]:
         """Expire pending requests past their expiry and resume their runs.

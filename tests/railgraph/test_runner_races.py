@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
 from graphs._helpdesk import Helpdesk
 from graphs._services import ServiceCatalogue
@@ -26,6 +27,7 @@ from graphs.incident import make_graph as make_incident
 from graphs.refund import make_graph as make_refund
 from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph._cli import app
 from railgraph._report import path_of
 from railgraph.errors import RailgraphError
 from tests.railgraph.test_crash_resume import in_new_process
@@ -322,3 +324,14 @@ def test_a_cancel_after_a_crash_between_an_effect_and_its_record_names_the_effec
         "its outcome was unknown when the run was cancelled: it may have happened" in (h["error"])
     )
     assert h["kinds"][-1] == "run_cancelled"
+    db = str(tmp_path / ".railgraph" / "railgraph.db")
+    listing = CliRunner().invoke(app, ["pending", "--db", db])
+    shown = CliRunner().invoke(app, ["show", "run-4", "--db", db])
+    assert (
+        "effect may have happened: run run-4, tool create_refund at node create_refund (key "
+        in listing.stdout
+    )
+    assert "started but was never confirmed; check the target system" in listing.stdout
+    assert "its outcome was unknown when the run was cancelled: it may have happened" in (
+        shown.stdout
+    )
