@@ -93,6 +93,9 @@ class Runner(ReviewQueue, Driver):
         synchronous: Literal["NORMAL", "FULL"] | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        lease_s: float = 30.0,
+        heartbeat_s: float | None = None,
+        decision_wait_s: float = 30.0,
     ) -> AsyncIterator[Runner]:
         """Open the database and yield a runner on it.
 
@@ -102,6 +105,10 @@ class Runner(ReviewQueue, Driver):
                 ``$RAILGRAPH_SYNCHRONOUS`` or NORMAL if unset.
             clock: Wall clock for events and records (inject one in tests).
             timer: Monotonic clock for durations.
+            lease_s: Seconds a run's lease lasts without a heartbeat.
+            heartbeat_s: Seconds between heartbeats; a third of ``lease_s`` if unset.
+            decision_wait_s: How long a decision waits for another process that drives
+                the run to deliver it.
         """
         async with AsyncExitStack() as stack:
             saver = await stack.enter_async_context(
@@ -112,7 +119,14 @@ class Runner(ReviewQueue, Driver):
                     clock=clock,
                 )
             )
-            yield cls(saver, clock=clock, timer=timer)
+            yield cls(
+                saver,
+                clock=clock,
+                timer=timer,
+                lease_s=lease_s,
+                heartbeat_s=heartbeat_s,
+                decision_wait_s=decision_wait_s,
+            )
 
     # -- graphs ------------------------------------------------------------------------------
 

@@ -280,3 +280,65 @@ async def test_a_paused_run_of_a_schema_3_database_resumes_after_the_upgrade(
         version = conn.execute("PRAGMA user_version").fetchall()
 
     assert (paused.status, done.status, calls, version) == ("paused", "completed", [1], [(4,)])
+
+
+def two_gates(calls: list[int], entered: asyncio.Event, release: asyncio.Event) -> RailGraph:
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write")
+    async def work(args: Step) -> Done:
+        calls.append(args.n)
+        if args.n == 1:
+            entered.set()
+            await release.wait()
+        return Done(ok=True)
+
+    g = GraphBuilder("lease_two_gates", State, tools=tools)
+    g.step("plan", lambda s: None)
+    g.approve("approve_a", action="a", approved="a", rejected=END)
+    g.tool("a", tool="work", args=lambda s: {"n": 1}, output="first")
+    g.approve("approve_b", action="b", approved="b", rejected="b_done")
+    g.tool("b", tool="work", args=lambda s: {"n": 2}, output="second")
+    g.step("b_done", lambda s: None)
+    g.step("finish", lambda s: None)
+    g.edge(START, "plan").edge("plan", "approve_a").edge("plan", "approve_b")
+    g.edge("b", "b_done").edge(("a", "b_done"), "finish").edge("finish", END)
+    return g.build()
+
+
+async def test_a_decision_reaches_the_run_through_the_process_that_drives_it(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "rg.db"
+    calls: list[int] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+    graph = two_gates(calls, entered, release)
+    async with Runner.open(db) as alice, Runner.open(db, decision_wait_s=0.0) as bob:
+        paused = await alice.start(graph, {}, run_id="r")
+        bob.register(alice.graph(graph)[0], graph)
+        gates = {p.node: p.request_id for p in paused.pending}
+        approving = asyncio.create_task(
+            alice.approve("r", by="alice", request_id=gates["approve_a"])
+        )
+        await entered.wait()  # alice's process drives the run: tool a is running
+        rejected = await bob.reject(
+            "r", by="bob", reason="not needed", request_id=gates["approve_b"]
+        )
+        release.set()
+        done = await approving
+        events = await alice.store.list_events("r")
+        approvals = await alice.store.list_approvals(run_id="r", status=None)
+
+    assert rejected.status == "running"
+    assert rejected.reason is not None
+    assert rejected.reason.startswith(
+        "the decision is recorded and will be delivered by the process that drives the run "
+        f"now: run r is being driven by runner {alice.lease.owner} on "
+    )
+    assert done.status == "completed"
+    assert calls == [1]
+    assert path_of(events) == ["plan", "approve_a", "a", "approve_b", "b_done", "finish"]
+    assert {a.node: a.status for a in approvals} == {
+        "approve_a": "approved",
+        "approve_b": "rejected",
+    }
