@@ -289,6 +289,14 @@ class RunLeases:
                 "WHERE run_id = ? AND status IN ('running', 'paused')",
                 (text, self._db.clock(), run_id),
             )
+            if not lease_live(before, self._db.clock()):
+                # A crashed driver's lease: nobody is left to give it up. A live driver
+                # gives its own up when it sees the cancel.
+                yield from execute(
+                    "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
+                    "heartbeat_at = NULL, lease_expires_at = NULL WHERE run_id = ?",
+                    (run_id,),
+                )
             decision = {"decision": "cancel", "by": by, "reason": reason, "at": at}
             yield from execute(
                 "UPDATE approvals SET status = 'cancelled', decision = ?, decided_by = ?, "

@@ -30,7 +30,7 @@ from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
 from railgraph._report import path_of
 from railgraph.errors import RailgraphError
-from tests.railgraph.test_crash_resume import in_new_process
+from tests.railgraph.test_crash_resume import APPROVAL_POINTS, Point, in_new_process
 
 pytestmark = pytest.mark.slow
 
@@ -335,3 +335,36 @@ def test_a_cancel_after_a_crash_between_an_effect_and_its_record_names_the_effec
     assert "its outcome was unknown when the run was cancelled: it may have happened" in (
         shown.stdout
     )
+
+
+@pytest.mark.parametrize("point", APPROVAL_POINTS, ids=lambda p: ":".join(map(str, p)))
+def test_a_cancel_after_a_crashed_approval_never_hides_an_effect(
+    tmp_path: Path, point: Point
+) -> None:
+    start_in_child(tmp_path, "run-s", "start:T-1002")
+    assert in_new_process(tmp_path, "run-s", "approve", point) == -signal.SIGKILL
+
+    cancelled = asyncio.run(act(tmp_path, "run-s", "cancel", None))
+    resumed = asyncio.run(act(tmp_path, "run-s", "resume", None))
+
+    h = asyncio.run(stored(tmp_path, "run-s"))
+    helpdesk = Helpdesk(tmp_path / ".railgraph" / "helpdesk.db")
+    assert cancelled == ("cancel", "ok", "cancelled")
+    assert resumed == (
+        "resume",
+        "DecisionError",
+        "run run-s is cancelled; there is nothing to resume",
+    )
+    assert (h["status"], h["lease"]) == ("cancelled", None)
+    made = {
+        "create_refund": len(helpdesk.refunds()),
+        "notify_customer": len(helpdesk.notifications()),
+    }
+    for tool, count in made.items():
+        assert count <= 1
+        # What the helpdesk may have is in the ledger (made, or maybe made), and the
+        # stored reason names it.
+        if count:
+            assert h["effects"].get(tool) in ("started", "completed")
+        if tool in h["effects"]:
+            assert f"{tool} at node " in h["error"], (tool, h["error"])
