@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from checkpointers import RunRecord
-from railgraph.errors import StoreError
+from railgraph.errors import RunError, StoreError
 
 __all__ = ["Heartbeat", "busy_message", "driver_line", "fault_of", "shown_status", "when"]
 
@@ -72,12 +72,12 @@ def fault_of(error: BaseException) -> str | None:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, RunError):
+            return None  # the run's own failure, such as a tool whose database failed
         if isinstance(current, StoreError) and isinstance(
             current.__cause__, (sqlite3.OperationalError, OSError)
         ):
             return str(current.__cause__)
-        if isinstance(current, sqlite3.OperationalError):
-            return str(current)
         current = current.__cause__ or current.__context__
     return None
 

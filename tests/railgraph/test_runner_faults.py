@@ -20,8 +20,9 @@ from checkpointers._tx import Statement
 from graphs._helpdesk import Helpdesk
 from graphs.refund import make_graph
 from railgraph import Runner
+from railgraph._lease import fault_of
 from railgraph._report import path_of
-from railgraph.errors import RunInterrupted, StoreError
+from railgraph.errors import RunInterrupted, StoreError, ToolError
 
 REF = "graphs.refund:graph"
 PATH = [
@@ -168,3 +169,16 @@ async def test_after_a_passing_fault_the_run_reads_interrupted_with_its_reason(
         "`railgraph resume r`"
     )
     assert refunds == []
+
+
+def test_only_the_stores_own_database_faults_interrupt_a_run() -> None:
+    disk_full = sqlite3.OperationalError("database or disk is full")
+    store = StoreError("the railgraph database failed")
+    store.__cause__ = disk_full
+    tool = ToolError("tool 'lookup' failed")  # a tool whose own database is full
+    tool.__cause__ = sqlite3.OperationalError("database or disk is full")
+    on_purpose = StoreError("tool effect 'k' already completed")
+
+    assert fault_of(store) == "database or disk is full"
+    assert fault_of(tool) is None
+    assert fault_of(on_purpose) is None
