@@ -173,3 +173,5 @@ def cancel(
         print_json(outcome.to_json())
     else:
         out.print(f"run [bold]{outcome.run_id}[/bold]: {outcome.status}")
+        if outcome.reason:  # names effects made, and ones that may have happened
+            out.print(f"  reason: {outcome.reason}", highlight=False, markup=False)

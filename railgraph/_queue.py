@@ -76,6 +76,10 @@ class ReviewQueue(ABC):
     ) -> RunOutcome:
         """Record a reviewer's decision on a paused run's request and resume the run.
 
+        The decision is recorded first (once: a compare-and-set on the request). If another
+        process drives the run, that process delivers it; this call waits up to
+        ``decision_wait_s`` for the run to move on, then says the decision is recorded.
+
         Raises:
             DecisionError: The run is not paused, the request is unknown or already decided,
                 the reviewer may not decide it, or an edit does not fit the tool's schema. The

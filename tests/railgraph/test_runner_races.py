@@ -311,11 +311,18 @@ def test_a_cancel_after_a_crash_between_an_effect_and_its_record_names_the_effec
     point = ("effect", "after", "create_refund")
     assert in_new_process(tmp_path, "run-4", "start:T-1001", point) == -signal.SIGKILL
 
-    cancelled = asyncio.run(act(tmp_path, "run-4", "cancel", None))
+    db = str(tmp_path / ".railgraph" / "railgraph.db")
+    cancelled = CliRunner().invoke(
+        app, ["cancel", "run-4", "--by", "carol", "--reason", "stop", "--db", db]
+    )
 
     h = asyncio.run(stored(tmp_path, "run-4"))
     helpdesk = Helpdesk(tmp_path / ".railgraph" / "helpdesk.db")
-    assert cancelled == ("cancel", "ok", "cancelled")
+    assert cancelled.exit_code == 0
+    assert cancelled.stdout.splitlines()[0] == "run run-4: cancelled"
+    assert cancelled.stdout.splitlines()[1].startswith(
+        "  reason: cancelled by carol: stop; create_refund at node create_refund (key "
+    )
     assert len(helpdesk.refunds()) == 1  # the refund did happen
     assert h["effects"] == {"create_refund": "started"}
     assert h["status"] == "cancelled"
@@ -324,7 +331,6 @@ def test_a_cancel_after_a_crash_between_an_effect_and_its_record_names_the_effec
         "its outcome was unknown when the run was cancelled: it may have happened" in (h["error"])
     )
     assert h["kinds"][-1] == "run_cancelled"
-    db = str(tmp_path / ".railgraph" / "railgraph.db")
     listing = CliRunner().invoke(app, ["pending", "--db", db])
     shown = CliRunner().invoke(app, ["show", "run-4", "--db", db])
     assert (
