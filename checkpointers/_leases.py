@@ -165,7 +165,7 @@ class RunLeases:
         run_id: str,
         owner: str,
         *,
-        expect: RunStatus = "running",
+        expect: RunStatus = RunStatus.RUNNING,
         status: RunStatus,
         usage: Mapping[str, Any],
         result: Mapping[str, Any],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from railgraph.vocab import ApprovalStatus, EffectStatus, RunStatus
 
 __all__ = [
     "ApprovalRecord",
@@ -15,19 +17,6 @@ __all__ = [
     "RunRecord",
     "RunStatus",
 ]
-
-RunStatus = Literal[
-    "running", "paused", "completed", "failed", "budget_exhausted", "rejected", "cancelled"
-]
-"""Where a run stands; all but `running` and `paused` are final."""
-
-ApprovalStatus = Literal[
-    "pending", "approved", "edited", "rejected", "expired", "cancelled", "happened"
-]
-"""Where a review request stands; only `pending` can still be decided."""
-
-EffectStatus = Literal["started", "completed", "failed"]
-"""Where one side effect of a tool call stands in the ledger."""
 
 
 class RunRecord(BaseModel):
@@ -83,7 +72,9 @@ class EventRecord(BaseModel):
     seq: int
     """Assigned by the store, increasing within a run; gives the events' order."""
     kind: str
-    """What happened, such as `"node_finished"`."""
+    """What happened, such as `"node_finished"`: a :class:`~railgraph.vocab.RunEventKind` or
+    :class:`~railgraph.vocab.NodeEventKind` value (read it with
+    :func:`~railgraph.vocab.event_kind`; kinds of newer releases stay readable)."""
     node: str | None
     """The node it happened in, if any."""
     at: float

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar, get_args
+from typing import Any, Final, TypeVar
 
 from railgraph.errors import DecisionError, RunCancelled, StoreError
 
@@ -53,8 +53,10 @@ _EFFECTS: Final = Table(
 )
 _EVENT_COLUMNS: Final = "run_id, seq, kind, node, at, data"
 
-_RUN_STATUSES: Final[frozenset[str]] = frozenset(get_args(RunStatus))
-_DECIDED_STATUSES: Final[frozenset[str]] = frozenset(get_args(ApprovalStatus)) - {"pending"}
+_RUN_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in RunStatus)
+_DECIDED_STATUSES: Final[frozenset[str]] = frozenset(
+    s.value for s in ApprovalStatus if s is not ApprovalStatus.PENDING
+)
 
 
 def _when(timestamp: float | None) -> str:
@@ -254,7 +256,7 @@ class RunStore(RunLeases):
     async def list_approvals(
         self,
         *,
-        status: ApprovalStatus | None = "pending",
+        status: ApprovalStatus | None = ApprovalStatus.PENDING,
         graph: str | None = None,
         run_id: str | None = None,
     ) -> list[ApprovalRecord]:

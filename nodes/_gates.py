@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from nodes._channels import Disposition, RequestEntry, consumed, delivered, request_entry
 from nodes._kinds import NodeKind
 from nodes._node import GateNode
 from nodes._review import Decision, ReviewAction, ReviewRequest
@@ -27,6 +28,16 @@ from nodes._strict import merge_edit
 from nodes._tools import ToolSpec
 from nodes._work import ToolNode, approval_hash
 from railgraph.errors import DecisionError, RouteError, RunError
+from railgraph.vocab import (
+    ApprovalDecidedData,
+    ApprovalRequestedData,
+    BudgetCheckData,
+    DecisionKind,
+    NodeEventKind,
+    RouteData,
+    RunStatus,
+    VerdictData,
+)
 from verifiers import Verifier, run_verifier
 
 __all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode"]
@@ -49,7 +60,8 @@ class RouteNode(GateNode):
                 f"targets ({declared}); declare it in g.route({self.id!r}, ..., targets=...) "
                 "or fix the routing function"
             )
-        ctx.event("route", outcome=label, target=self.targets[label])
+        routed: RouteData = {"outcome": label, "target": self.targets[label]}
+        ctx.event(NodeEventKind.ROUTE, **routed)
         return self.branch(label, reason=f"route {self.id!r} chose {label!r}")
 
 
@@ -96,12 +108,12 @@ class VerifyNode(GateNode):
             update = self.branch("fail", reason=f"verification failed at {self.id!r}: {summary}")
             update[ATTEMPTS] = {self.id: 0}
             update[FEEDBACK] = {self.id: failures}
-        ctx.event(
-            "verdict",
-            outcome=outcome,
-            attempt=used + 1,
-            verdicts=[v.model_dump(mode="json") for v in verdicts],
-        )
+        verdict: VerdictData = {
+            "outcome": outcome,
+            "attempt": used + 1,
+            "verdicts": [v.model_dump(mode="json") for v in verdicts],
+        }
+        ctx.event(NodeEventKind.VERDICT, **verdict)
         return update
 
 
@@ -130,14 +142,14 @@ class BudgetNode(GateNode):
         # is the runtime's own (one predicate): may the work reserved in ``needs`` start?
         usage = ctx.usage.plus(steps=1)
         dimension = usage.over(envelope, self.needs)
-        ctx.event(
-            "budget_check",
-            outcome="exceeded" if dimension else "within",
-            dimension=dimension,
-            usage=usage.model_dump(),
-            limits=envelope.limits(),
-            needs=dict(self.needs),
-        )
+        check: BudgetCheckData = {
+            "outcome": "exceeded" if dimension else "within",
+            "dimension": dimension,
+            "usage": usage.model_dump(),
+            "limits": envelope.limits(),
+            "needs": dict(self.needs),
+        }
+        ctx.event(NodeEventKind.BUDGET_CHECK, **check)
         if dimension is None:
             return self.branch("within")
         used = getattr(usage, dimension)
@@ -147,7 +159,8 @@ class BudgetNode(GateNode):
             f", {need:g} more needed" if need else ""
         )
         update = self.branch("exceeded", reason=reason)
-        update.setdefault(STATUS, {"status": "budget_exhausted", "reason": reason, "node": self.id})
+        ends = Disposition(status=RunStatus.BUDGET_EXHAUSTED, reason=reason, node=self.id)
+        update.setdefault(STATUS, ends.channel_value())
         return update
 
 
@@ -234,28 +247,27 @@ class ApproveNode(GateNode):
 
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
         request = self.request(state, ctx)
-        entry: dict[str, Any] = getattr(state, REQUESTS).get(self.id) or {"seq": 0}
-        delivered = getattr(state, DECISIONS).get(self.id)
-        if not (entry.get("open") and delivered and delivered["request_id"] == entry["request_id"]):
+        entry = request_entry(state, self.id)
+        delivery = delivered(state, self.id)
+        if not (entry.open and delivery and delivery[0] == entry.request_id):
             return self._park(request, entry, ctx)
-        decision = Decision.model_validate(delivered["decision"])
+        decision = Decision.model_validate(delivery[1])
         update = self._decide(request, decision, ctx)
-        update[REQUESTS] = {self.id: {**entry, "open": False}}
-        update[DECISIONS] = {self.id: None}
+        update[REQUESTS] = {self.id: entry.closed().channel_value()}
+        update[DECISIONS] = consumed(self.id)
         return update
 
     def _park(
-        self, request: ReviewRequest, entry: dict[str, Any], ctx: NodeContext
+        self, request: ReviewRequest, entry: RequestEntry, ctx: NodeContext
     ) -> dict[str, Any]:
-        seq = int(entry["seq"]) + 1
+        seq = entry.seq + 1
         request_id = hashlib.sha256(f"{ctx.run_id}:{self.id}:{seq}".encode()).hexdigest()[:24]
         body = request.model_dump(mode="json")
-        ctx.event("approval_requested", request_id=request_id, request=body)
+        asked: ApprovalRequestedData = {"request_id": request_id, "request": body}
+        ctx.event(NodeEventKind.APPROVAL_REQUESTED, **asked)
         return {
             BRANCH: {self.id: PARKED},
-            REQUESTS: {
-                self.id: {"seq": seq, "open": True, "request_id": request_id, "request": body}
-            },
+            REQUESTS: {self.id: entry.raised(request_id, body).channel_value()},
         }
 
     def _decide(
@@ -272,31 +284,33 @@ class ApproveNode(GateNode):
                 "the run stops so that nothing runs that a person did not approve — "
                 "start a new run"
             )
-        if decision.decision == "happened":
+        if decision.decision == DecisionKind.HAPPENED:
             raise RunError(
                 f"approve gate {self.id!r} got a decision that an effect happened, which only "
                 "answers a request about an effect a crash left unknown; start a new run"
             )
-        ctx.event(
-            "approval_decided",
-            decision=decision.decision,
-            by=decision.by,
-            os_user=decision.os_user,
-            host=decision.host,
-            reason=decision.reason,
-            args=decision.args,
-        )
-        if decision.decision == "expire" and "expired" in self.targets:
+        decided: ApprovalDecidedData = {
+            "decision": decision.decision.value,
+            "by": decision.by,
+            "os_user": decision.os_user,
+            "host": decision.host,
+            "reason": decision.reason,
+            "args": decision.args,
+        }
+        ctx.event(NodeEventKind.APPROVAL_DECIDED, **decided)
+        if decision.decision == DecisionKind.EXPIRE and "expired" in self.targets:
             return self.branch("expired", reason=decision.reason)
         if not decision.approved:
             update = self.branch("rejected")
-            why = f"rejected by {decision.by}" if decision.decision == "reject" else "expired"
+            why = (
+                f"rejected by {decision.by}"
+                if decision.decision == DecisionKind.REJECT
+                else "expired"
+            )
             if self.rejection_ends_run:
-                update[STATUS] = {
-                    "status": "rejected",
-                    "reason": f"{why}: {decision.reason}",
-                    "node": self.id,
-                }
+                update[STATUS] = Disposition(
+                    status=RunStatus.REJECTED, reason=f"{why}: {decision.reason}", node=self.id
+                ).channel_value()
             return update
         update = self.branch("approved")
         if self.action is not None and self.tool is not None and request.action is not None:
@@ -306,7 +320,7 @@ class ApproveNode(GateNode):
                     "tool": self.tool.name,
                     "args": self._approved_args(request.action.args, decision),
                     "by": decision.by,
-                    "decision": decision.decision,
+                    "decision": decision.decision.value,
                 }
             }
         return update

@@ -1,24 +1,12 @@
-"""The enums every layer switches on: node kinds, tool tiers and policy actions."""
+"""The enums of tools: tiers and policy actions (node kinds live in :mod:`railgraph.vocab`)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from railgraph.vocab import NodeKind
+
 __all__ = ["NodeKind", "PolicyAction", "ToolTier"]
-
-
-class NodeKind(StrEnum):
-    """What a node is; the builder, the checks and the diagrams all switch on it."""
-
-    START = "start"
-    END = "end"
-    STEP = "step"
-    LLM = "llm"
-    TOOL = "tool"
-    ROUTE = "route"
-    VERIFY = "verify"
-    BUDGET = "budget"
-    APPROVE = "approve"
 
 
 class ToolTier(StrEnum):

@@ -11,9 +11,18 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from nodes._budget import Usage
+from nodes._channels import Disposition
 from nodes._kinds import NodeKind
 from nodes._runtime import NodeContext, runtime_from_config
 from nodes._state import BRANCH, EVENTS, FEEDBACK, PARKED, STATUS, USAGE, checked_update
+from railgraph.vocab import (
+    END_ID,
+    FAIL_ID,
+    NodeEventKind,
+    NodeFinishedData,
+    NodeStartedData,
+    RunStatus,
+)
 
 __all__ = ["END", "FAIL", "PARTIAL_ATTR", "GateNode", "RailNode", "plain", "usage_of"]
 
@@ -95,18 +104,19 @@ class RailNode(ABC):
         outcome = update.get(BRANCH, {}).get(self.id)
         # A gate that parks finishes later, when its decision arrives: one step, not two.
         ctx.spend(steps=0 if outcome == PARKED else 1, wall_s=elapsed)
+        started_data: NodeStartedData = {"kind": self.kind.value}
         events = [
             {
-                "kind": "node_started",
+                "kind": NodeEventKind.NODE_STARTED.value,
                 "node": self.id,
                 "at": started_at,
-                "data": {"kind": self.kind.value},
+                "data": started_data,
             },
             *ctx.events,
         ]
         # A parked approve gate has not finished: it finishes when its decision arrives.
         if outcome != PARKED:
-            finished = {
+            finished: NodeFinishedData = {
                 "kind": self.kind.value,
                 "duration_ms": round(elapsed * 1000, 3),
                 "outcome": outcome,
@@ -114,7 +124,12 @@ class RailNode(ABC):
                 "status": update.get(STATUS, {}).get("status"),
             }
             events.append(
-                {"kind": "node_finished", "node": self.id, "at": runtime.clock(), "data": finished}
+                {
+                    "kind": NodeEventKind.NODE_FINISHED.value,
+                    "node": self.id,
+                    "at": runtime.clock(),
+                    "data": finished,
+                }
             )
         out = {**plain(update), EVENTS: events, USAGE: ctx.spent}
         if feedback and FEEDBACK not in update:
@@ -141,15 +156,15 @@ class GateNode(RailNode):
         """
         update: dict[str, Any] = {BRANCH: {self.id: outcome}}
         if self.targets.get(outcome) == FAIL:
-            update[STATUS] = {
-                "status": "failed",
-                "reason": reason or f"{self.id} took outcome {outcome!r}",
-                "node": self.id,
-            }
+            update[STATUS] = Disposition(
+                status=RunStatus.FAILED,
+                reason=reason or f"{self.id} took outcome {outcome!r}",
+                node=self.id,
+            ).channel_value()
         return update
 
 
-END = "__end__"
+END = END_ID
 """Target that ends the run normally (LangGraph's END)."""
-FAIL = "__fail__"
+FAIL = FAIL_ID
 """Target that ends the run with status ``failed`` (drawn as its own terminal)."""

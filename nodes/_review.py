@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from railgraph.vocab import DecisionKind, ReviewKind
 
 __all__ = ["Decision", "ReviewAction", "ReviewRequest", "person_name", "same_person"]
 
@@ -54,7 +56,7 @@ class ReviewRequest(BaseModel):
 
     gate: str
     """The node asking: an approve gate, or a tool node whose effect's outcome is unknown."""
-    kind: Literal["approval", "unknown_effect"] = "approval"
+    kind: ReviewKind = ReviewKind.APPROVAL
     """``approval``: may the action run? ``unknown_effect``: a crash left the outcome of this
     call unknown — approve to send it again (it did not happen), ``happened`` with the observed
     result (it did; the run goes on with that result), or reject to stop the run."""
@@ -79,7 +81,7 @@ class Decision(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    decision: Literal["approve", "edit", "reject", "expire", "happened"]
+    decision: DecisionKind
     """Approve as proposed, approve with edited arguments, reject, (taken by railgraph when
     nobody decided in time) expire, or — for an effect a crash left unknown — say that it
     happened, with the result observed in the target system."""
@@ -109,22 +111,24 @@ class Decision(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
-        if self.decision == "edit" and not self.args:
+        if self.decision == DecisionKind.EDIT and not self.args:
             raise ValueError("an edit needs the changed arguments, e.g. --edit '{\"amount\": 50}'")
-        if self.decision in ("reject", "expire") and not (self.reason and self.reason.strip()):
+        if self.decision in (DecisionKind.REJECT, DecisionKind.EXPIRE) and not (
+            self.reason and self.reason.strip()
+        ):
             raise ValueError("a rejection needs a reason, e.g. --reason 'duplicate request'")
-        if self.decision != "edit" and self.args:
+        if self.decision != DecisionKind.EDIT and self.args:
             raise ValueError("arguments can only be given with an edit")
-        if self.decision == "happened" and self.result is None:
+        if self.decision == DecisionKind.HAPPENED and self.result is None:
             raise ValueError(
                 "saying an effect happened needs the result observed, "
                 "e.g. --happened '{\"refund_id\": 7}'"
             )
-        if self.decision != "happened" and self.result is not None:
+        if self.decision != DecisionKind.HAPPENED and self.result is not None:
             raise ValueError("a result can only be given when saying an effect happened")
         return self
 
     @property
     def approved(self) -> bool:
         """Whether the action may go ahead."""
-        return self.decision in ("approve", "edit")
+        return self.decision.approves

@@ -21,6 +21,7 @@ from nodes._budget import BudgetEnvelope, PriceTable, Usage
 from nodes._toolcall import call_tool, canonical_json
 from nodes._tools import ToolPolicy, ToolRegistry
 from railgraph.errors import BudgetExhausted, RunCancelled, ToolError
+from railgraph.vocab import EffectStatus, NodeEventKind
 
 __all__ = [
     "RUNTIME_KEY",
@@ -41,7 +42,7 @@ class EffectState(Protocol):
     """What the ledger remembers of one effect."""
 
     @property
-    def status(self) -> str: ...
+    def status(self) -> EffectStatus: ...
     @property
     def result(self) -> Any: ...
     @property
@@ -154,10 +155,14 @@ class NodeContext:
         """The run's id."""
         return self.runtime.run_id
 
-    def event(self, kind: str, **data: Any) -> None:
-        """Record an event of this node; it is stored when the node's result is."""
+    def event(self, kind: NodeEventKind, **data: Any) -> None:
+        """Record an event of this node; it is stored when the node's result is.
+
+        Only node-level kinds: the run's own events (started, finished, failed, out of
+        budget, cancelled) are the runner's to record.
+        """
         self.events.append(
-            {"kind": kind, "node": self.node, "at": self.runtime.clock(), "data": data}
+            {"kind": kind.value, "node": self.node, "at": self.runtime.clock(), "data": data}
         )
 
     def spend(self, **delta: float) -> None:
@@ -223,7 +228,7 @@ class NodeContext:
             cost_usd=cost,
         )
         self.event(
-            "llm_call",
+            NodeEventKind.LLM_CALL,
             model=model_name,
             input_tokens=tokens_in,
             output_tokens=tokens_out,

@@ -23,6 +23,15 @@ from nodes._kinds import PolicyAction
 from nodes._review import Decision, ReviewAction, ReviewRequest
 from nodes._tools import ToolCall, ToolSpec, TransientToolError
 from railgraph.errors import PolicyError, ToolError
+from railgraph.vocab import (
+    DecisionKind,
+    EffectReviewedData,
+    EffectStatus,
+    NodeEventKind,
+    ReviewKind,
+    ToolCallData,
+    ToolCallStatus,
+)
 
 if TYPE_CHECKING:
     from nodes._runtime import EffectState, NodeContext
@@ -63,7 +72,7 @@ async def call_tool(ctx: NodeContext, name: str, args: Mapping[str, Any]) -> dic
         prior = await ledger.begin_effect(
             key, run_id=ctx.run_id, node=ctx.node, tool=name, args=payload
         )
-        if prior is not None and prior.status == "completed":
+        if prior is not None and prior.status == EffectStatus.COMPLETED:
             return _replay(ctx, spec, payload, key, prior)
         if prior is not None and not spec.idempotent:
             observed = _review_unknown(ctx, spec, payload, key, prior)
@@ -78,17 +87,17 @@ async def call_tool(ctx: NodeContext, name: str, args: Mapping[str, Any]) -> dic
 def _replay(
     ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
 ) -> dict[str, Any]:
-    ctx.event(
-        "tool_call",
-        tool=spec.name,
-        tier=spec.tier.value,
-        args=payload,
-        result=prior.result,
-        status="replayed",
-        latency_ms=0.0,
-        attempt=0,
-        idempotency_key=key,
-    )
+    replayed: ToolCallData = {
+        "tool": spec.name,
+        "tier": spec.tier.value,
+        "args": payload,
+        "result": prior.result,
+        "status": ToolCallStatus.REPLAYED.value,
+        "latency_ms": 0.0,
+        "attempt": 0,
+        "idempotency_key": key,
+    }
+    ctx.event(NodeEventKind.TOOL_CALL, **replayed)
     return dict(prior.result)
 
 
@@ -107,7 +116,7 @@ def _review_unknown(
     Raises:
         ToolError: The person chose to stop the run.
     """
-    what = "failed" if prior.status == "failed" else "started but its outcome is unknown"
+    what = "failed" if prior.status == EffectStatus.FAILED else "started but its outcome is unknown"
     reason = (
         f"tool {spec.name!r} at node {ctx.node!r} {what} in an earlier attempt of this "
         f"run (idempotency key {key}); it is not idempotent, so it is not repeated "
@@ -116,7 +125,7 @@ def _review_unknown(
     )
     request = ReviewRequest(
         gate=ctx.node,
-        kind="unknown_effect",
+        kind=ReviewKind.UNKNOWN_EFFECT,
         action=ReviewAction(
             node=ctx.node,
             tool=spec.name,
@@ -129,18 +138,18 @@ def _review_unknown(
         spend=ctx.usage.model_dump(),
     )
     decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
-    ctx.event(
-        "effect_reviewed",
-        tool=spec.name,
-        idempotency_key=key,
-        decision=decision.decision,
-        by=decision.by,
-        os_user=decision.os_user,
-        host=decision.host,
-        reason=decision.reason,
-        result=decision.result,
-    )
-    if decision.decision == "happened" and decision.result is not None:
+    reviewed: EffectReviewedData = {
+        "tool": spec.name,
+        "idempotency_key": key,
+        "decision": decision.decision.value,
+        "by": decision.by,
+        "os_user": decision.os_user,
+        "host": decision.host,
+        "reason": decision.reason,
+        "result": decision.result,
+    }
+    ctx.event(NodeEventKind.EFFECT_REVIEWED, **reviewed)
+    if decision.decision == DecisionKind.HAPPENED and decision.result is not None:
         return validate(spec.output, decision.result, f"result of tool {spec.name!r}", ctx.node)
     if not decision.approved:
         raise ToolError(
@@ -157,17 +166,17 @@ async def _happened(
     ledger = ctx.runtime.ledger
     if ledger is not None:
         await ledger.complete_effect(key, result)
-    ctx.event(
-        "tool_call",
-        tool=spec.name,
-        tier=spec.tier.value,
-        args=payload,
-        result=result,
-        status="reported",
-        latency_ms=0.0,
-        attempt=0,
-        idempotency_key=key,
-    )
+    reported: ToolCallData = {
+        "tool": spec.name,
+        "tier": spec.tier.value,
+        "args": payload,
+        "result": result,
+        "status": ToolCallStatus.REPORTED.value,
+        "latency_ms": 0.0,
+        "attempt": 0,
+        "idempotency_key": key,
+    }
+    ctx.event(NodeEventKind.TOOL_CALL, **reported)
     return result
 
 
@@ -188,7 +197,8 @@ async def _attempts(
         except (TransientToolError, TimeoutError) as exc:
             error = exc
         except Exception as exc:
-            _tool_event(ctx, spec, payload, key, attempt, started, "error", error=repr(exc))
+            failed = ToolCallStatus.ERROR
+            _tool_event(ctx, spec, payload, key, attempt, started, failed, error=repr(exc))
             if key is not None and ledger is not None:
                 await ledger.fail_effect(key, repr(exc))
             raise ToolError(
@@ -196,13 +206,17 @@ async def _attempts(
                 "are not retried (raise TransientToolError for ones worth retrying)"
             ) from exc
         if error is not None:
-            status = "timeout" if isinstance(error, TimeoutError) else "transient_error"
+            status = (
+                ToolCallStatus.TIMEOUT
+                if isinstance(error, TimeoutError)
+                else ToolCallStatus.TRANSIENT_ERROR
+            )
             _tool_event(ctx, spec, payload, key, attempt, started, status, error=repr(error))
             continue
         result = validate(spec.output, raw, f"output of tool {spec.name!r}", ctx.node)
         if key is not None and ledger is not None:
             await ledger.complete_effect(key, result)
-        status = "recovered" if recovering else "ok"
+        status = ToolCallStatus.RECOVERED if recovering else ToolCallStatus.OK
         _tool_event(ctx, spec, payload, key, attempt, started, status, result=result)
         return result
     if key is not None and ledger is not None:
@@ -220,23 +234,23 @@ def _tool_event(
     key: str | None,
     attempt: int,
     started: float,
-    status: str,
+    status: ToolCallStatus,
     *,
     result: Any = None,
     error: str | None = None,
 ) -> None:
-    ctx.event(
-        "tool_call",
-        tool=spec.name,
-        tier=spec.tier.value,
-        args=payload,
-        result=result,
-        error=error,
-        status=status,
-        latency_ms=round((ctx.runtime.timer() - started) * 1000, 3),
-        attempt=attempt,
-        idempotency_key=key,
-    )
+    call: ToolCallData = {
+        "tool": spec.name,
+        "tier": spec.tier.value,
+        "args": payload,
+        "result": result,
+        "error": error,
+        "status": status.value,
+        "latency_ms": round((ctx.runtime.timer() - started) * 1000, 3),
+        "attempt": attempt,
+        "idempotency_key": key,
+    }
+    ctx.event(NodeEventKind.TOOL_CALL, **call)
 
 
 def _idempotency_key(run_id: str, node: str, tool: str, payload: Mapping[str, Any]) -> str:

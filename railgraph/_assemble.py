@@ -28,10 +28,11 @@ from nodes import (
 )
 from nodes._state import BRANCH, PARKED
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.vocab import START_ID, RunStatus
 
 __all__ = ["START", "Declaration", "build_langgraph", "build_spec", "state_model"]
 
-START = "__start__"
+START = START_ID
 """Source of the edge to the first node."""
 
 
@@ -76,7 +77,9 @@ def build_spec(declared: Declaration) -> GraphSpec:
     nodes.append(NodeSpec(id=END, kind=NodeKind.END, label="end"))
     if uses_fail:
         nodes.append(
-            NodeSpec(id=FAIL, kind=NodeKind.END, label="failed", meta={"status": "failed"})
+            NodeSpec(
+                id=FAIL, kind=NodeKind.END, label="failed", meta={"status": RunStatus.FAILED.value}
+            )
         )
     return GraphSpec(
         name=declared.name,

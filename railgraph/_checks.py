@@ -21,6 +21,7 @@ from nodes import (
 )
 from railgraph._spec import GraphSpec
 from railgraph.errors import DefinitionError
+from railgraph.vocab import START_ID
 
 __all__ = [
     "check_graph",
@@ -31,7 +32,7 @@ __all__ = [
     "to_networkx",
 ]
 
-_START = "__start__"
+_START = START_ID
 
 
 def to_networkx(spec: GraphSpec) -> nx.MultiDiGraph:

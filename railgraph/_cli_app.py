@@ -23,6 +23,7 @@ from railgraph._report import display_redactor
 from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import default_db_path
 from railgraph.errors import InputError, RailgraphError
+from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
 __all__ = [
     "FAILED",
@@ -68,7 +69,8 @@ JsonOpt = Annotated[
 RequestOpt = Annotated[
     str | None, typer.Option("--request", help="Which request, when a run has several pending.")
 ]
-FAILED = {"failed", "rejected", "budget_exhausted", "cancelled"}
+FAILED = ENDED - {RunStatus.COMPLETED}
+"""Final statuses of a run that did not complete (its command exits 1)."""
 
 
 def with_runner(
@@ -258,7 +260,7 @@ def print_pending(
         run = quote(p.run_id)
         which = f" --request {quote(p.request_id)}" if per_run[p.run_id] > 1 else ""
         approve = f"railgraph approve {run}{which} --by NAME"
-        if p.request.get("kind") == "unknown_effect":
+        if p.request.get("kind") == ReviewKind.UNKNOWN_EFFECT:
             # Send it again, say it happened (with what the target system shows), or stop.
             approve += f"  |  {approve} --happened RESULT"
         else:

@@ -28,6 +28,7 @@ from railgraph._cli_app import (
 from railgraph._cli_text import esc, plain
 from railgraph._runner import Runner, RunOutcome
 from railgraph.errors import InputError, RailgraphError
+from railgraph.vocab import ApprovalStatus
 from visualize import (
     load_source,
     read_run,
@@ -60,10 +61,10 @@ def pending(
         runner: Runner,
     ) -> tuple[list[ApprovalRecord], list[EffectRecord], float]:
         if graph is None or ":" in graph:
-            found = await runner.store.list_approvals(status="pending", graph=graph)
+            found = await runner.store.list_approvals(status=ApprovalStatus.PENDING, graph=graph)
         else:
             # A graph's name (not its module:attribute reference) is kept in the request.
-            waiting = await runner.store.list_approvals(status="pending")
+            waiting = await runner.store.list_approvals(status=ApprovalStatus.PENDING)
             found = [a for a in waiting if a.request.get("graph") == graph]
         redacted = [runner.store.redactor.approval(a) for a in found]
         return redacted, await runner.unknown_effects(), runner.clock()

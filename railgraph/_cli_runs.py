@@ -6,7 +6,7 @@ import json
 import math
 import sys
 import time
-from typing import Annotated, Any, cast, get_args
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -29,11 +29,11 @@ from railgraph._cli_app import (
 )
 from railgraph._cli_text import esc, plain, quote
 from railgraph._lease import driver_line, shown_status
-from railgraph._outcome import RunStatus
 from railgraph._report import display_redactor, trace
 from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import load_graph
 from railgraph.errors import InputError, RailgraphError
+from railgraph.vocab import RunStatus
 
 __all__: list[str] = []
 
@@ -118,11 +118,9 @@ def runs(
     """List runs, newest first."""
 
     async def work(runner: Runner) -> list[RunRecord]:
-        if status is not None and status not in get_args(RunStatus):
-            raise InputError(
-                f"unknown status {status!r}; use one of {', '.join(get_args(RunStatus))}"
-            )
-        wanted = cast(RunStatus | None, status)
+        if status is not None and status not in {s.value for s in RunStatus}:
+            raise InputError(f"unknown status {status!r}; use one of {', '.join(RunStatus)}")
+        wanted = None if status is None else RunStatus(status)
         return await runner.store.list_runs(status=wanted, graph=graph, limit=limit)
 
     records = with_runner(db, work, read_only=True)

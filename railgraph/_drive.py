@@ -21,7 +21,13 @@ from langgraph.types import Command, StateSnapshot
 from checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from nodes import PARTIAL_ATTR
 from nodes._budget import add_usage
-from nodes._state import DECISIONS, REQUESTS, STATUS, USAGE
+from nodes._channels import (
+    deliveries_update,
+    disposition_of,
+    open_requests,
+    requests_of,
+    usage_total,
+)
 from railgraph._graph import RailGraph
 from railgraph._lease import Heartbeat, fault_of
 from railgraph._outcome import (
@@ -33,10 +39,17 @@ from railgraph._outcome import (
     failure,
     short_traceback,
 )
-from railgraph._queue import open_requests
 from railgraph.errors import BudgetExhausted, RunBusy, RunCancelled, RunInterrupted, StoreError
+from railgraph.vocab import RunEventKind, RunFailedData, RunFinishedData
 
 __all__ = ["Driver"]
+
+_FAILURE_EVENTS: dict[RunStatus, RunEventKind] = {
+    RunStatus.FAILED: RunEventKind.RUN_FAILED,
+    RunStatus.BUDGET_EXHAUSTED: RunEventKind.BUDGET_EXHAUSTED,
+    RunStatus.CANCELLED: RunEventKind.CANCEL_SETTLED,
+}
+"""The run-level event that records how a run that raised ended."""
 
 _WAIT: Any = object()
 """What `_next` answers when only people can move a run on (or it has ended)."""
@@ -82,7 +95,9 @@ class Driver(ABC):
         while True:
             outcome, waiting = await self._leased(rail, record, first)
             first = None
-            if outcome.status != "paused" or not await self._decided(record.run_id, waiting):
+            if outcome.status != RunStatus.PAUSED or not await self._decided(
+                record.run_id, waiting
+            ):
                 return outcome
             # A decision recorded while this runner held the lease: its decider was
             # refused the lease, so delivering it falls to us (checked after release,
@@ -190,18 +205,16 @@ class Driver(ABC):
             and _checkpoint_id(snapshot) != last
         ):
             return None, snapshot
-        deliveries: dict[str, Any] = {}
-        for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
-            if entry and entry.get("open"):
-                approval = await self.store.get_approval(entry["request_id"])
+        deliveries: dict[str, tuple[str, Any]] = {}
+        for gate, entry in requests_of(snapshot.values).items():
+            if entry.open and entry.request_id is not None:
+                approval = await self.store.get_approval(entry.request_id)
                 if approval is not None and approval.status in DELIVERABLE:
-                    deliveries[gate] = {
-                        "request_id": entry["request_id"],
-                        "decision": approval.decision,
-                    }
+                    deliveries[gate] = (entry.request_id, approval.decision)
         if deliveries:
             # Each decided gate runs again with its decision; other branches stay parked.
-            return Command(update={DECISIONS: deliveries}, goto=sorted(deliveries)), snapshot
+            update = deliveries_update(deliveries)
+            return Command(update=update, goto=sorted(deliveries)), snapshot
         return _WAIT, snapshot
 
     async def _settle(
@@ -215,12 +228,12 @@ class Driver(ABC):
             return ended(await self._record(record.run_id))  # another driver took over
         values: dict[str, Any] = dict(snapshot.values)
         stored = await self._record(record.run_id)
-        expect: RunStatus = "running"
-        if stored.status == "cancelled":
+        expect = RunStatus.RUNNING
+        if stored.status == RunStatus.CANCELLED:
             # The kill switch wins: whatever the run reached, it ends cancelled, and the
             # reason stays the one given when it was cancelled.
-            error, expect = RunCancelled(stored.error or "cancelled"), "cancelled"
-        usage = dict(values.get(USAGE) or {})
+            error, expect = RunCancelled(stored.error or "cancelled"), RunStatus.CANCELLED
+        usage = usage_total(values)
         result = rail.user_values(values)
         pending: list[ApprovalRecord] = []
         events: list[dict[str, Any]] = []
@@ -232,28 +245,34 @@ class Driver(ABC):
                 _, node_events, spent = partial
                 events.extend(node_events)
                 usage = add_usage(usage, spent)
+            failed: RunFailedData = {
+                "error": reason,
+                "error_type": type(error).__name__,
+                "traceback": None if status != RunStatus.FAILED else short_traceback(error),
+            }
+            # A refusal adds what BudgetExhaustedData adds: dimension, used, limit, refused.
+            refusal = error.details() if isinstance(error, BudgetExhausted) else {}
             events.append(
                 self._new_event(
-                    "run_failed" if status == "failed" else status,
+                    _FAILURE_EVENTS[status],
                     node=partial[0] if partial else None,
-                    error=reason,
-                    error_type=type(error).__name__,
-                    traceback=None if status != "failed" else short_traceback(error),
-                    **(error.details() if isinstance(error, BudgetExhausted) else {}),
+                    **failed,
+                    **refusal,
                 )
             )
         elif snapshot.interrupts or open_requests(values):
-            status = "paused"
+            status = RunStatus.PAUSED
             asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
             pending = await self._register_requests(
                 rail, record, [*asked, *open_requests(values)], announce={i for i, _ in asked}
             )
             reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
         else:
-            disposition = values.get(STATUS) or {}
-            status = disposition.get("status") or "completed"
-            reason = disposition.get("reason") or ""
-            events.append(self._new_event("run_finished", status=status, reason=reason))
+            disposition = disposition_of(values)
+            status = disposition.status or RunStatus.COMPLETED
+            reason = disposition.reason or ""
+            finished: RunFinishedData = {"status": status.value, "reason": reason}
+            events.append(self._new_event(RunEventKind.RUN_FINISHED, **finished))
         changed, after = await self.store.finish_drive(
             record.run_id,
             self.lease.owner,
@@ -261,7 +280,7 @@ class Driver(ABC):
             status=status,
             usage=usage,
             result=result,
-            error=None if expect == "cancelled" else reason,
+            error=None if expect == RunStatus.CANCELLED else reason,
             events=events,
         )
         if not changed:
@@ -269,5 +288,7 @@ class Driver(ABC):
             return ended(after)
         return RunOutcome(record.run_id, status, result, usage, after.error or None, pending)
 
-    def _new_event(self, kind: str, *, node: str | None = None, **data: Any) -> dict[str, Any]:
-        return {"kind": kind, "node": node, "at": self.clock(), "data": data}
+    def _new_event(
+        self, kind: RunEventKind, *, node: str | None = None, **data: Any
+    ) -> dict[str, Any]:
+        return {"kind": kind.value, "node": node, "at": self.clock(), "data": data}

@@ -16,6 +16,7 @@ from types import TracebackType
 
 from checkpointers import RunRecord
 from railgraph.errors import RunError, StoreError
+from railgraph.vocab import RunStatus
 
 __all__ = ["Heartbeat", "busy_message", "driver_line", "fault_of", "shown_status", "when"]
 
@@ -44,12 +45,12 @@ def busy_message(record: RunRecord) -> str:
 
 def shown_status(record: RunRecord, live: bool) -> str:
     """A run's status as people read it: `running` with nobody driving it is `interrupted`."""
-    return "interrupted" if record.status == "running" and not live else record.status
+    return "interrupted" if record.status == RunStatus.RUNNING and not live else record.status
 
 
 def driver_line(record: RunRecord, live: bool) -> str | None:
     """Who drives a running run, or what to do when nobody does."""
-    if record.status != "running":
+    if record.status != RunStatus.RUNNING:
         return None
     if live:
         return (

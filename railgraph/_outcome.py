@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.errors import GraphRecursionError
 
 from checkpointers import ApprovalRecord, RunRecord
 from railgraph.errors import BudgetExhausted, RunCancelled
+from railgraph.vocab import DELIVERABLE, ENDED, RunStatus
 
 __all__ = [
     "DELIVERABLE",
@@ -20,13 +21,6 @@ __all__ = [
     "failure",
     "short_traceback",
 ]
-
-RunStatus = Literal[
-    "running", "paused", "completed", "failed", "budget_exhausted", "rejected", "cancelled"
-]
-ENDED = ("completed", "failed", "budget_exhausted", "rejected", "cancelled")
-DELIVERABLE = ("approved", "edited", "rejected", "expired", "happened")
-"""Statuses of a review request whose decision the run is still to receive."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +57,15 @@ class RunOutcome:
 
 def failure(error: BaseException) -> tuple[RunStatus, str]:
     if isinstance(error, BudgetExhausted):
-        return "budget_exhausted", str(error)
+        return RunStatus.BUDGET_EXHAUSTED, str(error)
     if isinstance(error, RunCancelled):
-        return "cancelled", str(error)
+        return RunStatus.CANCELLED, str(error)
     if isinstance(error, GraphRecursionError):
-        return "failed", (
+        return RunStatus.FAILED, (
             "the run took more steps than its recursion limit; it may loop forever — set a "
             "steps limit in the budget or add an exit to the loop"
         )
-    return "failed", f"{type(error).__name__}: {error}"
+    return RunStatus.FAILED, f"{type(error).__name__}: {error}"
 
 
 def short_traceback(error: BaseException) -> str:

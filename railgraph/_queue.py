@@ -14,33 +14,34 @@ from pydantic import ValidationError
 
 from checkpointers import (
     ApprovalRecord,
-    ApprovalStatus,
     EffectRecord,
     RunRecord,
     RunStore,
     lease_live,
 )
 from nodes import Decision, ReviewRequest, merge_edit, observed_result
+from nodes._channels import open_requests
 from nodes._review import same_person
-from nodes._state import REQUESTS
 from railgraph._graph import RailGraph
 from railgraph._identity import os_host, os_user
 from railgraph._lease import busy_message
 from railgraph._outcome import ENDED, RunOutcome, ended
 from railgraph._report import path_of
 from railgraph.errors import DecisionError, RunBusy
+from railgraph.vocab import (
+    ApprovalRequestedData,
+    ApprovalStatus,
+    DecisionKind,
+    NodeEventKind,
+    ReviewKind,
+    RunEventKind,
+    RunStatus,
+)
 
 __all__ = ["ReviewQueue", "open_requests"]
 
 _POLL_S = 0.05
 """Seconds between a waiting decider's looks at a run another process drives."""
-
-_DECIDED: dict[str, ApprovalStatus] = {
-    "approve": "approved",
-    "edit": "edited",
-    "reject": "rejected",
-    "happened": "happened",
-}
 
 
 class ReviewQueue(ABC):
@@ -65,7 +66,12 @@ class ReviewQueue(ABC):
 
     @abstractmethod
     async def _event(
-        self, run_id: str, kind: str, *, node: str | None = None, **data: Any
+        self,
+        run_id: str,
+        kind: RunEventKind | NodeEventKind,
+        *,
+        node: str | None = None,
+        **data: Any,
     ) -> None: ...
 
     async def decide(
@@ -109,7 +115,7 @@ class ReviewQueue(ABC):
         )
         await self.store.decide_approval(
             request.request_id,
-            status=_DECIDED[decision.decision],
+            status=decision.decision.status,
             decision=stamped.model_dump(mode="json"),
             decided_by=decision.by,
         )
@@ -162,7 +168,11 @@ class ReviewQueue(ABC):
     ) -> RunOutcome:
         """Approve a paused run's request as proposed, or with ``edit`` merged into its args."""
         decision = _decision(
-            {"decision": "edit" if edit else "approve", "by": by, "args": dict(edit or {}) or None}
+            {
+                "decision": DecisionKind.EDIT if edit else DecisionKind.APPROVE,
+                "by": by,
+                "args": dict(edit or {}) or None,
+            }
         )
         return await self.decide(run_id, decision, request_id=request_id)
 
@@ -182,7 +192,7 @@ class ReviewQueue(ABC):
         as if the call had returned it; the call is not sent again.
         """
         decision = _decision(
-            {"decision": "happened", "by": by, "result": dict(result), "reason": reason}
+            {"decision": DecisionKind.HAPPENED, "by": by, "result": dict(result), "reason": reason}
         )
         return await self.decide(run_id, decision, request_id=request_id)
 
@@ -190,7 +200,7 @@ class ReviewQueue(ABC):
         self, run_id: str, *, by: str, reason: str, request_id: str | None = None
     ) -> RunOutcome:
         """Reject a paused run's request; the run takes the gate's ``rejected`` outcome."""
-        decision = _decision({"decision": "reject", "by": by, "reason": reason})
+        decision = _decision({"decision": DecisionKind.REJECT, "by": by, "reason": reason})
         return await self.decide(run_id, decision, request_id=request_id)
 
     async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
@@ -213,7 +223,7 @@ class ReviewQueue(ABC):
                 f"run {run_id} is {after.status}{why}; only running or paused runs can be "
                 "cancelled, so the cancel changed nothing"
             )
-        return RunOutcome(run_id, "cancelled", after.result or {}, after.usage, after.error)
+        return RunOutcome(run_id, RunStatus.CANCELLED, after.result or {}, after.usage, after.error)
 
     async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
         """Review requests waiting for a decision, oldest first, across all runs.
@@ -224,9 +234,9 @@ class ReviewQueue(ABC):
         """
         await self.expire()
         if graph is None or ":" in graph:
-            return await self.store.list_approvals(status="pending", graph=graph)
+            return await self.store.list_approvals(status=ApprovalStatus.PENDING, graph=graph)
         # A graph's name (not its module:attribute reference) is kept in the request.
-        waiting = await self.store.list_approvals(status="pending")
+        waiting = await self.store.list_approvals(status=ApprovalStatus.PENDING)
         return [a for a in waiting if a.request.get("graph") == graph]
 
     async def unknown_effects(self) -> list[EffectRecord]:
@@ -242,7 +252,8 @@ class ReviewQueue(ABC):
         """
         now = self.clock()
         due: dict[str, list[ApprovalRecord]] = {}
-        for approval in await self.store.list_approvals(status="pending", run_id=run_id):
+        pending = await self.store.list_approvals(status=ApprovalStatus.PENDING, run_id=run_id)
+        for approval in pending:
             if approval.expires_at is not None and approval.expires_at <= now:
                 due.setdefault(approval.run_id, []).append(approval)
         outcomes = []
@@ -250,7 +261,7 @@ class ReviewQueue(ABC):
             for approval in approvals:
                 waited = approval.expires_at - approval.created_at if approval.expires_at else 0
                 decision = Decision(
-                    decision="expire",
+                    decision=DecisionKind.EXPIRE,
                     by="railgraph",
                     reason=f"no decision within {waited:g} s",
                     at=now,
@@ -260,7 +271,7 @@ class ReviewQueue(ABC):
                 try:
                     await self.store.decide_approval(
                         approval.request_id,
-                        status="expired",
+                        status=ApprovalStatus.EXPIRED,
                         decision=decision.model_dump(mode="json"),
                         decided_by="railgraph",
                     )
@@ -280,13 +291,15 @@ class ReviewQueue(ABC):
                     f"run {record.run_id} has no review request {request_id!r}; "
                     "list them with `railgraph pending`"
                 )
-            if approval.status != "pending":
+            if approval.status != ApprovalStatus.PENDING:
                 raise DecisionError(
                     f"request {request_id} was already {approval.status} by "
                     f"{approval.decided_by}" + self._undelivered_hint(record, approval)
                 )
             return approval
-        pending = await self.store.list_approvals(run_id=record.run_id, status="pending")
+        pending = await self.store.list_approvals(
+            run_id=record.run_id, status=ApprovalStatus.PENDING
+        )
         if len(pending) == 1:
             return pending[0]
         if not pending:
@@ -308,11 +321,11 @@ class ReviewQueue(ABC):
 
     def _undelivered_hint(self, record: RunRecord, approval: ApprovalRecord) -> str:
         """What to do when a decided request's run is not moving: a crash stopped it."""
-        if record.status == "running" and lease_live(record, self.clock()):
+        if record.status == RunStatus.RUNNING and lease_live(record, self.clock()):
             return f"; {busy_message(record)}"
         # Paused since before the decision: the decider stopped before delivering it.
-        late = record.status == "paused" and (approval.decided_at or 0) >= record.updated_at
-        if record.status != "running" and not late:
+        late = record.status == RunStatus.PAUSED and (approval.decided_at or 0) >= record.updated_at
+        if record.status != RunStatus.RUNNING and not late:
             return ""
         return (
             f"; run {record.run_id} was interrupted before it went on — run "
@@ -337,7 +350,7 @@ class ReviewQueue(ABC):
         for request_id, value in requests:
             known = await self.store.get_approval(request_id)
             if known is not None:
-                if known.status == "pending":
+                if known.status == ApprovalStatus.PENDING:
                     out.append(known)
                 continue
             if path is None:
@@ -349,28 +362,19 @@ class ReviewQueue(ABC):
                 run_id=record.run_id,
                 graph=record.graph,
                 node=value.get("gate", "?"),
-                status="pending",
+                status=ApprovalStatus.PENDING,
                 request={**value, "run_id": record.run_id, "graph": rail.name, "path": path},
                 created_at=now,
                 expires_at=now + expires if expires else None,
             )
             await self.store.add_approval(approval)
             if request_id in announce:
+                asked: ApprovalRequestedData = {"request_id": request_id, "request": value}
                 await self._event(
-                    record.run_id,
-                    "approval_requested",
-                    node=approval.node,
-                    request_id=request_id,
-                    request=value,
+                    record.run_id, NodeEventKind.APPROVAL_REQUESTED, node=approval.node, **asked
                 )
             out.append(approval)
         return out
-
-
-def open_requests(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Requests of approve gates whose branch is parked, as (request id, request)."""
-    entries = (values.get(REQUESTS) or {}).values()
-    return [(e["request_id"], e["request"]) for e in entries if e and e.get("open")]
 
 
 def _checked(
@@ -394,7 +398,7 @@ def _checked(
             f"{', '.join(review.reviewers)}"
         )
     if (
-        decision.decision in ("approve", "edit")
+        decision.decision.approves
         and not review.allow_self_approval
         and same_person(decision.by, record.started_by)
     ):
@@ -402,10 +406,10 @@ def _checked(
             f"{decision.by} started run {record.run_id} and may not approve it; "
             "ask another reviewer"
         )
-    if decision.decision == "expire":
+    if decision.decision == DecisionKind.EXPIRE:
         raise DecisionError("only railgraph expires requests; approve, edit or reject")
-    unknown_effect = review.kind == "unknown_effect"
-    if decision.decision == "happened":
+    unknown_effect = review.kind == ReviewKind.UNKNOWN_EFFECT
+    if decision.decision == DecisionKind.HAPPENED:
         if not unknown_effect or review.action is None:
             raise DecisionError(
                 f"request {request_id} asks for an approval, not about an effect a crash left "
@@ -413,7 +417,7 @@ def _checked(
             )
         result = observed_result(rail.tools[review.action.tool], decision.result or {})
         return decision.model_copy(update={"result": result})
-    if decision.decision == "edit":
+    if decision.decision == DecisionKind.EDIT:
         if unknown_effect:
             raise DecisionError(
                 f"request {request_id} asks whether to send a call again after a crash; its "

@@ -11,6 +11,7 @@ from typing import Any
 
 from checkpointers import ApprovalRecord, EventRecord, Redactor, RunRecord
 from railgraph._settings import default_secret_words
+from railgraph.vocab import NodeEventKind, event_kind
 
 __all__ = ["display_redactor", "path_of", "trace"]
 
@@ -25,7 +26,11 @@ def display_redactor() -> Redactor:
 
 def path_of(events: list[EventRecord]) -> list[str]:
     """The nodes the run finished, in order (a node appears once per visit)."""
-    return [e.node for e in events if e.kind == "node_finished" and e.node]
+    return [e.node for e in events if _is(e, NodeEventKind.NODE_FINISHED) and e.node]
+
+
+def _is(event: EventRecord, kind: NodeEventKind) -> bool:
+    return event_kind(event.kind, event.data) == kind
 
 
 def trace(
@@ -42,7 +47,7 @@ def trace(
     record = redactor.run(record)
     events = [redactor.event(e) for e in events]
     approvals = [redactor.approval(a) for a in approvals]
-    models = sorted({str(e.data.get("model")) for e in events if e.kind == "llm_call"})
+    models = sorted({str(e.data.get("model")) for e in events if _is(e, NodeEventKind.LLM_CALL)})
     tool_calls = [
         {
             "node": e.node,
@@ -57,9 +62,11 @@ def trace(
             "idempotency_key": e.data.get("idempotency_key"),
         }
         for e in events
-        if e.kind == "tool_call"
+        if _is(e, NodeEventKind.TOOL_CALL)
     ]
-    node_ms = sum(float(e.data.get("duration_ms", 0)) for e in events if e.kind == "node_finished")
+    node_ms = sum(
+        float(e.data.get("duration_ms", 0)) for e in events if _is(e, NodeEventKind.NODE_FINISHED)
+    )
     return {
         "request_id": record.run_id,
         "run_id": record.run_id,

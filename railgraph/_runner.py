@@ -42,6 +42,7 @@ from railgraph.errors import (
     RunBusy,
     StoreError,
 )
+from railgraph.vocab import NodeEventKind, RunEventKind, RunStartedData, RunStatus
 
 __all__ = ["RunOutcome", "Runner"]
 
@@ -199,12 +200,12 @@ class Runner(ReviewQueue, Driver):
         record = await self.store.get_run(run_id)
         if record is None:
             return False
-        if record.status == "running" and record.lease_owner != self.lease.owner:
+        if record.status == RunStatus.RUNNING and record.lease_owner != self.lease.owner:
             raise RunBusy(
                 f"this runner lost its lease on run {run_id} (its heartbeat lapsed) and stops "
                 "driving it; " + (busy_message(record) if record.lease_owner else "resume it")
             )
-        return record.status == "cancelled"
+        return record.status == RunStatus.CANCELLED
 
     # -- starting and resuming ---------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class Runner(ReviewQueue, Driver):
             graph=ref,
             graph_name=rail.name,
             signature=rail.signature,
-            status="running",
+            status=RunStatus.RUNNING,
             input=state.model_dump(mode="json"),
             budget=envelope.limits(),
             usage={},
@@ -253,13 +254,12 @@ class Runner(ReviewQueue, Driver):
         await self.store.create_run(record)
         self._started[record.run_id] = rail
         try:
-            await self._event(
-                record.run_id,
-                "run_started",
-                input=record.input,
-                budget=record.budget,
-                spec=rail.spec.model_dump(mode="json"),
-            )
+            started: RunStartedData = {
+                "input": record.input,
+                "budget": record.budget,
+                "spec": rail.spec.model_dump(mode="json"),
+            }
+            await self._event(record.run_id, RunEventKind.RUN_STARTED, **started)
         except StoreError as exc:
             fault = fault_of(exc)
             if fault is None:
@@ -306,7 +306,9 @@ class Runner(ReviewQueue, Driver):
         if rail.signature == record.signature or allow:
             return
         events = await self.store.list_events(record.run_id)
-        started = next((e for e in events if e.kind == "run_started" and "spec" in e.data), None)
+        started = next(
+            (e for e in events if e.kind == RunEventKind.RUN_STARTED and "spec" in e.data), None
+        )
         changes = ""
         if started is not None:
             lines = GraphSpec.model_validate(started.data["spec"]).changes(rail.spec)
@@ -317,7 +319,14 @@ class Runner(ReviewQueue, Driver):
             f"{record.graph}`, and pass --allow-changed-graph to resume anyway{changes}"
         )
 
-    async def _event(self, run_id: str, kind: str, *, node: str | None = None, **data: Any) -> None:
+    async def _event(
+        self,
+        run_id: str,
+        kind: RunEventKind | NodeEventKind,
+        *,
+        node: str | None = None,
+        **data: Any,
+    ) -> None:
         await self.store.append_events(
-            run_id, [{"kind": kind, "node": node, "at": self.clock(), "data": data}]
+            run_id, [{"kind": kind.value, "node": node, "at": self.clock(), "data": data}]
         )

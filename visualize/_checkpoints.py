@@ -19,8 +19,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
-from nodes import NodeKind
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.vocab import NodeKind
 from visualize._model import StopStatus
 from visualize._path import END_ID, START_ID, RunPath, Visit, link_steps
 from visualize._timeline import TimelineEntry

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodes import NodeKind
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.vocab import FAIL_ID, NodeKind, RunStatus
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Mode
 from visualize._text import TIMES, money, number, wrap
 
 __all__ = ["FAIL_ID", "design_diagram", "diagram_node", "node_details"]
 
-FAIL_ID = "__fail__"
-"""The terminal a run reaches when a gate fails it."""
 
 _WIDTH = 30
 _SHORT = {
@@ -109,7 +107,7 @@ def diagram_node(node: NodeSpec) -> DiagramNode:
         title=node.label,
         details=node_details(node),
         tier=str(tier) if tier else None,
-        failure_terminal=node.id == FAIL_ID or node.meta.get("status") == "failed",
+        failure_terminal=node.id == FAIL_ID or node.meta.get("status") == RunStatus.FAILED,
     )
 
 

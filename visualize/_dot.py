@@ -13,8 +13,8 @@ from html import escape
 
 import graphviz
 
-from nodes import NodeKind
 from railgraph._spec import EdgeKind
+from railgraph.vocab import NodeKind
 from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
 from visualize._style import (
     CHANGE_COLOUR,

@@ -12,8 +12,8 @@ import json
 import re
 from dataclasses import dataclass, replace
 
-from nodes import NodeKind
 from railgraph._spec import EdgeKind
+from railgraph.vocab import NodeKind
 from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
 from visualize._style import (
     CHANGE_COLOUR,

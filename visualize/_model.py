@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nodes import NodeKind
 from railgraph._spec import EdgeKind
+from railgraph.vocab import NodeKind
 
 __all__ = [
     "Change",

@@ -1,8 +1,10 @@
 """Rebuild the path a run took on its designed graph from stored run events.
 
 The run store keeps every node's ``node_finished`` event in order, with the gate or route
-outcome it took; the runner adds ``approval_requested``, ``run_failed``, ``budget_exhausted``,
-``run_cancelled`` and ``run_finished``. From those alone, :func:`path_from_events` rebuilds
+outcome it took; the runner adds ``approval_requested`` and the run-level ``run_failed``,
+``budget_exhausted``, ``run_cancelled`` and ``run_finished``. Kinds are read with
+:func:`railgraph.vocab.event_kind`, so a node-level event an older release wrote is never
+taken for a run-level one. From those alone, :func:`path_from_events` rebuilds
 each visit and the exact spec edge taken into it (see :func:`link_steps`).
 """
 
@@ -16,7 +18,16 @@ from pydantic import ValidationError
 
 from checkpointers import ApprovalRecord, EventRecord, RunRecord
 from railgraph._spec import EdgeSpec, GraphSpec
-from visualize._design import FAIL_ID
+from railgraph.vocab import (
+    END_ID,
+    FAIL_ID,
+    START_ID,
+    ApprovalStatus,
+    NodeEventKind,
+    RunEventKind,
+    RunStatus,
+    event_kind,
+)
 from visualize._model import StopStatus
 from visualize._timeline import TimelineEntry, timeline_of
 
@@ -31,13 +42,13 @@ __all__ = [
     "path_from_events",
 ]
 
-START_ID = "__start__"
-END_ID = "__end__"
-_STOP_EVENTS = {
-    "run_failed": StopStatus.FAILED,
-    "budget_exhausted": StopStatus.BUDGET_EXHAUSTED,
-    "run_cancelled": StopStatus.CANCELLED,
+_STOP_EVENTS: dict[RunEventKind | NodeEventKind | None, StopStatus] = {
+    RunEventKind.RUN_FAILED: StopStatus.FAILED,
+    RunEventKind.BUDGET_EXHAUSTED: StopStatus.BUDGET_EXHAUSTED,
+    RunEventKind.RUN_CANCELLED: StopStatus.CANCELLED,
 }
+_STOPPED_AT = (RunStatus.FAILED, RunStatus.REJECTED, RunStatus.BUDGET_EXHAUSTED)
+"""Run statuses a node can set, which mark where the run stopped."""
 
 
 @dataclass(frozen=True)
@@ -193,12 +204,13 @@ def path_from_events(
     started_on: GraphSpec | None = None
     for event in events:
         d = event.data
-        if event.kind == "run_started" and isinstance(d.get("spec"), dict):
+        kind = event_kind(event.kind, d)
+        if kind == RunEventKind.RUN_STARTED and isinstance(d.get("spec"), dict):
             try:
                 started_on = GraphSpec.model_validate(d["spec"])
             except ValidationError:
                 started_on = None  # written by another railgraph version: draw on the current
-        elif event.kind == "node_finished" and event.node:
+        elif kind == NodeEventKind.NODE_FINISHED and event.node:
             visits.append(
                 Visit(
                     node=event.node,
@@ -208,12 +220,12 @@ def path_from_events(
                     usage={k: float(v) for k, v in (d.get("usage") or {}).items()},
                 )
             )
-            if d.get("status") in ("failed", "rejected", "budget_exhausted"):
+            if d.get("status") in _STOPPED_AT:
                 stops[event.node] = StopStatus(d["status"])
             waiting.pop(event.node, None)
-        elif event.kind == "approval_requested" and event.node:
+        elif kind == NodeEventKind.APPROVAL_REQUESTED and event.node:
             waiting[event.node] = None
-        elif event.kind == "approval_decided" and event.node:
+        elif kind == NodeEventKind.APPROVAL_DECIDED and event.node:
             decisions.append(
                 Decision(
                     event.node,
@@ -223,23 +235,25 @@ def path_from_events(
                     d.get("args") if isinstance(d.get("args"), dict) else None,
                 )
             )
-        elif event.kind in _STOP_EVENTS:
+        elif kind in _STOP_EVENTS:
             # A node that raised never finished; a run cancelled while paused stops where it
             # waited.
             for node in [event.node] if event.node else list(waiting):
-                stops[node] = _STOP_EVENTS[event.kind]
+                stops[node] = _STOP_EVENTS[kind]
                 visits.append(Visit(node=node, step=len(visits) + 1, finished=False))
             waiting.clear()
-        elif event.kind == "run_finished":
+        elif kind == RunEventKind.RUN_FINISHED:
             ended = True
-    if record.status == "paused":
+    if record.status == RunStatus.PAUSED:
         # Parallel branches may wait at several gates at once; each pending request is one.
         for node in waiting:
             stops[node] = StopStatus.PAUSED
             visits.append(Visit(node=node, step=len(visits) + 1, finished=False))
-            pending = [a for a in approvals if a.node == node and a.status == "pending"]
+            pending = [
+                a for a in approvals if a.node == node and a.status == ApprovalStatus.PENDING
+            ]
             reason = pending[-1].request.get("reason") if pending else None
-            decisions.append(Decision(node, "pending", None, reason))
+            decisions.append(Decision(node, ApprovalStatus.PENDING.value, None, reason))
     known = {n.id for n in spec.nodes}
     steps = [[v] for v in visits if v.node in known]
     hops = link_steps(spec, steps, ended=ended)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from railgraph._spec import GraphSpec
+from railgraph.vocab import CANCEL_DECISION, ApprovalStatus, DecisionKind
 from visualize._design import design_diagram
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
 from visualize._path import Decision, RunPath, Visit
@@ -21,8 +22,13 @@ from visualize._text import clip, duration, money, number
 
 __all__ = ["run_diagram", "spend_line", "when"]
 
-_DECIDED = {"approve": "approved", "edit": "edited", "reject": "rejected", "cancel": "cancelled"}
-_NOBODY = {"expire": "expired: nobody decided in time"}
+_DECIDED: dict[str, str] = {
+    DecisionKind.APPROVE: ApprovalStatus.APPROVED,
+    DecisionKind.EDIT: ApprovalStatus.EDITED,
+    DecisionKind.REJECT: ApprovalStatus.REJECTED,
+    CANCEL_DECISION: ApprovalStatus.CANCELLED,
+}
+_NOBODY: dict[str, str] = {DecisionKind.EXPIRE: "expired: nobody decided in time"}
 _NOTE_WIDTH = 34
 
 
@@ -69,7 +75,7 @@ def _visit_note(visits: list[Visit]) -> str | None:
 
 
 def _decision_notes(decision: Decision) -> list[str]:
-    if decision.decision == "pending":
+    if decision.decision == ApprovalStatus.PENDING:
         notes = ["awaiting a reviewer"]
     elif decision.decision in _NOBODY:
         return [_NOBODY[decision.decision]]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nodes import NodeKind
 from railgraph._spec import EdgeKind
+from railgraph.vocab import NodeKind
 from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
 
 __all__ = [

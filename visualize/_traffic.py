@@ -12,8 +12,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from nodes import NodeKind
 from railgraph._spec import GraphSpec
+from railgraph.vocab import NodeKind, RunStatus
 from visualize._design import design_diagram
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
 from visualize._path import RunPath
@@ -104,7 +104,14 @@ def traffic_diagram(spec: GraphSpec, paths: Sequence[RunPath]) -> Diagram:
                 weight=round(count / busiest, 3) if busiest else 0.0,
             )
         )
-    order = ["completed", "paused", "running", "rejected", "budget_exhausted", "failed"]
+    order: list[str] = [
+        RunStatus.COMPLETED,
+        RunStatus.PAUSED,
+        RunStatus.RUNNING,
+        RunStatus.REJECTED,
+        RunStatus.BUDGET_EXHAUSTED,
+        RunStatus.FAILED,
+    ]
     order += sorted(set(statuses) - set(order))
     mix = [f"{statuses[s]} {s}" for s in order if statuses[s]]
     subtitle = [

@@ -1,0 +1,410 @@
+"""The words that cross package boundaries, each typed once.
+
+A leaf module: it imports nothing of the project, and every package imports it. Each
+vocabulary is a :class:`enum.StrEnum` whose values are the strings stored in databases and
+JSON, so rows written before these types existed read unchanged, and code that still compares
+with a string literal keeps working.
+
+- :class:`RunStatus` (with :data:`ENDED`), :class:`ApprovalStatus` (with :data:`DELIVERABLE`),
+  :class:`EffectStatus` and :class:`DecisionKind`: where runs, review requests and effects
+  stand, and what a reviewer answers.
+- :class:`NodeKind` and the terminal node ids :data:`START_ID`, :data:`END_ID`,
+  :data:`FAIL_ID`.
+- :class:`RunEventKind` and :class:`NodeEventKind`: the two groups of event kinds, disjoint by
+  construction (importing this module fails if a value is in both), with a payload type per
+  kind; :func:`event_kind` says which kind a stored event is, recognising what older
+  releases wrote.
+
+Values put into checkpointed state must be plain strings (the checkpoint serializer stores an
+enum member by its class path): write ``kind.value`` there, or pass data through ``plain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Final, NotRequired, TypedDict
+
+__all__ = [
+    "DELIVERABLE",
+    "ENDED",
+    "END_ID",
+    "FAIL_ID",
+    "START_ID",
+    "TERMINAL_IDS",
+    "ToolCallStatus",
+    "ApprovalDecidedData",
+    "ApprovalRequestedData",
+    "ApprovalStatus",
+    "CANCEL_DECISION",
+    "BudgetCheckData",
+    "BudgetExhaustedData",
+    "DecisionKind",
+    "EffectReviewedData",
+    "EffectStatus",
+    "EventKind",
+    "LlmCallData",
+    "NodeEventKind",
+    "NodeFinishedData",
+    "NodeKind",
+    "NodeStartedData",
+    "ReviewKind",
+    "RouteData",
+    "RunCancelledData",
+    "RunEventKind",
+    "RunFailedData",
+    "RunFinishedData",
+    "RunStartedData",
+    "RunStatus",
+    "ToolCallData",
+    "VerdictData",
+    "event_kind",
+]
+
+
+# -- statuses ------------------------------------------------------------------------------
+
+
+class RunStatus(StrEnum):
+    """Where a run stands; all but ``running`` and ``paused`` are final (see :data:`ENDED`)."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+ENDED: Final = frozenset(
+    {
+        RunStatus.COMPLETED,
+        RunStatus.FAILED,
+        RunStatus.BUDGET_EXHAUSTED,
+        RunStatus.REJECTED,
+        RunStatus.CANCELLED,
+    }
+)
+"""The final run statuses: a run in one of them never moves again."""
+
+
+class ApprovalStatus(StrEnum):
+    """Where a review request stands; only ``pending`` can still be decided."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    EDITED = "edited"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    HAPPENED = "happened"
+
+
+DELIVERABLE: Final = frozenset(
+    {
+        ApprovalStatus.APPROVED,
+        ApprovalStatus.EDITED,
+        ApprovalStatus.REJECTED,
+        ApprovalStatus.EXPIRED,
+        ApprovalStatus.HAPPENED,
+    }
+)
+"""Statuses of a review request whose decision the run is still to receive."""
+
+
+class EffectStatus(StrEnum):
+    """Where one side effect of a tool call stands in the ledger."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class DecisionKind(StrEnum):
+    """What a reviewer (or railgraph, for an expiry) answers a review request with."""
+
+    APPROVE = "approve"
+    """Go ahead as proposed."""
+    EDIT = "edit"
+    """Go ahead with edited arguments."""
+    REJECT = "reject"
+    """Do not go ahead."""
+    EXPIRE = "expire"
+    """Nobody decided in time (taken by railgraph only)."""
+    HAPPENED = "happened"
+    """An effect a crash left unknown did happen, with the result observed."""
+
+    @property
+    def approves(self) -> bool:
+        """Whether the action may go ahead."""
+        return self in (DecisionKind.APPROVE, DecisionKind.EDIT)
+
+    @property
+    def status(self) -> ApprovalStatus:
+        """The status the review request takes with this decision."""
+        return _DECIDED[self]
+
+
+CANCEL_DECISION: Final = "cancel"
+"""The decision recorded on the requests a cancel closed (status ``cancelled``); no
+reviewer can give it, so it is no :class:`DecisionKind`."""
+
+_DECIDED: Final = {
+    DecisionKind.APPROVE: ApprovalStatus.APPROVED,
+    DecisionKind.EDIT: ApprovalStatus.EDITED,
+    DecisionKind.REJECT: ApprovalStatus.REJECTED,
+    DecisionKind.EXPIRE: ApprovalStatus.EXPIRED,
+    DecisionKind.HAPPENED: ApprovalStatus.HAPPENED,
+}
+
+
+class ToolCallStatus(StrEnum):
+    """How one attempt of a tool call ended, as its ``tool_call`` event says."""
+
+    OK = "ok"
+    RECOVERED = "recovered"
+    """Sent again after a crash left an earlier attempt's outcome unknown, and succeeded."""
+    REPLAYED = "replayed"
+    """Answered from the ledger: the effect had completed before."""
+    REPORTED = "reported"
+    """A person said the effect happened, with the result observed."""
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    TRANSIENT_ERROR = "transient_error"
+
+
+class ReviewKind(StrEnum):
+    """What a review request asks."""
+
+    APPROVAL = "approval"
+    """May the action run?"""
+    UNKNOWN_EFFECT = "unknown_effect"
+    """A crash left the outcome of this call unknown: send it again, did it happen, or stop?"""
+
+
+# -- nodes ---------------------------------------------------------------------------------
+
+
+class NodeKind(StrEnum):
+    """What a node is; the builder, the checks and the diagrams all switch on it."""
+
+    START = "start"
+    END = "end"
+    STEP = "step"
+    LLM = "llm"
+    TOOL = "tool"
+    ROUTE = "route"
+    VERIFY = "verify"
+    BUDGET = "budget"
+    APPROVE = "approve"
+
+
+START_ID: Final = "__start__"
+"""The id of the node every run starts from (LangGraph's START)."""
+END_ID: Final = "__end__"
+"""The id of the terminal that ends a run normally (LangGraph's END)."""
+FAIL_ID: Final = "__fail__"
+"""The id of the terminal that ends a run ``failed`` (drawn as its own terminal)."""
+TERMINAL_IDS: Final = frozenset({START_ID, END_ID, FAIL_ID})
+"""Node ids that name no author node."""
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+class RunEventKind(StrEnum):
+    """Events about the run as a whole, written by the runner and the store."""
+
+    RUN_STARTED = "run_started"
+    """The run was created (payload :class:`RunStartedData`)."""
+    RUN_FINISHED = "run_finished"
+    """The run reached its end (payload :class:`RunFinishedData`)."""
+    RUN_FAILED = "run_failed"
+    """The run failed (payload :class:`RunFailedData`)."""
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    """The runtime refused work over the envelope, so the run ended (payload
+    :class:`BudgetExhaustedData`). Once a node-level event too: see :func:`event_kind`."""
+    RUN_CANCELLED = "run_cancelled"
+    """A person cancelled the run (payload :class:`RunCancelledData`)."""
+    CANCEL_SETTLED = "cancelled"
+    """The driver of a cancelled run stopped it (payload :class:`RunFailedData`)."""
+
+
+class NodeEventKind(StrEnum):
+    """Events about what one node did; each names its node."""
+
+    NODE_STARTED = "node_started"
+    NODE_FINISHED = "node_finished"
+    TOOL_CALL = "tool_call"
+    LLM_CALL = "llm_call"
+    VERDICT = "verdict"
+    BUDGET_CHECK = "budget_check"
+    ROUTE = "route"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_DECIDED = "approval_decided"
+    EFFECT_REVIEWED = "effect_reviewed"
+
+
+EventKind = RunEventKind | NodeEventKind
+"""Any event kind: one of the two disjoint groups."""
+
+_SHARED = {k.value for k in RunEventKind} & {k.value for k in NodeEventKind}
+if _SHARED:  # pragma: no cover - guards the definitions above
+    raise TypeError(
+        f"event kinds {sorted(_SHARED)} are both run-level and node-level; a reader could "
+        "not tell them apart (diagrams would count a hop twice): rename one"
+    )
+
+_RUN_KINDS: Final = {k.value: k for k in RunEventKind}
+_NODE_KINDS: Final = {k.value: k for k in NodeEventKind}
+
+
+def event_kind(kind: str, data: Mapping[str, Any]) -> EventKind | None:
+    """Which kind a stored event is, or ``None`` for a kind this release does not know.
+
+    Older releases also wrote a node-level ``budget_exhausted`` event (without an
+    ``error``) before the run-level one; it is ``None`` here, so that no reader counts the
+    refusal twice.
+    """
+    if kind == RunEventKind.BUDGET_EXHAUSTED and "error" not in data:
+        return None
+    return _RUN_KINDS.get(kind) or _NODE_KINDS.get(kind)
+
+
+class RunStartedData(TypedDict):
+    """Payload of ``run_started``."""
+
+    input: dict[str, Any]
+    budget: dict[str, Any]
+    spec: NotRequired[dict[str, Any]]
+
+
+class RunFinishedData(TypedDict):
+    """Payload of ``run_finished``."""
+
+    status: str
+    reason: str
+
+
+class RunFailedData(TypedDict):
+    """Payload of ``run_failed`` and of the driver's ``cancelled``."""
+
+    error: str
+    error_type: str
+    traceback: str | None
+
+
+class BudgetExhaustedData(RunFailedData):
+    """Payload of the run-level ``budget_exhausted``: the failure and the refusal."""
+
+    dimension: NotRequired[str]
+    used: NotRequired[float]
+    limit: NotRequired[float]
+    refused: NotRequired[str]
+
+
+class RunCancelledData(TypedDict):
+    """Payload of ``run_cancelled``."""
+
+    by: str
+    reason: str
+    unknown_effects: list[dict[str, Any]]
+
+
+class NodeStartedData(TypedDict):
+    """Payload of ``node_started``."""
+
+    kind: str
+
+
+class NodeFinishedData(TypedDict):
+    """Payload of ``node_finished``."""
+
+    kind: str
+    duration_ms: float
+    outcome: str | None
+    usage: dict[str, float]
+    status: NotRequired[str | None]
+    """The run status the node set (a gate wired to an end), if any."""
+
+
+class ToolCallData(TypedDict):
+    """Payload of ``tool_call``."""
+
+    tool: str
+    tier: str
+    args: dict[str, Any]
+    status: str
+    latency_ms: float
+    attempt: int
+    idempotency_key: NotRequired[str | None]
+    result: NotRequired[Any]
+    error: NotRequired[str | None]
+
+
+class LlmCallData(TypedDict, total=False):
+    """Payload of ``llm_call``."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_ms: float
+
+
+class VerdictData(TypedDict):
+    """Payload of ``verdict``."""
+
+    outcome: str
+    attempt: int
+    verdicts: list[dict[str, Any]]
+
+
+class BudgetCheckData(TypedDict):
+    """Payload of ``budget_check``."""
+
+    outcome: str
+    dimension: str | None
+    usage: dict[str, float]
+    limits: dict[str, float]
+    needs: dict[str, float]
+
+
+class RouteData(TypedDict):
+    """Payload of ``route``."""
+
+    outcome: str
+    target: str
+
+
+class ApprovalRequestedData(TypedDict):
+    """Payload of ``approval_requested``."""
+
+    request_id: str
+    request: dict[str, Any]
+
+
+class ApprovalDecidedData(TypedDict):
+    """Payload of ``approval_decided``."""
+
+    decision: str
+    by: str
+    os_user: str | None
+    host: str | None
+    reason: str | None
+    args: dict[str, Any] | None
+
+
+class EffectReviewedData(TypedDict):
+    """Payload of ``effect_reviewed``."""
+
+    tool: str
+    idempotency_key: str
+    decision: str
+    by: str
+    os_user: str | None
+    host: str | None
+    reason: str | None
+    result: dict[str, Any] | None
+    """The result observed, when the person said the effect happened."""
