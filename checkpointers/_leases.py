@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from railgraph.errors import StoreError
+from railgraph.vocab import CANCEL_DECISION, RunEventKind
 
 from ._db import Database
 from ._events import insert_events, parse_events
@@ -36,7 +37,7 @@ __all__ = [
 
 _T = TypeVar("_T")
 
-_ACTIVE: Final = ("running", "paused")
+_ACTIVE: Final = (RunStatus.RUNNING, RunStatus.PAUSED)
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,9 @@ class RunLeases:
                     (run_id, owner),
                 )
             record = yield from self._read_run(run_id)
-            if record.status == "cancelled":
+            if record.status == RunStatus.CANCELLED:
                 decision = {
-                    "decision": "cancel",
+                    "decision": CANCEL_DECISION,
                     "by": "railgraph",
                     "at": now,
                     "reason": "the run was cancelled",
@@ -297,14 +298,14 @@ class RunLeases:
                     "heartbeat_at = NULL, lease_expires_at = NULL WHERE run_id = ?",
                     (run_id,),
                 )
-            decision = {"decision": "cancel", "by": by, "reason": reason, "at": at}
+            decision = {"decision": CANCEL_DECISION, "by": by, "reason": reason, "at": at}
             yield from execute(
                 "UPDATE approvals SET status = 'cancelled', decision = ?, decided_by = ?, "
                 "decided_at = ? WHERE run_id = ? AND status = 'pending'",
                 (dumps(decision), by, self._db.clock(), run_id),
             )
             event = {
-                "kind": "run_cancelled",
+                "kind": RunEventKind.RUN_CANCELLED.value,
                 "node": None,
                 "at": at,
                 "data": {
@@ -339,4 +340,4 @@ def unknown_effects_text(effects: list[EffectRecord]) -> str:
 def run_is_cancelled(run_id: str) -> Body[bool]:
     """Whether the run exists and is cancelled (inside a write, for the kill switch)."""
     row = yield from fetchone("SELECT status FROM runs WHERE run_id = ?", (run_id,))
-    return row is not None and row["status"] == "cancelled"
+    return row is not None and row["status"] == RunStatus.CANCELLED

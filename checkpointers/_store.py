@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from railgraph.errors import DecisionError, RunCancelled, StoreError
+from railgraph.vocab import EffectStatus
 
 from ._db import Database
 from ._events import insert_events, parse_events, row_to_event
@@ -352,7 +353,7 @@ class RunStore(RunLeases):
             node=node,
             tool=tool,
             args=self.redactor.redact(dict(args)),
-            status="started",
+            status=EffectStatus.STARTED,
             started_at=self._db.clock(),
         )
         params = _EFFECTS.params(record)
@@ -375,7 +376,7 @@ class RunStore(RunLeases):
         Raises:
             StoreError: There is no such entry, or it is already completed.
         """
-        await self._finish_effect(key, "completed", result=dumps_or_none(result))
+        await self._finish_effect(key, EffectStatus.COMPLETED, result=dumps_or_none(result))
 
     async def fail_effect(self, key: str, error: str) -> None:
         """Record that a side effect failed (a later `complete_effect` may still succeed).
@@ -383,10 +384,15 @@ class RunStore(RunLeases):
         Raises:
             StoreError: There is no such entry, or it is already completed.
         """
-        await self._finish_effect(key, "failed", error=error)
+        await self._finish_effect(key, EffectStatus.FAILED, error=error)
 
     async def _finish_effect(
-        self, key: str, status: str, *, result: str | None = None, error: str | None = None
+        self,
+        key: str,
+        status: EffectStatus,
+        *,
+        result: str | None = None,
+        error: str | None = None,
     ) -> None:
         # A completed effect is final: finishing it again would mean it ran twice.
         changed, row = await self._write(

@@ -33,6 +33,7 @@ from railgraph.vocab import (
     ApprovalRequestedData,
     BudgetCheckData,
     DecisionKind,
+    GateOutcome,
     NodeEventKind,
     RouteData,
     RunStatus,
@@ -94,22 +95,22 @@ class VerifyNode(GateNode):
         failures = [f.model_dump(mode="json") for v in verdicts for f in v.failures]
         used = int(getattr(state, ATTEMPTS).get(self.id, 0))
         if not failures:
-            outcome, update = "pass", self.branch("pass")
+            outcome, update = GateOutcome.PASS, self.branch(GateOutcome.PASS)
             update[ATTEMPTS] = {self.id: 0}
         elif self.retry is not None and used < self.max_retries:
             ctx.ensure_budget("retries", what=f"retry of node {self.retry!r}")
             ctx.spend(retries=1)
-            outcome, update = "retry", self.branch("retry")
+            outcome, update = GateOutcome.RETRY, self.branch(GateOutcome.RETRY)
             update[ATTEMPTS] = {self.id: used + 1}
             update[FEEDBACK] = {self.retry: failures}
         else:
             summary = "; ".join(f"{f['path'] or 'value'}: {f['message']}" for f in failures)
-            outcome = "fail"
-            update = self.branch("fail", reason=f"verification failed at {self.id!r}: {summary}")
+            outcome = GateOutcome.FAIL
+            update = self.branch(outcome, reason=f"verification failed at {self.id!r}: {summary}")
             update[ATTEMPTS] = {self.id: 0}
             update[FEEDBACK] = {self.id: failures}
         verdict: VerdictData = {
-            "outcome": outcome,
+            "outcome": outcome.value,
             "attempt": used + 1,
             "verdicts": [v.model_dump(mode="json") for v in verdicts],
         }
@@ -143,7 +144,7 @@ class BudgetNode(GateNode):
         usage = ctx.usage.plus(steps=1)
         dimension = usage.over(envelope, self.needs)
         check: BudgetCheckData = {
-            "outcome": "exceeded" if dimension else "within",
+            "outcome": (GateOutcome.EXCEEDED if dimension else GateOutcome.WITHIN).value,
             "dimension": dimension,
             "usage": usage.model_dump(),
             "limits": envelope.limits(),
@@ -151,14 +152,14 @@ class BudgetNode(GateNode):
         }
         ctx.event(NodeEventKind.BUDGET_CHECK, **check)
         if dimension is None:
-            return self.branch("within")
+            return self.branch(GateOutcome.WITHIN)
         used = getattr(usage, dimension)
         limit = getattr(envelope, dimension)
         need = self.needs.get(dimension, 0)
         reason = f"{dimension}: {used:g} of {limit:g} used" + (
             f", {need:g} more needed" if need else ""
         )
-        update = self.branch("exceeded", reason=reason)
+        update = self.branch(GateOutcome.EXCEEDED, reason=reason)
         ends = Disposition(status=RunStatus.BUDGET_EXHAUSTED, reason=reason, node=self.id)
         update.setdefault(STATUS, ends.channel_value())
         return update
@@ -298,10 +299,10 @@ class ApproveNode(GateNode):
             "args": decision.args,
         }
         ctx.event(NodeEventKind.APPROVAL_DECIDED, **decided)
-        if decision.decision == DecisionKind.EXPIRE and "expired" in self.targets:
-            return self.branch("expired", reason=decision.reason)
+        if decision.decision == DecisionKind.EXPIRE and GateOutcome.EXPIRED in self.targets:
+            return self.branch(GateOutcome.EXPIRED, reason=decision.reason)
         if not decision.approved:
-            update = self.branch("rejected")
+            update = self.branch(GateOutcome.REJECTED)
             why = (
                 f"rejected by {decision.by}"
                 if decision.decision == DecisionKind.REJECT
@@ -312,7 +313,7 @@ class ApproveNode(GateNode):
                     status=RunStatus.REJECTED, reason=f"{why}: {decision.reason}", node=self.id
                 ).channel_value()
             return update
-        update = self.branch("approved")
+        update = self.branch(GateOutcome.APPROVED)
         if self.action is not None and self.tool is not None and request.action is not None:
             update[APPROVALS] = {
                 self.action.id: {

@@ -154,6 +154,8 @@ class GateNode(RailNode):
 
         An outcome wired to :data:`FAIL` also marks the run ``failed`` with ``reason``.
         """
+        # Plain strings only: the channel is checkpointed, and enum members are not data.
+        outcome = str(outcome)
         update: dict[str, Any] = {BRANCH: {self.id: outcome}}
         if self.targets.get(outcome) == FAIL:
             update[STATUS] = Disposition(

@@ -251,4 +251,4 @@ class ToolPolicy(BaseModel):
 
     def may_need_approval(self, tool: ToolSpec) -> bool:
         """Whether some call of ``tool`` could need a person's approval."""
-        return self.describe(tool) in ("approve", "conditional")
+        return self.describe(tool) in (PolicyAction.APPROVE, "conditional")

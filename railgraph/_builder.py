@@ -34,6 +34,7 @@ from railgraph._assemble import START, Declaration, build_langgraph, build_spec,
 from railgraph._checks import check_graph, rejoins, require_field, require_wired, reviewer_names
 from railgraph._graph import RailGraph
 from railgraph.errors import DefinitionError
+from railgraph.vocab import GateOutcome
 from verifiers import Verifier
 
 __all__ = ["END", "FAIL", "START", "GraphBuilder"]
@@ -197,10 +198,19 @@ class GraphBuilder(Generic[S]):
             raise DefinitionError(f"verify gate {id!r} has no checks; pass checks=[...]")
         if max_retries < 0:
             raise DefinitionError(f"verify gate {id!r}: max_retries must be >= 0")
-        outcomes = {"pass": passed, "fail": failed}
+        outcomes = {GateOutcome.PASS.value: passed, GateOutcome.FAIL.value: failed}
         if retry is not None and max_retries > 0:
-            outcomes = {"pass": passed, "retry": retry, "fail": failed}
-        require_wired(id, "verify gate", outcomes, {"pass": "passed", "fail": "failed"})
+            outcomes = {
+                GateOutcome.PASS.value: passed,
+                GateOutcome.RETRY.value: retry,
+                GateOutcome.FAIL.value: failed,
+            }
+        require_wired(
+            id,
+            "verify gate",
+            outcomes,
+            {GateOutcome.PASS.value: "passed", GateOutcome.FAIL.value: "failed"},
+        )
         return self._add(
             id,
             lambda: VerifyNode(
@@ -226,8 +236,13 @@ class GraphBuilder(Generic[S]):
         """Add a budget gate: ``within`` while usage (plus ``needs``) fits the envelope,
         else ``exceeded`` — usually END, which finishes the run as ``budget_exhausted``
         with its partial result."""
-        outcomes = {"within": within, "exceeded": exceeded}
-        require_wired(id, "budget gate", outcomes, {"within": "within", "exceeded": "exceeded"})
+        outcomes = {GateOutcome.WITHIN.value: within, GateOutcome.EXCEEDED.value: exceeded}
+        require_wired(
+            id,
+            "budget gate",
+            outcomes,
+            {GateOutcome.WITHIN.value: "within", GateOutcome.EXCEEDED.value: "exceeded"},
+        )
         reserve = dict(needs or {})
         try:
             BudgetEnvelope.model_validate(reserve)
@@ -273,11 +288,14 @@ class GraphBuilder(Generic[S]):
         if expires_after_s is not None and expires_after_s <= 0:
             raise DefinitionError(f"approve gate {id!r}: expires_after_s must be > 0")
         named = reviewer_names(id, reviewers)
-        outcomes = {"approved": approved, "rejected": rejected}
+        outcomes = {GateOutcome.APPROVED.value: approved, GateOutcome.REJECTED.value: rejected}
         if expired is not None:
-            outcomes["expired"] = expired
+            outcomes[GateOutcome.EXPIRED.value] = expired
         require_wired(
-            id, "approve gate", outcomes, {"approved": "approved", "rejected": "rejected"}
+            id,
+            "approve gate",
+            outcomes,
+            {GateOutcome.APPROVED.value: "approved", GateOutcome.REJECTED.value: "rejected"},
         )
 
         def make() -> RailNode:
@@ -288,7 +306,7 @@ class GraphBuilder(Generic[S]):
             escalated = tuple(
                 n.id
                 for n in self._nodes.values()
-                if isinstance(n, VerifyNode) and n.targets.get("fail") == id
+                if isinstance(n, VerifyNode) and n.targets.get(GateOutcome.FAIL) == id
             )
             return ApproveNode(
                 id=id,
@@ -361,7 +379,8 @@ class GraphBuilder(Generic[S]):
         for gate_id in self._detour_checks:
             gate = self._nodes[gate_id]
             assert isinstance(gate, ApproveNode)
-            ends = not rejoins(spec, gate.targets["approved"], gate.targets["rejected"])
+            approved, rejected = GateOutcome.APPROVED, GateOutcome.REJECTED
+            ends = not rejoins(spec, gate.targets[approved], gate.targets[rejected])
             self._nodes[gate_id] = dataclasses.replace(gate, rejection_ends_run=ends)
         model = state_model(self.state)
         return RailGraph(

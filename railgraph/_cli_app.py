@@ -303,7 +303,7 @@ def pending_json(p: ApprovalRecord) -> dict[str, Any]:
         "spend": p.request.get("spend"),
         "path": p.request.get("path"),
         "failures": p.request.get("failures", []),
-        "kind": p.request.get("kind", "approval"),
+        "kind": p.request.get("kind", ReviewKind.APPROVAL.value),
         "created_at": p.created_at,
         "expires_at": p.expires_at,
         "render": f"railgraph render {quote(p.graph)} --run {quote(p.run_id)} "

@@ -43,6 +43,7 @@ __all__ = [
     "EffectReviewedData",
     "EffectStatus",
     "EventKind",
+    "GateOutcome",
     "LlmCallData",
     "NodeEventKind",
     "NodeFinishedData",
@@ -198,6 +199,27 @@ class NodeKind(StrEnum):
     VERIFY = "verify"
     BUDGET = "budget"
     APPROVE = "approve"
+
+
+class GateOutcome(StrEnum):
+    """The named outcomes of the three gates; each becomes an edge labelled with it."""
+
+    PASS = "pass"
+    """verify: the checks passed."""
+    RETRY = "retry"
+    """verify: run the named node again with the failures as feedback."""
+    FAIL = "fail"
+    """verify: the checks failed and no retry is left."""
+    WITHIN = "within"
+    """budget: usage (plus what is reserved) fits the envelope."""
+    EXCEEDED = "exceeded"
+    """budget: it does not."""
+    APPROVED = "approved"
+    """approve: a person approved (possibly with edits)."""
+    REJECTED = "rejected"
+    """approve: a person rejected (or nobody decided in time, without ``expired`` wired)."""
+    EXPIRED = "expired"
+    """approve: nobody decided in time."""
 
 
 START_ID: Final = "__start__"

@@ -20,9 +20,9 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
-from railgraph.vocab import NodeKind
+from railgraph.vocab import END_ID, START_ID, NodeKind, RunStatus
 from visualize._model import StopStatus
-from visualize._path import END_ID, START_ID, RunPath, Visit, link_steps
+from visualize._path import RunPath, Visit, link_steps
 from visualize._timeline import TimelineEntry
 
 __all__ = ["path_from_checkpoints", "read_checkpoints", "spec_from_langgraph"]
@@ -30,6 +30,11 @@ __all__ = ["path_from_checkpoints", "read_checkpoints", "spec_from_langgraph"]
 _INTERRUPT = "__interrupt__"
 _ERROR = "__error__"
 _TRIGGER = "branch:to:"
+_STOPS: dict[RunStatus, StopStatus] = {
+    RunStatus.PAUSED: StopStatus.PAUSED,
+    RunStatus.FAILED: StopStatus.FAILED,
+}
+"""How a thread that stopped with pending work is drawn."""
 
 
 def spec_from_langgraph(graph: Any, *, name: str | None = None) -> GraphSpec:
@@ -126,18 +131,18 @@ def path_from_checkpoints(
                     at=at, kind="step", node=None, text=f"step {number}: {', '.join(ran)}"
                 )
             )
-    status, stops = "completed", {}
+    status, stops = RunStatus.COMPLETED, {}
     if checkpoints:
         last = checkpoints[-1]
         channels = {w[1] for w in last.pending_writes or ()}
         due = _due(last, known)
         if _INTERRUPT in channels:
-            status = "paused"
+            status = RunStatus.PAUSED
         elif _ERROR in channels:
-            status = "failed"
+            status = RunStatus.FAILED
         elif due:
-            status = "running"
-        stop = {"paused": StopStatus.PAUSED, "failed": StopStatus.FAILED}.get(status)
+            status = RunStatus.RUNNING
+        stop = _STOPS.get(status)
         if stop is not None and due:
             waiting = [
                 Visit(node=n, step=position + i + 1, finished=False) for i, n in enumerate(due)
@@ -145,7 +150,7 @@ def path_from_checkpoints(
             steps.append(waiting)
             stops = {n: stop for n in due}
     visits = tuple(v for step in steps for v in step)
-    hops = link_steps(spec, steps, ended=status == "completed")
+    hops = link_steps(spec, steps, ended=status == RunStatus.COMPLETED)
     ends = [t.at for t in timeline]
     return RunPath(
         run_id=thread_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
-from railgraph.vocab import FAIL_ID, NodeKind, RunStatus
+from railgraph.vocab import FAIL_ID, GateOutcome, NodeKind, RunStatus
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Mode
 from visualize._text import TIMES, money, number, wrap
 
@@ -113,7 +113,7 @@ def diagram_node(node: NodeSpec) -> DiagramNode:
 
 def _edge(spec: GraphSpec, edge: EdgeSpec) -> DiagramEdge:
     note = "join" if edge.kind.value == "join" else None
-    if edge.kind is EdgeKind.GATE and edge.label == "retry":
+    if edge.kind is EdgeKind.GATE and edge.label == GateOutcome.RETRY:
         bound = spec.node(edge.source).meta.get("max_retries")
         note = f"≤{bound}{TIMES}" if bound else None
     return DiagramEdge(

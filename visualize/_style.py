@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from railgraph._spec import EdgeKind
-from railgraph.vocab import NodeKind
+from railgraph.vocab import GateOutcome, NodeKind
 from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
 
 __all__ = [
@@ -92,15 +92,15 @@ CHANGE_COLOUR: dict[Change, tuple[str, str]] = {
 }
 """Border and fill of what a diff added, removed or changed."""
 
-_TONE = {
-    "pass": "good",
-    "within": "good",
-    "approved": "good",
-    "retry": "warn",
-    "fail": "bad",
-    "exceeded": "bad",
-    "rejected": "bad",
-    "expired": "bad",
+_TONE: dict[str, str] = {
+    GateOutcome.PASS: "good",
+    GateOutcome.WITHIN: "good",
+    GateOutcome.APPROVED: "good",
+    GateOutcome.RETRY: "warn",
+    GateOutcome.FAIL: "bad",
+    GateOutcome.EXCEEDED: "bad",
+    GateOutcome.REJECTED: "bad",
+    GateOutcome.EXPIRED: "bad",
 }
 _TONE_COLOUR = {"good": "#2e7d32", "warn": "#ef6c00", "bad": "#c62828"}
 _ROUTE_COLOUR = "#1565c0"
@@ -181,11 +181,11 @@ def legend(diagram: Diagram) -> tuple[LegendItem, ...]:
             items.append(_node(f"tool_{tier}", NodeKind.TOOL, f"tool: {tier}", tier=tier))
     tones = {outcome_tone(e.label) for e in diagram.edges if e.kind is EdgeKind.GATE}
     if "good" in tones:
-        items.append(_edge("good", EdgeKind.GATE, "pass", "gate: go on"))
+        items.append(_edge("good", EdgeKind.GATE, GateOutcome.PASS.value, "gate: go on"))
     if "warn" in tones:
-        items.append(_edge("warn", EdgeKind.GATE, "retry", "gate: retry"))
+        items.append(_edge("warn", EdgeKind.GATE, GateOutcome.RETRY.value, "gate: retry"))
     if "bad" in tones:
-        items.append(_edge("bad", EdgeKind.GATE, "fail", "gate: stop or escalate"))
+        items.append(_edge("bad", EdgeKind.GATE, GateOutcome.FAIL.value, "gate: stop or escalate"))
     if any(e.kind is EdgeKind.CONDITIONAL for e in diagram.edges):
         items.append(_edge("route", EdgeKind.CONDITIONAL, "label", "route choice"))
     items.extend(_overlay_items(diagram))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from railgraph._spec import GraphSpec
-from railgraph.vocab import NodeKind, RunStatus
+from railgraph.vocab import GateOutcome, NodeKind, RunStatus
 from visualize._design import design_diagram
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
 from visualize._path import RunPath
@@ -36,7 +36,9 @@ def escalated_at(spec: GraphSpec, path: RunPath) -> set[str]:
     out: set[str] = set()
     for visit in path.visits:
         kind = kinds.get(visit.node)
-        if kind is NodeKind.APPROVE or (kind is NodeKind.VERIFY and visit.outcome == "fail"):
+        if kind is NodeKind.APPROVE or (
+            kind is NodeKind.VERIFY and visit.outcome == GateOutcome.FAIL
+        ):
             out.add(visit.node)
     return out
 
