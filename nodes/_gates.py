@@ -35,6 +35,7 @@ from railgraph.vocab import (
     DecisionKind,
     GateOutcome,
     NodeEventKind,
+    NodeMeta,
     RouteData,
     RunStatus,
     VerdictData,
@@ -81,7 +82,7 @@ class VerifyNode(GateNode):
     """How many times ``retry`` is re-run before the ``fail`` outcome."""
 
     @property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> NodeMeta:
         return {
             "on": self.on if isinstance(self.on, str) else getattr(self.on, "__name__", "value"),
             "checks": [c.name for c in self.checks],
@@ -134,7 +135,7 @@ class BudgetNode(GateNode):
     """Amounts per dimension that must still fit under the envelope."""
 
     @property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> NodeMeta:
         return {"needs": dict(self.needs)}
 
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
@@ -200,8 +201,8 @@ class ApproveNode(GateNode):
     rejoins the approved one (a detour, such as skipping an optional notice)."""
 
     @property
-    def meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
+    def meta(self) -> NodeMeta:
+        meta: NodeMeta = {
             "action": self.action.id if self.action else None,
             "tool": self.tool.name if self.tool else None,
             "reviewers": list(self.reviewers),

@@ -20,6 +20,7 @@ from railgraph.vocab import (
     FAIL_ID,
     NodeEventKind,
     NodeFinishedData,
+    NodeMeta,
     NodeStartedData,
     RunStatus,
 )
@@ -65,7 +66,7 @@ class RailNode(ABC):
     """Text for diagrams; the id when unset."""
 
     @property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> NodeMeta:
         """What the spec records about this node beyond id and kind (JSON-able)."""
         return {}
 

@@ -15,6 +15,7 @@ from nodes._node import RailNode
 from nodes._runtime import NodeContext, call_user, canonical_json
 from nodes._state import APPROVALS, INTERNAL_CHANNELS
 from railgraph.errors import RunError
+from railgraph.vocab import NodeMeta
 
 __all__ = ["ArgsFn", "LlmNode", "PromptFn", "StepNode", "ToolNode", "model_name_of"]
 
@@ -86,7 +87,7 @@ class LlmNode(RailNode):
         return self.model_name or model_name_of(self.model)
 
     @property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> NodeMeta:
         return {"model": self.name, "output": self.output}
 
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
@@ -124,7 +125,7 @@ class ToolNode(RailNode):
     """State field the validated output goes to (as JSON-able data); dropped when unset."""
 
     @property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> NodeMeta:
         return {"tool": self.tool, "output": self.output}
 
     def proposed_args(self, state: Any) -> dict[str, Any]:

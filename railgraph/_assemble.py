@@ -28,7 +28,7 @@ from nodes import (
 )
 from nodes._state import BRANCH, PARKED
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
-from railgraph.vocab import START_ID, RunStatus
+from railgraph.vocab import START_ID, NodeMeta, RunStatus
 
 __all__ = ["START", "Declaration", "build_langgraph", "build_spec", "state_model"]
 
@@ -68,7 +68,9 @@ def build_spec(declared: Declaration) -> GraphSpec:
     uses_fail = False
     for node in declared.nodes.values():
         meta = node_meta(node, declared)
-        nodes.append(NodeSpec(id=node.id, kind=node.kind, label=node.label or node.id, meta=meta))
+        nodes.append(
+            NodeSpec(id=node.id, kind=node.kind, label=node.label or node.id, meta=dict(meta))
+        )
         if isinstance(node, GateNode):
             kind = EdgeKind.CONDITIONAL if isinstance(node, RouteNode) else EdgeKind.GATE
             for outcome, target in node.targets.items():
@@ -78,7 +80,10 @@ def build_spec(declared: Declaration) -> GraphSpec:
     if uses_fail:
         nodes.append(
             NodeSpec(
-                id=FAIL, kind=NodeKind.END, label="failed", meta={"status": RunStatus.FAILED.value}
+                id=FAIL,
+                kind=NodeKind.END,
+                label="failed",
+                meta=dict(NodeMeta(status=RunStatus.FAILED.value)),
             )
         )
     return GraphSpec(
@@ -90,18 +95,16 @@ def build_spec(declared: Declaration) -> GraphSpec:
     )
 
 
-def node_meta(node: RailNode, declared: Declaration) -> dict[str, Any]:
+def node_meta(node: RailNode, declared: Declaration) -> NodeMeta:
     """What the spec records of a node: its own meta plus its tool's tier and policy, or the
     envelope a budget gate checks."""
-    meta = dict(node.meta)
+    meta = node.meta.copy()
     if isinstance(node, ToolNode) and node.tool in declared.tools:
         tool = declared.tools[node.tool]
-        meta.update(
-            tier=tool.tier.value,
-            policy=declared.policy.describe(tool),
-            timeout_s=tool.timeout_s,
-            retries=tool.retries,
-        )
+        meta["tier"] = tool.tier.value
+        meta["policy"] = declared.policy.describe(tool)
+        meta["timeout_s"] = tool.timeout_s
+        meta["retries"] = tool.retries
     if isinstance(node, BudgetNode):
         meta["envelope"] = declared.budget.limits()
     return meta

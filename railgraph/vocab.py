@@ -48,6 +48,7 @@ __all__ = [
     "NodeEventKind",
     "NodeFinishedData",
     "NodeKind",
+    "NodeMeta",
     "NodeStartedData",
     "ReviewKind",
     "RouteData",
@@ -230,6 +231,46 @@ FAIL_ID: Final = "__fail__"
 """The id of the terminal that ends a run ``failed`` (drawn as its own terminal)."""
 TERMINAL_IDS: Final = frozenset({START_ID, END_ID, FAIL_ID})
 """Node ids that name no author node."""
+
+
+class NodeMeta(TypedDict, total=False):
+    """What a spec records of a node beside its id and kind (``NodeSpec.meta``); the nodes
+    write it, the checks, diagrams and graph diffs read it. Every key is optional."""
+
+    tool: str | None
+    """tool: the tool it calls; approve: the tool of the call under review."""
+    output: str | None
+    """tool and llm: the state field the result goes to."""
+    tier: str
+    """tool: the tool's risk tier."""
+    policy: str
+    """tool: what the graph's policy says of the tool."""
+    timeout_s: float
+    """tool: seconds before a call times out."""
+    retries: int
+    """tool: retries of transient failures."""
+    model: str
+    """llm: the model's name."""
+    on: str
+    """verify: the state field (or the name of the function) checked."""
+    checks: list[str]
+    """verify: the verifiers' names."""
+    retry: str | None
+    """verify: the node run again with the failures as feedback."""
+    max_retries: int
+    """verify: how many times ``retry`` runs again."""
+    needs: dict[str, float]
+    """budget: what the rest of the graph must still be able to spend."""
+    envelope: dict[str, float]
+    """budget: the graph's budget envelope."""
+    action: str | None
+    """approve: the tool node whose call is under review."""
+    reviewers: list[str]
+    """approve: who may decide; anyone when empty."""
+    expires_after_s: float
+    """approve: seconds until an undecided request expires."""
+    status: str
+    """a terminal: the run status reaching it ends the run with (``failed``)."""
 
 
 # -- events --------------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
-from railgraph.vocab import FAIL_ID, GateOutcome, NodeKind, RunStatus
+from railgraph.vocab import FAIL_ID, GateOutcome, NodeKind, NodeMeta, RunStatus
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Mode
 from visualize._text import TIMES, money, number, wrap
 
@@ -48,9 +48,14 @@ def _limits(values: dict[str, Any], names: dict[str, str] = _DIMENSION) -> list[
     return known + [f"{d} {_amount(d, v)}" for d, v in sorted(values.items()) if d not in names]
 
 
+def meta_of(node: NodeSpec) -> NodeMeta:
+    """A spec node's meta, with its keys typed (a spec from JSON holds the same keys)."""
+    return cast(NodeMeta, node.meta)
+
+
 def node_details(node: NodeSpec) -> tuple[str, ...]:
     """The small lines under a node's title: what a reviewer needs to know about it."""
-    meta = node.meta
+    meta = meta_of(node)
     lines: list[str] = []
     if node.kind is NodeKind.TOOL:
         tool = meta.get("tool")
@@ -100,21 +105,22 @@ def node_details(node: NodeSpec) -> tuple[str, ...]:
 
 def diagram_node(node: NodeSpec) -> DiagramNode:
     """A spec node as drawn in the designed graph."""
-    tier = node.meta.get("tier") if node.kind is NodeKind.TOOL else None
+    meta = meta_of(node)
+    tier = meta.get("tier") if node.kind is NodeKind.TOOL else None
     return DiagramNode(
         id=node.id,
         kind=node.kind,
         title=node.label,
         details=node_details(node),
         tier=str(tier) if tier else None,
-        failure_terminal=node.id == FAIL_ID or node.meta.get("status") == RunStatus.FAILED,
+        failure_terminal=node.id == FAIL_ID or meta.get("status") == RunStatus.FAILED,
     )
 
 
 def _edge(spec: GraphSpec, edge: EdgeSpec) -> DiagramEdge:
     note = "join" if edge.kind.value == "join" else None
     if edge.kind is EdgeKind.GATE and edge.label == GateOutcome.RETRY:
-        bound = spec.node(edge.source).meta.get("max_retries")
+        bound = meta_of(spec.node(edge.source)).get("max_retries")
         note = f"≤{bound}{TIMES}" if bound else None
     return DiagramEdge(
         source=edge.source, target=edge.target, kind=edge.kind, label=edge.label, note=note
