@@ -27,6 +27,7 @@ from ._select import Selection
 from ._store import RunStore
 from ._sync import SyncBridge
 from ._threads import copy_thread, delete_for_runs, delete_threads, prune_threads
+from ._users import UserStore
 from ._versions import next_version
 
 if TYPE_CHECKING:
@@ -83,6 +84,8 @@ class SqliteCheckpointer(SyncBridge):
         """The state channel whose writes are harvested as run events, if any."""
         self.store = RunStore(db)
         """The run store in the same database, on the same connections and lock."""
+        self.users = UserStore(db)
+        """Users, API tokens and sign-in sessions, in the same database."""
 
     @classmethod
     @asynccontextmanager

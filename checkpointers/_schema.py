@@ -17,6 +17,7 @@ from railgraph.errors import SchemaVersionError
 
 from ._db import Database
 from ._tx import Body, execute, fetchone
+from ._users import USERS_MIGRATION
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
 
@@ -219,7 +220,12 @@ _SHARED_VALUES: Migration = (
     "WHERE value_hash IS NOT NULL",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_CHECKPOINT_TABLES, _RUN_STORE_TABLES, _SHARED_VALUES)
+MIGRATIONS: tuple[Migration, ...] = (
+    _CHECKPOINT_TABLES,
+    _RUN_STORE_TABLES,
+    _SHARED_VALUES,
+    USERS_MIGRATION,
+)
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
