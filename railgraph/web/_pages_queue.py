@@ -1,0 +1,164 @@
+"""The queue page, and the decisions taken on its cards (also posted from a run's page)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from railgraph.web._auth import Principal
+from railgraph.web._decide import DecideError, decide, decision_of
+from railgraph.web._forms import EditForm, parse_edit
+from railgraph.web._guard import form_text, guard
+from railgraph.web._pages_runs import render_run
+from railgraph.web._state import local_path, web
+from railgraph.web._views import AGES, Card, QueueFilter, card, cards, graph_of, paged, tool_of
+
+__all__ = ["decide_page", "queue_page", "render_queue"]
+
+ARG_PREFIX = "arg."
+"""Edit form inputs are named ``arg.<argument>``, apart from the form's own fields."""
+
+
+async def render_queue(
+    request: Request,
+    user: Principal,
+    query: dict[str, str],
+    *,
+    override: Card | None = None,
+    status: int = 200,
+) -> Response:
+    """The queue: pending requests, oldest first, filtered and paged."""
+    state = web(request)
+    pending = await state.op(lambda: state.runner.pending())
+    now = state.settings.clock()
+    chosen = QueueFilter.of(query)
+    kept = [p for p in pending if chosen.keep(p, now)]
+    try:
+        number = int(query.get("page", "1"))
+    except ValueError:
+        number = 1
+    page = paged(kept, number, state.settings.page_size)
+    shown = await cards(state, page.items)
+    if override is not None:
+        mine = override.record.request_id
+        shown = [override if c.record.request_id == mine else c for c in shown]
+        if not any(c.record.request_id == override.record.request_id for c in shown):
+            shown.insert(0, override)
+    choices = {
+        "graph": sorted({str(p.request.get("graph", p.graph)) for p in pending}),
+        "gate": sorted({p.node for p in pending}),
+        "risk": sorted(
+            {
+                str((p.request.get("action") or {}).get("tier"))
+                for p in pending
+                if p.request.get("action")
+            }
+        ),
+    }
+    return await state.page(
+        request,
+        "queue.html",
+        {
+            "cards": shown,
+            "page": page,
+            "filter": chosen,
+            "choices": choices,
+            "ages": AGES,
+            "now": now,
+            "total_pending": len(pending),
+        },
+        user=user,
+        status=status,
+    )
+
+
+async def queue_page(request: Request) -> Response:
+    """GET /queue."""
+    user = await guard(request)
+    if not isinstance(user, Principal):
+        return user
+    return await render_queue(request, user, dict(request.query_params))
+
+
+async def _refused(
+    request: Request,
+    user: Principal,
+    target: str,
+    run_id: str,
+    request_id: str,
+    error: DecideError,
+    form: EditForm | None,
+    reason_error: bool,
+) -> Response:
+    """Show the page the decision came from again, the refusal next to the request."""
+    state = web(request)
+    approval = await state.runner.store.get_approval(request_id)
+    if approval is None or approval.run_id != run_id:
+        return state.refused(user, error.status, str(error))
+    shown = await card(
+        state,
+        approval,
+        form=form,
+        error=None if reason_error else str(error),
+        reason_error=str(error) if reason_error else None,
+    )
+    parts = urlsplit(target)
+    if parts.path.startswith("/runs/"):
+        return await render_run(request, user, run_id, override=shown, status=error.status)
+    return await render_queue(
+        request, user, dict(parse_qsl(parts.query)), override=shown, status=error.status
+    )
+
+
+async def decide_page(request: Request) -> Response:
+    """POST /runs/{run_id}/requests/{request_id}: approve, edit or reject from a card."""
+    state = web(request)
+    form = await request.form()
+    user = await guard(request, form=form)
+    if not isinstance(user, Principal):
+        return user
+    run_id = request.path_params["run_id"]
+    request_id = request.path_params["request_id"]
+    target = local_path(form_text(form, "next"))
+    kind = form_text(form, "decision")
+    reason = form_text(form, "reason")
+    edit_form: EditForm | None = None
+    args = None
+    try:
+        if kind == "edit":
+            approval = await state.runner.store.get_approval(request_id)
+            action = (approval.request.get("action") or {}) if approval else {}
+            rail = graph_of(state, approval.graph) if approval else None
+            tool = tool_of(rail, action)
+            if approval is not None and tool is not None and approval.status == "pending":
+                submitted = {
+                    k.removeprefix(ARG_PREFIX): v
+                    for k, v in form.multi_items()
+                    if k.startswith(ARG_PREFIX) and isinstance(v, str)
+                }
+                edit_form = parse_edit(tool.input, action.get("args") or {}, submitted)
+                if not edit_form.valid:
+                    raise DecideError(
+                        edit_form.error or "some arguments do not fit the tool; see the fields",
+                        400,
+                    )
+                args = edit_form.edit
+        decision = decision_of(kind, user, args=args, reason=reason)
+        outcome = await decide(state, run_id, decision, user=user, request_id=request_id)
+    except DecideError as exc:
+        return await _refused(
+            request,
+            user,
+            target,
+            run_id,
+            request_id,
+            exc,
+            edit_form,
+            reason_error=kind == "reject" and exc.status == 400,
+        )
+    done = {"approve": "approved", "edit": "approved with your edit", "reject": "rejected"}
+    return state.back(
+        target, f"request {request_id} {done[kind]}; run {run_id} is now {outcome.status}"
+    )
