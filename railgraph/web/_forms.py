@@ -137,7 +137,7 @@ def edit_form(schema: type[BaseModel], proposed: Mapping[str, Any]) -> EditForm:
             FormField(
                 name=name,
                 widget=widget,
-                value=_shown(widget, proposed.get(name)),
+                value=_shown(widget, proposed.get(name, prop.get("default"))),
                 required=required,
                 options=tuple(str(o) for o in prop.get("enum", ())),
                 help=_help(prop),
@@ -208,8 +208,9 @@ def parse_edit(
         )
     if any(f.error for f in fields):
         return EditForm(tuple(fields))
-    edit = {k: v for k, v in values.items() if k not in proposed or proposed[k] != v}
-    edit = {k: v for k, v in edit.items() if not (v is None and k not in proposed)}
+    # An argument the call left out has the schema's default; showing it is not changing it.
+    current = {name: prop.get("default") for name, prop, _ in _shape(schema)} | dict(proposed)
+    edit = {k: v for k, v in values.items() if current.get(k) != v}
     try:
         schema.model_validate({**proposed, **edit})
     except ValidationError as exc:
