@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
 from railgraph._spec import GraphSpec
+from railgraph.errors import RailgraphError
 from railgraph.web._auth import Principal
 from railgraph.web._guard import form_text, guard
 from railgraph.web._state import web
@@ -42,9 +42,8 @@ async def graphs_page(request: Request) -> Response:
     return await state.page(request, "graphs.html", {"graphs": graphs}, user=user)
 
 
-async def _spec_from_form(request: Request) -> tuple[GraphSpec | None, str | None, str]:
+async def _spec_from_form(form: FormData) -> tuple[GraphSpec | None, str | None, str]:
     """The saved spec a reviewer uploaded or pasted, or why it cannot be read."""
-    form = await request.form()
     upload = form.get("spec")
     text = form_text(form, "spec_text")
     name = "pasted spec"
@@ -57,16 +56,20 @@ async def _spec_from_form(request: Request) -> tuple[GraphSpec | None, str | Non
         return None, "choose a spec file written by `railgraph spec REF > FILE`", name
     try:
         return GraphSpec.from_json(text), None, name
-    except (ValidationError, ValueError) as exc:
-        first = str(exc).splitlines()[0]
-        why = f"{name} is not a railgraph spec ({first}); write one with `railgraph spec REF`"
-        return None, why, name
+    except RailgraphError as exc:
+        return None, f"{name} is {exc}", name
 
 
 async def graph_page(request: Request) -> Response:
     """GET /graphs/{ref}: designed diagram and traffic; POST with a saved spec: the diff too."""
+    if request.method != "POST":
+        return await _graph_page(request, None)
+    async with request.form() as form:  # closes an uploaded file's temporary file
+        return await _graph_page(request, form)
+
+
+async def _graph_page(request: Request, form: FormData | None) -> Response:
     state = web(request)
-    form = await request.form() if request.method == "POST" else None
     user = await guard(request, form=form)
     if not isinstance(user, Principal):
         return user
@@ -108,7 +111,7 @@ async def graph_page(request: Request) -> Response:
     }
     status = 200
     if form is not None:
-        old, error, name = await _spec_from_form(request)
+        old, error, name = await _spec_from_form(form)
         if old is None:
             context["diff_error"], status = error, 400
         else:

@@ -98,7 +98,7 @@ async def cancel_page(request: Request) -> Response:
     try:
         outcome = await cancel(state, run_id, user=user, reason=form_text(form, "reason"))
     except DecideError as exc:
-        if exc.status in (403, 404):
+        if exc.status != 400:
             return state.refused(user, exc.status, str(exc))
         return await render_run(request, user, run_id, status=exc.status, cancel_error=str(exc))
     return state.back(f"/runs/{run_id}", f"run {run_id} is now {outcome.status}")
