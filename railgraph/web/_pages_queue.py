@@ -28,6 +28,7 @@ async def render_queue(
     *,
     override: Card | None = None,
     status: int = 200,
+    here: str | None = None,
 ) -> Response:
     """The queue: pending requests, oldest first, filtered and paged."""
     state = web(request)
@@ -68,6 +69,7 @@ async def render_queue(
             "ages": AGES,
             "now": now,
             "total_pending": len(pending),
+            "here": here,
         },
         user=user,
         status=status,
@@ -106,9 +108,16 @@ async def _refused(
     )
     parts = urlsplit(target)
     if parts.path.startswith("/runs/"):
-        return await render_run(request, user, run_id, override=shown, status=error.status)
+        return await render_run(
+            request, user, run_id, override=shown, status=error.status, here=target
+        )
     return await render_queue(
-        request, user, dict(parse_qsl(parts.query)), override=shown, status=error.status
+        request,
+        user,
+        dict(parse_qsl(parts.query)),
+        override=shown,
+        status=error.status,
+        here=target,
     )
 
 

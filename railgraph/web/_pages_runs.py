@@ -59,6 +59,7 @@ async def render_run(
     override: Card | None = None,
     status: int = 200,
     cancel_error: str | None = None,
+    here: str | None = None,
 ) -> Response:
     """A run's page: diagram, pending requests, timeline, tool calls, decisions and spend."""
     state = web(request)
@@ -73,7 +74,7 @@ async def render_run(
     return await state.page(
         request,
         "run.html",
-        {**view, "cards": shown, "cancel_error": cancel_error},
+        {**view, "cards": shown, "cancel_error": cancel_error, "here": here},
         user=user,
         status=status,
     )
@@ -100,7 +101,9 @@ async def cancel_page(request: Request) -> Response:
     except DecideError as exc:
         if exc.status != 400:
             return state.refused(user, exc.status, str(exc))
-        return await render_run(request, user, run_id, status=exc.status, cancel_error=str(exc))
+        return await render_run(
+            request, user, run_id, status=exc.status, cancel_error=str(exc), here=f"/runs/{run_id}"
+        )
     return state.back(f"/runs/{run_id}", f"run {run_id} is now {outcome.status}")
 
 

@@ -133,11 +133,13 @@ class WebState:
         flash = request.cookies.get(FLASH_COOKIE)
         html = self.templates.get_template(template).render(
             {
-                **context,
+                **{k: v for k, v in context.items() if k != "here"},
                 "user": user,
                 "csrf": user.csrf if user is not None else context.get("csrf", ""),
                 "flash": flash,
-                "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                # After a refused form, the page it came from (not the form's address).
+                "here": context.get("here")
+                or request.url.path + (f"?{request.url.query}" if request.url.query else ""),
                 "poll_ms": int(self.settings.poll_seconds * 1000),
                 "version": await self.version() if user is not None else "",
             }

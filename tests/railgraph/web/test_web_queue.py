@@ -96,6 +96,8 @@ def test_an_invalid_edit_is_refused_next_to_its_field(client: TestClient, world:
     ]
     assert 'name="arg.amount" value="5000"' in response.text  # what was typed stays
     assert '<details class="edit" open>' in response.text
+    # the refused form's page keeps sending its forms back to the queue, not to itself
+    assert set(re.findall(r'name="next" value="([^"]*)"', response.text)) == {"/queue"}
     not_a_number = decide(client, csrf, run_id, request_id, **form, **{"arg.amount": "lots"})
     assert not_a_number.status_code == 400
     assert '<span class="field-error" role="alert">enter a number</span>' in not_a_number.text
