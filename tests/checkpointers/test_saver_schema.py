@@ -65,7 +65,7 @@ async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) ->
             )
         }
 
-    assert SCHEMA_VERSION == len(MIGRATIONS)
+    assert len(MIGRATIONS) == SCHEMA_VERSION
     assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES | USER_TABLES
     assert pragmas == {
