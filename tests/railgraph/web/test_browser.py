@@ -123,6 +123,10 @@ def test_review_in_a_browser(world: World, server: str, browser: Browser, tmp_pa
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     sign_in(page, server, "bob")
     expect(page.locator(f"#request-{refund_request}")).to_be_visible()
+    page.goto(f"{server}/runs/{first['run_id']}")
+    expect(page.locator("figure.run-diagram svg")).to_be_visible()
+    shoot(page, "run", tmp_path)
+    page.goto(f"{server}/queue")
 
     # A request started from the CLI appears without reloading the page.
     page.evaluate("window.__not_reloaded = true")
@@ -137,7 +141,6 @@ def test_review_in_a_browser(world: World, server: str, browser: Browser, tmp_pa
     # Open its run; an invalid edit is refused next to its field and decides nothing.
     page.locator(f"#request-{pay_request} a[href^='/runs/']").click()
     expect(page).to_have_url(f"{server}/runs/{second['run_id']}")
-    shoot(page, "run", tmp_path)
     card = page.locator(f"#request-{pay_request}")
     card.get_by_text("Edit the arguments, then approve").click()
     card.get_by_label("amount").fill("5000")
