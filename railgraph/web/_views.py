@@ -90,7 +90,7 @@ class QueueFilter:
             (not self.graph or self.graph in (request.request.get("graph"), request.graph))
             and (not self.gate or request.node == self.gate)
             and (not self.risk or action.get("tier") == self.risk)
-            and now - request.created_at >= AGES[self.age][1]
+            and (not self.age or now - request.created_at >= AGES[self.age][1])
         )
 
 

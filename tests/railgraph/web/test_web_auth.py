@@ -65,6 +65,16 @@ def test_sign_in_without_the_forms_csrf_token_is_refused(client: TestClient, wor
     assert world.sessions() == 0
 
 
+def test_the_session_cookie_is_http_only_strict_and_expires(client: TestClient) -> None:
+    page = client.get("/signin")
+    response = client.post(
+        "/signin", data={"csrf": csrf_of(page.text), "name": "bob", "password": PASSWORD}
+    )
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("railgraph_session=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=28800" in cookie
+
+
 def test_names_are_matched_without_regard_to_case(client: TestClient, world: World) -> None:
     sign_in(client, "ALICE")
     page = client.get("/queue")

@@ -6,6 +6,9 @@ import re
 
 from starlette.testclient import TestClient
 
+from checkpointers import ApprovalRecord
+from railgraph import Runner
+
 from .conftest import World, sign_in
 
 
@@ -229,3 +232,51 @@ def test_live_fingerprint_changes_when_a_request_arrives(client: TestClient, wor
     after = client.get("/live").json()["version"]
     assert after != before
     assert f'data-version="{after}"' in client.get("/queue").text
+
+
+def test_an_unknown_effect_offers_send_again_or_stop_and_no_edit(
+    client: TestClient, world: World
+) -> None:
+    run_id = world.payout(250)
+    action = {
+        "node": "pay",
+        "tool": "pay",
+        "args": {"account": "AC-1", "amount": 250.0},
+        "tier": "write",
+        "policy": "approve",
+    }
+    request = {
+        "gate": "pay",
+        "kind": "unknown_effect",
+        "action": action,
+        "reason": "tool 'pay' at node 'pay' started but its outcome is unknown",
+        "spend": {},
+        "graph": "payouts",
+        "conversation": [{"role": "user", "content": "pay <b>AC-1</b>"}],
+    }
+
+    async def file(runner: Runner) -> None:
+        await runner.store.add_approval(
+            ApprovalRecord(
+                request_id="unknown-1",
+                run_id=run_id,
+                graph="payouts:graph",
+                node="pay",
+                status="pending",
+                request=request,
+                # a clock a little ahead (another machine's) still shows in the queue
+                created_at=world.clock.now + 1,
+            )
+        )
+
+    world._run(file)
+    sign_in(client, "bob")
+    page = client.get("/queue").text
+    card = page[page.index('id="request-unknown-1"') :]
+    assert '<span class="tier tier-irreversible">outcome unknown</span>' in card
+    assert (
+        '<button type="submit" class="approve">Send it again (it did not happen)</button>' in card
+    )
+    assert '<button type="submit" class="reject">Stop the run</button>' in card
+    assert "Edit the arguments" not in card
+    assert "<li><b>user</b> pay &lt;b&gt;AC-1&lt;/b&gt;</li>" in card
