@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from checkpointers import SqliteCheckpointer, UserRole
 from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json, when, with_runner
@@ -126,10 +128,6 @@ def serve(
     db: DbOpt = None,
 ) -> None:
     """Serve the review page and the HTTP API (sign-in required for everything)."""
-    import asyncio
-
-    import uvicorn
-
     try:
         check_host(host, users=asyncio.run(_count_users(db)), trusted_header=trusted_header)
     except RailgraphError as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,7 +14,7 @@ from railgraph.web._decide import DecideError, decide, decision_of
 from railgraph.web._forms import EditForm, parse_edit
 from railgraph.web._guard import form_text, guard
 from railgraph.web._pages_runs import render_run
-from railgraph.web._state import local_path, web
+from railgraph.web._state import WebState, local_path, web
 from railgraph.web._views import AGES, Card, QueueFilter, card, cards, graph_of, paged, tool_of
 
 __all__ = ["decide_page", "queue_page", "render_queue"]
@@ -121,6 +123,38 @@ async def _refused(
     )
 
 
+async def _edit(
+    state: WebState, request_id: str, form: FormData
+) -> tuple[EditForm | None, dict[str, Any]]:
+    """The edit a card's form submits, checked against the tool's input schema.
+
+    A form whose fields do not fit comes back with its errors and no arguments.
+
+    Raises:
+        DecideError: The tool's schema is unknown here (400).
+    """
+    approval = await state.runner.store.get_approval(request_id)
+    if approval is None or approval.status != "pending":
+        # Nothing to edit: the runner says why (no such request, or decided already).
+        return None, {"_": None}
+    action = approval.request.get("action") or {}
+    tool = tool_of(graph_of(state, approval.graph), action)
+    if tool is None:
+        raise DecideError(
+            f"the tool of request {request_id} is unknown here (its graph cannot be imported "
+            "by this server), so its arguments cannot be checked; edit it with `railgraph "
+            f"approve {approval.run_id} --request {request_id} --edit JSON`",
+            400,
+        )
+    submitted = {
+        k.removeprefix(ARG_PREFIX): v
+        for k, v in form.multi_items()
+        if k.startswith(ARG_PREFIX) and isinstance(v, str)
+    }
+    edit_form = parse_edit(tool.input, action.get("args") or {}, submitted)
+    return edit_form, edit_form.edit
+
+
 async def decide_page(request: Request) -> Response:
     """POST /runs/{run_id}/requests/{request_id}: approve, edit or reject from a card."""
     state = web(request)
@@ -134,26 +168,13 @@ async def decide_page(request: Request) -> Response:
     kind = form_text(form, "decision")
     reason = form_text(form, "reason")
     edit_form: EditForm | None = None
-    args = None
+    args: dict[str, Any] | None = None
     try:
         if kind == "edit":
-            approval = await state.runner.store.get_approval(request_id)
-            action = (approval.request.get("action") or {}) if approval else {}
-            rail = graph_of(state, approval.graph) if approval else None
-            tool = tool_of(rail, action)
-            if approval is not None and tool is not None and approval.status == "pending":
-                submitted = {
-                    k.removeprefix(ARG_PREFIX): v
-                    for k, v in form.multi_items()
-                    if k.startswith(ARG_PREFIX) and isinstance(v, str)
-                }
-                edit_form = parse_edit(tool.input, action.get("args") or {}, submitted)
-                if not edit_form.valid:
-                    raise DecideError(
-                        edit_form.error or "some arguments do not fit the tool; see the fields",
-                        400,
-                    )
-                args = edit_form.edit
+            edit_form, args = await _edit(state, request_id, form)
+            if edit_form is not None and not edit_form.valid:
+                message = edit_form.error or "some arguments do not fit the tool; see the fields"
+                raise DecideError(message, 400)
         decision = decision_of(kind, user, args=args, reason=reason)
         outcome = await decide(state, run_id, decision, user=user, request_id=request_id)
     except DecideError as exc:

@@ -83,6 +83,9 @@ def test_a_decided_request_cannot_be_decided_again(client: TestClient, world: Wo
     again = decide(client, csrf, run_id, request_id, decision="reject", reason="oops")
     assert again.status_code == 409
     assert f"request {request_id} was already approved by bob" in again.text
+    edit = decide(client, csrf, run_id, request_id, decision="edit", **{"arg.amount": "9"})
+    assert edit.status_code == 409
+    assert f"request {request_id} was already approved by bob" in edit.text
     (approval,) = world.approvals(run_id)
     assert approval.status == "approved"
 
