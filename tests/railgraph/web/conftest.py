@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from checkpointers import ApprovalRecord, UserRole
+from checkpointers import ApprovalRecord, EventRecord, UserRole
 from railgraph import Runner
 from railgraph.web import WebSettings, create_app, hash_password
 
@@ -118,6 +118,10 @@ class World:
         found: list[ApprovalRecord] = self._run(
             lambda r: r.store.list_approvals(run_id=run_id, status=None)
         )
+        return found
+
+    def events(self, run_id: str) -> list[EventRecord]:
+        found: list[EventRecord] = self._run(lambda r: r.store.list_events(run_id))
         return found
 
     def status(self, run_id: str) -> str:

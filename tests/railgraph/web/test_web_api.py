@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -10,9 +11,10 @@ from starlette.testclient import TestClient
 
 from railgraph import Runner
 from railgraph._cli_app import pending_json
+from railgraph.web import create_app
 from railgraph.web._auth import digest, new_secret
 
-from .conftest import World, sign_in
+from .conftest import World, settings, sign_in
 
 
 def token_for(world: World, name: str) -> dict[str, str]:
@@ -206,3 +208,47 @@ def test_resume_and_unknown_routes(client: TestClient, world: World) -> None:
     missing = client.get("/api/nothing", headers=bob)
     assert missing.status_code == 404
     assert missing.json() == {"error": "no API route GET /api/nothing; see the README"}
+
+
+def test_two_servers_deciding_at_once_decide_once(world: World) -> None:
+    """Two servers on one database (each with its own runner and lock): of two approvals
+    sent at the same moment, one lands and pays once; the other is told it was decided."""
+    run_id = world.payout(250)
+    request_id = world.approvals(run_id)[0].request_id
+    bob, carol_app = token_for(world, "bob"), settings(world)
+    world.users(("carol", "reviewer"))
+    carol = token_for(world, "carol")
+    barrier = threading.Barrier(2)
+    answers: dict[str, Any] = {}
+
+    def approve(client: TestClient, who: str, headers: dict[str, str]) -> None:
+        barrier.wait()
+        answers[who] = post(
+            client,
+            f"/api/runs/{run_id}/decisions",
+            headers,
+            {"request_id": request_id, "decision": "approve"},
+        )
+
+    with (
+        TestClient(create_app(settings(world))) as one,
+        TestClient(create_app(carol_app)) as two,
+    ):
+        threads = [
+            threading.Thread(target=approve, args=(one, "bob", bob)),
+            threading.Thread(target=approve, args=(two, "carol", carol)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    codes = sorted(a.status_code for a in answers.values())
+    assert codes == [200, 409]
+    winner = next(w for w, a in answers.items() if a.status_code == 200)
+    loser = next(w for w, a in answers.items() if a.status_code == 409)
+    assert f"was already approved by {winner}" in answers[loser].json()["error"]
+    (approval,) = world.approvals(run_id)
+    assert (approval.status, approval.decided_by) == ("approved", winner)
+    assert world.status(run_id) == "completed"
+    calls = [e for e in world.events(run_id) if e.kind == "tool_call"]
+    assert [(c.data["tool"], c.data["status"]) for c in calls] == [("pay", "ok")]
