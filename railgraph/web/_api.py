@@ -70,7 +70,8 @@ async def api_pending(request: Request, state: WebState, user: Principal) -> Res
     """GET /api/pending[?graph=G]: the queue, as ``railgraph pending --json``."""
     graph = request.query_params.get("graph") or None
     pending = await state.op(lambda: state.runner.pending(graph=graph))
-    return JSONResponse([pending_json(p) for p in pending])
+    # As `railgraph pending --json` without --diagrams: no drawing was written.
+    return JSONResponse([{**pending_json(p), "diagram": None} for p in pending])
 
 
 @_signed
