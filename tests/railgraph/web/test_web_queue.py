@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -12,7 +13,7 @@ from railgraph import Runner
 from .conftest import World, sign_in
 
 
-def decide(client: TestClient, csrf: str, run_id: str, request_id: str, **form: str) -> object:
+def decide(client: TestClient, csrf: str, run_id: str, request_id: str, **form: str) -> Any:
     return client.post(
         f"/runs/{run_id}/requests/{request_id}", data={"csrf": csrf, "next": "/queue", **form}
     )
@@ -283,3 +284,38 @@ def test_an_unknown_effect_offers_send_again_or_stop_and_no_edit(
     assert '<button type="submit" class="reject">Stop the run</button>' in card
     assert "Edit the arguments" not in card
     assert "<li><b>user</b> pay &lt;b&gt;AC-1&lt;/b&gt;</li>" in card
+
+
+def test_parallel_requests_of_one_run_are_decided_one_by_one(
+    client: TestClient, world: World
+) -> None:
+    run_id = world.start("graphs.incident:graph", {"service": "checkout"}, by="carol")
+    requests = {a.node: a.request_id for a in world.approvals(run_id)}
+    assert sorted(requests) == ["approve_rollback", "approve_status_page"]
+    csrf = sign_in(client, "bob")
+    page = client.get(f"/runs/{run_id}").text
+    assert page.count('<article class="card') == 2
+    notice = decide(
+        client,
+        csrf,
+        run_id,
+        requests["approve_status_page"],
+        decision="reject",
+        reason="internal only for now",
+        next=f"/runs/{run_id}",
+    )
+    assert notice.status_code == 303 and notice.headers["location"] == f"/runs/{run_id}"
+    assert world.status(run_id) == "paused"
+    still = {a.node: (a.status, a.decided_by) for a in world.approvals(run_id)}
+    assert still == {
+        "approve_rollback": ("pending", None),
+        "approve_status_page": ("rejected", "bob"),
+    }
+    rollback = decide(client, csrf, run_id, requests["approve_rollback"], decision="approve")
+    assert rollback.status_code == 303
+    assert world.status(run_id) == "completed"
+    done = {a.node: (a.status, a.decided_by) for a in world.approvals(run_id)}
+    assert done == {
+        "approve_rollback": ("approved", "bob"),
+        "approve_status_page": ("rejected", "bob"),
+    }
