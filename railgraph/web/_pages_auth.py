@@ -65,8 +65,15 @@ async def signin_submit(request: Request) -> Response:
         )
     users = state.runner.saver.users
     name = form_text(form, "name").strip()
+    if state.signin_blocked(name):
+        return await _signin(
+            request,
+            error="too many failed sign-ins for this name; wait 15 minutes and try again",
+            status=429,
+        )
     user = await users.get_user(name) if name else None
     if not check_password(user, form_text(form, "password")) or user is None:
+        state.signin_failed(name)
         return await _signin(request, error="wrong name or password", status=401)
     session_id = new_secret()
     lifetime = state.settings.session_hours * 3600

@@ -31,6 +31,9 @@ __all__ = ["FLASH_COOKIE", "WebState", "local_path", "web"]
 
 T = TypeVar("T")
 FLASH_COOKIE = "railgraph_flash"
+SIGNIN_ATTEMPTS = 5
+"""Failed sign-ins for one name within `SIGNIN_WINDOW_S` after which it must wait."""
+SIGNIN_WINDOW_S = 15 * 60
 _HERE = Path(__file__).parent
 
 
@@ -94,6 +97,20 @@ class WebState:
     """Diagrams, cached per run."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Serialises operations that change runs."""
+    failed_signins: dict[str, list[float]] = field(default_factory=dict)
+    """When each name's recent sign-ins failed (in this process), to slow down guessing."""
+
+    def signin_blocked(self, name: str) -> bool:
+        """Whether ``name`` failed to sign in too often lately; forgets old failures."""
+        since = self.settings.clock() - SIGNIN_WINDOW_S
+        key = name.strip().casefold()
+        recent = [t for t in self.failed_signins.get(key, []) if t > since]
+        self.failed_signins[key] = recent
+        return len(recent) >= SIGNIN_ATTEMPTS
+
+    def signin_failed(self, name: str) -> None:
+        """Count a failed sign-in for ``name``."""
+        self.failed_signins.setdefault(name.strip().casefold(), []).append(self.settings.clock())
 
     async def op(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run an operation that changes runs, one at a time."""

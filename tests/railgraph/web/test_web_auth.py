@@ -163,3 +163,17 @@ def test_only_loopback_is_served_while_nobody_can_sign_in() -> None:
     check_host("0.0.0.0", users=0, trusted_header="X-Remote-User")
     with pytest.raises(InputError, match=r"refusing to listen on 0\.0\.0\.0: nobody can sign in"):
         check_host("0.0.0.0", users=0, trusted_header=None)
+
+
+def test_repeated_wrong_passwords_make_the_name_wait(client: TestClient, world: World) -> None:
+    def attempt(password: str) -> int:
+        page = client.get("/signin")
+        data = {"csrf": csrf_of(page.text), "name": "Bob", "password": password}
+        return client.post("/signin", data=data).status_code
+
+    assert [attempt("guess") for _ in range(5)] == [401] * 5
+    assert attempt(PASSWORD) == 429  # even the right password, for a while
+    assert world.sessions() == 0
+    world.clock.now += 15 * 60
+    assert attempt(PASSWORD) == 303
+    assert world.sessions() == 1
