@@ -16,14 +16,23 @@ from ._records import (
     RunRecord,
     RunStatus,
 )
+from ._redact import DEFAULT_SECRET_WORDS, REDACTED, Redactor
 from ._saver import SqliteCheckpointer
 from ._schema import SCHEMA_VERSION
+from ._serde import AllowlistSerializer, model_types
 from ._store import RunStore
 from ._users import SessionRecord, UserRecord, UserRole, UserStore
 
 __all__ = [
     # the LangGraph checkpointer
     "SqliteCheckpointer",
+    # loading checkpoints through an allowlist
+    "AllowlistSerializer",
+    "model_types",
+    # redacting secrets from what is stored for people
+    "DEFAULT_SECRET_WORDS",
+    "REDACTED",
+    "Redactor",
     # the run store
     "RunStore",
     # run store records

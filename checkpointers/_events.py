@@ -20,6 +20,7 @@ from railgraph.errors import StoreError
 
 from ._json import dumps, loads
 from ._records import EventRecord
+from ._redact import Redactor
 from ._tx import Body, executemany
 
 __all__ = ["HarvestKey", "NewEvent", "insert_events", "parse_events", "row_to_event"]
@@ -92,6 +93,8 @@ def insert_events(
     run_id: str,
     events: Sequence[NewEvent],
     harvest_key: HarvestKey | None = None,
+    *,
+    redactor: Redactor | None = None,
 ) -> Body[None]:
     """Insert events at the end of a run's trace (a step of a write transaction).
 
@@ -103,7 +106,10 @@ def insert_events(
         harvest_key: For events harvested from a checkpoint write, where that
             write was stored; inserting the same write's events again is then a
             no-op. `None` for events the runner appends.
+        redactor: Redacts secrets from each event's data before it is stored; events
+            are for people, so nothing secret is stored in clear.
     """
+    redact = redactor.redact if redactor is not None else _same
     coordinates: tuple[str | int | None, ...] = harvest_key or (None, None, None, None)
     return executemany(
         _INSERT_EVENT,
@@ -113,13 +119,17 @@ def insert_events(
                 event.kind,
                 event.node,
                 event.at,
-                dumps(event.data),
+                dumps(redact(event.data)),
                 *coordinates,
                 position if harvest_key is not None else None,
             )
             for position, event in enumerate(events)
         ],
     )
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def row_to_event(row: sqlite3.Row) -> EventRecord:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import aiosqlite
 
-from railgraph.errors import StoreError
+from railgraph.errors import SchemaVersionError, StoreError
 
 from ._db import WAL_AUTOCHECKPOINT_PAGES, Clock, Database, Synchronous, guard, store_error
 from ._inline import connect_inline
 
-__all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "open_database"]
+__all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "open_database", "open_read_only"]
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 30_000
@@ -116,6 +116,127 @@ async def open_database(
                 )
             except sqlite3.Error as exc:
                 raise store_error(db, exc) from exc
+        yield db
+    finally:
+        await db.close()
+
+
+_RAILGRAPH_TABLES = frozenset(
+    {
+        "checkpoints",
+        "checkpoint_blobs",
+        "checkpoint_writes",
+        "checkpoint_values",
+        "runs",
+        "run_events",
+        "approvals",
+        "tool_effects",
+    }
+)
+"""Tables every railgraph database of the current schema has (later schemas add more)."""
+
+
+def _check_read_only(conn: sqlite3.Connection, location: str, schema_version: int) -> None:
+    """Refuse a file that is not a railgraph database of the schema this code reads."""
+    try:
+        (found,) = conn.execute("PRAGMA user_version").fetchone()
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{location} is not a railgraph database ({exc}); pass --db (or set RAILGRAPH_DB) "
+            "to the file your runs are stored in."
+        ) from exc
+    if found == 0 or not {"checkpoints", "runs"} <= tables:
+        has = "it has no tables" if not tables else "it has none of railgraph's tables"
+        if found != 0:
+            has = f"it has schema version {found} but no checkpoints or runs table"
+        raise StoreError(
+            f"{location} is not a railgraph database ({has}); it was left untouched. "
+            "Pass --db (or set RAILGRAPH_DB) to the file your runs are stored in."
+        )
+    if found > schema_version:
+        raise SchemaVersionError(
+            f"the railgraph database at {location} has schema version {found}, but this "
+            f"railgraph supports schema version {schema_version} at most; upgrade railgraph "
+            "(`pip install -U railgraph`) to open it."
+        )
+    if found < schema_version:
+        raise StoreError(
+            f"the railgraph database at {location} has schema version {found}, older than "
+            f"this railgraph's {schema_version}, and reading commands never upgrade it; run a "
+            "command that writes (`railgraph expire`, `railgraph resume RUN`) to upgrade it first."
+        )
+    if missing := _RAILGRAPH_TABLES - tables:
+        raise StoreError(
+            f"the railgraph database at {location} lacks the tables {', '.join(sorted(missing))}; "
+            "it was changed outside railgraph. Restore it from a backup."
+        )
+
+
+def _read_only_uri(path: Path) -> str:
+    # mode=ro: SQLite never creates, changes or migrates the file, nor its journal mode.
+    return path.resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
+
+
+def _check_file(path: Path, schema_version: int) -> tuple[str, str]:
+    """Refuse a missing file or one that is not a railgraph database, creating nothing.
+
+    Returns:
+        The file's path and its read-only URI.
+    """
+    path = path.expanduser()
+    if not path.is_file():
+        where = "no file" if not path.exists() else "not a file"
+        raise StoreError(
+            f"no railgraph database at {path} ({where}); nothing was created. Start a run "
+            "with `railgraph run REF` first, or pass --db (or set RAILGRAPH_DB) to the file "
+            "your runs are stored in."
+        )
+    try:
+        conn = sqlite3.connect(_read_only_uri(path), uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path} to read it: {exc}. Check its permissions.") from exc
+    try:
+        _check_read_only(conn, str(path), schema_version)
+    finally:
+        conn.close()
+    return str(path), _read_only_uri(path)
+
+
+@asynccontextmanager
+async def open_read_only(
+    path: str | Path, *, schema_version: int, clock: Clock = time.time
+) -> AsyncIterator[Database]:
+    """Open an existing railgraph database for reading only.
+
+    Nothing is created (no file, no directory), migrated or configured: the file is
+    opened in SQLite's read-only mode. Writes through it fail with `StoreError`.
+
+    Args:
+        path: The database file.
+        schema_version: The schema version this code reads.
+        clock: Source of timestamps (unused by reads; kept for the records' sake).
+
+    Raises:
+        StoreError: There is no such file, or it is not a railgraph database of this
+            schema version.
+        SchemaVersionError: The database was written by a newer railgraph.
+    """
+    if str(path) == MEMORY:
+        raise StoreError("a read-only database needs a file; :memory: would be empty")
+    location, uri = await asyncio.to_thread(_check_file, Path(path), schema_version)
+    try:
+        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot open {location} to read it: {exc}. Check its permissions."
+        ) from exc
+    conn.row_factory = sqlite3.Row
+    db = Database(conn, location=location, clock=clock)
+    try:
+        await db.run(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         yield db
     finally:
         await db.close()

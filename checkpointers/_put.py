@@ -26,6 +26,7 @@ from railgraph.errors import StoreError
 from ._events import HarvestKey, NewEvent, insert_events, parse_events
 from ._json import dumps
 from ._load import EMPTY_BLOB
+from ._redact import Redactor
 from ._tx import Body, execute, executemany, fetchone
 from ._values import LargeValue, collect_values, split_value, store_values
 
@@ -152,8 +153,12 @@ def put_writes(
     task_path: str,
     serde: SerializerProtocol,
     event_channel: str | None,
+    redactor: Redactor | None = None,
 ) -> Prepared:
     """The transaction that stores a task's writes and the run events among them.
+
+    The writes keep their values (the run needs them); the events, for people, are
+    stored with `redactor`'s secrets redacted.
 
     Raises:
         StoreError: The config names no checkpoint, or a write to `event_channel`
@@ -196,7 +201,9 @@ def put_writes(
                 value, source=f"write {position} of task {task_id} to event channel {channel!r}"
             )
             harvested.append(((checkpoint_ns, checkpoint_id, task_id, idx), events))
-    inserts = [insert_events(thread_id, events, key) for key, events in harvested]
+    inserts = [
+        insert_events(thread_id, events, key, redactor=redactor) for key, events in harvested
+    ]
     return Prepared(_store_writes(large, special, regular, inserts), short=not large)
 
 

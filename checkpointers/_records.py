@@ -21,7 +21,9 @@ RunStatus = Literal[
 ]
 """Where a run stands; all but `running` and `paused` are final."""
 
-ApprovalStatus = Literal["pending", "approved", "edited", "rejected", "expired", "cancelled"]
+ApprovalStatus = Literal[
+    "pending", "approved", "edited", "rejected", "expired", "cancelled", "happened"
+]
 """Where a review request stands; only `pending` can still be decided."""
 
 EffectStatus = Literal["started", "completed", "failed"]

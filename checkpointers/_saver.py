@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -20,10 +20,12 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ._db import Clock, Database, Synchronous
 from ._load import select_page, thread_config, to_tuples
-from ._open import open_database
+from ._open import open_database, open_read_only
 from ._put import put_checkpoint, put_writes, thread_of
-from ._schema import migrate
+from ._redact import Redactor
+from ._schema import SCHEMA_VERSION, migrate
 from ._select import Selection
+from ._serde import AllowlistSerializer, TypeName
 from ._store import RunStore
 from ._sync import SyncBridge
 from ._threads import copy_thread, delete_for_runs, delete_threads, prune_threads
@@ -67,7 +69,13 @@ class SqliteCheckpointer(SyncBridge):
     Args:
         db: The open, migrated database (see `from_path`).
         event_channel: The state channel whose writes are run events, if any.
-        serde: The serializer for checkpoints, channel values and writes.
+        serde: The serializer for checkpoints, channel values and writes; by default an
+            `AllowlistSerializer`, which loads only the types it is told of (see
+            `allow_types`), never code a stored row names.
+        allowed_types: Types stored values may hold beyond LangGraph's safe ones and the
+            state types of graphs compiled on this saver.
+        redactor: Which secrets to redact from what is stored for people (run events,
+            review requests, the ledger's arguments); `Redactor()` by default.
     """
 
     def __init__(
@@ -76,13 +84,17 @@ class SqliteCheckpointer(SyncBridge):
         *,
         event_channel: str | None = None,
         serde: SerializerProtocol | None = None,
+        allowed_types: Iterable[type | TypeName] = (),
+        redactor: Redactor | None = None,
     ) -> None:
-        super().__init__(serde=serde)
+        super().__init__(serde=serde or AllowlistSerializer(allowed_types))
         self._db = db
         self._loop = asyncio.get_running_loop()
         self.event_channel = event_channel
         """The state channel whose writes are harvested as run events, if any."""
-        self.store = RunStore(db)
+        self.redactor = redactor or Redactor()
+        """Redacts secrets from what is stored for people."""
+        self.store = RunStore(db, redactor=self.redactor)
         """The run store in the same database, on the same connections and lock."""
         self.users = UserStore(db)
         """Users, API tokens and sign-in sessions, in the same database."""
@@ -96,7 +108,10 @@ class SqliteCheckpointer(SyncBridge):
         synchronous: Synchronous = "NORMAL",
         event_channel: str | None = None,
         serde: SerializerProtocol | None = None,
+        allowed_types: Iterable[type | TypeName] = (),
         clock: Clock = time.time,
+        read_only: bool = False,
+        redactor: Redactor | None = None,
     ) -> AsyncIterator[Self]:
         """Open the database at `path`, creating or upgrading its schema, and close it after.
 
@@ -105,16 +120,52 @@ class SqliteCheckpointer(SyncBridge):
             synchronous: `"NORMAL"` (durable across crashes of the process) or
                 `"FULL"` (also across power loss).
             event_channel: The state channel whose writes are run events, if any.
-            serde: The serializer; LangGraph's default if `None`.
+            serde: The serializer; an `AllowlistSerializer` if `None`.
+            allowed_types: Types stored values may hold (see the class).
             clock: Timestamps for run store records; inject one in tests.
+            read_only: Open an existing railgraph database in SQLite's read-only mode:
+                nothing is created, migrated or configured, and every write fails. For
+                commands that only read (`railgraph runs`, `show`, `pending`, `render`).
+            redactor: Which secrets to redact (see the class).
 
         Raises:
             SchemaVersionError: The database was written by a newer railgraph.
-            StoreError: The database cannot be opened.
+            StoreError: The database cannot be opened; read-only, also when there is no
+                such file or it is not a railgraph database of this schema version.
         """
+        if read_only:
+            async with open_read_only(path, schema_version=SCHEMA_VERSION, clock=clock) as db:
+                yield cls(
+                    db,
+                    event_channel=event_channel,
+                    serde=serde,
+                    allowed_types=allowed_types,
+                    redactor=redactor,
+                )
+            return
         async with open_database(path, synchronous=synchronous, clock=clock) as db:
             await migrate(db)
-            yield cls(db, event_channel=event_channel, serde=serde)
+            yield cls(
+                db,
+                event_channel=event_channel,
+                serde=serde,
+                allowed_types=allowed_types,
+                redactor=redactor,
+            )
+
+    def allow_types(self, allowed: Iterable[type | TypeName]) -> None:
+        """Let stored values hold these types (railgraph graphs register their state's).
+
+        Only the default `AllowlistSerializer` keeps a list; another serializer is left as
+        it was given.
+        """
+        if isinstance(self.serde, AllowlistSerializer):
+            self.serde.allow(allowed)
+
+    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> Self:
+        """LangGraph's hook for a graph's types (strict msgpack mode): added to this saver's."""
+        self.allow_types((t[0], t[1]) for t in extra_allowlist if len(t) == 2)
+        return self
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -196,7 +247,9 @@ class SqliteCheckpointer(SyncBridge):
             StoreError: A write to `event_channel` is not an event or list of
                 events; nothing is stored.
         """
-        stored = put_writes(config, writes, task_id, task_path, self.serde, self.event_channel)
+        stored = put_writes(
+            config, writes, task_id, task_path, self.serde, self.event_channel, self.redactor
+        )
         await self._db.write(stored.body, short=stored.short)
 
     # -- whole threads --------------------------------------------------------

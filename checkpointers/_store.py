@@ -24,6 +24,7 @@ from ._records import (
     RunRecord,
     RunStatus,
 )
+from ._redact import Redactor
 from ._rows import Table
 from ._tx import Body, change_and_read, execute, fetchall, fetchone
 
@@ -70,10 +71,14 @@ class RunStore:
 
     Args:
         db: The checkpointer's open database.
+        redactor: Redacts secrets from events, review requests and the ledger's
+            arguments before they are stored (they are for people).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, redactor: Redactor | None = None) -> None:
         self._db = db
+        self.redactor = redactor or Redactor()
+        """Which secrets are redacted from what this store keeps for people."""
 
     def _write(self, body: Body[_T]) -> Awaitable[_T]:
         # Every write here changes a row or a few: short (see `Database.write`).
@@ -189,7 +194,7 @@ class RunStore:
             StoreError: An event is not shaped like one; nothing is stored.
         """
         parsed = parse_events(list(events), source=f"append_events for run {run_id!r}")
-        insert = insert_events(run_id, parsed)
+        insert = insert_events(run_id, parsed, redactor=self.redactor)
 
         def append() -> Body[list[sqlite3.Row]]:
             last = yield from fetchone(
@@ -225,6 +230,7 @@ class RunStore:
         Raises:
             StoreError: A request with this id already exists.
         """
+        record = record.model_copy(update={"request": self.redactor.redact(record.request)})
         changed = await self._write(
             execute(_APPROVALS.insert(or_ignore=True), _APPROVALS.params(record))
         )
@@ -335,7 +341,7 @@ class RunStore:
             run_id=run_id,
             node=node,
             tool=tool,
-            args=dict(args),
+            args=self.redactor.redact(dict(args)),
             status="started",
             started_at=self._db.clock(),
         )

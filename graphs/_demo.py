@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,18 +46,66 @@ class DemoDatabase:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction, on a database that has its schema and seed rows."""
+        """A connection in one transaction, on a database that has its schema and seed rows.
+
+        Safe when many processes use a fresh database at once: the file is switched to WAL
+        with retries (SQLite does not wait for that lock by itself), and the schema and seed
+        rows are written under the write lock, so exactly one process seeds.
+        """
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30)
+        # Autocommit: transactions are begun explicitly, and take the write lock first.
+        conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
-            with conn:
-                conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
+            if not self._ready(conn):
+                # CREATE ... IF NOT EXISTS is safe to repeat, and waits for the lock itself.
                 conn.executescript(self.schema)
-                if self.is_empty(conn):
-                    self.seed(conn)
-            with conn:
+                with _immediate(conn):
+                    if self.is_empty(conn):  # asked again under the lock: one process seeds
+                        self.seed(conn)
+            with _immediate(conn):
                 yield conn
         finally:
             conn.close()
+
+    def _ready(self, conn: sqlite3.Connection) -> bool:
+        """Whether the schema and seed rows are there already (a read, no lock taken)."""
+        try:
+            return not self.is_empty(conn)
+        except sqlite3.OperationalError:
+            return False  # no tables yet
+
+
+_BUSY_TIMEOUT_S = 30.0
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, retrying while another process holds the lock mid-switch."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    pause = 0.001
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            mode = None
+        if mode == "wal" or time.monotonic() + pause > deadline:
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One transaction that holds the write lock from its start; rolled back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -6,12 +6,13 @@ what each node did as run events.
 """
 
 from nodes._budget import DIMENSIONS, BudgetEnvelope, ModelPrice, PriceTable, Usage
-from nodes._gates import ApproveNode, BudgetNode, RouteNode, VerifyNode, merge_edit
+from nodes._gates import ApproveNode, BudgetNode, RouteNode, VerifyNode
 from nodes._kinds import NodeKind, PolicyAction, ToolTier
 from nodes._node import END, FAIL, PARTIAL_ATTR, GateNode, RailNode, usage_of
 from nodes._review import Decision, ReviewAction, ReviewRequest
 from nodes._runtime import RUNTIME_KEY, EffectLedger, NodeContext, Runtime, canonical_json
 from nodes._state import INTERNAL_CHANNELS, internal_fields
+from nodes._strict import merge_edit, observed_result
 from nodes._tools import ToolCall, ToolPolicy, ToolRegistry, ToolSpec, TransientToolError
 from nodes._work import LlmNode, StepNode, ToolNode
 
@@ -48,6 +49,7 @@ __all__ = [
     "ReviewAction",
     "ReviewRequest",
     "merge_edit",
+    "observed_result",
     # runtime
     "INTERNAL_CHANNELS",
     "PARTIAL_ATTR",

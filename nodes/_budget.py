@@ -138,26 +138,29 @@ class Usage(BaseModel):
             data[key] = data[key] + amount
         return Usage.model_validate(data)
 
-    def over(self, envelope: BudgetEnvelope, *, counting: tuple[str, ...] = ()) -> str | None:
-        """The first dimension that stops the next piece of work, or ``None`` if it may start.
+    def over(
+        self, envelope: BudgetEnvelope, needs: Mapping[str, float] | None = None
+    ) -> str | None:
+        """The first dimension that stops work needing ``needs`` from starting, or ``None``.
+
+        The one budget predicate: the runtime asks it before every node, LLM call, tool call
+        and retry (each needs one of its counter), and budget gates ask it for what they
+        reserve, so a gate and the runtime never disagree.
 
         Args:
             envelope: The limits in force.
-            counting: Counters the work adds one to (``"tool_calls"`` for a tool call);
-                it may start only if each stays within its limit after the addition.
+            needs: What the work adds, per dimension (``{"tool_calls": 1}`` for a tool call).
 
-        Tokens, cost and time are only known after a call, so once they reach their limit
-        no further call starts. Other counters are over only when strictly past the limit.
+        A dimension stops the work when what is used plus what is needed passes its limit.
+        Tokens, cost and time are only known after a call, so they also stop it once they
+        have reached their limit.
         """
+        wanted = needs or {}
         for dim, limit in envelope.limits().items():
             used = float(getattr(self, dim))
-            if dim in counting:
-                blocked = used + 1 > limit
-            elif dim in _AFTER_THE_FACT and counting:
-                blocked = used >= limit
-            else:
-                blocked = used > limit
-            if blocked:
+            if used + float(wanted.get(dim, 0)) > limit or (
+                dim in _AFTER_THE_FACT and used >= limit
+            ):
                 return dim
         return None
 

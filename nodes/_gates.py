@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from nodes._kinds import NodeKind
 from nodes._node import GateNode
@@ -23,12 +23,13 @@ from nodes._state import (
     REQUESTS,
     STATUS,
 )
+from nodes._strict import merge_edit
 from nodes._tools import ToolSpec
 from nodes._work import ToolNode, approval_hash
 from railgraph.errors import DecisionError, RouteError, RunError
 from verifiers import Verifier, run_verifier
 
-__all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode", "merge_edit"]
+__all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +114,9 @@ class BudgetNode(GateNode):
     """
 
     kind = NodeKind.BUDGET
+    # The gate judges the budget itself: refusing it for the budget would make its
+    # ``exceeded`` outcome unreachable exactly when it is due.
+    step_guard = False
     needs: Mapping[str, float] = field(default_factory=dict)
     """Amounts per dimension that must still fit under the envelope."""
 
@@ -122,14 +126,10 @@ class BudgetNode(GateNode):
 
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
         envelope = ctx.runtime.envelope
-        dimension: str | None = None
-        # The gate's own step is spent by the time the run moves on: count it.
+        # The gate's own step is spent by the time the run moves on: count it. The question
+        # is the runtime's own (one predicate): may the work reserved in ``needs`` start?
         usage = ctx.usage.plus(steps=1)
-        for dim, limit in envelope.limits().items():
-            used = float(getattr(usage, dim))
-            if used + float(self.needs.get(dim, 0)) > limit:
-                dimension = dim
-                break
+        dimension = usage.over(envelope, self.needs)
         ctx.event(
             "budget_check",
             outcome="exceeded" if dimension else "within",
@@ -149,28 +149,6 @@ class BudgetNode(GateNode):
         update = self.branch("exceeded", reason=reason)
         update.setdefault(STATUS, {"status": "budget_exhausted", "reason": reason, "node": self.id})
         return update
-
-
-def merge_edit(
-    tool: ToolSpec, proposed: Mapping[str, Any], edit: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Merge a reviewer's edit into the proposed arguments and validate the result.
-
-    Raises:
-        DecisionError: The merged arguments do not fit the tool's input schema.
-    """
-    merged = {**proposed, **edit}
-    try:
-        model: BaseModel = tool.input.model_validate(merged)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(value)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise DecisionError(
-            f"the edit does not fit tool {tool.name!r} ({problems}); the request is still "
-            f"pending, decide again with arguments that match {tool.input.__name__}"
-        ) from None
-    return model.model_dump(mode="json")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,17 +263,26 @@ class ApproveNode(GateNode):
     ) -> dict[str, Any]:
         proposed = request.action.args if request.action is not None else None
         reviewed = decision.reviewed
-        if reviewed is not None and proposed is not None and reviewed != proposed:
+        # The reviewer saw the stored request, whose secrets the store redacted.
+        redact = ctx.runtime.redact
+        if reviewed is not None and proposed is not None and redact(reviewed) != redact(proposed):
             raise RunError(
                 f"approve gate {self.id!r}: the call under review changed between the "
-                f"request and the decision (reviewed {reviewed}, now {proposed}); "
+                f"request and the decision (reviewed {redact(reviewed)}, now {redact(proposed)}); "
                 "the run stops so that nothing runs that a person did not approve — "
                 "start a new run"
+            )
+        if decision.decision == "happened":
+            raise RunError(
+                f"approve gate {self.id!r} got a decision that an effect happened, which only "
+                "answers a request about an effect a crash left unknown; start a new run"
             )
         ctx.event(
             "approval_decided",
             decision=decision.decision,
             by=decision.by,
+            os_user=decision.os_user,
+            host=decision.host,
             reason=decision.reason,
             args=decision.args,
         )
@@ -313,15 +300,30 @@ class ApproveNode(GateNode):
             return update
         update = self.branch("approved")
         if self.action is not None and self.tool is not None and request.action is not None:
-            args = request.action.args
-            if decision.args:
-                args = merge_edit(self.tool, args, decision.args)
             update[APPROVALS] = {
                 self.action.id: {
                     "proposed": approval_hash(request.action.args),
-                    "args": args,
+                    "tool": self.tool.name,
+                    "args": self._approved_args(request.action.args, decision),
                     "by": decision.by,
                     "decision": decision.decision,
                 }
             }
         return update
+
+    def _approved_args(self, proposed: dict[str, Any], decision: Decision) -> dict[str, Any]:
+        """The arguments the decision allows, in the form the tool call checks them in."""
+        assert self.tool is not None
+        if not decision.args:
+            try:
+                return self.tool.input.model_validate(proposed).model_dump(mode="json")
+            except ValidationError:
+                return proposed  # the tool call refuses them, naming the problem
+        try:
+            return merge_edit(self.tool, proposed, decision.args)
+        except DecisionError as exc:
+            # decide() checked the edit when it was made: the tool's schema changed since.
+            raise RunError(
+                f"approve gate {self.id!r}: the edit recorded by {decision.by} no longer fits "
+                f"tool {self.tool.name!r} ({exc}); start a new run"
+            ) from None

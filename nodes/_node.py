@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from nodes._budget import Usage
 from nodes._kinds import NodeKind
 from nodes._runtime import NodeContext, runtime_from_config
-from nodes._state import BRANCH, EVENTS, FEEDBACK, PARKED, STATUS, USAGE
+from nodes._state import BRANCH, EVENTS, FEEDBACK, PARKED, STATUS, USAGE, checked_update
 
 __all__ = ["END", "FAIL", "PARTIAL_ATTR", "GateNode", "RailNode", "plain", "usage_of"]
 
@@ -48,6 +48,8 @@ class RailNode(ABC):
     """A node of a railgraph graph; LangGraph calls it as ``node(state, config)``."""
 
     kind: ClassVar[NodeKind]
+    step_guard: ClassVar[bool] = True
+    """Whether the runtime refuses this node when the budget has no room for another step."""
     id: str
     """Node id, unique in its graph."""
     label: str | None = None
@@ -62,6 +64,14 @@ class RailNode(ABC):
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
         """Do the node's work and return the state update."""
 
+    def approval_in(self, state: Any) -> Mapping[str, Any] | None:
+        """The decision an approve gate recorded for this node's next call, if any.
+
+        Only a tool node reviewed by an approve gate has one; the context hands it to the
+        guarded tool call, so no code of the author's can make an approved call itself.
+        """
+        return None
+
     async def __call__(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
         runtime = runtime_from_config(config)
         feedback = list(getattr(state, FEEDBACK).get(self.id, []))
@@ -70,9 +80,12 @@ class RailNode(ABC):
         started = runtime.timer()
         ran = False
         try:
-            ctx.ensure_budget("steps", what=f"node {self.id!r}")
+            if self.step_guard:
+                ctx.ensure_budget("steps", what=f"node {self.id!r}")
             ran = True
-            update = await self.run(state, ctx)
+            # Only here, from checkpointed state, does a node get an approval to spend.
+            ctx._approval = self.approval_in(state)
+            update = checked_update(self.id, state, await self.run(state, ctx))
         except Exception as exc:
             if ran:
                 ctx.spend(steps=1, wall_s=runtime.timer() - started)

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Decision", "ReviewAction", "ReviewRequest"]
+__all__ = ["Decision", "ReviewAction", "ReviewRequest", "person_name", "same_person"]
+
+
+def person_name(text: str, what: str = "a reviewer's name") -> str:
+    """A person's name as railgraph keeps it: trimmed, never empty.
+
+    Raises:
+        ValueError: The name is empty or only whitespace.
+    """
+    name = text.strip()
+    if not name:
+        raise ValueError(f"{what} must not be empty; give a name, e.g. --by alice")
+    return name
+
+
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two claimed names name one person: trimmed and compared case-insensitively."""
+    if a is None or b is None:
+        return False
+    return a.strip().casefold() == b.strip().casefold()
 
 
 class ReviewAction(BaseModel):
@@ -37,7 +56,8 @@ class ReviewRequest(BaseModel):
     """The node asking: an approve gate, or a tool node whose effect's outcome is unknown."""
     kind: Literal["approval", "unknown_effect"] = "approval"
     """``approval``: may the action run? ``unknown_effect``: a crash left the outcome of this
-    call unknown — approve to send it again (it did not happen), reject to stop the run."""
+    call unknown — approve to send it again (it did not happen), ``happened`` with the observed
+    result (it did; the run goes on with that result), or reject to stop the run."""
     action: ReviewAction | None
     """The call under review; ``None`` when the gate asks whether the run may go on."""
     reason: str
@@ -59,19 +79,33 @@ class Decision(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    decision: Literal["approve", "edit", "reject", "expire"]
-    """Approve as proposed, approve with edited arguments, reject, or (taken by railgraph
-    when nobody decided in time) expire."""
-    by: str = Field(min_length=1)
-    """The reviewer's name."""
+    decision: Literal["approve", "edit", "reject", "expire", "happened"]
+    """Approve as proposed, approve with edited arguments, reject, (taken by railgraph when
+    nobody decided in time) expire, or — for an effect a crash left unknown — say that it
+    happened, with the result observed in the target system."""
+    by: str
+    """The reviewer's name as they gave it (trimmed; never empty)."""
     args: dict[str, Any] | None = None
     """For ``edit``: fields merged into the proposed arguments."""
+    result: dict[str, Any] | None = None
+    """For ``happened``: the call's result as observed, validated against the tool's output
+    schema; the run goes on with it as if the call had returned it."""
     reason: str | None = None
     """Why; required for ``reject``."""
     at: float = 0.0
     """When the decision was taken (unix seconds)."""
     reviewed: dict[str, Any] | None = None
     """The arguments the reviewer was shown; the gate refuses to act if the call differs."""
+    os_user: str | None = None
+    """The operating-system user of the process that recorded the decision (the claimed
+    name in ``by`` is not checked; this is)."""
+    host: str | None = None
+    """The host that recorded the decision."""
+
+    @field_validator("by")
+    @classmethod
+    def _named(cls, by: str) -> str:
+        return person_name(by)
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -81,6 +115,13 @@ class Decision(BaseModel):
             raise ValueError("a rejection needs a reason, e.g. --reason 'duplicate request'")
         if self.decision != "edit" and self.args:
             raise ValueError("arguments can only be given with an edit")
+        if self.decision == "happened" and self.result is None:
+            raise ValueError(
+                "saying an effect happened needs the result observed, "
+                "e.g. --happened '{\"refund_id\": 7}'"
+            )
+        if self.decision != "happened" and self.result is not None:
+            raise ValueError("a result can only be given when saying an effect happened")
         return self
 
     @property

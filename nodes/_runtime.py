@@ -90,6 +90,9 @@ class Runtime:
     """Monotonic clock for durations."""
     cancelled: Callable[[], Awaitable[bool]] | None = None
     """Whether a person has stopped the run; asked before every LLM and tool call."""
+    redact: Callable[[Any], Any] = lambda value: value
+    """How the store redacts secrets from what people see (review requests among them);
+    an approve gate compares the call a reviewer saw with its own in this form."""
 
 
 def runtime_from_config(config: RunnableConfig) -> Runtime:
@@ -122,6 +125,29 @@ class NodeContext:
     """Events this node produced so far."""
     spent: dict[str, float] = field(default_factory=dict)
     """Usage this node added so far."""
+    _approval: Mapping[str, Any] | None = field(default=None, repr=False)
+    # Set by the node wrapper from the state an approve gate wrote; never by author code.
+
+    @property
+    def approval(self) -> Mapping[str, Any] | None:
+        """The decision an approve gate recorded for this node's next call, until it is used.
+
+        Read-only: approvals come only from a person's recorded decision at an approve gate.
+        """
+        return self._approval
+
+    def use_approval(self, tool: str, args: Mapping[str, Any]) -> bool:
+        """Spend this node's approval on a call of ``tool`` with ``args`` if it covers it.
+
+        An approval covers one call: the tool and the exact arguments the reviewer allowed.
+        """
+        approval = self._approval
+        if approval is None or approval.get("tool", tool) != tool:
+            return False
+        if canonical_json(dict(approval.get("args") or {})) != canonical_json(dict(args)):
+            return False
+        self._approval = None
+        return True
 
     @property
     def run_id(self) -> str:
@@ -143,20 +169,25 @@ class NodeContext:
     def ensure_budget(self, *counting: str, what: str) -> None:
         """Refuse the next piece of work if it would start over the envelope.
 
+        The refusal is recorded once, by the runner, as the run's ``budget_exhausted`` event
+        (with the dimension, use, limit and what was refused): the node records nothing.
+
         Raises:
             BudgetExhausted: Naming the dimension, its use and limit, and the override flag.
         """
-        dim = self.usage.over(self.runtime.envelope, counting=counting)
+        dim = self.usage.over(self.runtime.envelope, dict.fromkeys(counting, 1))
         if dim is None:
             return
         used = getattr(self.usage, dim)
         limit = getattr(self.runtime.envelope, dim)
-        self.event("budget_exhausted", dimension=dim, used=used, limit=limit, refused=what)
         raise BudgetExhausted(
             f"budget exhausted at node {self.node!r}: {dim} {used:g} of {limit:g} used, "
             f"so {what} was not started; raise the limit with --budget {dim}=N "
             "or in the graph's BudgetEnvelope",
             dimension=dim,
+            used=used,
+            limit=limit,
+            refused=what,
         )
 
     async def ensure_running(self, what: str) -> None:
@@ -203,15 +234,12 @@ class NodeContext:
         )
         return reply
 
-    async def call_tool(
-        self, name: str, args: Mapping[str, Any], *, approved: bool = False
-    ) -> dict[str, Any]:
+    async def call_tool(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Call a declared tool through policy, budget, ledger, timeout, retries and validation.
 
         Args:
             name: A tool the graph declared.
             args: Arguments, validated against the tool's input schema.
-            approved: Whether a person approved exactly this call at an approve gate.
 
         Returns:
             The tool's output, validated and dumped to JSON-able data.
@@ -221,11 +249,13 @@ class NodeContext:
             BudgetExhausted: The call would start over the envelope.
             ToolError: Bad arguments, a permanent failure, retries used up, or bad output.
 
-        A tool with effects is keyed in the ledger: a completed effect is replayed, and an
-        effect a crash left unknown is sent again only if the tool is idempotent; otherwise
-        the run pauses with a review request.
+        A tool the policy puts under approval runs only from a tool node that an approve
+        gate reviews, with the arguments a person approved there: code cannot approve a
+        call itself. A tool with effects is keyed in the ledger: a completed effect is
+        replayed, and an effect a crash left unknown is sent again only if the tool is
+        idempotent; otherwise the run pauses with a review request.
         """
-        return await call_tool(self, name, args, approved=approved)
+        return await call_tool(self, name, args)
 
 
 async def maybe_await(value: Any) -> Any:

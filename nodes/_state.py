@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from langgraph.channels.topic import Topic
-from pydantic import Field
+from pydantic import BaseModel, Field, ValidationError
 
 from nodes._budget import add_usage
+from railgraph.errors import RunError
 
 __all__ = [
     "APPROVALS",
@@ -26,6 +27,8 @@ __all__ = [
     "INTERNAL_CHANNELS",
     "STATUS",
     "USAGE",
+    "author_fields",
+    "checked_update",
     "internal_fields",
     "merge",
 ]
@@ -85,3 +88,50 @@ def internal_fields() -> dict[str, Any]:
         REQUESTS: (Annotated[dict[str, dict[str, Any]], merge], Field(default_factory=dict)),
         DECISIONS: (Annotated[dict[str, Any], merge], Field(default_factory=dict)),
     }
+
+
+def author_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of the author's state in ``model`` (railgraph's channels left out)."""
+    return [name for name in model.model_fields if name not in INTERNAL_CHANNELS]
+
+
+def checked_update(node: str, state: BaseModel, update: Mapping[str, Any]) -> dict[str, Any]:
+    """``update`` if the state it leads to is valid, else an error naming node and field.
+
+    LangGraph stores a node's update as it is and builds the state model from it only when
+    the next node runs: a wrong type would be stored and break the run later, far from its
+    cause, and a key that is no field of the state would be dropped silently.
+
+    Raises:
+        RunError: The update names a field the state does not declare, or gives a field a
+            value the state model refuses.
+    """
+    written = {key: value for key, value in update.items() if key not in INTERNAL_CHANNELS}
+    if not written:
+        return dict(update)
+    model = type(state)
+    fields = author_fields(model)
+    unknown = sorted(set(written) - set(fields))
+    name = model.__name__
+    if unknown:
+        listed = ", ".join(map(repr, unknown))
+        raise RunError(
+            f"node {node!r} returned {listed}, which {name} does not declare (its fields: "
+            f"{', '.join(fields)}); add the field to {name} or fix what the node returns"
+        )
+    # The state as the next node will see it, validated as LangGraph will build it (a
+    # reducer's field is checked on the value the node adds).
+    current = {field: getattr(state, field) for field in model.model_fields}
+    try:
+        model.model_validate({**current, **written})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(state)'}: {e['msg']} "
+            f"(got {type(e.get('input')).__name__})"
+            for e in exc.errors()
+        )
+        raise RunError(
+            f"node {node!r} returned a value {name} refuses: {problems}; return values of "
+            f"the types {name} declares"
+        ) from None
+    return dict(update)

@@ -35,9 +35,7 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-async def call_tool(
-    ctx: NodeContext, name: str, args: Mapping[str, Any], *, approved: bool = False
-) -> dict[str, Any]:
+async def call_tool(ctx: NodeContext, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
     """The guarded call behind :meth:`NodeContext.call_tool` (documented there)."""
     spec = ctx.runtime.tools[name]
     await ctx.ensure_running(f"the call to tool {name!r}")
@@ -48,7 +46,9 @@ async def call_tool(
             f"tool {name!r} is blocked by the graph's policy (node {ctx.node!r}); "
             f"change ToolPolicy(tools={{{name!r}: 'auto'}}) if it should run"
         )
-    if action is PolicyAction.APPROVE and not approved:
+    # Only a person's decision at an approve gate, handed to this node by the wrapper from
+    # checkpointed state, approves a call: there is no flag for code to set.
+    if action is PolicyAction.APPROVE and not ctx.use_approval(name, payload):
         raise PolicyError(
             f"tool {name!r} needs a person's approval under the graph's policy, but node "
             f"{ctx.node!r} has none for these arguments; put an approve gate before it: "
@@ -66,7 +66,9 @@ async def call_tool(
         if prior is not None and prior.status == "completed":
             return _replay(ctx, spec, payload, key, prior)
         if prior is not None and not spec.idempotent:
-            _review_unknown(ctx, spec, payload, key, prior)
+            observed = _review_unknown(ctx, spec, payload, key, prior)
+            if observed is not None:
+                return await _happened(ctx, spec, payload, key, observed)
         # Here an earlier attempt failed or ended unknown (a crash between the effect and
         # its record) and either the tool is idempotent (its system drops the repeat) or
         # a person checked the system and said to send it again.
@@ -92,21 +94,25 @@ def _replay(
 
 def _review_unknown(
     ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
-) -> None:
-    """Pause for a person when an effect's outcome is unknown; return to send it again.
+) -> dict[str, Any] | None:
+    """Pause for a person when an effect's outcome is unknown, and return what they found.
 
     The node re-runs from its first line on resume: calls before this one replay from
     the ledger, and this one comes back here with the person's decision.
 
+    Returns:
+        ``None`` to send the call again (it did not happen), or the result the person
+        observed (it did happen).
+
     Raises:
-        ToolError: The person rejected sending it again.
+        ToolError: The person chose to stop the run.
     """
     what = "failed" if prior.status == "failed" else "started but its outcome is unknown"
     reason = (
         f"tool {spec.name!r} at node {ctx.node!r} {what} in an earlier attempt of this "
         f"run (idempotency key {key}); it is not idempotent, so it is not repeated "
         "automatically. Check the target system: approve to send it again if it did not "
-        "happen, reject to stop the run"
+        "happen, say it happened with the result you see there, or reject to stop the run"
     )
     request = ReviewRequest(
         gate=ctx.node,
@@ -129,13 +135,40 @@ def _review_unknown(
         idempotency_key=key,
         decision=decision.decision,
         by=decision.by,
+        os_user=decision.os_user,
+        host=decision.host,
         reason=decision.reason,
+        result=decision.result,
     )
+    if decision.decision == "happened" and decision.result is not None:
+        return validate(spec.output, decision.result, f"result of tool {spec.name!r}", ctx.node)
     if not decision.approved:
         raise ToolError(
             f"tool {spec.name!r} at node {ctx.node!r}: {decision.by} chose not to send "
             f"the call again ({decision.reason}); the run stops"
         )
+    return None
+
+
+async def _happened(
+    ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """Complete the ledger with the result a person observed; the run goes on with it."""
+    ledger = ctx.runtime.ledger
+    if ledger is not None:
+        await ledger.complete_effect(key, result)
+    ctx.event(
+        "tool_call",
+        tool=spec.name,
+        tier=spec.tier.value,
+        args=payload,
+        result=result,
+        status="reported",
+        latency_ms=0.0,
+        attempt=0,
+        idempotency_key=key,
+    )
+    return result
 
 
 async def _attempts(

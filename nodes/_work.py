@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from nodes._kinds import NodeKind
 from nodes._node import RailNode
 from nodes._runtime import NodeContext, call_user, canonical_json
-from nodes._state import APPROVALS
+from nodes._state import APPROVALS, INTERNAL_CHANNELS
 from railgraph.errors import RunError
 
 __all__ = ["ArgsFn", "LlmNode", "PromptFn", "StepNode", "ToolNode", "model_name_of"]
@@ -28,6 +28,14 @@ def _as_update(node: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, Mapping):
+        reserved = sorted(set(value) & set(INTERNAL_CHANNELS))
+        if reserved:
+            # Approvals, outcomes and usage come only from railgraph's own nodes: a step
+            # that wrote them could approve its own calls or hide what the run spent.
+            raise RunError(
+                f"step {node!r} returned {', '.join(map(repr, reserved))}, which railgraph "
+                "keeps itself; a step returns only fields of the state"
+            )
         return dict(value)
     raise RunError(
         f"step {node!r} returned {type(value).__name__}; a step returns a dict of the state "
@@ -123,14 +131,19 @@ class ToolNode(RailNode):
         """The arguments this node would call its tool with, before any approval edit."""
         return dict(self.args(state))
 
+    def approval_in(self, state: Any) -> Mapping[str, Any] | None:
+        """The approve gate's decision on exactly the call this node proposes now, if any."""
+        approval: Mapping[str, Any] | None = getattr(state, APPROVALS).get(self.id)
+        if not approval or approval.get("proposed") != approval_hash(self.proposed_args(state)):
+            return None
+        return approval
+
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
-        proposed = self.proposed_args(state)
-        approval = getattr(state, APPROVALS).get(self.id)
-        approved = approval is not None and approval.get("proposed") == approval_hash(proposed)
-        args = dict(approval["args"]) if approved and approval is not None else proposed
-        result = await ctx.call_tool(self.tool, args, approved=approved)
+        approval = ctx.approval
+        args = dict(approval["args"]) if approval is not None else self.proposed_args(state)
+        result = await ctx.call_tool(self.tool, args)
         update: dict[str, Any] = {self.output: result} if self.output else {}
-        if approved:
+        if approval is not None:
             # An approval authorises one call: spend it so a loop back here asks again.
             update[APPROVALS] = {self.id: {}}
         return update

@@ -31,7 +31,7 @@ from nodes import (
     VerifyNode,
 )
 from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
-from railgraph._checks import check_graph, rejoins, require_field, require_wired
+from railgraph._checks import check_graph, rejoins, require_field, require_wired, reviewer_names
 from railgraph._graph import RailGraph
 from railgraph.errors import DefinitionError
 from verifiers import Verifier
@@ -272,6 +272,7 @@ class GraphBuilder(Generic[S]):
             )
         if expires_after_s is not None and expires_after_s <= 0:
             raise DefinitionError(f"approve gate {id!r}: expires_after_s must be > 0")
+        named = reviewer_names(id, reviewers)
         outcomes = {"approved": approved, "rejected": rejected}
         if expired is not None:
             outcomes["expired"] = expired
@@ -298,7 +299,7 @@ class GraphBuilder(Generic[S]):
                 policy=self.policy.describe(tool) if tool else "",
                 reason=reason,
                 escalated_from=escalated,
-                reviewers=tuple(reviewers),
+                reviewers=named,
                 allow_self_approval=allow_self_approval,
                 expires_after_s=expires_after_s,
                 rejection_ends_run=True if rejection_ends_run is None else rejection_ends_run,

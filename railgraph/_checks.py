@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 from pydantic import BaseModel
@@ -22,7 +22,14 @@ from nodes import (
 from railgraph._spec import GraphSpec
 from railgraph.errors import DefinitionError
 
-__all__ = ["check_graph", "rejoins", "require_field", "require_wired", "to_networkx"]
+__all__ = [
+    "check_graph",
+    "rejoins",
+    "require_field",
+    "require_wired",
+    "reviewer_names",
+    "to_networkx",
+]
 
 _START = "__start__"
 
@@ -65,6 +72,22 @@ def require_wired(
             f"{what} {node_id!r} leaves outcome {', '.join(map(repr, missing))} unwired; "
             f"pass {hints} (a node id, END or FAIL)"
         )
+
+
+def reviewer_names(gate: str, reviewers: Sequence[str]) -> tuple[str, ...]:
+    """An approve gate's reviewers, trimmed (decisions compare them case-insensitively).
+
+    Raises:
+        DefinitionError: A name is empty, or a bare string was given instead of a list.
+    """
+    if isinstance(reviewers, str) or any(
+        not isinstance(r, str) or not r.strip() for r in reviewers
+    ):
+        raise DefinitionError(
+            f"approve gate {gate!r}: reviewers={reviewers!r} must be a list of non-empty "
+            "names, e.g. reviewers=['alice', 'bob']"
+        )
+    return tuple(r.strip() for r in reviewers)
 
 
 def rejoins(spec: GraphSpec, first: str, second: str) -> bool:

@@ -4,15 +4,75 @@ Exit codes: 0 the run completed or is paused; 1 it failed, was rejected, was can
 out of budget; 2 the command was used wrongly (bad input, unknown run, refused decision).
 """
 
-from railgraph import _cli_render, _cli_review, _cli_runs, _cli_web
-from railgraph._cli_app import app
+from __future__ import annotations
 
-__all__ = ["app", "main"]
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+
+from railgraph import _cli_render, _cli_review, _cli_runs, _cli_web
+from railgraph._cli_app import app, err
+from railgraph._cli_text import esc
+
+__all__ = ["DEBUG_ENV", "app", "main"]
 
 # Importing the command modules registers their commands on the app.
 _COMMANDS = (_cli_runs, _cli_review, _cli_render, _cli_web)
 
+DEBUG_ENV = "RAILGRAPH_DEBUG"
+"""Set to 1 to see the Python traceback of an unexpected error instead of a message."""
+
+
+def _version() -> str:
+    try:
+        return version("railgraph")
+    except PackageNotFoundError:
+        return "unknown (not installed; run ./scripts/setup)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"railgraph {_version()}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print railgraph's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Run agent graphs on rails: durable runs, budgets, verification and human approval."""
+
 
 def main() -> None:
-    """Entry point of the ``railgraph`` console script."""
-    app()
+    """Entry point of the ``railgraph`` console script.
+
+    Errors railgraph expects are printed by the commands (exit 2 for misuse). Anything
+    else is a bug: it is printed as one line saying so, with exit 1, unless
+    ``RAILGRAPH_DEBUG=1`` asks for the traceback.
+    """
+    try:
+        app(standalone_mode=True)
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        err.print(
+            f"[red]error:[/red] unexpected {esc(type(exc).__name__)}: {esc(exc)}. This is a bug "
+            f"in railgraph or in the graph's code; rerun with {DEBUG_ENV}=1 to see where, and "
+            "report it.",
+            highlight=False,
+        )
+        sys.exit(1)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from checkpointers import ApprovalRecord
+from railgraph._cli_text import esc, plain, quote
+from railgraph._report import display_redactor
 from railgraph._runner import Runner, RunOutcome
+from railgraph._settings import default_db_path
 from railgraph.errors import InputError, RailgraphError
 
 __all__ = [
@@ -26,12 +32,15 @@ __all__ = [
     "app",
     "clip",
     "err",
+    "fail",
     "finish",
     "out",
     "parse_json",
+    "read_arg",
     "pending_json",
     "print_json",
     "print_pending",
+    "safe_file_name",
     "when",
     "with_runner",
 ]
@@ -62,16 +71,33 @@ RequestOpt = Annotated[
 FAILED = {"failed", "rejected", "budget_exhausted", "cancelled"}
 
 
-def with_runner(db: Path | None, work: Callable[[Runner], Awaitable[T]]) -> T:
+def with_runner(
+    db: Path | None, work: Callable[[Runner], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Run ``work`` on a runner over ``db``; a railgraph error is printed and exits 2.
+
+    ``read_only`` opens an existing database without creating or changing anything; when
+    the default database does not exist yet, the command reads an empty store held in
+    memory (a ``--db`` that does not exist is an error).
+    """
+    where: str | Path | None = db
+    if read_only and db is None and not default_db_path().expanduser().exists():
+        where, read_only = ":memory:", False  # nothing on disk to read, nothing to create
+
     async def go() -> T:
-        async with Runner.open(db) as runner:
+        async with Runner.open(where, read_only=read_only) as runner:
             return await work(runner)
 
     try:
         return asyncio.run(go())
     except RailgraphError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
-        raise typer.Exit(2) from None
+        fail(exc)
+
+
+def fail(exc: BaseException | str, code: int = 2) -> NoReturn:
+    """Print an error (its text printed literally) and exit with ``code``."""
+    err.print(f"[red]error:[/red] {esc(exc)}", highlight=False, markup=True)
+    raise typer.Exit(code)
 
 
 def print_json(data: Any) -> None:
@@ -86,70 +112,177 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+MAX_DEPTH = 64
+"""How deeply ``--input`` and ``--edit`` JSON may nest: deeper is refused, not recursed into."""
+
+
+def read_arg(text: str, what: str) -> str:
+    """The text of an option that takes JSON: itself, ``@FILE``'s contents, or stdin for ``-``.
+
+    Raises:
+        InputError: The file cannot be read, or it is not UTF-8.
+    """
+    if text == "-":
+        try:
+            return sys.stdin.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {what} from stdin ({exc}); pipe UTF-8 JSON in") from None
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{what} file {plain(path)} is not UTF-8 text; save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise InputError(
+                f"cannot read {what} file {plain(path)} ({exc.strerror or exc}); check the path "
+                "after @"
+            ) from None
+    return text
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests, counted without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            todo.extend(
+                (child, level + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
+
+
 def parse_json(text: str, what: str) -> dict[str, Any]:
+    """Parse an option's JSON object: inline, ``@FILE`` or ``-`` (stdin).
+
+    Raises:
+        InputError: Not JSON, not an object, not valid Unicode, or nested too deeply.
+    """
+    text = read_arg(text, what)
+    example = '\'{"ticket_id": "T-1001"}\''
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
         raise InputError(
-            f'{what} is not valid JSON ({exc.msg}); e.g. \'{{"ticket_id": "T-1001"}}\''
+            f"{what} holds a character that is not valid Unicode (position {exc.start}); "
+            f"pass UTF-8 text, e.g. {example}"
         ) from None
+    try:
+        value = json.loads(text, parse_constant=_not_a_number)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} is not valid JSON ({exc.msg}); e.g. {example}") from None
+    except RecursionError:
+        raise InputError(f"{what} nests deeper than {MAX_DEPTH} levels; flatten it") from None
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
     if not isinstance(value, dict):
-        raise InputError(f'{what} must be a JSON object, e.g. \'{{"ticket_id": "T-1001"}}\'')
+        raise InputError(f"{what} must be a JSON object, e.g. {example}")
+    if _depth(value) > MAX_DEPTH:
+        raise InputError(f"{what} nests deeper than {MAX_DEPTH} levels; flatten it")
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not text; remove it"
+        ) from None
     return value
 
 
+def _not_a_number(name: str) -> Any:
+    # Python's json reads NaN and Infinity; JSON has no such numbers, nor has any schema.
+    raise InputError(f"{name} is not a JSON number; pass a finite number")
+
+
 def finish(outcome: RunOutcome, as_json: bool) -> None:
+    redactor = display_redactor()
+    outcome = dataclasses.replace(
+        outcome,
+        result=redactor.redact(outcome.result),
+        pending=[redactor.approval(p) for p in outcome.pending],
+    )
     if as_json:
         print_json(outcome.to_json())
     else:
         colour = "red" if outcome.status in FAILED else "green"
-        out.print(f"run [bold]{outcome.run_id}[/bold]: [{colour}]{outcome.status}[/{colour}]")
+        out.print(
+            f"run [bold]{esc(outcome.run_id)}[/bold]: [{colour}]{esc(outcome.status)}[/{colour}]"
+        )
         if outcome.reason:
-            out.print(f"  reason: {outcome.reason}", highlight=False)
+            out.print(f"  reason: {plain(outcome.reason)}", highlight=False, markup=False)
         if outcome.pending:
             print_pending(outcome.pending)
     raise typer.Exit(1 if outcome.status in FAILED else 0)
 
 
 def print_pending(
-    pending: list[ApprovalRecord], drawn: dict[str, str | None] | None = None
+    pending: list[ApprovalRecord],
+    drawn: dict[str, str | None] | None = None,
+    now: float | None = None,
 ) -> None:
     per_run = Counter(p.run_id for p in pending)
+
+    def line(text: str) -> None:
+        out.print(text, highlight=False, markup=False)
+
     for p in pending:
         action = p.request.get("action") or {}
         spend = p.request.get("spend") or {}
         out.print(
-            f"[bold]request {p.request_id}[/bold]  run {p.run_id} "
-            f"({p.request.get('graph', p.graph)})"
-            f", gate {p.node}, since {when(p.created_at)}",
+            f"[bold]request {esc(p.request_id)}[/bold]  run {esc(p.run_id)} "
+            f"({esc(p.request.get('graph', p.graph))})"
+            f", gate {esc(p.node)}, since {when(p.created_at)}",
             highlight=False,
         )
         if action:
-            out.print(
-                f"  action:    {action.get('tool')} ({action.get('tier')}, policy "
-                f"{action.get('policy')})",
-                highlight=False,
+            line(
+                f"  action:    {plain(action.get('tool'))} ({plain(action.get('tier'))}, policy "
+                f"{plain(action.get('policy'))})"
             )
-            out.print(
-                f"  arguments: {json.dumps(action.get('args'), sort_keys=True)}", highlight=False
-            )
+            line(f"  arguments: {plain(json.dumps(action.get('args'), sort_keys=True))}")
         else:
-            out.print("  action:    let the run go on", highlight=False)
-        out.print(f"  reason:    {p.request.get('reason', '')}", highlight=False)
-        out.print(
+            line("  action:    let the run go on")
+        line(f"  reason:    {plain(p.request.get('reason', ''))}")
+        line(
             f"  spent:     {spend.get('steps', 0):g} steps, {spend.get('tool_calls', 0):g} tool "
-            f"calls, {spend.get('tokens', 0):g} tokens, ${spend.get('cost_usd', 0):.6f}",
-            highlight=False,
+            f"calls, {spend.get('tokens', 0):g} tokens, ${spend.get('cost_usd', 0):.6f}"
         )
-        which = f" --request {p.request_id}" if per_run[p.run_id] > 1 else ""
-        edit = "" if p.request.get("kind") == "unknown_effect" else " [--edit JSON]"
-        out.print(
-            f"  decide:    railgraph approve {p.run_id}{which} --by NAME{edit}  |  "
-            f"railgraph reject {p.run_id}{which} --by NAME --reason TEXT",
-            highlight=False,
-        )
+        if now is not None and p.expires_at is not None and p.expires_at <= now:
+            line(
+                f"  expired:   at {when(p.expires_at)}; `railgraph expire` gives its run the "
+                "gate's timeout outcome"
+            )
+        run = quote(p.run_id)
+        which = f" --request {quote(p.request_id)}" if per_run[p.run_id] > 1 else ""
+        approve = f"railgraph approve {run}{which} --by NAME"
+        if p.request.get("kind") == "unknown_effect":
+            # Send it again, say it happened (with what the target system shows), or stop.
+            approve += f"  |  {approve} --happened RESULT"
+        else:
+            approve += " [--edit JSON]"
+        reject = f"railgraph reject {run}{which} --by NAME --reason TEXT"
+        line(f"  decide:    {approve}  |  {reject}")
         if drawn and drawn.get(p.run_id):
-            out.print(f"  diagram:   {drawn[p.run_id]}", highlight=False)
+            line(f"  diagram:   {plain(drawn[p.run_id])}")
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,119}")
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` as one file name: no directories, no dots first, nothing a shell would read.
+
+    Ids from the Python API are free text; ``../x`` must not become a path out of a folder.
+    """
+    if _SAFE_NAME.fullmatch(name):
+        return name
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name)
+    # Distinct ids that clean to the same text keep distinct names.
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[:80]}-{digest}"
 
 
 def pending_json(p: ApprovalRecord) -> dict[str, Any]:
@@ -171,5 +304,6 @@ def pending_json(p: ApprovalRecord) -> dict[str, Any]:
         "kind": p.request.get("kind", "approval"),
         "created_at": p.created_at,
         "expires_at": p.expires_at,
-        "render": f"railgraph render {p.graph} --run {p.run_id} -o {p.run_id}.svg",
+        "render": f"railgraph render {quote(p.graph)} --run {quote(p.run_id)} "
+        f"-o {quote(safe_file_name(p.run_id) + '.svg')}",
     }

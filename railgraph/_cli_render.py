@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from railgraph._cli_app import (
     DbOpt,
     app,
-    err,
+    fail,
     out,
 )
+from railgraph._cli_text import plain
 from railgraph.errors import InputError, RailgraphError
 from visualize import (
     FORMATS,
@@ -81,6 +81,15 @@ def render(
     """Draw a graph as designed, a run's path on it, many runs' traffic, or a diff."""
     try:
         fmt = output_format(output)
+        if output.is_dir():
+            raise InputError(
+                f"-o {output} is a folder; name a file in it, e.g. {output / ('graph.' + fmt)}"
+            )
+        if not output.parent.is_dir():
+            raise InputError(
+                f"-o {output}: the folder {output.parent} does not exist; create it first "
+                "(render never creates folders)"
+            )
         modes = (("--run", run_id), ("--runs", runs), ("--diff", diff))
         chosen = [flag for flag, value in modes if value is not None]
         if len(chosen) > 1:
@@ -100,6 +109,5 @@ def render(
             diagram = design_diagram(source.spec)
         written = write_diagram(diagram, output, run=path)
     except RailgraphError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
-        raise typer.Exit(2) from None
-    out.print(f"wrote {written} ({FORMATS[fmt]})", highlight=False, markup=False)
+        fail(exc)
+    out.print(f"wrote {plain(written)} ({FORMATS[fmt]})", highlight=False, markup=False)

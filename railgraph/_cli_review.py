@@ -15,16 +15,19 @@ from railgraph._cli_app import (
     RequestOpt,
     app,
     err,
+    fail,
     finish,
     out,
     parse_json,
     pending_json,
     print_json,
     print_pending,
+    safe_file_name,
     with_runner,
 )
+from railgraph._cli_text import esc
 from railgraph._runner import Runner, RunOutcome
-from railgraph.errors import RailgraphError
+from railgraph.errors import InputError, RailgraphError
 from visualize import (
     load_source,
     read_run,
@@ -47,13 +50,36 @@ def pending(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List review requests waiting for a person, oldest first (expired ones are expired)."""
-    requests = with_runner(db, lambda runner: runner.pending(graph=graph))
+    """List review requests waiting for a person, oldest first.
+
+    It only reads: requests past their expiry are marked, and `railgraph expire` applies
+    their gates' timeout outcomes.
+    """
+
+    async def work(runner: Runner) -> tuple[list[ApprovalRecord], float]:
+        if graph is None or ":" in graph:
+            found = await runner.store.list_approvals(status="pending", graph=graph)
+        else:
+            # A graph's name (not its module:attribute reference) is kept in the request.
+            waiting = await runner.store.list_approvals(status="pending")
+            found = [a for a in waiting if a.request.get("graph") == graph]
+        return [runner.store.redactor.approval(a) for a in found], runner.clock()
+
+    requests, now = with_runner(db, work, read_only=True)
     drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}
     if as_json:
-        print_json([{**pending_json(p), "diagram": drawn.get(p.run_id)} for p in requests])
+        print_json(
+            [
+                {
+                    **pending_json(p),
+                    "diagram": drawn.get(p.run_id),
+                    "expired": p.expires_at is not None and p.expires_at <= now,
+                }
+                for p in requests
+            ]
+        )
     elif requests:
-        print_pending(requests, drawn)
+        print_pending(requests, drawn, now=now)
     else:
         out.print("no pending review requests")
 
@@ -63,19 +89,27 @@ def _draw_runs(
 ) -> dict[str, str | None]:
     """Draw each pending run's path as SVG into ``folder``; a run that cannot be drawn
     (its graph is not importable, or Graphviz is missing) gets None and a warning."""
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.parent.is_dir():
+        fail(f"--diagrams: the folder {folder.parent} does not exist; create it first")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        fail(f"--diagrams: cannot create the folder {folder} ({exc.strerror or exc})")
     drawn: dict[str, str | None] = {}
     for request in requests:
         if request.run_id in drawn:
             continue
-        target = folder / f"{request.run_id}.svg"
+        # Run ids from the Python API are free text: never a path out of the folder.
+        target = folder / f"{safe_file_name(request.run_id)}.svg"
         try:
             source = load_source(request.graph)
             path = asyncio.run(read_run(source, request.run_id, db))
             write_diagram(run_diagram(source.spec, path), target, run=path)
             drawn[request.run_id] = str(target)
         except RailgraphError as exc:
-            err.print(f"[yellow]warning:[/yellow] no diagram for run {request.run_id}: {exc}")
+            err.print(
+                f"[yellow]warning:[/yellow] no diagram for run {esc(request.run_id)}: {esc(exc)}"
+            )
             drawn[request.run_id] = None
     return drawn
 
@@ -88,7 +122,7 @@ def expire(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         print_json([o.to_json() for o in outcomes])
         return
     for outcome in outcomes:
-        out.print(f"run [bold]{outcome.run_id}[/bold]: {outcome.status}")
+        out.print(f"run [bold]{esc(outcome.run_id)}[/bold]: {esc(outcome.status)}")
     if not outcomes:
         out.print("no requests past their expiry")
 
@@ -100,6 +134,15 @@ def approve(
     edit: Annotated[
         str | None, typer.Option("--edit", help="JSON object merged into the action's arguments.")
     ] = None,
+    happened: Annotated[
+        str | None,
+        typer.Option(
+            "--happened",
+            metavar="RESULT",
+            help="For an effect a crash left unknown: it did happen, with this result (JSON) "
+            "seen in the target system; the run goes on with it and the call is not sent again.",
+        ),
+    ] = None,
     request: RequestOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -107,6 +150,14 @@ def approve(
     """Approve a paused run's request (optionally with edited arguments) and resume it."""
 
     async def work(runner: Runner) -> RunOutcome:
+        if happened is not None:
+            if edit is not None:
+                raise InputError(
+                    "--happened and --edit cannot be given together: --happened answers a "
+                    "request about an effect a crash left unknown, --edit an approval"
+                )
+            result = parse_json(happened, "--happened")
+            return await runner.happened(run_id, by=by, result=result, request_id=request)
         changes = parse_json(edit, "--edit") if edit is not None else None
         return await runner.approve(run_id, by=by, edit=changes, request_id=request)
 
@@ -158,4 +209,4 @@ def cancel(
     if as_json:
         print_json(outcome.to_json())
     else:
-        out.print(f"run [bold]{outcome.run_id}[/bold]: {outcome.status}")
+        out.print(f"run [bold]{esc(outcome.run_id)}[/bold]: {esc(outcome.status)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Annotated, Any, cast, get_args
 
@@ -17,7 +18,7 @@ from railgraph._cli_app import (
     JsonOpt,
     app,
     clip,
-    err,
+    fail,
     finish,
     out,
     parse_json,
@@ -25,8 +26,9 @@ from railgraph._cli_app import (
     when,
     with_runner,
 )
+from railgraph._cli_text import esc, plain
 from railgraph._outcome import RunStatus
-from railgraph._report import trace
+from railgraph._report import display_redactor, trace
 from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import load_graph
 from railgraph.errors import InputError, RailgraphError
@@ -39,10 +41,19 @@ def run(
     ref: Annotated[
         str, typer.Argument(help="Graph as module:attribute, e.g. graphs.refund:graph.")
     ],
-    input: Annotated[str, typer.Option("--input", help="The run's input as a JSON object.")] = "{}",
+    input: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="The run's input as a JSON object; @FILE reads it from a file, - from stdin.",
+        ),
+    ] = "{}",
     budget: Annotated[
         list[str] | None,
-        typer.Option("--budget", help="Override a budget limit, KEY=VALUE; repeatable."),
+        typer.Option(
+            "--budget",
+            help="Override budget limits, KEY=VALUE[,KEY=VALUE...]; repeatable.",
+        ),
     ] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who starts the run.")] = None,
     db: DbOpt = None,
@@ -51,12 +62,45 @@ def run(
     """Start a run and drive it until it pauses for approval or ends."""
 
     async def work(runner: Runner) -> RunOutcome:
-        overrides = BudgetEnvelope.parse_overrides(budget or [])
-        return await runner.start(
-            ref, parse_json(input, "--input"), budget=overrides, started_by=by
-        )
+        return await runner.start(ref, data, budget=overrides, started_by=by)
 
+    try:
+        data = parse_json(input, "--input")
+        overrides = budget_overrides(budget or [])
+    except RailgraphError as exc:
+        fail(exc)
     finish(with_runner(db, work), as_json)
+
+
+MAX_LIMIT = 1e12
+"""The largest budget limit the command line takes (more is no limit: leave it out)."""
+
+
+def budget_overrides(flags: list[str]) -> dict[str, float]:
+    """``--budget`` flags as overrides: each flag holds one or more ``KEY=VALUE`` pairs.
+
+    Raises:
+        InputError: A pair is malformed, a key is given twice, or a value is not a finite
+            number between 0 and :data:`MAX_LIMIT`.
+    """
+    pairs = [pair.strip() for flag in flags for pair in flag.split(",") if pair.strip()]
+    seen: set[str] = set()
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        key = key.strip()
+        if key in seen:
+            raise InputError(f"--budget gives {plain(key)} twice; give each limit once")
+        seen.add(key)
+        try:
+            number = float(raw)
+        except ValueError:
+            continue  # parse_overrides says what is wrong with it
+        if not math.isfinite(number) or not 0 <= number <= MAX_LIMIT:
+            raise InputError(
+                f"bad --budget {plain(pair)}: a limit is a finite number from 0 to "
+                f"{MAX_LIMIT:g}; leave the key out to keep the graph's limit"
+            )
+    return BudgetEnvelope.parse_overrides(pairs)
 
 
 @app.command()
@@ -79,9 +123,10 @@ def runs(
         wanted = cast(RunStatus | None, status)
         return await runner.store.list_runs(status=wanted, graph=graph, limit=limit)
 
-    records = with_runner(db, work)
+    records = with_runner(db, work, read_only=True)
     if as_json:
-        print_json([r.model_dump(mode="json") for r in records])
+        redactor = display_redactor()
+        print_json([redactor.run(r).model_dump(mode="json") for r in records])
         return
     table = Table(
         "run",
@@ -100,14 +145,14 @@ def runs(
         column.min_width = width
     for r in records:
         table.add_row(
-            r.run_id,
-            r.graph_name,
-            r.status,
+            esc(r.run_id),
+            esc(r.graph_name),
+            esc(r.status),
             f"{r.usage.get('steps', 0):g}",
             f"{r.usage.get('tool_calls', 0):g}",
             f"{r.usage.get('cost_usd', 0):.6f}",
             when(r.created_at),
-            clip(r.error or "", 60),
+            esc(clip(plain(r.error or ""), 60)),
         )
     out.print(table)
 
@@ -126,41 +171,47 @@ def show(
             raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
         events = await runner.store.list_events(run_id)
         approvals = await runner.store.list_approvals(run_id=run_id, status=None)
-        return trace(record, events, approvals)
+        return trace(record, events, approvals, runner.store.redactor)
 
-    report = with_runner(db, work)
+    report = with_runner(db, work, read_only=True)
     if as_json:
         print_json(report)
         return
     out.print(
-        f"run [bold]{report['run_id']}[/bold] of {report['agent']['graph']}: {report['status']}"
+        f"run [bold]{esc(report['run_id'])}[/bold] of {esc(report['agent']['graph'])}: "
+        f"{esc(report['status'])}"
     )
     if report["outcome"]["reason"]:
-        out.print(f"  reason: {report['outcome']['reason']}", highlight=False)
-    out.print(f"  path: {' -> '.join(report['path'])}", highlight=False)
+        out.print(f"  reason: {plain(report['outcome']['reason'])}", highlight=False, markup=False)
+    out.print(f"  path: {plain(' -> '.join(report['path']))}", highlight=False, markup=False)
     usage = report["usage"]
     out.print(
         f"  spent: {usage.get('steps', 0):g} steps, {usage.get('llm_calls', 0):g} llm calls, "
         f"{usage.get('tool_calls', 0):g} tool calls, {usage.get('tokens', 0):g} tokens, "
         f"${usage.get('cost_usd', 0):.6f}",
         highlight=False,
+        markup=False,
     )
     if report["tool_calls"]:
         table = Table("node", "tool", "status", "try", "ms", "arguments", box=box.SIMPLE_HEAD)
         for c in report["tool_calls"]:
             table.add_row(
-                c["node"],
-                c["tool"],
-                c["status"],
-                str(c["attempt"]),
-                f"{c['latency_ms']:.1f}",
-                json.dumps(c["args"], sort_keys=True),
+                esc(c["node"]),
+                esc(c["tool"]),
+                esc(c["status"]),
+                esc(c["attempt"]),
+                f"{c['latency_ms']:.1f}" if isinstance(c["latency_ms"], int | float) else "",
+                esc(json.dumps(c["args"], sort_keys=True)),
             )
         out.print(table)
     for d in report["decisions"]:
         out.print(
-            f"  {d['node']}: {d['status']} by {d['by'] or '-'}"
-            + (f" ({d['reason']})" if d["reason"] else "")
+            plain(
+                f"  {d['node']}: {d['status']} by {d['by'] or '-'}"
+                + (f" ({d['reason']})" if d["reason"] else "")
+            ),
+            highlight=False,
+            markup=False,
         )
 
 
@@ -172,5 +223,4 @@ def spec(
     try:
         sys.stdout.write(load_graph(ref).spec.to_json())
     except RailgraphError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc)

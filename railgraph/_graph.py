@@ -9,10 +9,12 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from nodes import BudgetEnvelope, PriceTable, RailNode, ToolPolicy, ToolRegistry
+from checkpointers import SqliteCheckpointer, model_types
+from nodes import INTERNAL_CHANNELS, BudgetEnvelope, PriceTable, RailNode, ToolPolicy, ToolRegistry
 from railgraph._spec import GraphSpec
+from railgraph.errors import InputError
 
 __all__ = ["RailGraph"]
 
@@ -54,9 +56,51 @@ class RailGraph:
     def compile(
         self, checkpointer: BaseCheckpointSaver[Any] | None = None
     ) -> CompiledStateGraph[Any, Any, Any, Any]:
-        """An ordinary LangGraph ``CompiledStateGraph`` of this graph on ``checkpointer``."""
+        """An ordinary LangGraph ``CompiledStateGraph`` of this graph on ``checkpointer``.
+
+        A railgraph checkpointer is told the state's types, the only classes (with
+        LangGraph's safe ones) its checkpoints may name when they are loaded.
+        """
+        if isinstance(checkpointer, SqliteCheckpointer):
+            checkpointer.allow_types(model_types(self.builder.state_schema))
         return self.builder.compile(checkpointer=checkpointer, name=self.name)
 
     def user_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The author's fields from a full state, without railgraph's channels."""
         return {k: v for k, v in values.items() if k in self.state.model_fields}
+
+    def validate_input(self, input: Mapping[str, Any]) -> BaseModel:
+        """A run's input as the author's state, refused if it does not fit.
+
+        A key the state does not declare is refused (a misspelled field would otherwise be
+        dropped and its default used) unless the state model allows extra fields; railgraph's
+        own channels are never accepted as input.
+
+        Raises:
+            InputError: Listing the unknown fields or the problems, and the state's fields.
+        """
+        model = self.state
+        fields = ", ".join(model.model_fields)
+        known = set(model.model_fields) | {
+            alias
+            for info in model.model_fields.values()
+            for alias in (info.alias, info.validation_alias)
+            if isinstance(alias, str)
+        }
+        unknown = sorted(set(input) - known)
+        if model.model_config.get("extra") == "allow":
+            unknown = [key for key in unknown if key in INTERNAL_CHANNELS]
+        if unknown:
+            raise InputError(
+                f"input has fields {model.__name__} does not declare: "
+                f"{', '.join(map(repr, unknown))}; its fields are {fields}"
+            )
+        try:
+            return model.model_validate(dict(input))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InputError(
+                f"input does not fit {model.__name__} ({problems}); its fields are {fields}"
+            ) from None

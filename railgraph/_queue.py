@@ -12,9 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from checkpointers import ApprovalRecord, ApprovalStatus, RunRecord, RunStore
-from nodes import Decision, ReviewRequest, merge_edit
+from nodes import Decision, ReviewRequest, merge_edit, observed_result
+from nodes._review import same_person
 from nodes._state import REQUESTS
 from railgraph._graph import RailGraph
+from railgraph._identity import os_host, os_user
 from railgraph._outcome import RunOutcome
 from railgraph._report import path_of
 from railgraph.errors import DecisionError
@@ -25,6 +27,7 @@ _DECIDED: dict[str, ApprovalStatus] = {
     "approve": "approved",
     "edit": "edited",
     "reject": "rejected",
+    "happened": "happened",
 }
 
 
@@ -64,8 +67,12 @@ class ReviewQueue(ABC):
 
         Raises:
             DecisionError: The run is not paused, the request is unknown or already decided,
-                the reviewer may not decide it, or an edit does not fit the tool's schema. The
-                request stays pending.
+                the reviewer may not decide it, an edit does not fit the tool's input schema,
+                or an observed result does not fit its output schema. The request stays
+                pending.
+
+        The decision is stored with the operating-system user and host that made it, beside
+        the name the reviewer gave.
         """
         await self.expire(run_id=run_id)
         record = await self._record(run_id)
@@ -73,35 +80,16 @@ class ReviewQueue(ABC):
         rail = self._graph_of(record)
         await self._check_signature(record, rail, allow_changed_graph)
         review = ReviewRequest.model_validate(request.request)
-        if review.reviewers and decision.by not in review.reviewers:
-            raise DecisionError(
-                f"{decision.by} may not decide request {request.request_id}; its reviewers are "
-                f"{', '.join(review.reviewers)}"
-            )
-        if (
-            decision.approved
-            and not review.allow_self_approval
-            and decision.by == record.started_by
-        ):
-            raise DecisionError(
-                f"{decision.by} started run {run_id} and may not approve it; ask another reviewer"
-            )
-        if decision.decision == "expire":
-            raise DecisionError("only railgraph expires requests; approve, edit or reject")
-        if decision.decision == "edit":
-            if review.kind == "unknown_effect":
-                raise DecisionError(
-                    f"request {request.request_id} asks whether to send a call again after a "
-                    "crash; its arguments cannot change — approve or reject it"
-                )
-            if review.action is None:
-                raise DecisionError(
-                    f"request {request.request_id} reviews no action, so there are no arguments "
-                    "to edit; approve or reject it"
-                )
-            merge_edit(rail.tools[review.action.tool], review.action.args, decision.args or {})
+        checked = _checked(decision, review, rail, record, request.request_id)
         reviewed = review.action.args if review.action is not None else None
-        stamped = decision.model_copy(update={"at": self.clock(), "reviewed": reviewed})
+        stamped = checked.model_copy(
+            update={
+                "at": self.clock(),
+                "reviewed": reviewed,
+                "os_user": os_user(),
+                "host": os_host(),
+            }
+        )
         await self.store.decide_approval(
             request.request_id,
             status=_DECIDED[decision.decision],
@@ -121,6 +109,26 @@ class ReviewQueue(ABC):
         """Approve a paused run's request as proposed, or with ``edit`` merged into its args."""
         decision = _decision(
             {"decision": "edit" if edit else "approve", "by": by, "args": dict(edit or {}) or None}
+        )
+        return await self.decide(run_id, decision, request_id=request_id)
+
+    async def happened(
+        self,
+        run_id: str,
+        *,
+        by: str,
+        result: Mapping[str, Any],
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> RunOutcome:
+        """Answer a request about an effect a crash left unknown: it did happen.
+
+        ``result`` is what the target system shows, in the tool's output schema (checked
+        strictly). The ledger records the effect as completed with it and the run goes on
+        as if the call had returned it; the call is not sent again.
+        """
+        decision = _decision(
+            {"decision": "happened", "by": by, "result": dict(result), "reason": reason}
         )
         return await self.decide(run_id, decision, request_id=request_id)
 
@@ -184,6 +192,8 @@ class ReviewQueue(ABC):
                     by="railgraph",
                     reason=f"no decision within {waited:g} s",
                     at=now,
+                    os_user=os_user(),
+                    host=os_host(),
                 )
                 await self.store.decide_approval(
                     approval.request_id,
@@ -278,6 +288,63 @@ def open_requests(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]
     """Requests of approve gates whose branch is parked, as (request id, request)."""
     entries = (values.get(REQUESTS) or {}).values()
     return [(e["request_id"], e["request"]) for e in entries if e and e.get("open")]
+
+
+def _checked(
+    decision: Decision,
+    review: ReviewRequest,
+    rail: RailGraph,
+    record: RunRecord,
+    request_id: str,
+) -> Decision:
+    """The decision if this reviewer may take it on this request, with its data checked.
+
+    Names are compared trimmed and case-insensitively. An edit's arguments and an observed
+    result are checked strictly against the tool's schemas and stored as checked.
+
+    Raises:
+        DecisionError: Naming what is wrong; the request stays pending.
+    """
+    if review.reviewers and not any(same_person(decision.by, r) for r in review.reviewers):
+        raise DecisionError(
+            f"{decision.by} may not decide request {request_id}; its reviewers are "
+            f"{', '.join(review.reviewers)}"
+        )
+    if (
+        decision.decision in ("approve", "edit")
+        and not review.allow_self_approval
+        and same_person(decision.by, record.started_by)
+    ):
+        raise DecisionError(
+            f"{decision.by} started run {record.run_id} and may not approve it; "
+            "ask another reviewer"
+        )
+    if decision.decision == "expire":
+        raise DecisionError("only railgraph expires requests; approve, edit or reject")
+    unknown_effect = review.kind == "unknown_effect"
+    if decision.decision == "happened":
+        if not unknown_effect or review.action is None:
+            raise DecisionError(
+                f"request {request_id} asks for an approval, not about an effect a crash left "
+                "unknown; approve, edit or reject it"
+            )
+        result = observed_result(rail.tools[review.action.tool], decision.result or {})
+        return decision.model_copy(update={"result": result})
+    if decision.decision == "edit":
+        if unknown_effect:
+            raise DecisionError(
+                f"request {request_id} asks whether to send a call again after a crash; its "
+                "arguments cannot change — approve to send it again, say it happened with "
+                "its result, or reject it"
+            )
+        if review.action is None:
+            raise DecisionError(
+                f"request {request_id} reviews no action, so there are no arguments "
+                "to edit; approve or reject it"
+            )
+        # Refused here, while the request is still pending; the gate merges it again.
+        merge_edit(rail.tools[review.action.tool], review.action.args, decision.args or {})
+    return decision
 
 
 def _decision(data: Mapping[str, Any]) -> Decision:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from checkpointers import ApprovalRecord, EventRecord, RunRecord
+from checkpointers import ApprovalRecord, EventRecord, Redactor, RunRecord
+from railgraph._settings import default_secret_words
 
-__all__ = ["path_of", "trace"]
+__all__ = ["display_redactor", "path_of", "trace"]
+
+
+def display_redactor() -> Redactor:
+    """The redactor for what the faces show: ``$RAILGRAPH_REDACT`` or railgraph's list.
+
+    It also covers rows that older releases stored before they redacted anything.
+    """
+    return Redactor(default_secret_words())
 
 
 def path_of(events: list[EventRecord]) -> list[str]:
@@ -20,9 +29,19 @@ def path_of(events: list[EventRecord]) -> list[str]:
 
 
 def trace(
-    record: RunRecord, events: list[EventRecord], approvals: list[ApprovalRecord]
+    record: RunRecord,
+    events: list[EventRecord],
+    approvals: list[ApprovalRecord],
+    redactor: Redactor | None = None,
 ) -> dict[str, Any]:
-    """The run as JSON-able data in the trace-event shape, plus path, decisions and events."""
+    """The run as JSON-able data in the trace-event shape, plus path, decisions and events.
+
+    Secrets are redacted (by ``redactor``, else :func:`display_redactor`).
+    """
+    redactor = redactor or display_redactor()
+    record = redactor.run(record)
+    events = [redactor.event(e) for e in events]
+    approvals = [redactor.approval(a) for a in approvals]
     models = sorted({str(e.data.get("model")) for e in events if e.kind == "llm_call"})
     tool_calls = [
         {
@@ -59,6 +78,8 @@ def trace(
                 "action": (a.request.get("action") or {}).get("tool"),
                 "status": a.status,
                 "by": a.decided_by,
+                "os_user": (a.decision or {}).get("os_user"),
+                "host": (a.decision or {}).get("host"),
                 "reason": (a.decision or {}).get("reason"),
                 "args": (a.decision or {}).get("args"),
                 "requested_at": a.created_at,

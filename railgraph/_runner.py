@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -13,9 +13,8 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from pydantic import ValidationError
 
-from checkpointers import ApprovalRecord, RunRecord, RunStore, SqliteCheckpointer
+from checkpointers import ApprovalRecord, Redactor, RunRecord, RunStore, SqliteCheckpointer
 from nodes import (
     PARTIAL_ATTR,
     RUNTIME_KEY,
@@ -24,11 +23,19 @@ from nodes import (
 from nodes._budget import add_usage
 from nodes._state import DECISIONS, EVENTS, REQUESTS, STATUS, USAGE
 from railgraph._graph import RailGraph
+from railgraph._identity import starter
 from railgraph._outcome import ENDED, RunOutcome, RunStatus, failure, short_traceback
 from railgraph._queue import ReviewQueue, open_requests
-from railgraph._settings import default_db_path, default_synchronous, load_graph, ref_of
+from railgraph._settings import (
+    default_db_path,
+    default_secret_words,
+    default_synchronous,
+    load_graph,
+    ref_of,
+)
 from railgraph._spec import GraphSpec
 from railgraph.errors import (
+    BudgetExhausted,
     DecisionError,
     InputError,
     RunCancelled,
@@ -70,6 +77,8 @@ class Runner(ReviewQueue):
         synchronous: Literal["NORMAL", "FULL"] | None = None,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        read_only: bool = False,
+        redact: Iterable[str] | None = None,
     ) -> AsyncIterator[Runner]:
         """Open the database and yield a runner on it.
 
@@ -79,6 +88,11 @@ class Runner(ReviewQueue):
                 ``$RAILGRAPH_SYNCHRONOUS`` or NORMAL if unset.
             clock: Wall clock for events and records (inject one in tests).
             timer: Monotonic clock for durations.
+            read_only: Open an existing database without creating, migrating or changing
+                anything (for listing and showing runs); every write then fails.
+            redact: Key words that name secrets, redacted from events, review requests
+                and the ledger's arguments (see ``checkpointers.Redactor``);
+                ``$RAILGRAPH_REDACT`` or railgraph's list if unset.
         """
         async with AsyncExitStack() as stack:
             saver = await stack.enter_async_context(
@@ -87,6 +101,8 @@ class Runner(ReviewQueue):
                     synchronous=synchronous or default_synchronous(),
                     event_channel=EVENTS,
                     clock=clock,
+                    read_only=read_only,
+                    redactor=Redactor(redact if redact is not None else default_secret_words()),
                 )
             )
             yield cls(saver, clock=clock, timer=timer)
@@ -135,6 +151,7 @@ class Runner(ReviewQueue):
             clock=self.clock,
             timer=self.timer,
             cancelled=functools.partial(self._is_cancelled, record.run_id),
+            redact=self.store.redactor.redact,
         )
         steps = runtime.envelope.steps
         return {
@@ -160,20 +177,15 @@ class Runner(ReviewQueue):
         """Start a run and drive it until it pauses or ends.
 
         Raises:
-            InputError: The input does not fit the graph's state model, or a budget override
-                is malformed; nothing is stored then.
+            InputError: The input does not fit the graph's state model (or names fields it
+                does not declare), ``started_by`` is blank, or a budget override is
+                malformed; nothing is stored then.
+
+        ``started_by`` defaults to the operating-system user running this process.
         """
         ref, rail = self.graph(graph)
-        try:
-            state = rail.state.model_validate(dict(input))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()
-            )
-            fields = ", ".join(rail.state.model_fields)
-            raise InputError(
-                f"input does not fit {rail.state.__name__} ({problems}); its fields are {fields}"
-            ) from None
+        state = rail.validate_input(input)
+        started_by = starter(started_by)
         overrides = dict(budget or {})
         envelope = rail.budget.override(overrides)
         now = self.clock()
@@ -304,6 +316,7 @@ class Runner(ReviewQueue):
                 error=reason,
                 error_type=type(error).__name__,
                 traceback=None if status != "failed" else short_traceback(error),
+                **(error.details() if isinstance(error, BudgetExhausted) else {}),
             )
         elif snapshot.interrupts or open_requests(values):
             status = "paused"

@@ -8,13 +8,16 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from checkpointers import DEFAULT_SECRET_WORDS
 from railgraph._graph import RailGraph
 from railgraph.errors import InputError
 
 __all__ = [
     "DB_ENV",
+    "REDACT_ENV",
     "SYNCHRONOUS_ENV",
     "default_db_path",
+    "default_secret_words",
     "default_synchronous",
     "import_ref",
     "load_graph",
@@ -25,6 +28,25 @@ DB_ENV = "RAILGRAPH_DB"
 """Environment variable that overrides the default database path."""
 SYNCHRONOUS_ENV = "RAILGRAPH_SYNCHRONOUS"
 """Environment variable that chooses SQLite's durability: NORMAL (default) or FULL."""
+
+
+REDACT_ENV = "RAILGRAPH_REDACT"
+"""Environment variable naming the keys whose values are secrets (comma-separated words)."""
+
+
+def default_secret_words() -> tuple[str, ...]:
+    """The key words that name secrets: ``$RAILGRAPH_REDACT``, else railgraph's list.
+
+    ``RAILGRAPH_REDACT=api_key,pin`` replaces the list; ``RAILGRAPH_REDACT=+ssn,pin`` adds
+    to it. A key matches a word when, in snake case, it is the word or holds it between
+    underscores (``access_token``, ``X-Api-Key``); ``SecretStr`` values are always redacted.
+    """
+    value = os.environ.get(REDACT_ENV, "").strip()
+    if not value:
+        return DEFAULT_SECRET_WORDS
+    extend = value.startswith("+")
+    words = tuple(w.strip() for w in value.removeprefix("+").split(",") if w.strip())
+    return (*DEFAULT_SECRET_WORDS, *words) if extend else words
 
 
 def default_synchronous() -> Literal["NORMAL", "FULL"]:
@@ -70,6 +92,19 @@ def import_ref(ref: str) -> object:
         raise InputError(
             f"cannot import module {module_name!r} of graph reference {ref!r} ({exc}); run "
             "from the project's directory or install the package that holds it"
+        ) from None
+    except SyntaxError as exc:
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        raise InputError(
+            f"module {module_name!r} of graph reference {ref!r} has a syntax error at {where} "
+            f"({exc.msg}); fix it and try again"
+        ) from None
+    except Exception as exc:
+        # The author's module ran and failed: say where, not how Python imports things.
+        raise InputError(
+            f"importing module {module_name!r} of graph reference {ref!r} raised "
+            f"{type(exc).__name__}: {exc}; fix the module (`python -c 'import {module_name}'` "
+            "shows the traceback)"
         ) from None
     if not hasattr(module, attr):
         raise InputError(f"module {module_name!r} has no attribute {attr!r}; check the reference")

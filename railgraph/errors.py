@@ -73,11 +73,34 @@ class BudgetExhausted(RunError):
 
     Attributes:
         dimension: The envelope field that ran out, such as ``"tool_calls"``.
+        used: How much of it was used, when known.
+        limit: Its limit, when known.
+        refused: The work that was not started, such as ``"a call to tool 'send'"``.
     """
 
-    def __init__(self, message: str, *, dimension: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        dimension: str,
+        used: float | None = None,
+        limit: float | None = None,
+        refused: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.dimension = dimension
+        self.used = used
+        self.limit = limit
+        self.refused = refused
+
+    def details(self) -> dict[str, object]:
+        """The refusal as event data: dimension, used, limit and what was refused."""
+        return {
+            "dimension": self.dimension,
+            "used": self.used,
+            "limit": self.limit,
+            "refused": self.refused,
+        }
 
 
 class VerificationFailed(RunError):

@@ -7,7 +7,10 @@ image formats raise :class:`~railgraph.errors.RenderError` saying how to install
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -88,11 +91,18 @@ def write_diagram(diagram: Diagram, path: str | Path, *, run: RunPath | None = N
     Returns:
         The path written.
 
+    The file is written whole or not at all: to a temporary file beside it, then renamed
+    over it, so a full disk never leaves an empty or half-written diagram.
+
     Raises:
-        RenderError: Unknown extension, or an image format without Graphviz installed.
+        RenderError: Unknown extension, an image format without Graphviz installed, the
+            path is a folder, or the file cannot be written.
     """
     target = Path(path)
     fmt = output_format(target)
+    if target.is_dir():
+        example = str(target / f"graph.{fmt}")
+        raise RenderError(f"{str(target)!r} is a folder; name a file in it, e.g. {example!r}")
     if fmt == "mmd":
         data = to_mermaid(diagram).encode()
     elif fmt == "dot":
@@ -102,6 +112,27 @@ def write_diagram(diagram: Diagram, path: str | Path, *, run: RunPath | None = N
         data = html_report(diagram, svg, run).encode()
     else:
         data = render_image(to_dot(diagram), "svg" if fmt == "svg" else "png")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, data)
+    except OSError as exc:
+        raise RenderError(
+            f"cannot write {str(target)!r}: {exc.strerror or exc}; check that the folder is "
+            "writable and the disk is not full"
+        ) from None
     return target
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file in ``target``'s folder, then rename it over ``target``."""
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

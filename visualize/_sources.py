@@ -8,11 +8,19 @@ thread from its checkpoints.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from checkpointers import SqliteCheckpointer
+from checkpointers import (
+    ApprovalRecord,
+    EventRecord,
+    RunRecord,
+    SqliteCheckpointer,
+    model_types,
+)
 from railgraph._graph import RailGraph
+from railgraph._report import display_redactor
 from railgraph._settings import default_db_path, import_ref
 from railgraph._spec import GraphSpec
 from railgraph.errors import InputError
@@ -32,6 +40,9 @@ class GraphSource:
     """The designed graph."""
     plain: bool = False
     """True for a plain LangGraph graph: its runs are read from checkpoints."""
+    types: tuple[type, ...] = ()
+    """For a plain graph: its state's classes, the only ones (with LangGraph's safe types)
+    its checkpoints may name when they are read."""
 
 
 def load_source(ref: str) -> GraphSource:
@@ -45,7 +56,14 @@ def load_source(ref: str) -> GraphSource:
         return GraphSource(ref=ref, spec=value.spec)
     if callable(getattr(value, "get_graph", None)) and hasattr(value, "checkpointer"):
         name = ref.partition(":")[2]
-        return GraphSource(ref=ref, spec=spec_from_langgraph(value, name=name), plain=True)
+        schemas = getattr(getattr(value, "builder", None), "schemas", None) or {}
+        types = {t for schema in schemas for t in model_types(schema)}
+        return GraphSource(
+            ref=ref,
+            spec=spec_from_langgraph(value, name=name),
+            plain=True,
+            types=tuple(sorted(types, key=lambda t: (t.__module__, t.__qualname__))),
+        )
     raise InputError(
         f"{ref} is a {type(value).__name__}, neither a railgraph graph nor a compiled LangGraph "
         "graph; point at GraphBuilder(...).build() or StateGraph(...).compile()"
@@ -78,13 +96,31 @@ def _database(db: str | Path | None) -> Path:
     return path
 
 
+def _redacted_path(
+    spec: GraphSpec,
+    record: RunRecord,
+    events: list[EventRecord],
+    approvals: list[ApprovalRecord],
+) -> RunPath:
+    """A run's path with its secrets redacted: diagrams and HTML reports are for people."""
+    redactor = display_redactor()
+    return path_from_events(
+        spec,
+        redactor.run(record),
+        [redactor.event(e) for e in events],
+        [redactor.approval(a) for a in approvals],
+    )
+
+
 async def read_run(source: GraphSource, run_id: str, db: str | Path | None = None) -> RunPath:
     """One run of ``source`` as a path: a railgraph run, or a plain graph's thread.
 
     Raises:
         InputError: No database, no such run or thread, or a run of another graph.
     """
-    async with SqliteCheckpointer.from_path(_database(db)) as saver:
+    async with SqliteCheckpointer.from_path(
+        _database(db), read_only=True, allowed_types=source.types
+    ) as saver:
         if source.plain:
             checkpoints = await read_checkpoints(saver, run_id)
             if not checkpoints:
@@ -99,11 +135,11 @@ async def read_run(source: GraphSource, run_id: str, db: str | Path | None = Non
         if record.graph != source.ref and record.graph_name != source.spec.name:
             raise InputError(
                 f"run {run_id} is a run of {record.graph}, not of {source.ref}; render it "
-                f"with `railgraph render {record.graph} --run {run_id}`"
+                f"with `railgraph render {shlex.quote(record.graph)} --run {shlex.quote(run_id)}`"
             )
         events = await saver.store.list_events(run_id)
         approvals = await saver.store.list_approvals(run_id=run_id, status=None)
-        return path_from_events(source.spec, record, events, approvals)
+        return _redacted_path(source.spec, record, events, approvals)
 
 
 async def read_runs(source: GraphSource, limit: int, db: str | Path | None = None) -> list[RunPath]:
@@ -119,7 +155,7 @@ async def read_runs(source: GraphSource, limit: int, db: str | Path | None = Non
         )
     if limit < 1:
         raise InputError(f"--runs must be at least 1, got {limit}")
-    async with SqliteCheckpointer.from_path(_database(db)) as saver:
+    async with SqliteCheckpointer.from_path(_database(db), read_only=True) as saver:
         records = await saver.store.list_runs(graph=source.ref, limit=limit)
         if not records:
             records = await saver.store.list_runs(graph=source.spec.name, limit=limit)
@@ -132,5 +168,5 @@ async def read_runs(source: GraphSource, limit: int, db: str | Path | None = Non
         for record in reversed(records):
             events = await saver.store.list_events(record.run_id)
             approvals = await saver.store.list_approvals(run_id=record.run_id, status=None)
-            paths.append(path_from_events(source.spec, record, events, approvals))
+            paths.append(_redacted_path(source.spec, record, events, approvals))
         return paths

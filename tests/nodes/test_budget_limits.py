@@ -10,6 +10,7 @@ from nodes import BudgetEnvelope, ModelPrice, NodeContext, ToolCall, ToolRegistr
 from nodes import TransientToolError as Transient
 from railgraph import END, FAIL, START, GraphBuilder, Runner
 from verifiers import Predicate
+from visualize import StopStatus, path_from_events
 
 
 class Work(BaseModel):
@@ -95,16 +96,36 @@ async def test_llm_calls(runner: Runner, chat: Any, dims: Any) -> None:
         ("node_started", "a"),
         ("llm_call", "a"),
         ("node_finished", "a"),
-        ("budget_exhausted", "b"),
-        ("budget_exhausted", "b"),
+        ("budget_exhausted", "b"),  # one refusal, one event
     ]
     events = await runner.store.list_events(outcome.run_id)
     assert events[4].data == {
+        "error": outcome.reason,
+        "error_type": "BudgetExhausted",
+        "traceback": None,
         "dimension": "llm_calls",
         "used": 1,
         "limit": 1,
         "refused": "a call to model 'm2'",
     }
+
+
+async def test_a_refusal_is_drawn_as_one_stop(runner: Runner, chat: Any) -> None:
+    """One refusal, one event: two used to draw a second visit and a hop never taken."""
+    g = GraphBuilder("one-stop", Work, budget=BudgetEnvelope(llm_calls=1))
+    g.llm("a", model=chat(("one", 1, 1)), model_name="m", prompt=lambda s: "1", output="a")
+    g.llm("b", model=chat(("two", 1, 1)), model_name="m", prompt=lambda s: "2", output="b")
+    g.edge(START, "a").edge("a", "b").edge("b", END)
+    graph = g.build()
+    outcome = await runner.start(graph, {})
+    record = await runner.store.get_run(outcome.run_id)
+    assert record is not None
+
+    path = path_from_events(graph.spec, record, await runner.store.list_events(outcome.run_id))
+
+    assert [(v.node, v.finished) for v in path.visits] == [("a", True), ("b", False)]
+    assert [(h.edge.source, h.edge.target) for h in path.hops] == [("__start__", "a"), ("a", "b")]
+    assert path.stops == {"b": StopStatus.BUDGET_EXHAUSTED}
 
 
 async def test_tool_calls(runner: Runner, dims: Any) -> None:
@@ -216,7 +237,6 @@ async def test_cost_usd(runner: Runner, chat: Any, dims: Any) -> None:
     assert await kinds(runner, outcome.run_id) == [
         ("run_started", None),
         ("llm_call", "a"),
-        ("budget_exhausted", "a"),
         ("budget_exhausted", "a"),
     ]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import socket
 from typing import Any
 
 import pytest
@@ -9,6 +12,10 @@ from pydantic import BaseModel, Field
 
 from nodes import BudgetEnvelope, Decision, ToolCall, ToolRegistry
 from railgraph import END, START, DecisionError, GraphBuilder, RailGraph, Runner
+
+# Who really runs these tests, read the way an audit would (not through railgraph).
+OS_USER = pwd.getpwuid(os.getuid()).pw_name
+HOST = socket.gethostname()
 
 
 class Payout(BaseModel):
@@ -122,7 +129,14 @@ async def test_approve_runs_the_reviewed_call_once(runner: Runner) -> None:
         ("run_finished", None),
     ]
     decided = events[6].data
-    assert decided == {"decision": "approve", "by": "ann", "reason": None, "args": None}
+    assert decided == {
+        "decision": "approve",
+        "by": "ann",
+        "os_user": OS_USER,
+        "host": HOST,
+        "reason": None,
+        "args": None,
+    }
     assert events[7].data["outcome"] == "approved"
     effects = await runner.store.list_effects(paused.run_id)
     assert [(e.tool, e.status, e.args) for e in effects] == [
@@ -183,7 +197,8 @@ async def test_invalid_edit_is_refused_and_the_request_stays_pending(runner: Run
 
     assert str(info.value) == (
         "the edit does not fit tool 'pay' (amount: Input should be greater than 0); the "
-        "request is still pending, decide again with arguments that match PayArgs"
+        "request is still pending, decide again with arguments that match PayArgs "
+        "(amount, memo)"
     )
     (approval,) = await runner.store.list_approvals(run_id=paused.run_id, status=None)
     assert (approval.status, approval.decision) == ("pending", None)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from nodes import BudgetEnvelope, ToolRegistry
+from nodes import BudgetEnvelope, ModelPrice, ToolRegistry, Usage
 from railgraph import END, FAIL, START, GraphBuilder, RailGraph, Runner
 
 
@@ -181,3 +181,81 @@ async def test_without_limits_the_gate_is_always_within(runner: Runner) -> None:
 
     assert outcome.status == "completed"
     assert calls == ["fetch", "send"]
+
+
+class Notes(BaseModel):
+    first: str | None = None
+    second: str | None = None
+
+
+def priced_job(chat: Any) -> tuple[RailGraph, Any]:
+    """An LLM call that spends exactly the cost limit, then a budget gate before another."""
+    first, second = chat(("one", 1000, 0)), chat(("two", 1000, 0))
+    g = GraphBuilder(
+        "priced",
+        Notes,
+        budget=BudgetEnvelope(cost_usd=0.01),
+        prices={"m": ModelPrice(input_per_mtok=10.0, output_per_mtok=0.0)},
+    )
+    g.llm("draft", model=first, model_name="m", prompt=lambda s: "1", output="first")
+    g.budget("room", within="polish", exceeded=END)
+    g.llm("polish", model=second, model_name="m", prompt=lambda s: "2", output="second")
+    g.edge(START, "draft").edge("draft", "room").edge("polish", END)
+    return g.build(), second
+
+
+async def test_at_the_cost_limit_the_gate_takes_exceeded(runner: Runner, chat: Any) -> None:
+    """Cost is known only after a call: at its limit no call may start, and the gate says
+    so itself; the step guard used to refuse the gate, so ``exceeded`` was unreachable."""
+    graph, second = priced_job(chat)
+
+    outcome = await runner.start(graph, {})
+
+    assert outcome.status == "budget_exhausted"
+    assert outcome.reason == "cost_usd: 0.01 of 0.01 used"
+    assert outcome.result == {"first": "one", "second": None}
+    assert second.seen == []
+    events = await runner.store.list_events(outcome.run_id)
+    assert [(e.kind, e.node) for e in events] == [
+        ("run_started", None),
+        ("node_started", "draft"),
+        ("llm_call", "draft"),
+        ("node_finished", "draft"),
+        ("node_started", "room"),
+        ("budget_check", "room"),
+        ("node_finished", "room"),
+        ("run_finished", None),
+    ]
+    assert (events[5].data["outcome"], events[5].data["dimension"]) == ("exceeded", "cost_usd")
+    assert events[6].data["outcome"] == "exceeded"
+
+
+async def test_at_the_step_limit_the_gate_takes_exceeded(runner: Runner) -> None:
+    calls: list[str] = []
+
+    # fetch takes the only step; the step check does not refuse the gate, which judges.
+    outcome = await runner.start(job(calls), {}, budget={"steps": 1})
+
+    assert outcome.status == "budget_exhausted"
+    assert outcome.reason == "steps: 2 of 1 used"
+    assert calls == ["fetch"]
+    events = await runner.store.list_events(outcome.run_id)
+    (check,) = [e for e in events if e.kind == "budget_check"]
+    assert (check.data["outcome"], check.data["dimension"]) == ("exceeded", "steps")
+    assert [e.kind for e in events if e.kind == "budget_exhausted"] == []
+
+
+def test_the_gate_and_the_runtime_ask_one_predicate() -> None:
+    """What a gate reserves is what the runtime would refuse, dimension by dimension."""
+    envelope = BudgetEnvelope(tool_calls=2, cost_usd=0.5, tokens=100)
+    at_cost = Usage(cost_usd=0.5)
+    at_calls = Usage(tool_calls=2)
+
+    # Cost and tokens are known only after a call: at the limit nothing may start.
+    assert at_cost.over(envelope) == "cost_usd"
+    assert at_cost.over(envelope, {"tool_calls": 1}) == "cost_usd"
+    # Counters are over only when the work would pass them.
+    assert at_calls.over(envelope) is None
+    assert at_calls.over(envelope, {"tool_calls": 1}) == "tool_calls"
+    assert Usage(tool_calls=1).over(envelope, {"tool_calls": 1}) is None
+    assert Usage(tokens=60).over(envelope, {"tokens": 50}) == "tokens"

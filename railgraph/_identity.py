@@ -1,0 +1,50 @@
+"""Who is at the keyboard: the operating-system user and host that record a decision.
+
+A reviewer's ``--by`` name is a claim; the OS user and host are recorded beside it so that
+an audit can tell who really decided. The user comes from the process's real user id, not
+from environment variables that anyone can set.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+
+from nodes._review import person_name
+from railgraph.errors import InputError
+
+__all__ = ["os_host", "os_user", "starter"]
+
+
+def os_user() -> str:
+    """The name of the operating-system user running this process."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        # No password database (Windows, a container without the user): the login name.
+        try:
+            return getpass.getuser()
+        except OSError:
+            return "unknown"
+
+
+def os_host() -> str:
+    """The name of the host running this process."""
+    return socket.gethostname() or "unknown"
+
+
+def starter(started_by: str | None) -> str:
+    """Who starts a run: the name given, trimmed, or else the operating-system user.
+
+    Raises:
+        InputError: The name given is empty or only whitespace.
+    """
+    if started_by is None:
+        return os_user()
+    try:
+        return person_name(started_by, "the name of who starts the run")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
