@@ -114,7 +114,8 @@ async def api_decide(request: Request, state: WebState, user: Principal) -> Resp
     """POST /api/runs/{run_id}/decisions: approve, edit or reject a request as the token's user.
 
     Body: ``{"request_id": ..., "decision": "approve" | "edit" | "reject", "args": {...},
-    "reason": "..."}``; answers with the run's outcome, as ``railgraph approve --json``.
+    "reason": "..."}``, or for an effect a crash left unknown ``{"decision": "happened",
+    "result": {...}}``; answers with the run's outcome, as ``railgraph approve --json``.
     """
     run_id = request.path_params["run_id"]
     body = await _body(request)
@@ -127,7 +128,12 @@ async def api_decide(request: Request, state: WebState, user: Principal) -> Resp
         raise DecideError('args must be a JSON object, e.g. {"amount": 50}', 400)
     if reason is not None and not isinstance(reason, str):
         raise DecideError("reason must be a string", 400)
-    decision = decision_of(str(body.get("decision", "")), user, args=args, reason=reason)
+    result = body.get("result")
+    if result is not None and not isinstance(result, dict):
+        raise DecideError('result must be a JSON object, e.g. {"refund_id": 7}', 400)
+    decision = decision_of(
+        str(body.get("decision", "")), user, args=args, reason=reason, result=result
+    )
     outcome = await decide(state, run_id, decision, user=user, request_id=request_id)
     return JSONResponse(outcome.to_json())
 

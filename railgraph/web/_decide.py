@@ -10,7 +10,7 @@ stored once the runner has refused.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,9 +21,10 @@ from railgraph.errors import DecisionError, InputError, RailgraphError
 from railgraph.web._auth import Principal
 from railgraph.web._state import WebState
 
-__all__ = ["DecideError", "cancel", "decide", "resume", "status_of"]
+__all__ = ["DECISIONS", "DecideError", "cancel", "decide", "decision_of", "resume", "status_of"]
 
-DecisionKind = Literal["approve", "edit", "reject"]
+DECISIONS = ("approve", "edit", "reject", "happened")
+"""What a reviewer may answer (railgraph alone expires requests)."""
 
 
 class DecideError(Exception):
@@ -81,18 +82,36 @@ async def status_of(
 
 
 def decision_of(
-    kind: str, user: Principal, *, args: dict[str, Any] | None, reason: str | None
+    kind: str,
+    user: Principal,
+    *,
+    args: dict[str, Any] | None,
+    reason: str | None,
+    result: dict[str, Any] | None = None,
 ) -> Decision:
     """The decision a reviewer submitted, recorded under their signed-in name.
+
+    ``happened`` (with the ``result`` observed) answers a request about an effect a crash
+    left unknown.
 
     Raises:
         DecideError: The decision is malformed (400).
     """
-    if kind not in ("approve", "edit", "reject"):
-        raise DecideError(f"unknown decision {kind!r}; use approve, edit or reject", 400)
+    if kind not in DECISIONS:
+        raise DecideError(
+            f"unknown decision {kind!r}; use approve, edit or reject (or happened, for an "
+            "effect a crash left unknown)",
+            400,
+        )
     try:
         return Decision.model_validate(
-            {"decision": kind, "by": user.name, "args": args or None, "reason": reason or None}
+            {
+                "decision": kind,
+                "by": user.name,
+                "args": args or None,
+                "reason": reason or None,
+                "result": result,
+            }
         )
     except ValidationError as exc:
         message = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())

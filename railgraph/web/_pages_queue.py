@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -123,6 +124,25 @@ async def _refused(
     )
 
 
+def _observed(text: str) -> dict[str, Any]:
+    """The result a reviewer saw in the target system, as typed (a JSON object).
+
+    Raises:
+        DecideError: It is not a JSON object (400).
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DecideError(
+            f"the result observed is not JSON ({exc.msg}); enter it as a JSON object in the "
+            "tool's output schema",
+            400,
+        ) from None
+    if not isinstance(value, dict):
+        raise DecideError('the result observed must be a JSON object, e.g. {"id": 7}', 400)
+    return value
+
+
 async def _edit(
     state: WebState, request_id: str, form: FormData
 ) -> tuple[EditForm | None, dict[str, Any]]:
@@ -175,7 +195,8 @@ async def decide_page(request: Request) -> Response:
             if edit_form is not None and not edit_form.valid:
                 message = edit_form.error or "some arguments do not fit the tool; see the fields"
                 raise DecideError(message, 400)
-        decision = decision_of(kind, user, args=args, reason=reason)
+        result = _observed(form_text(form, "result")) if kind == "happened" else None
+        decision = decision_of(kind, user, args=args, reason=reason, result=result)
         outcome = await decide(state, run_id, decision, user=user, request_id=request_id)
     except DecideError as exc:
         return await _refused(
@@ -188,7 +209,12 @@ async def decide_page(request: Request) -> Response:
             edit_form,
             reason_error=kind == "reject" and exc.status == 400,
         )
-    done = {"approve": "approved", "edit": "approved with your edit", "reject": "rejected"}
+    done = {
+        "approve": "approved",
+        "edit": "approved with your edit",
+        "reject": "rejected",
+        "happened": "answered: the effect happened",
+    }
     return state.back(
         target, f"request {request_id} {done[kind]}; run {run_id} is now {outcome.status}"
     )

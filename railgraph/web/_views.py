@@ -114,6 +114,8 @@ class Card:
     """Why the last decision on this card was refused."""
     reason_error: str | None = None
     """Why the last rejection was refused (shown by the reason field)."""
+    result_fields: tuple[str, ...] = ()
+    """For an effect a crash left unknown: the fields of the tool's output schema."""
 
 
 def graph_of(state: WebState, ref: str) -> RailGraph | None:
@@ -151,10 +153,11 @@ async def card(
     store = state.runner.store
     action = approval.request.get("action") or {}
     rail = graph_of(state, approval.graph)
-    if form is None and rail is not None and approval.request.get("kind") != "unknown_effect":
-        tool = tool_of(rail, action)
-        if tool is not None:
-            form = edit_form(tool.input, action.get("args") or {})
+    tool = tool_of(rail, action)
+    unknown = approval.request.get("kind") == "unknown_effect"
+    if form is None and tool is not None and not unknown:
+        form = edit_form(tool.input, action.get("args") or {})
+    fields = tuple(tool.output.model_fields) if tool is not None and unknown else ()
     svg: str | None = None
     why: str | None = "the graph cannot be imported here, so its diagram cannot be drawn"
     record = await store.get_run(approval.run_id)
@@ -171,6 +174,7 @@ async def card(
         conversation=_conversation(approval.request),
         error=error,
         reason_error=reason_error,
+        result_fields=fields,
     )
 
 

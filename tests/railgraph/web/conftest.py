@@ -16,6 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from checkpointers import ApprovalRecord, EventRecord, UserRole
+from nodes._toolcall import _idempotency_key
 from railgraph import Runner
 from railgraph.web import WebSettings, create_app, hash_password
 
@@ -113,6 +114,28 @@ class World:
 
     def payout(self, amount: float = 250.0, by: str | None = "dave") -> str:
         return self.start("payouts:graph", {"account": "AC-1", "amount": amount}, by=by)
+
+    def unknown_effect(self, run_id: str = "run-u") -> str:
+        """A payout approved by bob whose payment a crash left unknown; the request asking
+        what happened."""
+        args = {"account": "AC-1", "amount": 250.0, "currency": "EUR", "urgent": False}
+
+        async def crash(r: Runner) -> str:
+            key = _idempotency_key(run_id, "pay", "pay", args)
+            await r.store.begin_effect(key, run_id=run_id, node="pay", tool="pay", args=args)
+            paused = await r.start(
+                "payouts:graph",
+                {"account": "AC-1", "amount": 250},
+                run_id=run_id,
+                started_by="dave",
+            )
+            asked = await r.approve(run_id, by="bob", request_id=paused.pending[0].request_id)
+            [request] = asked.pending
+            assert request.request["kind"] == "unknown_effect"
+            return request.request_id
+
+        found: str = self._run(crash)
+        return found
 
     def approvals(self, run_id: str) -> list[ApprovalRecord]:
         found: list[ApprovalRecord] = self._run(

@@ -252,3 +252,26 @@ def test_two_servers_deciding_at_once_decide_once(world: World) -> None:
     assert world.status(run_id) == "completed"
     calls = [e for e in world.events(run_id) if e.kind == "tool_call"]
     assert [(c.data["tool"], c.data["status"]) for c in calls] == [("pay", "ok")]
+
+
+def test_an_unknown_effect_is_answered_over_the_api(client: TestClient, world: World) -> None:
+    request_id = world.unknown_effect()
+    bob = token_for(world, "bob")
+    path = "/api/runs/run-u/decisions"
+    edit = post(client, path, bob, {"decision": "edit", "args": {"amount": 1}})
+    assert edit.status_code == 400
+    assert "its arguments cannot change" in edit.json()["error"]
+    no_result = post(client, path, bob, {"decision": "happened"})
+    assert no_result.status_code == 400
+    assert "saying an effect happened needs the result observed" in no_result.json()["error"]
+    done = post(
+        client,
+        path,
+        bob,
+        {"request_id": request_id, "decision": "happened", "result": {"reference": "bank-9"}},
+    )
+    assert done.status_code == 200
+    assert done.json()["status"] == "completed"
+    assert done.json()["result"]["paid"] == {"reference": "bank-9"}
+    approval = next(a for a in world.approvals("run-u") if a.request_id == request_id)
+    assert (approval.status, approval.decided_by) == ("happened", "bob")

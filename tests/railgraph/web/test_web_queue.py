@@ -238,9 +238,43 @@ def test_live_fingerprint_changes_when_a_request_arrives(client: TestClient, wor
     assert f'data-version="{after}"' in client.get("/queue").text
 
 
-def test_an_unknown_effect_offers_send_again_or_stop_and_no_edit(
+def test_an_unknown_effect_offers_its_three_answers_and_no_edit(
     client: TestClient, world: World
 ) -> None:
+    request_id = world.unknown_effect()
+    sign_in(client, "bob")
+    page = client.get("/queue").text
+    card = page[page.index(f'id="request-{request_id}"') :]
+    assert '<span class="tier tier-irreversible">outcome unknown</span>' in card
+    again = "Send it again (it did not happen)"
+    assert f'<button type="submit" class="approve">{again}</button>' in card
+    assert '<button type="submit">It happened: go on with this result</button>' in card
+    assert "(JSON with reference)" in card
+    assert '<button type="submit" class="reject">Stop the run</button>' in card
+    assert "Edit the arguments" not in card
+
+
+def test_it_happened_records_the_observed_result_once(client: TestClient, world: World) -> None:
+    request_id = world.unknown_effect()
+    csrf = sign_in(client, "bob")
+    not_json = decide(client, csrf, "run-u", request_id, decision="happened", result="{ref")
+    assert not_json.status_code == 400
+    assert "the result observed is not JSON" in not_json.text
+    wrong = decide(client, csrf, "run-u", request_id, decision="happened", result='{"ref": 1}')
+    assert wrong.status_code == 400
+    assert world.approvals("run-u")[-1].status == "pending"
+    done = decide(
+        client, csrf, "run-u", request_id, decision="happened", result='{"reference": "bank-9"}'
+    )
+    assert done.status_code == 303
+    approval = next(a for a in world.approvals("run-u") if a.request_id == request_id)
+    assert (approval.status, approval.decided_by) == ("happened", "bob")
+    assert world.status("run-u") == "completed"
+    calls = [e.data["status"] for e in world.events("run-u") if e.kind == "tool_call"]
+    assert "ok" not in calls  # the payment was not sent again
+
+
+def test_a_conversation_in_a_request_is_shown_escaped(client: TestClient, world: World) -> None:
     run_id = world.payout(250)
     action = {
         "node": "pay",
@@ -250,10 +284,9 @@ def test_an_unknown_effect_offers_send_again_or_stop_and_no_edit(
         "policy": "approve",
     }
     request = {
-        "gate": "pay",
-        "kind": "unknown_effect",
+        "gate": "loop",
         "action": action,
-        "reason": "tool 'pay' at node 'pay' started but its outcome is unknown",
+        "reason": "the model wants to pay",
         "spend": {},
         "graph": "payouts",
         "conversation": [{"role": "user", "content": "pay <b>AC-1</b>"}],
@@ -262,10 +295,10 @@ def test_an_unknown_effect_offers_send_again_or_stop_and_no_edit(
     async def file(runner: Runner) -> None:
         await runner.store.add_approval(
             ApprovalRecord(
-                request_id="unknown-1",
+                request_id="agent-1",
                 run_id=run_id,
                 graph="payouts:graph",
-                node="pay",
+                node="loop",
                 status="pending",
                 request=request,
                 # a clock a little ahead (another machine's) still shows in the queue
@@ -276,13 +309,7 @@ def test_an_unknown_effect_offers_send_again_or_stop_and_no_edit(
     world._run(file)
     sign_in(client, "bob")
     page = client.get("/queue").text
-    card = page[page.index('id="request-unknown-1"') :]
-    assert '<span class="tier tier-irreversible">outcome unknown</span>' in card
-    assert (
-        '<button type="submit" class="approve">Send it again (it did not happen)</button>' in card
-    )
-    assert '<button type="submit" class="reject">Stop the run</button>' in card
-    assert "Edit the arguments" not in card
+    card = page[page.index('id="request-agent-1"') :]
     assert "<li><b>user</b> pay &lt;b&gt;AC-1&lt;/b&gt;</li>" in card
 
 
