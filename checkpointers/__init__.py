@@ -7,6 +7,7 @@ Open both with `SqliteCheckpointer.from_path`; the run store is its `store`::
         runs = await saver.store.list_runs(status="paused")
 """
 
+from ._leases import Lease, LeaseClaim, lease_live
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -35,6 +36,9 @@ __all__ = [
     "Redactor",
     # the run store
     "RunStore",
+    "Lease",
+    "LeaseClaim",
+    "lease_live",
     # run store records
     "ApprovalRecord",
     "ApprovalStatus",

@@ -277,9 +277,12 @@ class Database:
         return self._stored(outcomes)
 
     def _stored(self, outcomes: list[Outcome]) -> list[Outcome]:
-        """The outcomes, with SQLite's errors turned into `StoreError`."""
+        """The outcomes, with SQLite's and the OS's errors turned into `StoreError`."""
+        # Bodies do no I/O of their own: an OSError in one is the database's (disk full).
         return [
-            Outcome(error=store_error(self, o.error)) if isinstance(o.error, sqlite3.Error) else o
+            Outcome(error=store_error(self, o.error))
+            if isinstance(o.error, (sqlite3.Error, OSError))
+            else o
             for o in outcomes
         ]
 

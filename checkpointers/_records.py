@@ -61,6 +61,16 @@ class RunRecord(BaseModel):
     """When the run was created, in unix seconds."""
     updated_at: float
     """When the record last changed, in unix seconds."""
+    lease_owner: str | None = None
+    """Who drives the run now (a runner's id); `None` when nobody does."""
+    lease_host: str | None = None
+    """The host the driving process runs on."""
+    lease_pid: int | None = None
+    """The driving process's id on `lease_host`."""
+    heartbeat_at: float | None = None
+    """When the driver last renewed its lease, in unix seconds."""
+    lease_expires_at: float | None = None
+    """When the lease lapses unless renewed, in unix seconds."""
 
 
 class EventRecord(BaseModel):

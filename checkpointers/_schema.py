@@ -220,10 +220,22 @@ _SHARED_VALUES: Migration = (
     "WHERE value_hash IS NOT NULL",
 )
 
+_RUN_LEASES: Migration = (
+    # Who drives a run: a lease with its holder, a heartbeat and an expiry. NULL owner:
+    # nobody drives it (paused, ended, or interrupted when its status is `running`).
+    # Paused runs of older databases have no lease, so they resume as before.
+    "ALTER TABLE runs ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE runs ADD COLUMN lease_host TEXT",
+    "ALTER TABLE runs ADD COLUMN lease_pid INTEGER",
+    "ALTER TABLE runs ADD COLUMN heartbeat_at REAL",
+    "ALTER TABLE runs ADD COLUMN lease_expires_at REAL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_TABLES,
     _RUN_STORE_TABLES,
     _SHARED_VALUES,
+    _RUN_LEASES,
     USERS_MIGRATION,
 )
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""

@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar, get_args
 
-from railgraph.errors import DecisionError, StoreError
+from railgraph.errors import DecisionError, RunCancelled, StoreError
 
 from ._db import Database
 from ._events import insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
+from ._leases import RunLeases, run_is_cancelled
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -63,7 +64,7 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
-class RunStore:
+class RunStore(RunLeases):
     """Records of runs, their events, review requests and tool side effects.
 
     Reach it as `SqliteCheckpointer.store`; it shares the saver's database,
@@ -74,6 +75,9 @@ class RunStore:
         redactor: Redacts secrets from events, review requests and the ledger's
             arguments before they are stored (they are for people).
     """
+
+    _runs = _RUNS
+    _effects = _EFFECTS
 
     def __init__(self, db: Database, *, redactor: Redactor | None = None) -> None:
         self._db = db
@@ -335,6 +339,10 @@ class RunStore:
             `None` if the key is new (a `started` entry now exists and the tool
             may run); otherwise the existing entry, untouched, so the caller can
             reuse a completed result instead of repeating the effect.
+
+        Raises:
+            RunCancelled: The run is cancelled (the kill switch, checked in the same
+                transaction as the claim, so no effect starts after a cancel commits).
         """
         record = EffectRecord(
             idempotency_key=key,
@@ -348,6 +356,10 @@ class RunStore:
         params = _EFFECTS.params(record)
 
         def claim() -> Body[sqlite3.Row | None]:
+            if (yield from run_is_cancelled(run_id)):
+                raise RunCancelled(
+                    f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
+                )
             if (yield from execute(_EFFECTS.insert(or_ignore=True), params)):
                 return None
             return (yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,)))

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from checkpointers import ApprovalRecord
+from checkpointers import ApprovalRecord, EffectRecord
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
@@ -25,7 +25,7 @@ from railgraph._cli_app import (
     safe_file_name,
     with_runner,
 )
-from railgraph._cli_text import esc
+from railgraph._cli_text import esc, plain
 from railgraph._runner import Runner, RunOutcome
 from railgraph.errors import InputError, RailgraphError
 from visualize import (
@@ -53,19 +53,22 @@ def pending(
     """List review requests waiting for a person, oldest first.
 
     It only reads: requests past their expiry are marked, and `railgraph expire` applies
-    their gates' timeout outcomes.
+    their gates' timeout outcomes. Effects of ended runs that may have happened are named.
     """
 
-    async def work(runner: Runner) -> tuple[list[ApprovalRecord], float]:
+    async def work(
+        runner: Runner,
+    ) -> tuple[list[ApprovalRecord], list[EffectRecord], float]:
         if graph is None or ":" in graph:
             found = await runner.store.list_approvals(status="pending", graph=graph)
         else:
             # A graph's name (not its module:attribute reference) is kept in the request.
             waiting = await runner.store.list_approvals(status="pending")
             found = [a for a in waiting if a.request.get("graph") == graph]
-        return [runner.store.redactor.approval(a) for a in found], runner.clock()
+        redacted = [runner.store.redactor.approval(a) for a in found]
+        return redacted, await runner.unknown_effects(), runner.clock()
 
-    requests, now = with_runner(db, work, read_only=True)
+    requests, unknown, now = with_runner(db, work, read_only=True)
     drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}
     if as_json:
         print_json(
@@ -78,10 +81,22 @@ def pending(
                 for p in requests
             ]
         )
-    elif requests:
+        return
+    if requests:
         print_pending(requests, drawn, now=now)
     else:
         out.print("no pending review requests")
+    for effect in unknown:
+        # The run ended (cancelled) before anyone learnt whether this effect happened.
+        out.print(
+            plain(
+                f"effect may have happened: run {effect.run_id}, tool {effect.tool} at node "
+                f"{effect.node} (key {effect.idempotency_key}) started but was never confirmed; "
+                "check the target system"
+            ),
+            highlight=False,
+            markup=False,
+        )
 
 
 def _draw_runs(
@@ -210,3 +225,5 @@ def cancel(
         print_json(outcome.to_json())
     else:
         out.print(f"run [bold]{esc(outcome.run_id)}[/bold]: {esc(outcome.status)}")
+        if outcome.reason:  # names effects made, and ones that may have happened
+            out.print(f"  reason: {plain(outcome.reason)}", highlight=False, markup=False)

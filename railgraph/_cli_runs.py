@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich import box
 from rich.table import Table
 
-from checkpointers import RunRecord
+from checkpointers import RunRecord, lease_live
 from nodes import BudgetEnvelope
 from railgraph._cli_app import (
     DbOpt,
@@ -26,7 +27,8 @@ from railgraph._cli_app import (
     when,
     with_runner,
 )
-from railgraph._cli_text import esc, plain
+from railgraph._cli_text import esc, plain, quote
+from railgraph._lease import driver_line, shown_status
 from railgraph._outcome import RunStatus
 from railgraph._report import display_redactor, trace
 from railgraph._runner import Runner, RunOutcome
@@ -144,15 +146,28 @@ def runs(
     for column, width in zip(table.columns, (12, 10, 16, 5, 5, 8, 19), strict=False):
         column.min_width = width
     for r in records:
+        shown = shown_status(r, lease_live(r, time.time()))
         table.add_row(
             esc(r.run_id),
             esc(r.graph_name),
-            esc(r.status),
+            esc(shown),
             f"{r.usage.get('steps', 0):g}",
             f"{r.usage.get('tool_calls', 0):g}",
             f"{r.usage.get('cost_usd', 0):.6f}",
             when(r.created_at),
-            esc(clip(plain(r.error or ""), 60)),
+            esc(
+                clip(
+                    plain(
+                        r.error
+                        or (
+                            f"resume: railgraph resume {quote(r.run_id)}"
+                            if shown != r.status
+                            else ""
+                        )
+                    ),
+                    60,
+                )
+            ),
         )
     out.print(table)
 
@@ -171,7 +186,11 @@ def show(
             raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
         events = await runner.store.list_events(run_id)
         approvals = await runner.store.list_approvals(run_id=run_id, status=None)
-        return trace(record, events, approvals, runner.store.redactor)
+        report = trace(record, events, approvals, runner.store.redactor)
+        live = lease_live(record, time.time())
+        report["shown_status"] = shown_status(record, live)
+        report["driver"] = driver_line(record, live)
+        return report
 
     report = with_runner(db, work, read_only=True)
     if as_json:
@@ -179,8 +198,10 @@ def show(
         return
     out.print(
         f"run [bold]{esc(report['run_id'])}[/bold] of {esc(report['agent']['graph'])}: "
-        f"{esc(report['status'])}"
+        f"{esc(report['shown_status'])}"
     )
+    if report["driver"]:
+        out.print(f"  {report['driver']}", highlight=False, markup=False)
     if report["outcome"]["reason"]:
         out.print(f"  reason: {plain(report['outcome']['reason'])}", highlight=False, markup=False)
     out.print(f"  path: {plain(' -> '.join(report['path']))}", highlight=False, markup=False)

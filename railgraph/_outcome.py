@@ -8,15 +8,25 @@ from typing import Any, Literal
 
 from langgraph.errors import GraphRecursionError
 
-from checkpointers import ApprovalRecord
+from checkpointers import ApprovalRecord, RunRecord
 from railgraph.errors import BudgetExhausted, RunCancelled
 
-__all__ = ["ENDED", "RunOutcome", "RunStatus", "failure", "short_traceback"]
+__all__ = [
+    "DELIVERABLE",
+    "ENDED",
+    "RunOutcome",
+    "RunStatus",
+    "ended",
+    "failure",
+    "short_traceback",
+]
 
 RunStatus = Literal[
     "running", "paused", "completed", "failed", "budget_exhausted", "rejected", "cancelled"
 ]
 ENDED = ("completed", "failed", "budget_exhausted", "rejected", "cancelled")
+DELIVERABLE = ("approved", "edited", "rejected", "expired", "happened")
+"""Statuses of a review request whose decision the run is still to receive."""
 
 
 @dataclass(frozen=True)
@@ -66,3 +76,10 @@ def failure(error: BaseException) -> tuple[RunStatus, str]:
 
 def short_traceback(error: BaseException) -> str:
     return "".join(traceback.format_exception(error, limit=-3))
+
+
+def ended(record: RunRecord) -> RunOutcome:
+    """Where a run stands as stored, for a caller that did not drive it to there."""
+    return RunOutcome(
+        record.run_id, record.status, record.result or {}, record.usage, record.error or None
+    )

@@ -5,23 +5,35 @@ A mixin of :class:`railgraph.Runner`, kept apart from starting and driving runs.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from checkpointers import ApprovalRecord, ApprovalStatus, RunRecord, RunStore
+from checkpointers import (
+    ApprovalRecord,
+    ApprovalStatus,
+    EffectRecord,
+    RunRecord,
+    RunStore,
+    lease_live,
+)
 from nodes import Decision, ReviewRequest, merge_edit, observed_result
 from nodes._review import same_person
 from nodes._state import REQUESTS
 from railgraph._graph import RailGraph
 from railgraph._identity import os_host, os_user
-from railgraph._outcome import RunOutcome
+from railgraph._lease import busy_message
+from railgraph._outcome import ENDED, RunOutcome, ended
 from railgraph._report import path_of
-from railgraph.errors import DecisionError
+from railgraph.errors import DecisionError, RunBusy
 
 __all__ = ["ReviewQueue", "open_requests"]
+
+_POLL_S = 0.05
+"""Seconds between a waiting decider's looks at a run another process drives."""
 
 _DECIDED: dict[str, ApprovalStatus] = {
     "approve": "approved",
@@ -36,6 +48,7 @@ class ReviewQueue(ABC):
 
     store: RunStore
     clock: Callable[[], float]
+    decision_wait_s: float
 
     @abstractmethod
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
@@ -64,6 +77,10 @@ class ReviewQueue(ABC):
         allow_changed_graph: bool = False,
     ) -> RunOutcome:
         """Record a reviewer's decision on a paused run's request and resume the run.
+
+        The decision is recorded first (once: a compare-and-set on the request). If another
+        process drives the run, that process delivers it; this call waits up to
+        ``decision_wait_s`` for the run to move on, then says the decision is recorded.
 
         Raises:
             DecisionError: The run is not paused, the request is unknown or already decided,
@@ -96,7 +113,44 @@ class ReviewQueue(ABC):
             decision=stamped.model_dump(mode="json"),
             decided_by=decision.by,
         )
-        return await self.resume(run_id, allow_changed_graph=allow_changed_graph)
+        return await self._deliver(run_id, allow_changed_graph=allow_changed_graph)
+
+    async def _deliver(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
+        """Bring a recorded decision to its run.
+
+        The decider takes the run's lease and resumes it. If another process drives the
+        run, that driver delivers every decided request before it gives its lease up (and
+        looks again after, so none is missed); the decider waits for it, up to
+        ``decision_wait_s``, then reports that the decision is recorded and will be
+        delivered.
+        """
+        # Counted in looks, not read from a clock: an injected clock that stands still
+        # must not make a decider wait for ever.
+        looks = int(self.decision_wait_s / _POLL_S)
+        while True:
+            try:
+                return await self.resume(run_id, allow_changed_graph=allow_changed_graph)
+            except RunBusy:
+                looks -= 1
+                if looks < 0:
+                    record = await self._record(run_id)
+                    if record.status in ENDED:
+                        return ended(record)
+                    return RunOutcome(
+                        run_id,
+                        record.status,
+                        record.result or {},
+                        record.usage,
+                        "the decision is recorded and will be delivered by the process that "
+                        f"drives the run now: {busy_message(record)}",
+                    )
+                await asyncio.sleep(_POLL_S)
+            except DecisionError:
+                record = await self._record(run_id)
+                if record.status not in ENDED:
+                    raise
+                # The run ended (a cancel, another decision) before it could take this one.
+                return ended(record)
 
     async def approve(
         self,
@@ -140,23 +194,26 @@ class ReviewQueue(ABC):
         return await self.decide(run_id, decision, request_id=request_id)
 
     async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
-        """Stop a run for good: it ends ``cancelled`` and calls no further tool."""
-        record = await self._record(run_id)
-        if record.status not in ("running", "paused"):
+        """Stop a run for good: it ends ``cancelled`` and calls no further tool.
+
+        A compare-and-set: a run that completed first stays completed (and the cancel
+        says so). Effects whose outcome the ledger does not know are named in the
+        run's reason and in its trace: they may have happened.
+
+        Raises:
+            DecisionError: The run has already ended.
+        """
+        await self._record(run_id)
+        changed, after, _unknown = await self.store.cancel_run(
+            run_id, by=by, reason=reason, at=self.clock()
+        )
+        if not changed:
+            why = f" ({after.error})" if after.error else ""
             raise DecisionError(
-                f"run {run_id} is {record.status}; only running or paused runs can be cancelled"
+                f"run {run_id} is {after.status}{why}; only running or paused runs can be "
+                "cancelled, so the cancel changed nothing"
             )
-        for approval in await self.store.list_approvals(run_id=run_id, status="pending"):
-            await self.store.decide_approval(
-                approval.request_id,
-                status="cancelled",
-                decision={"decision": "cancel", "by": by, "reason": reason, "at": self.clock()},
-                decided_by=by,
-            )
-        text = f"cancelled by {by}: {reason}"
-        await self._event(run_id, "run_cancelled", by=by, reason=reason)
-        updated = await self.store.update_run(run_id, status="cancelled", error=text)
-        return RunOutcome(run_id, "cancelled", updated.result or {}, updated.usage, text)
+        return RunOutcome(run_id, "cancelled", after.result or {}, after.usage, after.error)
 
     async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
         """Review requests waiting for a decision, oldest first, across all runs.
@@ -171,6 +228,11 @@ class ReviewQueue(ABC):
         # A graph's name (not its module:attribute reference) is kept in the request.
         waiting = await self.store.list_approvals(status="pending")
         return [a for a in waiting if a.request.get("graph") == graph]
+
+    async def unknown_effects(self) -> list[EffectRecord]:
+        """Effects of ended runs (cancelled ones, mostly) that may have happened: a crash
+        came between the effect and its record, and the run ended before anyone checked."""
+        return await self.store.list_unknown_effects()
 
     async def expire(self, *, run_id: str | None = None) -> list[RunOutcome]:
         """Expire pending requests past their expiry and resume their runs.
@@ -195,13 +257,19 @@ class ReviewQueue(ABC):
                     os_user=os_user(),
                     host=os_host(),
                 )
-                await self.store.decide_approval(
-                    approval.request_id,
-                    status="expired",
-                    decision=decision.model_dump(mode="json"),
-                    decided_by="railgraph",
-                )
-            outcomes.append(await self.resume(due_run))
+                try:
+                    await self.store.decide_approval(
+                        approval.request_id,
+                        status="expired",
+                        decision=decision.model_dump(mode="json"),
+                        decided_by="railgraph",
+                    )
+                except DecisionError:
+                    continue  # decided by someone else meanwhile
+            try:
+                outcomes.append(await self.resume(due_run))
+            except RunBusy:
+                continue  # its driver delivers the expiry before it lets go
         return outcomes
 
     async def _choose_request(self, record: RunRecord, request_id: str | None) -> ApprovalRecord:
@@ -214,7 +282,8 @@ class ReviewQueue(ABC):
                 )
             if approval.status != "pending":
                 raise DecisionError(
-                    f"request {request_id} was already {approval.status} by {approval.decided_by}"
+                    f"request {request_id} was already {approval.status} by "
+                    f"{approval.decided_by}" + self._undelivered_hint(record, approval)
                 )
             return approval
         pending = await self.store.list_approvals(run_id=record.run_id, status="pending")
@@ -224,6 +293,7 @@ class ReviewQueue(ABC):
             decided = await self.store.list_approvals(run_id=record.run_id, status=None)
             last = (
                 f"; its last request was {decided[-1].status} by {decided[-1].decided_by}"
+                + self._undelivered_hint(record, decided[-1])
                 if decided
                 else ""
             )
@@ -234,6 +304,19 @@ class ReviewQueue(ABC):
         raise DecisionError(
             f"run {record.run_id} has {len(pending)} pending requests ({ids}); "
             "choose one with --request ID"
+        )
+
+    def _undelivered_hint(self, record: RunRecord, approval: ApprovalRecord) -> str:
+        """What to do when a decided request's run is not moving: a crash stopped it."""
+        if record.status == "running" and lease_live(record, self.clock()):
+            return f"; {busy_message(record)}"
+        # Paused since before the decision: the decider stopped before delivering it.
+        late = record.status == "paused" and (approval.decided_at or 0) >= record.updated_at
+        if record.status != "running" and not late:
+            return ""
+        return (
+            f"; run {record.run_id} was interrupted before it went on — run "
+            f"`railgraph resume {record.run_id}` to continue it"
         )
 
     async def _register_requests(

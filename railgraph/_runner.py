@@ -12,20 +12,22 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 
-from checkpointers import ApprovalRecord, Redactor, RunRecord, RunStore, SqliteCheckpointer
+from checkpointers import Lease, Redactor, RunRecord, RunStore, SqliteCheckpointer
 from nodes import (
-    PARTIAL_ATTR,
     RUNTIME_KEY,
     Runtime,
 )
-from nodes._budget import add_usage
-from nodes._state import DECISIONS, EVENTS, REQUESTS, STATUS, USAGE
+from nodes._state import EVENTS
+from railgraph._drive import Driver
 from railgraph._graph import RailGraph
 from railgraph._identity import starter
-from railgraph._outcome import ENDED, RunOutcome, RunStatus, failure, short_traceback
-from railgraph._queue import ReviewQueue, open_requests
+from railgraph._lease import busy_message, fault_of
+from railgraph._outcome import (
+    ENDED,
+    RunOutcome,
+)
+from railgraph._queue import ReviewQueue
 from railgraph._settings import (
     default_db_path,
     default_secret_words,
@@ -35,22 +37,34 @@ from railgraph._settings import (
 )
 from railgraph._spec import GraphSpec
 from railgraph.errors import (
-    BudgetExhausted,
     DecisionError,
     InputError,
-    RunCancelled,
+    RunBusy,
+    StoreError,
 )
 
 __all__ = ["RunOutcome", "Runner"]
 
 
-class Runner(ReviewQueue):
+class Runner(ReviewQueue, Driver):
     """Runs railgraph graphs durably on one SQLite database.
+
+    Whoever drives a run holds its lease (see `checkpointers.Lease`): a second runner is
+    refused while the lease is live, and takes a lapsed one over.
 
     Example:
         >>> async def main() -> None:  # doctest: +SKIP
         ...     async with Runner.open(".railgraph/railgraph.db") as runner:
         ...         outcome = await runner.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+
+    Args:
+        saver: The checkpointer (and run store) to run on.
+        clock: Wall clock for events, records and lease expiry (inject one in tests).
+        timer: Monotonic clock for durations and for how long a decider waits.
+        lease_s: Seconds a lease lasts without a heartbeat.
+        heartbeat_s: Seconds between heartbeats; a third of ``lease_s`` if unset.
+        decision_wait_s: How long a decision waits for another process driving the run
+            to deliver it, before it reports that the decision is recorded.
     """
 
     def __init__(
@@ -59,11 +73,19 @@ class Runner(ReviewQueue):
         *,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
+        lease_s: float = 30.0,
+        heartbeat_s: float | None = None,
+        decision_wait_s: float = 30.0,
     ) -> None:
         self.saver = saver
         self.store: RunStore = saver.store
         self.clock = clock
         self.timer = timer
+        self.lease = Lease.here(uuid.uuid4().hex[:12])
+        """Who this runner is when it holds a run's lease."""
+        self.lease_s = lease_s
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else lease_s / 3
+        self.decision_wait_s = decision_wait_s
         self._graphs: dict[str, RailGraph] = {}
         self._started: dict[str, RailGraph] = {}
         self._compiled: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
@@ -79,6 +101,9 @@ class Runner(ReviewQueue):
         timer: Callable[[], float] = time.perf_counter,
         read_only: bool = False,
         redact: Iterable[str] | None = None,
+        lease_s: float = 30.0,
+        heartbeat_s: float | None = None,
+        decision_wait_s: float = 30.0,
     ) -> AsyncIterator[Runner]:
         """Open the database and yield a runner on it.
 
@@ -93,6 +118,10 @@ class Runner(ReviewQueue):
             redact: Key words that name secrets, redacted from events, review requests
                 and the ledger's arguments (see ``checkpointers.Redactor``);
                 ``$RAILGRAPH_REDACT`` or railgraph's list if unset.
+            lease_s: Seconds a run's lease lasts without a heartbeat.
+            heartbeat_s: Seconds between heartbeats; a third of ``lease_s`` if unset.
+            decision_wait_s: How long a decision waits for another process that drives
+                the run to deliver it.
         """
         async with AsyncExitStack() as stack:
             saver = await stack.enter_async_context(
@@ -105,7 +134,14 @@ class Runner(ReviewQueue):
                     redactor=Redactor(redact if redact is not None else default_secret_words()),
                 )
             )
-            yield cls(saver, clock=clock, timer=timer)
+            yield cls(
+                saver,
+                clock=clock,
+                timer=timer,
+                lease_s=lease_s,
+                heartbeat_s=heartbeat_s,
+                decision_wait_s=decision_wait_s,
+            )
 
     # -- graphs ------------------------------------------------------------------------------
 
@@ -161,7 +197,14 @@ class Runner(ReviewQueue):
 
     async def _is_cancelled(self, run_id: str) -> bool:
         record = await self.store.get_run(run_id)
-        return record is not None and record.status == "cancelled"
+        if record is None:
+            return False
+        if record.status == "running" and record.lease_owner != self.lease.owner:
+            raise RunBusy(
+                f"this runner lost its lease on run {run_id} (its heartbeat lapsed) and stops "
+                "driving it; " + (busy_message(record) if record.lease_owner else "resume it")
+            )
+        return record.status == "cancelled"
 
     # -- starting and resuming ---------------------------------------------------------------
 
@@ -201,57 +244,55 @@ class Runner(ReviewQueue):
             started_by=started_by,
             created_at=now,
             updated_at=now,
+            lease_owner=self.lease.owner,
+            lease_host=self.lease.host,
+            lease_pid=self.lease.pid,
+            heartbeat_at=now,
+            lease_expires_at=now + self.lease_s,
         )
         await self.store.create_run(record)
         self._started[record.run_id] = rail
-        await self._event(
-            record.run_id,
-            "run_started",
-            input=record.input,
-            budget=record.budget,
-            spec=rail.spec.model_dump(mode="json"),
-        )
-        return await self._drive(rail, record, state.model_dump())
+        try:
+            await self._event(
+                record.run_id,
+                "run_started",
+                input=record.input,
+                budget=record.budget,
+                spec=rail.spec.model_dump(mode="json"),
+            )
+        except StoreError as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            raise await self._interrupted(record, fault) from exc
+        return await self._hold(rail, record, state.model_dump())
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
         """Continue a run: with the decisions taken on its requests, or after a crash.
 
         Nothing that finished before is run again: LangGraph restarts from the last saved
         step and keeps the writes of tasks that finished in it; tool effects that completed
-        are replayed from the ledger.
+        are replayed from the ledger. Every branch a crash interrupted goes on, whatever
+        other branches still wait for.
+
+        Raises:
+            RunBusy: Another live process drives the run; nothing was changed.
+            DecisionError: The run has ended, or its graph changed.
+            RunInterrupted: A database fault stopped the run again; it stays resumable.
         """
         record = await self._record(run_id)
         if record.status in ENDED:
             raise DecisionError(f"run {run_id} is {record.status}; there is nothing to resume")
         rail = self._graph_of(record)
         await self._check_signature(record, rail, allow_changed_graph)
-        snapshot = await self._app(rail).aget_state(self._config(rail, record))
-        if snapshot.created_at is None:
-            # The process died before LangGraph saved the input: start again from it.
-            return await self._drive(rail, record, record.input)
-        answers: dict[str, Any] = {}
-        for interrupt in snapshot.interrupts:
-            approval = await self.store.get_approval(interrupt.id)
-            if approval is not None and approval.decision is not None:
-                answers[interrupt.id] = approval.decision
-        if answers:
-            return await self._drive(rail, record, Command(resume=answers))
-        deliveries: dict[str, Any] = {}
-        for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
-            if entry and entry.get("open"):
-                approval = await self.store.get_approval(entry["request_id"])
-                if approval is not None and approval.decision is not None:
-                    deliveries[gate] = {
-                        "request_id": entry["request_id"],
-                        "decision": approval.decision,
-                    }
-        if deliveries:
-            # Each decided gate runs again with its decision; other branches stay parked.
-            goto = Command(update={DECISIONS: deliveries}, goto=sorted(deliveries))
-            return await self._drive(rail, record, goto)
-        if snapshot.interrupts or open_requests(snapshot.values):
-            return await self._settle(rail, record, None)  # still waiting for people
-        return await self._drive(rail, record, None)  # a crash stopped it mid-way
+        claim = await self.store.acquire_lease(run_id, self.lease, ttl=self.lease_s)
+        if not claim.granted:
+            if claim.record.status in ENDED:
+                raise DecisionError(
+                    f"run {run_id} is {claim.record.status}; there is nothing to resume"
+                )
+            raise RunBusy(busy_message(claim.record))
+        return await self._hold(rail, claim.record, None)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -275,65 +316,6 @@ class Runner(ReviewQueue):
             f"{record.signature} -> {rail.signature}); compare with `railgraph spec "
             f"{record.graph}`, and pass --allow-changed-graph to resume anyway{changes}"
         )
-
-    async def _drive(self, rail: RailGraph, record: RunRecord, payload: Any) -> RunOutcome:
-        if record.status != "running":
-            # "" clears the reason the run was paused for.
-            record = await self.store.update_run(record.run_id, status="running", error="")
-        app = self._app(rail)
-        error: BaseException | None = None
-        try:
-            await app.ainvoke(payload, self._config(rail, record), durability="sync")
-        except Exception as exc:
-            error = exc
-        return await self._settle(rail, record, error)
-
-    async def _settle(
-        self, rail: RailGraph, record: RunRecord, error: BaseException | None
-    ) -> RunOutcome:
-        snapshot = await self._app(rail).aget_state(self._config(rail, record))
-        values: dict[str, Any] = dict(snapshot.values)
-        stored = await self._record(record.run_id)
-        if stored.status == "cancelled":
-            # The kill switch wins: whatever the run reached, it ends cancelled, and the
-            # reason stays the one given when it was cancelled.
-            error = RunCancelled(stored.error or "cancelled")
-        usage = dict(values.get(USAGE) or {})
-        result = rail.user_values(values)
-        pending: list[ApprovalRecord] = []
-        status: RunStatus
-        if error is not None:
-            status, reason = failure(error)
-            partial = getattr(error, PARTIAL_ATTR, None)
-            if partial is not None:
-                _, events, spent = partial
-                await self.store.append_events(record.run_id, events)
-                usage = add_usage(usage, spent)
-            await self._event(
-                record.run_id,
-                "run_failed" if status == "failed" else status,
-                node=partial[0] if partial else None,
-                error=reason,
-                error_type=type(error).__name__,
-                traceback=None if status != "failed" else short_traceback(error),
-                **(error.details() if isinstance(error, BudgetExhausted) else {}),
-            )
-        elif snapshot.interrupts or open_requests(values):
-            status = "paused"
-            asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
-            pending = await self._register_requests(
-                rail, record, [*asked, *open_requests(values)], announce={i for i, _ in asked}
-            )
-            reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
-        else:
-            disposition = values.get(STATUS) or {}
-            status = disposition.get("status") or "completed"
-            reason = disposition.get("reason") or ""
-            await self._event(record.run_id, "run_finished", status=status, reason=reason)
-        await self.store.update_run(
-            record.run_id, status=status, usage=usage, result=result, error=reason
-        )
-        return RunOutcome(record.run_id, status, result, usage, reason or None, pending)
 
     async def _event(self, run_id: str, kind: str, *, node: str | None = None, **data: Any) -> None:
         await self.store.append_events(

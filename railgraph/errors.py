@@ -15,10 +15,12 @@ an import cycle::
     │   ├── ApprovalRejected     a person rejected the action under review
     │   └── RunCancelled         a person stopped the run
     ├── DecisionError            a decision that cannot be taken (unknown, decided, bad edit)
+    ├── RunBusy                  another live process drives the run (holds its lease)
     ├── InputError               a run's input, a budget override or a reference is malformed
     ├── RenderError              a diagram cannot be rendered (no Graphviz, unknown format)
     └── StoreError               the checkpoint or run store cannot do what was asked
-        └── SchemaVersionError   the database was written by a newer railgraph
+        ├── SchemaVersionError   the database was written by a newer railgraph
+        └── RunInterrupted       a database fault stopped a run; it resumes once cleared
 
 Every message says what is wrong and what to do about it.
 """
@@ -35,8 +37,10 @@ __all__ = [
     "RailgraphError",
     "RenderError",
     "RouteError",
+    "RunBusy",
     "RunCancelled",
     "RunError",
+    "RunInterrupted",
     "SchemaVersionError",
     "StoreError",
     "ToolError",
@@ -119,6 +123,10 @@ class DecisionError(RailgraphError):
     """A review decision that cannot be taken; the request is left as it was."""
 
 
+class RunBusy(RailgraphError):
+    """Another live process drives the run (it holds the run's lease); nothing was changed."""
+
+
 class InputError(RailgraphError):
     """A run's input, a budget override or a graph reference is malformed."""
 
@@ -133,3 +141,15 @@ class StoreError(RailgraphError):
 
 class SchemaVersionError(StoreError):
     """The database was written by a newer railgraph than the one running."""
+
+
+class RunInterrupted(StoreError):
+    """A database fault (disk full, I/O error) stopped a run; it stays resumable.
+
+    Attributes:
+        run_id: The run, still ``running`` with no driver: ``railgraph resume`` continues it.
+    """
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id

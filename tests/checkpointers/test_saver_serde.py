@@ -134,8 +134,14 @@ def test_resume_and_approve_on_a_crafted_row_refuse_without_running_it(tmp_path:
         assert "Traceback" not in done.stderr + done.stdout
         assert not marker.exists()
     with sqlite3.connect(tmp_path / ".railgraph" / "railgraph.db") as conn:
-        (status,) = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-    assert status == "paused"
+        status, error = conn.execute(
+            "SELECT status, error FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+    # The decision was recorded, then the run could not load: it is interrupted (running,
+    # nobody's lease) with the reason, not failed and not paused as if nothing was decided.
+    assert status == "running"
+    assert error.startswith(f"run {run_id} could not go on: ")
+    assert "names os.system, which is not on the list of types" in error
     with sqlite3.connect(tmp_path / ".railgraph" / "helpdesk.db") as conn:
         refunds = conn.execute("SELECT ticket_id FROM refunds").fetchall()
     assert refunds == []

@@ -52,7 +52,12 @@ async def test_cancelling_a_running_run_stops_it_before_its_next_tool_call(tmp_p
 
     assert calls == [1]
     assert outcome.status == "cancelled"
-    assert outcome.reason == "cancelled by ops: runaway agent"
+    # The cancel came while the call was in flight: the reason says it may have happened.
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("cancelled by ops: runaway agent; work at node first (key ")
+    assert outcome.reason.endswith(
+        "it may have happened — check the target system before doing it again"
+    )
     assert [(e.tool, e.status) for e in effects] == [("work", "completed")]
     assert [e.kind for e in events if e.kind in ("run_cancelled", "cancelled")] == [
         "run_cancelled",

@@ -73,7 +73,10 @@ def test_cancel_is_for_admins_and_needs_a_reason(client: TestClient, world: Worl
     assert (approval.status, approval.decided_by) == ("cancelled", "root")
     again = client.post(f"/runs/{run_id}/cancel", data={"csrf": csrf, "reason": "again"})
     assert again.status_code == 409
-    assert f"run {run_id} is cancelled; only running or paused runs can be cancelled" in again.text
+    assert (
+        f"run {run_id} is cancelled (cancelled by root: duplicate); only running or paused "
+        "runs can be cancelled"
+    ) in again.text
     unknown = client.post("/runs/nope/cancel", data={"csrf": csrf, "reason": "x"})
     assert unknown.status_code == 404
 

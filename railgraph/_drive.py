@@ -1,0 +1,273 @@
+"""Driving a run under its lease: what to run next, and where the run stands after.
+
+A mixin of :class:`railgraph.Runner`. A driver holds the run's lease while LangGraph runs
+it; it goes on while anything can move the run (tasks a crash stopped, decisions taken),
+settles its status with a compare-and-set that also gives the lease up, and looks once more
+for decisions that arrived meanwhile. A database fault leaves the run interrupted, not failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, StateSnapshot
+
+from checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
+from nodes import PARTIAL_ATTR
+from nodes._budget import add_usage
+from nodes._state import DECISIONS, REQUESTS, STATUS, USAGE
+from railgraph._graph import RailGraph
+from railgraph._lease import Heartbeat, fault_of
+from railgraph._outcome import (
+    DELIVERABLE,
+    ENDED,
+    RunOutcome,
+    RunStatus,
+    ended,
+    failure,
+    short_traceback,
+)
+from railgraph._queue import open_requests
+from railgraph.errors import BudgetExhausted, RunBusy, RunCancelled, RunInterrupted, StoreError
+
+__all__ = ["Driver"]
+
+_WAIT: Any = object()
+"""What `_next` answers when only people can move a run on (or it has ended)."""
+
+
+def _checkpoint_id(snapshot: StateSnapshot | None) -> str | None:
+    if snapshot is None:
+        return None
+    return str((snapshot.config.get("configurable") or {}).get("checkpoint_id"))
+
+
+class Driver(ABC):
+    """Drives runs whose lease the runner holds."""
+
+    store: RunStore
+    clock: Callable[[], float]
+    lease: Lease
+    lease_s: float
+    heartbeat_s: float
+
+    @abstractmethod
+    def _app(self, graph: RailGraph) -> CompiledStateGraph[Any, Any, Any, Any]: ...
+
+    @abstractmethod
+    def _config(self, graph: RailGraph, record: RunRecord) -> RunnableConfig: ...
+
+    @abstractmethod
+    async def _record(self, run_id: str) -> RunRecord: ...
+
+    @abstractmethod
+    async def _register_requests(
+        self,
+        rail: RailGraph,
+        record: RunRecord,
+        requests: list[tuple[str, dict[str, Any]]],
+        *,
+        announce: set[str],
+    ) -> list[ApprovalRecord]: ...
+
+    async def _hold(self, rail: RailGraph, record: RunRecord, first: Any) -> RunOutcome:
+        """Drive a run whose lease this runner holds, give the lease up, and go on while
+        decisions arrived for it meanwhile that nobody else will deliver."""
+        while True:
+            outcome, waiting = await self._leased(rail, record, first)
+            first = None
+            if outcome.status != "paused" or not await self._decided(record.run_id, waiting):
+                return outcome
+            # A decision recorded while this runner held the lease: its decider was
+            # refused the lease, so delivering it falls to us (checked after release,
+            # so that no decision falls between two drivers).
+            claim = await self.store.acquire_lease(record.run_id, self.lease, ttl=self.lease_s)
+            if not claim.granted:
+                return outcome if claim.record.status not in ENDED else ended(claim.record)
+            record = claim.record
+
+    async def _decided(self, run_id: str, waiting: set[str]) -> bool:
+        """Whether any request the run waits for has been decided (and not yet delivered)."""
+        decided = await self.store.list_approvals(run_id=run_id, status=None)
+        return any(a.request_id in waiting and a.status in DELIVERABLE for a in decided)
+
+    async def _leased(
+        self, rail: RailGraph, record: RunRecord, first: Any
+    ) -> tuple[RunOutcome, set[str]]:
+        """Drive the run until only people can move it on, settle it and give the lease up.
+
+        Returns:
+            Where the run stands, and the ids of the requests it waits for.
+        """
+        app = self._app(rail)
+        config = self._config(rail, record)
+        renew = functools.partial(
+            self.store.renew_lease, record.run_id, self.lease.owner, ttl=self.lease_s
+        )
+        try:
+            async with Heartbeat(renew, self.heartbeat_s):
+                error: BaseException | None = None
+                payload, snapshot = first, None
+                if payload is None:
+                    payload, snapshot = await self._next(rail, record, None)
+                last: str | None = None
+                while payload is not _WAIT:
+                    try:
+                        await app.ainvoke(payload, config, durability="sync")
+                    except Exception as exc:
+                        error = exc
+                        break
+                    last = _checkpoint_id(snapshot) if payload is None else None
+                    payload, snapshot = await self._next(rail, record, last)
+                if error is not None and (fault := fault_of(error)) is not None:
+                    raise await self._interrupted(record, fault) from error
+                if error is not None or snapshot is None:
+                    snapshot = await app.aget_state(config)
+                outcome = await self._settle(rail, record, snapshot, error)
+                waiting = {i.id for i in snapshot.interrupts}
+                waiting.update(request_id for request_id, _ in open_requests(snapshot.values))
+                return outcome, waiting
+        except RunInterrupted:
+            raise
+        except Exception as exc:
+            fault = fault_of(exc)
+            if fault is None:
+                # Not the run's doing either (a bug, or a stored value that will not load):
+                # say why it stopped and let the next driver in at once.
+                text = (
+                    f"run {record.run_id} could not go on: {exc}; fix the cause, then run "
+                    f"`railgraph resume {record.run_id}`"
+                )
+                with contextlib.suppress(StoreError):
+                    await self.store.release_lease(record.run_id, self.lease.owner, error=text)
+                raise
+            raise await self._interrupted(record, fault) from exc
+
+    async def _interrupted(self, record: RunRecord, fault: str) -> RunInterrupted:
+        """Leave a run a database fault stopped resumable: `running`, with the reason, and
+        nobody's lease (if the database lets us write that much)."""
+        text = (
+            f"run {record.run_id} was interrupted by a database fault ({fault}); it has not "
+            "failed and nothing is lost: free disk space or fix the disk, then run "
+            f"`railgraph resume {record.run_id}`"
+        )
+        with contextlib.suppress(StoreError):
+            await self.store.release_lease(record.run_id, self.lease.owner, error=text)
+        return RunInterrupted(text, run_id=record.run_id)
+
+    async def _next(
+        self, rail: RailGraph, record: RunRecord, last: str | None
+    ) -> tuple[Any, StateSnapshot]:
+        """What to drive the run with next, or `_WAIT` when only people can move it on.
+
+        ``last`` is the checkpoint a ``None`` drive started from: if the run has not
+        moved past it, driving it again would do nothing more.
+        """
+        snapshot = await self._app(rail).aget_state(self._config(rail, record))
+        if snapshot.created_at is None:
+            # The process died before LangGraph saved the input: start again from it.
+            return record.input, snapshot
+        answers: dict[str, Any] = {}
+        for interrupt in snapshot.interrupts:
+            approval = await self.store.get_approval(interrupt.id)
+            if approval is not None and approval.status in DELIVERABLE:
+                answers[interrupt.id] = approval.decision
+        if answers:
+            return Command(resume=answers), snapshot
+        # Tasks of a step that a crash stopped (some may have saved their writes) go on
+        # by themselves, whatever other branches wait for; a task waiting for an answer
+        # does not move until it has one.
+        asking = {task.name for task in snapshot.tasks if task.interrupts}
+        if (
+            snapshot.tasks
+            and (not asking or any(name not in asking for name in snapshot.next))
+            and _checkpoint_id(snapshot) != last
+        ):
+            return None, snapshot
+        deliveries: dict[str, Any] = {}
+        for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
+            if entry and entry.get("open"):
+                approval = await self.store.get_approval(entry["request_id"])
+                if approval is not None and approval.status in DELIVERABLE:
+                    deliveries[gate] = {
+                        "request_id": entry["request_id"],
+                        "decision": approval.decision,
+                    }
+        if deliveries:
+            # Each decided gate runs again with its decision; other branches stay parked.
+            return Command(update={DECISIONS: deliveries}, goto=sorted(deliveries)), snapshot
+        return _WAIT, snapshot
+
+    async def _settle(
+        self,
+        rail: RailGraph,
+        record: RunRecord,
+        snapshot: StateSnapshot,
+        error: BaseException | None,
+    ) -> RunOutcome:
+        if isinstance(error, RunBusy):
+            return ended(await self._record(record.run_id))  # another driver took over
+        values: dict[str, Any] = dict(snapshot.values)
+        stored = await self._record(record.run_id)
+        expect: RunStatus = "running"
+        if stored.status == "cancelled":
+            # The kill switch wins: whatever the run reached, it ends cancelled, and the
+            # reason stays the one given when it was cancelled.
+            error, expect = RunCancelled(stored.error or "cancelled"), "cancelled"
+        usage = dict(values.get(USAGE) or {})
+        result = rail.user_values(values)
+        pending: list[ApprovalRecord] = []
+        events: list[dict[str, Any]] = []
+        status: RunStatus
+        if error is not None:
+            status, reason = failure(error)
+            partial = getattr(error, PARTIAL_ATTR, None)
+            if partial is not None:
+                _, node_events, spent = partial
+                events.extend(node_events)
+                usage = add_usage(usage, spent)
+            events.append(
+                self._new_event(
+                    "run_failed" if status == "failed" else status,
+                    node=partial[0] if partial else None,
+                    error=reason,
+                    error_type=type(error).__name__,
+                    traceback=None if status != "failed" else short_traceback(error),
+                    **(error.details() if isinstance(error, BudgetExhausted) else {}),
+                )
+            )
+        elif snapshot.interrupts or open_requests(values):
+            status = "paused"
+            asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
+            pending = await self._register_requests(
+                rail, record, [*asked, *open_requests(values)], announce={i for i, _ in asked}
+            )
+            reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
+        else:
+            disposition = values.get(STATUS) or {}
+            status = disposition.get("status") or "completed"
+            reason = disposition.get("reason") or ""
+            events.append(self._new_event("run_finished", status=status, reason=reason))
+        changed, after = await self.store.finish_drive(
+            record.run_id,
+            self.lease.owner,
+            expect=expect,
+            status=status,
+            usage=usage,
+            result=result,
+            error=None if expect == "cancelled" else reason,
+            events=events,
+        )
+        if not changed:
+            # A cancel committed after we looked: it stands, and says what happened.
+            return ended(after)
+        return RunOutcome(record.run_id, status, result, usage, after.error or None, pending)
+
+    def _new_event(self, kind: str, *, node: str | None = None, **data: Any) -> dict[str, Any]:
+        return {"kind": kind, "node": node, "at": self.clock(), "data": data}
