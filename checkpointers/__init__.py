@@ -22,6 +22,7 @@ from ._saver import SqliteCheckpointer
 from ._schema import SCHEMA_VERSION
 from ._serde import AllowlistSerializer, model_types
 from ._store import RunStore
+from ._users import SessionRecord, UserRecord, UserRole, UserStore
 
 __all__ = [
     # the LangGraph checkpointer
@@ -46,6 +47,11 @@ __all__ = [
     "EventRecord",
     "RunRecord",
     "RunStatus",
+    # users of the review page and the HTTP API
+    "UserStore",
+    "UserRecord",
+    "UserRole",
+    "SessionRecord",
     # schema
     "SCHEMA_VERSION",
 ]

@@ -113,3 +113,30 @@ def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> Non
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout == expected
+
+
+def test_the_review_page_commands_run(tmp_path: Path) -> None:
+    [block] = [b for b in blocks("bash") if "railgraph serve &" in b]
+    # The block leaves the server running in the background; stop it (by its job's id) after.
+    script = f"trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{block}"
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env={**env(), "ALICE_PASSWORD": "alice's long password", "ROOT_PASSWORD": "r00t-r00t"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "added reviewer alice\nadded admin root\n" in done.stdout
+    [request] = json.loads(done.stdout.split("added admin root\n", 1)[1])
+    assert (request["action"], request["node"], request["risk"]) == (
+        "create_refund",
+        "approve_refund",
+        "irreversible",
+    )
+    assert (tmp_path / "alice.token").read_text().strip()
+    # the pictures the browser test takes (tests/railgraph/web/test_browser.py)
+    pictures = re.findall(r"\]\((docs/screenshots/\w+\.png)\)", README)
+    assert pictures == ["docs/screenshots/queue.png", "docs/screenshots/run.png"]
+    assert all((ROOT / p).read_bytes().startswith(b"\x89PNG") for p in pictures)
