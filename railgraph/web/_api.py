@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, cast, get_args
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -79,17 +79,17 @@ async def api_runs(request: Request, state: WebState, user: Principal) -> Respon
     """GET /api/runs[?status=S&graph=G&limit=N]: runs newest first, as ``railgraph runs --json``."""
     query = request.query_params
     status = query.get("status")
-    if status is not None and status not in get_args(RunStatus):
-        raise DecideError(
-            f"unknown status {status!r}; use one of {', '.join(get_args(RunStatus))}", 400
-        )
+    if status is not None and status not in {s.value for s in RunStatus}:
+        raise DecideError(f"unknown status {status!r}; use one of {', '.join(RunStatus)}", 400)
     try:
         limit = int(query.get("limit", "50"))
     except ValueError:
         given = query.get("limit")
         raise DecideError(f"limit must be a whole number, not {given!r}", 400) from None
     records = await state.runner.store.list_runs(
-        status=cast(RunStatus | None, status), graph=query.get("graph") or None, limit=limit
+        status=None if status is None else RunStatus(status),
+        graph=query.get("graph") or None,
+        limit=limit,
     )
     return JSONResponse([r.model_dump(mode="json") for r in records])
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast, get_args
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +14,7 @@ from railgraph.web._views import Card, card, paged, run_view
 
 __all__ = ["cancel_page", "render_run", "resume_page", "run_page", "runs_page"]
 
-STATUSES: tuple[str, ...] = get_args(RunStatus)
+STATUSES: tuple[str, ...] = tuple(s.value for s in RunStatus)
 
 
 async def runs_page(request: Request) -> Response:
@@ -34,7 +32,7 @@ async def runs_page(request: Request) -> Response:
         number = 1
     size = state.settings.page_size
     records = await state.runner.store.list_runs(
-        status=cast(RunStatus, status) if status in STATUSES else None,
+        status=RunStatus(status) if status in STATUSES else None,
         graph=graph or None,
         limit=number * size + 1,
     )
