@@ -7,11 +7,11 @@ outcome with status and reason, cost and latency.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from checkpointers import ApprovalRecord, EventRecord, Redactor, RunRecord
 from railgraph._settings import default_secret_words
-from railgraph.vocab import NodeEventKind, event_kind
+from railgraph.vocab import NodeEventKind, ToolCallData, event_kind
 
 __all__ = ["display_redactor", "path_of", "trace"]
 
@@ -33,6 +33,21 @@ def _is(event: EventRecord, kind: NodeEventKind) -> bool:
     return event_kind(event.kind, event.data) == kind
 
 
+def _tool_call(node: str | None, call: ToolCallData) -> dict[str, Any]:
+    return {
+        "node": node,
+        "tool": call.get("tool"),
+        "tier": call.get("tier"),
+        "args": call.get("args"),
+        "result": call.get("result"),
+        "error": call.get("error"),
+        "status": call.get("status"),
+        "attempt": call.get("attempt"),
+        "latency_ms": call.get("latency_ms"),
+        "idempotency_key": call.get("idempotency_key"),
+    }
+
+
 def trace(
     record: RunRecord,
     events: list[EventRecord],
@@ -49,18 +64,7 @@ def trace(
     approvals = [redactor.approval(a) for a in approvals]
     models = sorted({str(e.data.get("model")) for e in events if _is(e, NodeEventKind.LLM_CALL)})
     tool_calls = [
-        {
-            "node": e.node,
-            "tool": e.data.get("tool"),
-            "tier": e.data.get("tier"),
-            "args": e.data.get("args"),
-            "result": e.data.get("result"),
-            "error": e.data.get("error"),
-            "status": e.data.get("status"),
-            "attempt": e.data.get("attempt"),
-            "latency_ms": e.data.get("latency_ms"),
-            "idempotency_key": e.data.get("idempotency_key"),
-        }
+        _tool_call(e.node, cast(ToolCallData, e.data))
         for e in events
         if _is(e, NodeEventKind.TOOL_CALL)
     ]

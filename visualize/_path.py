@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -22,8 +22,10 @@ from railgraph.vocab import (
     END_ID,
     FAIL_ID,
     START_ID,
+    ApprovalDecidedData,
     ApprovalStatus,
     NodeEventKind,
+    NodeFinishedData,
     RunEventKind,
     RunStatus,
     event_kind,
@@ -211,28 +213,32 @@ def path_from_events(
             except ValidationError:
                 started_on = None  # written by another railgraph version: draw on the current
         elif kind == NodeEventKind.NODE_FINISHED and event.node:
+            finished = cast(NodeFinishedData, d)
             visits.append(
                 Visit(
                     node=event.node,
                     step=len(visits) + 1,
-                    outcome=d.get("outcome"),
-                    duration_ms=float(d.get("duration_ms") or 0.0),
-                    usage={k: float(v) for k, v in (d.get("usage") or {}).items()},
+                    outcome=finished.get("outcome"),
+                    duration_ms=float(finished.get("duration_ms") or 0.0),
+                    usage={k: float(v) for k, v in (finished.get("usage") or {}).items()},
                 )
             )
-            if d.get("status") in _STOPPED_AT:
-                stops[event.node] = StopStatus(d["status"])
+            status = finished.get("status")
+            if status in _STOPPED_AT:
+                stops[event.node] = StopStatus(status)
             waiting.pop(event.node, None)
         elif kind == NodeEventKind.APPROVAL_REQUESTED and event.node:
             waiting[event.node] = None
         elif kind == NodeEventKind.APPROVAL_DECIDED and event.node:
+            decided = cast(ApprovalDecidedData, d)
+            args = decided.get("args")
             decisions.append(
                 Decision(
                     event.node,
-                    str(d.get("decision")),
-                    d.get("by"),
-                    d.get("reason"),
-                    d.get("args") if isinstance(d.get("args"), dict) else None,
+                    str(decided.get("decision")),
+                    decided.get("by"),
+                    decided.get("reason"),
+                    args if isinstance(args, dict) else None,
                 )
             )
         elif kind in _STOP_EVENTS:

@@ -5,10 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from checkpointers import EventRecord
-from railgraph.vocab import NodeEventKind, RunEventKind, event_kind
+from railgraph.vocab import (
+    ApprovalDecidedData,
+    ApprovalRequestedData,
+    BudgetCheckData,
+    LlmCallData,
+    NodeEventKind,
+    NodeFinishedData,
+    RouteData,
+    RunEventKind,
+    RunStartedData,
+    ToolCallData,
+    VerdictData,
+    event_kind,
+)
 from visualize._text import clip
 
 __all__ = ["TimelineEntry", "timeline_of"]
@@ -47,46 +60,55 @@ def _entry(event: EventRecord) -> TimelineEntry | None:
     kind = event_kind(event.kind, d)
     text: str
     duration: float | None = None
+    # Each kind's payload is typed (stored rows may lack keys a newer release writes: read
+    # them with .get).
     if kind == NodeEventKind.NODE_FINISHED:
-        outcome = f" → {d['outcome']}" if d.get("outcome") else ""
-        text = f"{d.get('kind', 'node')} {event.node} finished{outcome}"
-        duration = float(d.get("duration_ms") or 0.0)
+        finished = cast(NodeFinishedData, d)
+        outcome = f" → {finished['outcome']}" if finished.get("outcome") else ""
+        text = f"{finished.get('kind', 'node')} {event.node} finished{outcome}"
+        duration = float(finished.get("duration_ms") or 0.0)
     elif kind == NodeEventKind.TOOL_CALL:
-        text = f"tool {d.get('tool')} ({d.get('tier')}), attempt {d.get('attempt')}: "
-        text += f"{d.get('status')} · args {_json(d.get('args'))}"
-        if d.get("error"):
-            text += f" · error {d['error']}"
-        elif d.get("result") is not None:
-            text += f" · result {_json(d.get('result'))}"
-        duration = float(d.get("latency_ms") or 0.0)
+        call = cast(ToolCallData, d)
+        text = f"tool {call.get('tool')} ({call.get('tier')}), attempt {call.get('attempt')}: "
+        text += f"{call.get('status')} · args {_json(call.get('args'))}"
+        if call.get("error"):
+            text += f" · error {call.get('error')}"
+        elif call.get("result") is not None:
+            text += f" · result {_json(call.get('result'))}"
+        duration = float(call.get("latency_ms") or 0.0)
     elif kind == NodeEventKind.LLM_CALL:
+        llm = cast(LlmCallData, d)
         text = (
-            f"llm {d.get('model')}: {d.get('input_tokens', 0)} in / "
-            f"{d.get('output_tokens', 0)} out tokens, ${float(d.get('cost_usd') or 0):.6f}"
+            f"llm {llm.get('model')}: {llm.get('input_tokens', 0)} in / "
+            f"{llm.get('output_tokens', 0)} out tokens, ${float(llm.get('cost_usd') or 0):.6f}"
         )
-        duration = float(d.get("latency_ms") or 0.0)
+        duration = float(llm.get("latency_ms") or 0.0)
     elif kind == NodeEventKind.VERDICT:
+        verdict = cast(VerdictData, d)
         failures = [
-            f.get("message", "") for v in d.get("verdicts", []) for f in v.get("failures", [])
+            f.get("message", "") for v in verdict.get("verdicts", []) for f in v.get("failures", [])
         ]
-        text = f"verdict {d.get('outcome')} (attempt {d.get('attempt')})"
+        text = f"verdict {verdict.get('outcome')} (attempt {verdict.get('attempt')})"
         if failures:
             text += ": " + "; ".join(str(f) for f in failures)
     elif kind == NodeEventKind.BUDGET_CHECK:
-        text = f"budget {d.get('outcome')}" + (
-            f" on {d['dimension']}" if d.get("dimension") else ""
+        check = cast(BudgetCheckData, d)
+        text = f"budget {check.get('outcome')}" + (
+            f" on {check.get('dimension')}" if check.get("dimension") else ""
         )
     elif kind == NodeEventKind.ROUTE:
-        text = f"route chose {d.get('outcome')} → {d.get('target')}"
+        route = cast(RouteData, d)
+        text = f"route chose {route.get('outcome')} → {route.get('target')}"
     elif kind == NodeEventKind.APPROVAL_REQUESTED:
-        request = d.get("request") or {}
+        request = cast(ApprovalRequestedData, d).get("request") or {}
         text = f"approval requested: {request.get('reason', '')}"
     elif kind == NodeEventKind.APPROVAL_DECIDED:
-        text = f"decision {d.get('decision')} by {d.get('by')}"
-        if d.get("reason"):
-            text += f": {d['reason']}"
+        decided = cast(ApprovalDecidedData, d)
+        text = f"decision {decided.get('decision')} by {decided.get('by')}"
+        if decided.get("reason"):
+            text += f": {decided.get('reason')}"
     elif kind == RunEventKind.RUN_STARTED:
-        text = f"run started · input {_json(d.get('input'))}"
+        text = f"run started · input {_json(cast(RunStartedData, d).get('input'))}"
     elif kind in _RUN_ENDS:
         detail = d.get("status") or d.get("error") or d.get("reason") or d.get("dimension") or ""
         text = f"{event.kind.replace('_', ' ')}" + (f": {detail}" if detail else "")
