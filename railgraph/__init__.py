@@ -32,6 +32,7 @@ from railgraph.errors import (
     ToolError,
     VerificationFailed,
 )
+from railgraph.vocab import RunStatus
 
 if TYPE_CHECKING:
     from nodes import Decision, ReviewRequest
@@ -72,6 +73,7 @@ __all__ = [
     "Decision",
     "ReviewRequest",
     "RunOutcome",
+    "RunStatus",
     "Runner",
     # errors
     "ApprovalRejected",
