@@ -150,10 +150,11 @@ def plan_segment(
         ],
     )
     predecessors = _predecessors(spec)
+    kinds = _kinds(spec)
     history = list(events[:after])
     open_spans: dict[str, PlannedSpan] = {}
     for event in segment:
-        _apply(root, event, open_spans, history, predecessors, record, policy_of)
+        _apply(root, event, open_spans, history, predecessors, kinds, record, policy_of)
         history.append(event)
     for span in open_spans.values():
         # A gate parked for a person, or a node stopped by a review of an unknown effect.
@@ -200,6 +201,10 @@ def _predecessors(spec: GraphSpec | None) -> dict[str, set[str]]:
     return found
 
 
+def _kinds(spec: GraphSpec | None) -> dict[str, str]:
+    return {n.id: n.kind.value for n in spec.nodes} if spec is not None else {}
+
+
 def _parent_node(
     node: str, history: Sequence[EventRecord], predecessors: Mapping[str, set[str]], graph: str
 ) -> str:
@@ -219,6 +224,7 @@ def _apply(
     open_spans: dict[str, PlannedSpan],
     history: Sequence[EventRecord],
     predecessors: Mapping[str, set[str]],
+    kinds: Mapping[str, str],
     record: RunRecord,
     policy_of: PolicyOf | None,
 ) -> None:
@@ -232,7 +238,8 @@ def _apply(
         return
     span = open_spans.get(node)
     if span is None or kind == "node_started":
-        node_kind = str(data.get("kind", "")) if kind == "node_started" else ""
+        # A node that failed left its events but no node_started: the spec knows its kind.
+        node_kind = str(data.get("kind", "")) if kind == "node_started" else kinds.get(node, "")
         span = _node_span(node, node_kind, event, history, predecessors, record.graph_name)
         root.children.append(span)
         open_spans[node] = span

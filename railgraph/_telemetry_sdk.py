@@ -7,6 +7,7 @@ OpenTelemetry: telemetry that is off costs a run nothing.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,7 +55,7 @@ def tracer_provider_from_env(environ: Mapping[str, str] | None = None) -> Any | 
         if name == "none":
             continue
         if name == "console":
-            provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+            provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
         elif name == "otlp":
             protocol = env.get(
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "")
