@@ -120,14 +120,6 @@ def _explicitly_allowed(graph: RailGraph, tool: ToolSpec) -> bool:
 
 
 def _unapproved_effects(graph: RailGraph) -> list[Violation]:
-    # Paths that reach a node without passing an approve gate's `approved` outcome.
-    unapproved = to_networkx(graph.spec)
-    for edge in graph.spec.edges:
-        if edge.label == "approved" and graph.spec.node(edge.source).kind is NodeKind.APPROVE:
-            unapproved.remove_edges_from(
-                [(edge.source, edge.target, k) for k in list(unapproved[edge.source][edge.target])]
-            )
-    open_to = nx.descendants(unapproved, _START)
     found: list[Violation] = []
     for node, name in node_tools(graph):
         if name not in graph.tools:
@@ -137,7 +129,9 @@ def _unapproved_effects(graph: RailGraph) -> list[Violation]:
             continue
         rule = graph.policy.describe(tool)
         # "approve" calls are refused at run time without a reviewed decision.
-        if rule in (PolicyAction.BLOCK.value, PolicyAction.APPROVE.value) or node not in open_to:
+        if rule in (PolicyAction.BLOCK.value, PolicyAction.APPROVE.value):
+            continue
+        if not _reached_unreviewed(graph, node):
             continue
         if _explicitly_allowed(graph, tool):
             continue
@@ -155,6 +149,18 @@ def _unapproved_effects(graph: RailGraph) -> list[Violation]:
             )
         )
     return found
+
+
+def _reached_unreviewed(graph: RailGraph, node: str) -> bool:
+    """Whether some path reaches ``node`` without an approve gate approving its call."""
+    paths = to_networkx(graph.spec)
+    for edge in graph.spec.edges:
+        source = graph.spec.node(edge.source)
+        if edge.label == "approved" and source.meta.get("action") == node:
+            paths.remove_edges_from(
+                [(edge.source, edge.target, k) for k in list(paths[edge.source][edge.target])]
+            )
+    return node in nx.descendants(paths, _START)
 
 
 def _unbounded_loops(graph: RailGraph) -> list[Violation]:
