@@ -13,6 +13,7 @@ trace's ids, so a resumed run's next trace links back to this one, even from ano
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["RunExporter"]
 
 _SCOPE = "railgraph"
+_log = logging.getLogger("railgraph.telemetry")
 
 
 def _version() -> str:
@@ -47,7 +49,18 @@ class RunExporter:
         self.tracer = tracer_provider.get_tracer(_SCOPE, _version())
 
     async def export(self, store: RunStore, run_id: str, graph: RailGraph | None) -> None:
-        """Export what the run recorded since the last export, if anything."""
+        """Export what the run recorded since the last export, if anything.
+
+        The run is stored before this is called, and telemetry never changes its outcome:
+        a failure to export is logged on the ``railgraph.telemetry`` logger, and the same
+        events are exported with the run's next segment.
+        """
+        try:
+            await self._export(store, run_id, graph)
+        except Exception:
+            _log.exception("could not export run %s as OpenTelemetry spans", run_id)
+
+    async def _export(self, store: RunStore, run_id: str, graph: RailGraph | None) -> None:
         record = await store.get_run(run_id)
         if record is None:
             return

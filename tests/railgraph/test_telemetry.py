@@ -614,3 +614,37 @@ def test_railgraph_otel_configures_the_sdk_from_otel_variables(
         tracer_provider_from_env({"RAILGRAPH_OTEL": "1", "OTEL_TRACES_EXPORTER": "zipkin"})
     with pytest.raises(InputError, match="OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported"):
         tracer_provider_from_env({"RAILGRAPH_OTEL": "1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+
+
+class BrokenProvider(TracerProvider):
+    """A provider whose tracer cannot start spans (a misconfigured exporter, say)."""
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        class Broken:
+            def start_span(self, *args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError("collector misconfigured")
+
+        return Broken()
+
+
+async def test_a_failing_exporter_never_changes_the_runs_outcome(
+    tmp_path: Path, fake_time: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    graph = make_refund(helpdesk=Helpdesk(tmp_path / "helpdesk.db"))
+    async with Runner.open(
+        tmp_path / "rg.db",
+        clock=fake_time.clock,
+        timer=fake_time.timer,
+        tracer_provider=BrokenProvider(),
+    ) as runner:
+        outcome = await runner.start(graph, {"ticket_id": "T-1001"})
+        events = await runner.store.list_events(outcome.run_id)
+
+    assert outcome.status == "completed"
+    assert TRACE_EXPORTED not in [e.kind for e in events]
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        (
+            "railgraph.telemetry",
+            f"could not export run {outcome.run_id} as OpenTelemetry spans",
+        )
+    ]
