@@ -23,7 +23,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
 
 from checkpointers import RunStore
-from railgraph._telemetry_plan import TRACE_EXPORTED, PlannedSpan, plan_segment
+from railgraph._telemetry_plan import TRACE_EXPORTED, plan_segment
+from railgraph._telemetry_spans import PlannedSpan
 
 if TYPE_CHECKING:
     from railgraph._graph import RailGraph
