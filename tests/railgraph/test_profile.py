@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, SecretStr
 from typer.testing import CliRunner
 
 from graphs._helpdesk import Helpdesk
 from graphs.refund import make_graph
-from railgraph import Runner
+from railgraph import END, START, GraphBuilder, Runner
 from railgraph._cli import app
 from railgraph._profile import design_profile
 from railgraph._profile_runs import percentile, runs_profile
+from railgraph._profile_text import profile_markdown
 from railgraph._settings import load_graph
 
 COST = (120 * 0.15 + 2 * 0.60) / 1e6
@@ -200,3 +202,24 @@ def test_markdown_profile_for_a_review_document(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
     both = CliRunner().invoke(app, ["profile", "graphs.refund:graph", "--md", "--json"])
     assert both.exit_code == 2
+
+
+def test_secret_fields_and_undeclared_owner_are_reported() -> None:
+    class Login(BaseModel):
+        user: str
+        password: SecretStr | None = None
+        api_key: str = ""
+        tokens: int = 0  # a count, not a credential
+
+    g = GraphBuilder("login", Login)
+    g.step("noop", lambda s: None).edge(START, "noop").edge("noop", END)
+    profile = design_profile(g.build(), "tests:login")
+
+    assert [(f["field"], f["type"], f["secret"]) for f in profile["memory"]["state"]] == [
+        ("user", "str", False),
+        ("password", "SecretStr | None", True),
+        ("api_key", "str", True),
+        ("tokens", "int", False),
+    ]
+    assert profile["owner"] == {"owner": None, "reviewers": []}
+    assert "owner _not declared_ (GraphBuilder(owner=...))" in profile_markdown(profile)
