@@ -13,17 +13,17 @@ from typing import Any
 import networkx as nx
 from pydantic import SecretBytes, SecretStr
 
+from checkpointers import Redactor
 from nodes import END, FAIL, INTERNAL_CHANNELS, NodeKind, ToolTier
 from railgraph._checks import to_networkx
 from railgraph._graph import RailGraph
 from railgraph._policy_checks import node_tools
+from railgraph._settings import default_secret_words
 
 __all__ = ["design_profile"]
 
 _START = "__start__"
-_SECRET_NAME = re.compile(
-    r"(?i)(^|_)(api_?key|token|password|passwd|secret|authorization|credentials?|private_key)($|_)"
-)
+_SECRETS = Redactor(default_secret_words())
 
 
 def design_profile(graph: RailGraph, ref: str) -> dict[str, Any]:
@@ -144,7 +144,7 @@ def _memory(graph: RailGraph) -> dict[str, Any]:
     fields = []
     for name, info in graph.state.model_fields.items():
         annotation = info.annotation
-        secret = _SECRET_NAME.search(name) is not None or _is_secret(annotation)
+        secret = _SECRETS.is_secret_key(name) or _is_secret(annotation)
         fields.append(
             {
                 "field": name,

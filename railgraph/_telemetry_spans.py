@@ -7,12 +7,12 @@ Phoenix (OpenInference) and Langfuse read; values under secret-looking keys are 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkpointers import EventRecord, RunRecord
+from checkpointers import EventRecord, Redactor, RunRecord
+from railgraph._settings import default_secret_words
 
 __all__ = [
     "PlannedEvent",
@@ -34,11 +34,10 @@ SpanAttr = str | bool | int | float | Sequence[str]
 PolicyOf = Callable[[str, Mapping[str, Any]], str | None]
 """What the graph's policy decides for a call of a tool with some arguments, if known."""
 
-REDACTED = "[redacted]"
-_SECRET_KEY = re.compile(
-    r"(?i)(^|[_\-.])(api[_\-]?key|token|access[_\-]?token|password|passwd|secret|"
-    r"authorization|auth|credentials?|cookie|private[_\-]?key)($|[_\-.])"
-)
+# The store redacts events with the configured words before they are stored; spans redact
+# again with the same rule, so a secret in an event written before redaction existed (or
+# under an extra word) never leaves the machine either.
+_REDACTOR = Redactor(default_secret_words())
 _MAX_TEXT = 4096
 
 _OPENINFERENCE = {
@@ -96,13 +95,9 @@ class PlannedSpan:
 
 
 def redact(value: Any) -> Any:
-    """``value`` with what sits under secret-looking keys (api_key, token, password, …)
-    replaced by ``[redacted]``, inside dicts and lists."""
-    if isinstance(value, Mapping):
-        return {k: REDACTED if _SECRET_KEY.search(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
+    """``value`` with secrets (``SecretStr`` values, secret-named keys) replaced by
+    ``[redacted]``, by the run store's rule."""
+    return _REDACTOR.redact(value)
 
 
 def as_json(value: Any) -> str:
