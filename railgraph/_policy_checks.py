@@ -27,6 +27,7 @@ import networkx as nx
 from nodes import NodeKind, PolicyAction, ToolSpec, ToolTier
 from railgraph._checks import to_networkx
 from railgraph._graph import RailGraph
+from railgraph.vocab import GateOutcome
 
 __all__ = ["RULES", "Violation", "check_policies", "node_tools"]
 
@@ -156,7 +157,7 @@ def _reached_unreviewed(graph: RailGraph, node: str) -> bool:
     paths = to_networkx(graph.spec)
     for edge in graph.spec.edges:
         source = graph.spec.node(edge.source)
-        if edge.label == "approved" and source.meta.get("action") == node:
+        if edge.label == GateOutcome.APPROVED and source.meta.get("action") == node:
             paths.remove_edges_from(
                 [(edge.source, edge.target, k) for k in list(paths[edge.source][edge.target])]
             )

@@ -19,6 +19,7 @@ from railgraph._checks import to_networkx
 from railgraph._graph import RailGraph
 from railgraph._policy_checks import node_tools
 from railgraph._settings import default_secret_words
+from railgraph.vocab import GateOutcome, RunStatus
 
 __all__ = ["design_profile"]
 
@@ -51,13 +52,16 @@ def _run(graph: RailGraph) -> dict[str, Any]:
     for edge in spec.edges:
         if edge.target not in (END, FAIL):
             continue
-        status = "completed"
+        status = RunStatus.COMPLETED
         if edge.target == FAIL:
-            status = "failed"
-        elif kinds[edge.source] is NodeKind.BUDGET and edge.label == "exceeded":
-            status = "budget_exhausted"
-        elif kinds[edge.source] is NodeKind.APPROVE and edge.label in ("rejected", "expired"):
-            status = "rejected"
+            status = RunStatus.FAILED
+        elif kinds[edge.source] is NodeKind.BUDGET and edge.label == GateOutcome.EXCEEDED:
+            status = RunStatus.BUDGET_EXHAUSTED
+        elif kinds[edge.source] is NodeKind.APPROVE and edge.label in (
+            GateOutcome.REJECTED,
+            GateOutcome.EXPIRED,
+        ):
+            status = RunStatus.REJECTED
         ends.append({"node": edge.source, "outcome": edge.label, "status": status})
     pauses: list[dict[str, Any]] = [
         {

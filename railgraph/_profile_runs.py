@@ -13,10 +13,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from checkpointers import ApprovalRecord, RunRecord, RunStore
+from railgraph.vocab import ApprovalStatus, RunStatus
 
 __all__ = ["ENDED_STATUSES", "percentile", "read_runs_profile", "runs_profile"]
 
-ENDED_STATUSES = ("completed", "failed", "budget_exhausted", "rejected", "cancelled")
+ENDED_STATUSES: tuple[str, ...] = (
+    RunStatus.COMPLETED,
+    RunStatus.FAILED,
+    RunStatus.BUDGET_EXHAUSTED,
+    RunStatus.REJECTED,
+    RunStatus.CANCELLED,
+)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -58,16 +65,17 @@ def runs_profile(
     waits = [
         a.decided_at - a.created_at
         for a in approvals
-        if a.decided_at is not None and a.status not in ("pending", "cancelled")
+        if a.decided_at is not None
+        and a.status not in (ApprovalStatus.PENDING, ApprovalStatus.CANCELLED)
     ]
     total = sum(costs)
-    completed = statuses.get("completed", 0)
+    completed = statuses.get(RunStatus.COMPLETED, 0)
     return {
         "runs": n,
         "statuses": dict(sorted(statuses.items())),
         "completion_rate": _rate(completed, n),
         "escalation_rate": _rate(len(asked), n),
-        "rejection_rate": _rate(statuses.get("rejected", 0), n),
+        "rejection_rate": _rate(statuses.get(RunStatus.REJECTED, 0), n),
         "retries": {"total": sum(retries), "runs_with_retries": sum(1 for r in retries if r)},
         "decisions": dict(sorted(Counter(a.status for a in approvals).items())),
         "approval_wait_s": _spread(waits),

@@ -32,14 +32,20 @@ from railgraph._telemetry_spans import (
     span_event,
     tool_span,
 )
+from railgraph.vocab import NodeEventKind, RunEventKind, RunStatus, event_kind, superseded
 
 __all__ = ["TRACE_EXPORTED", "plan_segment"]
 
-TRACE_EXPORTED = "trace_exported"
+TRACE_EXPORTED = RunEventKind.TRACE_EXPORTED
 """Run event kind the exporter appends after a segment: its trace id, root span id and the
 last event it covered, so the next segment starts after it and links back to it."""
 
-_RUN_ENDS = {"run_finished", "run_failed", "budget_exhausted", "rejected", "cancelled"}
+_RUN_ENDS = {
+    RunEventKind.RUN_FINISHED,
+    RunEventKind.RUN_FAILED,
+    RunEventKind.BUDGET_EXHAUSTED,
+    RunEventKind.CANCEL_SETTLED,
+}
 
 
 def plan_segment(
@@ -80,7 +86,7 @@ def plan_segment(
     for span in open_spans.values():
         # A gate parked for a person, or a node stopped by a review of an unknown effect.
         span.attributes["railgraph.node.outcome"] = "waiting"
-    if record.status == "failed":
+    if record.status == RunStatus.FAILED:
         root.error = record.error or "failed"
     return root
 
@@ -101,7 +107,7 @@ def _parent_node(
 ) -> str:
     """The node the run came from: the last finished predecessor in the spec, else the last
     finished node, else the graph itself."""
-    finished = [e.node for e in history if e.kind == "node_finished" and e.node]
+    finished = [e.node for e in history if e.kind == NodeEventKind.NODE_FINISHED and e.node]
     before = predecessors.get(node, set())
     for candidate in reversed(finished):
         if candidate in before:
@@ -119,32 +125,35 @@ def _apply(
     record: RunRecord,
     policy_of: PolicyOf | None,
 ) -> None:
-    data, kind, node = event.data, event.kind, event.node
-    if kind == "run_started":
+    data, kind, node = event.data, event_kind(event.kind, event.data), event.node
+    if superseded(event.kind, data):
+        return  # an older release's node-level copy of the run's budget_exhausted
+    if kind == RunEventKind.RUN_STARTED:
         root.attributes["input.value"] = as_json(data.get("input"))
         root.attributes["input.mime_type"] = "application/json"
         return
-    if node is None or kind in _RUN_ENDS or kind == "run_cancelled":
+    if node is None or kind in _RUN_ENDS or kind == RunEventKind.RUN_CANCELLED:
         _run_event(root, event, open_spans, record)
         return
     span = open_spans.get(node)
-    if span is None or kind == "node_started":
+    if span is None or kind == NodeEventKind.NODE_STARTED:
         # A node that failed left its events but no node_started: the spec knows its kind.
-        node_kind = str(data.get("kind", "")) if kind == "node_started" else kinds.get(node, "")
+        started = kind == NodeEventKind.NODE_STARTED
+        node_kind = str(data.get("kind", "")) if started else kinds.get(node, "")
         span = _node_span(node, node_kind, event, history, predecessors, record.graph_name)
         root.children.append(span)
         open_spans[node] = span
     span.end = max(span.end, event.at)
-    if kind == "node_started":
+    if kind == NodeEventKind.NODE_STARTED:
         return
-    if kind == "node_finished":
+    if kind == NodeEventKind.NODE_FINISHED:
         _finish_node(span, data)
         del open_spans[node]
-    elif kind == "llm_call":
+    elif kind == NodeEventKind.LLM_CALL:
         span.children.append(chat_span(event))
-    elif kind == "tool_call":
+    elif kind == NodeEventKind.TOOL_CALL:
         span.children.append(tool_span(event, policy_of))
-    elif kind == "verdict":
+    elif kind == NodeEventKind.VERDICT:
         passed = all(bool(v.get("passed")) for v in data.get("verdicts") or [])
         span.attributes.update(
             {
@@ -154,7 +163,7 @@ def _apply(
                 "railgraph.verify.verdicts": as_json(data.get("verdicts")),
             }
         )
-    elif kind == "budget_check":
+    elif kind == NodeEventKind.BUDGET_CHECK:
         span.attributes.update(
             {
                 "railgraph.gate.outcome": str(data.get("outcome")),
@@ -165,7 +174,7 @@ def _apply(
         )
         if data.get("dimension"):
             span.attributes["railgraph.budget.dimension"] = str(data["dimension"])
-    elif kind == "route":
+    elif kind == NodeEventKind.ROUTE:
         span.attributes["railgraph.gate.outcome"] = str(data.get("outcome"))
         span.attributes["railgraph.route.target"] = str(data.get("target"))
     else:
@@ -181,7 +190,7 @@ def _node_span(
     graph: str,
 ) -> PlannedSpan:
     start = event.at
-    if event.kind in ("tool_call", "llm_call"):
+    if event.kind in (NodeEventKind.TOOL_CALL, NodeEventKind.LLM_CALL):
         start -= float(event.data.get("latency_ms", 0.0)) / 1000
     attrs: dict[str, SpanAttr] = {
         "railgraph.node.id": node,
@@ -213,10 +222,11 @@ def _run_event(
     root: PlannedSpan, event: EventRecord, open_spans: dict[str, PlannedSpan], record: RunRecord
 ) -> None:
     data = event.data
-    if event.kind == "run_cancelled":
+    kind = event_kind(event.kind, data)
+    if kind == RunEventKind.RUN_CANCELLED:
         root.events.append(
             PlannedEvent(
-                "run_cancelled",
+                RunEventKind.RUN_CANCELLED.value,
                 event.at,
                 {
                     "railgraph.cancel.by": str(data.get("by")),
@@ -225,8 +235,9 @@ def _run_event(
             )
         )
         return
-    if event.kind in _RUN_ENDS:
-        status = str(data.get("status") or ("failed" if event.kind == "run_failed" else event.kind))
+    if kind in _RUN_ENDS:
+        failed_run = kind == RunEventKind.RUN_FAILED
+        status = str(data.get("status") or (RunStatus.FAILED.value if failed_run else event.kind))
         root.attributes["railgraph.run.outcome"] = status
         if record.result is not None:
             root.attributes["output.value"] = as_json(record.result)
@@ -235,7 +246,7 @@ def _run_event(
         if failed is not None:
             failed.attributes["railgraph.node.outcome"] = "error"
             failed.end = max(failed.end, event.at)
-            if event.kind == "run_failed" or status == "failed":
+            if failed_run or status == RunStatus.FAILED:
                 failed.error = str(data.get("error"))
         return
     root.events.append(span_event(event))

@@ -13,6 +13,7 @@ from typing import Any
 
 from checkpointers import EventRecord, Redactor, RunRecord
 from railgraph._settings import default_secret_words
+from railgraph.vocab import NodeEventKind
 
 __all__ = [
     "PlannedEvent",
@@ -224,7 +225,7 @@ def tool_span(event: EventRecord, policy_of: PolicyOf | None) -> PlannedSpan:
 def span_event(event: EventRecord) -> PlannedEvent:
     data = event.data
     attrs: dict[str, SpanAttr] = {}
-    if event.kind == "approval_requested":
+    if event.kind == NodeEventKind.APPROVAL_REQUESTED:
         request = data.get("request") or {}
         action = request.get("action") or {}
         attrs = {
@@ -239,7 +240,7 @@ def span_event(event: EventRecord) -> PlannedEvent:
             attrs["railgraph.approval.args"] = as_json(action.get("args"))
         if request.get("expires_after_s") is not None:
             attrs["railgraph.approval.expires_after_s"] = float(request["expires_after_s"])
-    elif event.kind in ("approval_decided", "effect_reviewed"):
+    elif event.kind in (NodeEventKind.APPROVAL_DECIDED, NodeEventKind.EFFECT_REVIEWED):
         attrs = {
             "railgraph.approval.decision": str(data.get("decision")),
             "railgraph.approval.reviewer": str(data.get("by")),

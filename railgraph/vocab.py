@@ -61,6 +61,7 @@ __all__ = [
     "ToolCallData",
     "VerdictData",
     "event_kind",
+    "superseded",
 ]
 
 
@@ -292,6 +293,8 @@ class RunEventKind(StrEnum):
     """A person cancelled the run (payload :class:`RunCancelledData`)."""
     CANCEL_SETTLED = "cancelled"
     """The driver of a cancelled run stopped it (payload :class:`RunFailedData`)."""
+    TRACE_EXPORTED = "trace_exported"
+    """The telemetry exporter sent the run's events up to here as one trace segment."""
 
 
 class NodeEventKind(StrEnum):
@@ -330,9 +333,16 @@ def event_kind(kind: str, data: Mapping[str, Any]) -> EventKind | None:
     ``error``) before the run-level one; it is ``None`` here, so that no reader counts the
     refusal twice.
     """
-    if kind == RunEventKind.BUDGET_EXHAUSTED and "error" not in data:
+    if superseded(kind, data):
         return None
     return _RUN_KINDS.get(kind) or _NODE_KINDS.get(kind)
+
+
+def superseded(kind: str, data: Mapping[str, Any]) -> bool:
+    """Whether a stored event only repeats one that follows it: the node-level
+    ``budget_exhausted`` (without an ``error``) older releases wrote before the run's own.
+    Readers that rebuild what happened skip it."""
+    return kind == RunEventKind.BUDGET_EXHAUSTED and "error" not in data
 
 
 class RunStartedData(TypedDict):

@@ -103,6 +103,7 @@ def test_run_and_node_event_kinds_are_disjoint() -> None:
         "budget_exhausted",
         "run_cancelled",
         "cancelled",
+        "trace_exported",
     }
     assert node_kinds == {
         "node_started",

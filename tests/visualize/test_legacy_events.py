@@ -15,6 +15,7 @@ from checkpointers import EventRecord
 from nodes import BudgetEnvelope
 from railgraph import END, START, GraphBuilder, Runner
 from railgraph._report import trace
+from railgraph._telemetry_plan import plan_segment
 from visualize import StopStatus, Visit, path_from_events, run_diagram, to_dot
 
 
@@ -82,6 +83,9 @@ async def test_old_node_level_budget_event_is_no_second_stop(runner: Runner, cha
     # The report's path counts each node once per visit.
     assert trace(old, stored, [])["path"] == ["a"]
     # The timeline still lists the old record, as a line of its own, not as the run's end.
+    # The trace exported to telemetry is the new stream's trace.
+    new_events = await runner.store.list_events("new")
+    assert plan_segment(old, stored, rail.spec) == plan_segment(old, new_events, rail.spec)
     old_lines = [(t.kind, t.node, t.text) for t in path.timeline]
     new_lines = [(t.kind, t.node, t.text) for t in new_path.timeline]
     assert old_lines[:-2] == new_lines[:-1]
