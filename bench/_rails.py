@@ -162,11 +162,7 @@ async def _cpu(action: Callable[[], Awaitable[object]]) -> float:
 
 
 def _size(path: Path) -> int:
-    return sum(
-        p.stat().st_size
-        for p in (path, path.with_name(path.name + "-wal"))
-        if p.exists()
-    )
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
 async def measure_rails(workdir: Path, *, reps: int, runs: int) -> list[RailResult]:

@@ -4,7 +4,8 @@ Events reach the store two ways, and share one ordering:
 
 - harvested from checkpoint writes to the saver's event channel, in the same
   transaction as those writes, so an event is stored iff the node result it
-  describes is durable;
+  describes is durable. They are stored once: the write's row holds only a
+  reference to them (see `EVENTS_BY_REF`);
 - appended by the runner for what it does itself, such as raising a review request.
 """
 
@@ -21,27 +22,41 @@ from railgraph.errors import StoreError
 from ._json import dumps, loads
 from ._records import EventRecord
 from ._redact import Redactor
-from ._tx import Body, executemany
+from ._tx import Body, executemany, fetchtuples
 
-__all__ = ["HarvestKey", "NewEvent", "insert_events", "parse_events", "row_to_event"]
+__all__ = [
+    "EVENTS_BY_REF",
+    "EventRow",
+    "NewEvent",
+    "event_ref",
+    "event_rows",
+    "insert_events",
+    "next_seq",
+    "parse_events",
+    "row_to_event",
+]
 
-HarvestKey = tuple[str, str, str, int]
-"""Where a harvested event was written: checkpoint_ns, checkpoint_id, task_id, write idx."""
+EVENTS_BY_REF = "rg-events-ref"
+"""The type of a write to the event channel whose events live in `run_events`.
+
+Its blob is `event_ref(run_id, first_seq, count)`: loading the write reads them
+back from there (redacted, as people see them), so they are stored once.
+"""
 
 _EVENT_SHAPE = (
     "an event is a dict with exactly the keys kind (str), node (str or None), "
     "at (unix seconds) and data (dict); put anything else inside data"
 )
 
-# seq is MAX + 1 within the run, computed by the INSERT itself so that an ignored
-# duplicate takes no number. Writes hold the database lock, so no two inserts race.
+# seq is MAX + 1 within the run, computed by the INSERT itself. Writes hold the
+# database lock, so no two inserts race.
 _INSERT_EVENT = """
-    INSERT OR IGNORE INTO run_events
-        (run_id, seq, kind, node, at, data,
-         checkpoint_ns, checkpoint_id, task_id, write_idx, position)
-    SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+    INSERT INTO run_events (run_id, seq, kind, node, at, data)
+    SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5
     FROM run_events WHERE run_id = ?1
 """
+_INSERT_EVENT_AT = "INSERT INTO run_events (run_id, seq, kind, node, at, data) VALUES (?,?,?,?,?,?)"
+_LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?"
 
 
 class NewEvent(BaseModel):
@@ -89,43 +104,44 @@ def parse_events(value: object, *, source: str) -> list[NewEvent]:
     return events
 
 
+EventRow = tuple[str, str | None, float, str]
+"""An event as stored, without run and `seq`: kind, node, at and its data as JSON."""
+
+
+def event_rows(events: Sequence[NewEvent], redactor: Redactor | None = None) -> list[EventRow]:
+    """The rows of `events`, their data redacted by `redactor` (events are for people)."""
+    redact = redactor.redact if redactor is not None else _same
+    return [(event.kind, event.node, event.at, dumps(redact(event.data))) for event in events]
+
+
 def insert_events(
-    run_id: str,
-    events: Sequence[NewEvent],
-    harvest_key: HarvestKey | None = None,
-    *,
-    redactor: Redactor | None = None,
+    run_id: str, rows: Sequence[EventRow], *, first_seq: int | None = None
 ) -> Body[None]:
     """Insert events at the end of a run's trace (a step of a write transaction).
 
-    The rows are built when this is called, so that the transaction only runs SQL.
-
     Args:
         run_id: The run (LangGraph thread) the events belong to.
-        events: The events, in order.
-        harvest_key: For events harvested from a checkpoint write, where that
-            write was stored; inserting the same write's events again is then a
-            no-op. `None` for events the runner appends.
-        redactor: Redacts secrets from each event's data before it is stored; events
-            are for people, so nothing secret is stored in clear.
+        rows: The events, in order, as `event_rows` made them.
+        first_seq: The first event's `seq` (the others follow it), when the caller
+            read `next_seq` in the same transaction; `None` numbers them after the
+            run's last event.
     """
-    redact = redactor.redact if redactor is not None else _same
-    coordinates: tuple[str | int | None, ...] = harvest_key or (None, None, None, None)
+    if first_seq is None:
+        return executemany(_INSERT_EVENT, [(run_id, *row) for row in rows])
     return executemany(
-        _INSERT_EVENT,
-        [
-            (
-                run_id,
-                event.kind,
-                event.node,
-                event.at,
-                dumps(redact(event.data)),
-                *coordinates,
-                position if harvest_key is not None else None,
-            )
-            for position, event in enumerate(events)
-        ],
+        _INSERT_EVENT_AT, [(run_id, first_seq + i, *row) for i, row in enumerate(rows)]
     )
+
+
+def next_seq(run_id: str) -> Body[int]:
+    """The `seq` the run's next event takes (a primary-key lookup)."""
+    row = yield from fetchtuples(_LAST_SEQ, (run_id,))
+    return int(row[0][0]) + 1
+
+
+def event_ref(run_id: str, first_seq: int, count: int) -> bytes:
+    """The blob of an event-channel write whose events are `run_events` rows."""
+    return dumps([run_id, first_seq, first_seq + count - 1]).encode()
 
 
 def _same(value: Any) -> Any:

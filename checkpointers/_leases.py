@@ -18,7 +18,7 @@ from typing import Any, Final, TypeVar
 from railgraph.errors import StoreError
 
 from ._db import Database
-from ._events import insert_events, parse_events
+from ._events import event_rows, insert_events, parse_events
 from ._json import dumps, dumps_or_none
 from ._records import EffectRecord, RunRecord, RunStatus
 from ._rows import Table
@@ -205,7 +205,7 @@ class RunLeases:
                 ),
             )
             if changed:
-                yield from insert_events(run_id, parsed)
+                yield from insert_events(run_id, event_rows(parsed))
             else:
                 # Ours or not, a lease on a run that ended is void.
                 yield from execute(
@@ -321,7 +321,7 @@ class RunLeases:
                     ],
                 },
             }
-            yield from insert_events(run_id, parse_events([event], source="cancel_run"))
+            yield from insert_events(run_id, event_rows(parse_events([event], source="cancel_run")))
             return True, (yield from self._read_run(run_id)), unknown
 
         return await self._write(cancel())

@@ -219,7 +219,9 @@ class SqliteCheckpointer(SyncBridge):
         Returns:
             The config naming the stored checkpoint.
         """
-        stored = put_checkpoint(config, checkpoint, metadata, new_versions, self.serde)
+        stored = put_checkpoint(
+            config, checkpoint, metadata, new_versions, self.serde, self.event_channel
+        )
         await self._db.write(stored.body, short=stored.short)
         return thread_config(
             thread_of(config),

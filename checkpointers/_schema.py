@@ -230,11 +230,79 @@ _RUN_LEASES: Migration = (
     "ALTER TABLE runs ADD COLUMN lease_expires_at REAL",
 )
 
+_EVENTS_ONCE: Migration = (
+    # (IF [NOT] EXISTS throughout: a database whose version number was set back by hand
+    # upgrades all the same.)
+    # A node's events are stored once, here. The event channel's write names them by
+    # (run, first seq, count) instead of holding a copy, and the channel's value is not
+    # kept in checkpoints (it holds only the last step's events, which live here), so
+    # the UNIQUE key that made a repeated put_writes insert nothing is gone: the write's
+    # own INSERT OR IGNORE decides that now. WITHOUT ROWID: one B-tree, ordered by the
+    # key every read uses, instead of a table, its key's index and the UNIQUE index.
+    *_rebuild(
+        "run_events",
+        """
+        CREATE TABLE run_events_new (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            node TEXT,
+            at REAL NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID
+        """,
+        "run_id, seq, kind, node, at, data",
+    ),
+    # Checkpoints keyed in the order pages are read (newest first within a thread, read
+    # backwards): the key serves as the index `checkpoints_by_thread_and_id` was, so each
+    # checkpoint is one B-tree insert fewer, two with the rowid table gone.
+    "DROP INDEX IF EXISTS checkpoints_by_thread_and_id",
+    "DROP INDEX IF EXISTS checkpoints_by_run_id",
+    *_rebuild(
+        "checkpoints",
+        """
+        CREATE TABLE checkpoints_new (
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL DEFAULT '',
+            checkpoint_id TEXT NOT NULL,
+            parent_checkpoint_id TEXT,
+            type TEXT NOT NULL,
+            checkpoint BLOB NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            channel_versions TEXT NOT NULL DEFAULT '{}',
+            run_id TEXT,
+            PRIMARY KEY (thread_id, checkpoint_id, checkpoint_ns)
+        ) WITHOUT ROWID
+        """,
+        "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+        "metadata, channel_versions, run_id",
+    ),
+    "CREATE INDEX IF NOT EXISTS checkpoints_by_run_id ON checkpoints (run_id) "
+    "WHERE run_id IS NOT NULL",
+    # A graph's spec, once per signature, rather than in every run's `run_started` event.
+    """
+    CREATE TABLE IF NOT EXISTS graph_specs (
+        signature TEXT PRIMARY KEY,
+        spec TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    # Pending requests that expire, found without reading the others.
+    "CREATE INDEX IF NOT EXISTS approvals_expiring ON approvals (expires_at) "
+    "WHERE status = 'pending' AND expires_at IS NOT NULL",
+    # Runs of one graph newest first, read a page at a time (by reference or by name).
+    "DROP INDEX IF EXISTS runs_by_graph",
+    "DROP INDEX IF EXISTS runs_by_graph_name",
+    "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs (graph, created_at, run_id)",
+    "CREATE INDEX IF NOT EXISTS runs_by_graph_name ON runs (graph_name, created_at, run_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_TABLES,
     _RUN_STORE_TABLES,
     _SHARED_VALUES,
     _RUN_LEASES,
+    _EVENTS_ONCE,
 )
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
 

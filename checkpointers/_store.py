@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar, get_args
 from railgraph.errors import DecisionError, RunCancelled, StoreError
 
 from ._db import Database
-from ._events import insert_events, parse_events, row_to_event
+from ._events import event_rows, insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
 from ._leases import RunLeases, run_is_cancelled
 from ._records import (
@@ -198,7 +198,7 @@ class RunStore(RunLeases):
             StoreError: An event is not shaped like one; nothing is stored.
         """
         parsed = parse_events(list(events), source=f"append_events for run {run_id!r}")
-        insert = insert_events(run_id, parsed, redactor=self.redactor)
+        insert = insert_events(run_id, event_rows(parsed, self.redactor))
 
         def append() -> Body[list[sqlite3.Row]]:
             last = yield from fetchone(

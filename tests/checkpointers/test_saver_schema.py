@@ -16,7 +16,7 @@ from checkpointers._schema import MIGRATIONS, migrate
 from railgraph.errors import SchemaVersionError, StoreError
 
 CHECKPOINT_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
-SHARED_VALUES = {"checkpoint_values"}
+SHARED_VALUES = {"checkpoint_values", "graph_specs"}
 RUN_STORE_TABLES = {"runs", "run_events", "approvals", "tool_effects"}
 
 
@@ -64,8 +64,8 @@ async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) ->
             )
         }
 
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 4
-    assert read_file(db_path, "PRAGMA user_version") == [(4,)]
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 5
+    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
     assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES
     assert pragmas == {
         "journal_mode": "wal",
@@ -92,7 +92,7 @@ async def test_older_database_is_upgraded_and_keeps_its_data(db_path: Path) -> N
 
     assert found is not None
     assert found.config == stored
-    assert read_file(db_path, "PRAGMA user_version") == [(4,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
     assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES
 
 
@@ -105,14 +105,14 @@ async def test_newer_database_is_refused(db_path: Path) -> None:
     with pytest.raises(
         SchemaVersionError,
         match=re.escape(
-            f"the railgraph database at {db_path} has schema version 5, but this railgraph "
-            "supports schema version 4 at most; upgrade railgraph (`pip install -U railgraph`) "
+            f"the railgraph database at {db_path} has schema version 6, but this railgraph "
+            "supports schema version 5 at most; upgrade railgraph (`pip install -U railgraph`) "
             "to open it."
         ),
     ):
         async with SqliteCheckpointer.from_path(db_path):
             pass
-    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(6,)]
 
 
 async def test_failed_migration_leaves_the_previous_version(db_path: Path) -> None:
@@ -140,12 +140,12 @@ async def test_reopening_keeps_checkpoints_and_runs(db_path: Path) -> None:
     assert found is not None
     assert found.config == stored
     assert run == run_record("t")
-    assert read_file(db_path, "PRAGMA user_version") == [(4,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
 
 
 async def test_memory_database_and_bad_synchronous() -> None:
     async with SqliteCheckpointer.from_path(":memory:") as saver:
-        assert await pragma(saver, "user_version") == 4
+        assert await pragma(saver, "user_version") == 5
 
     with pytest.raises(StoreError, match=r"synchronous must be 'NORMAL' or 'FULL', not 'OFF'"):
         async with SqliteCheckpointer.from_path(":memory:", synchronous="OFF"):  # type: ignore[arg-type]

@@ -117,7 +117,7 @@ async def test_a_schema_2_database_is_upgraded_and_its_history_reads_back_unchan
         upgraded = [t async for t in saver.alist(config)]
         latest = await saver.aget_tuple(config)
 
-    assert read_file(db_path, "PRAGMA user_version") == [(4,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
     assert [t.config for t in upgraded] == [t.config for t in history]
     assert [t.parent_config for t in upgraded] == [t.parent_config for t in history]
     assert [t.checkpoint for t in upgraded] == [t.checkpoint for t in history]

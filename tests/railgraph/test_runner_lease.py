@@ -279,7 +279,7 @@ async def test_a_paused_run_of_a_schema_3_database_resumes_after_the_upgrade(
     with sqlite3.connect(db) as conn:
         version = conn.execute("PRAGMA user_version").fetchall()
 
-    assert (paused.status, done.status, calls, version) == ("paused", "completed", [1], [(4,)])
+    assert (paused.status, done.status, calls, version) == ("paused", "completed", [1], [(5,)])
 
 
 def two_gates(calls: list[int], entered: asyncio.Event, release: asyncio.Event) -> RailGraph:
