@@ -138,10 +138,10 @@ def select_page(selection: Selection) -> Body[Page]:
     events: dict[bytes, list[dict[str, Any]]] = {ref: [] for ref in refs}
     if refs:
         listed = sorted(refs)
-        found = yield from fetchtuples(
+        event_rows = yield from fetchtuples(
             _EVENTS_OF_REFS, (dumps([[i, *loads(ref)] for i, ref in enumerate(listed)]),)
         )
-        for i, kind, node, at, data in found:
+        for i, kind, node, at, data in event_rows:
             events[listed[i]].append({"kind": kind, "node": node, "at": at, "data": data})
     return Page(rows, versions, blob_ranges, blob_rows, list(named), write_rows, events)
 
