@@ -7,7 +7,7 @@ Open both with `SqliteCheckpointer.from_path`; the run store is its `store`::
         runs = await saver.store.list_runs(status="paused")
 """
 
-from ._leases import Lease, LeaseClaim, lease_live
+from ._leases import Lease, LeaseClaim, RunState, lease_live
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -37,6 +37,7 @@ __all__ = [
     "RunStore",
     "Lease",
     "LeaseClaim",
+    "RunState",
     "lease_live",
     # run store records
     "ApprovalRecord",

@@ -174,6 +174,24 @@ class Database:
             raise outcome.error
         return cast(_T, outcome.value)
 
+    async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
+        """Run the body `make()` returns as one read transaction, on the loop's own thread.
+
+        For reads of a few rows by key (a run's status, a record): they run on the
+        inline connection, without a trip to the worker thread; a read in WAL mode
+        waits for no writer. If SQLite answers busy there (another connection is
+        recovering the WAL), a fresh body runs in the worker thread, which may wait.
+        """
+        if self.inline is None or self._in_worker is None:
+            return await self.read(make())
+        async with self.lock:
+            outcome = self._read_inline(make())
+            if outcome is None:
+                (outcome,) = await self._in_thread("BEGIN", [make()])
+        if outcome.error is not None:
+            raise outcome.error
+        return cast(_T, outcome.value)
+
     async def _commit_waiting(self) -> None:
         """Commit waiting writes in batches until none wait; the lock is released between."""
         batch: list[_Waiting] = []
@@ -225,6 +243,15 @@ class Database:
         if self._checkpointer is None and self.inline.checkpoint_due():
             self._checkpointer = asyncio.create_task(self._checkpoint_wal())
         return self._stored(outcomes)
+
+    def _read_inline(self, body: Body[Any]) -> Outcome | None:
+        """Run a read body on the inline connection; `None` (not started) when it was busy."""
+        assert self.inline is not None
+        try:
+            outcome = self.inline.read(body)
+        except sqlite3.Error as exc:
+            raise store_error(self, exc) from exc
+        return None if outcome is None else self._stored([outcome])[0]
 
     async def _checkpoint_wal(self) -> None:
         """Copy the WAL into the database in the worker thread; past `wal_pages`, start it over.

@@ -17,9 +17,10 @@ database's lock. It is built never to make the loop wait:
 Under `synchronous=FULL` a commit still syncs the WAL before it returns, as it
 must, and that sync happens here.
 
-Reads stay on aiosqlite's connection. Each read is a transaction of its own,
-and a transaction in WAL mode sees every commit made before it began, on any
-connection, so a read sees the writes committed here before it.
+Reads stay on aiosqlite's connection, except *short* ones (a status, a record by
+its key: see `Database.read`), which run here too. Each read is a transaction of
+its own, and a transaction in WAL mode sees every commit made before it began, on
+any connection, so a read sees every write committed before it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,22 @@ class InlineWriter:
             return run_begun(self.conn, bodies)
         finally:
             self.commits += 1
+
+    def read(self, body: Body[Any]) -> Outcome | None:
+        """Run a read body as one transaction, here and now: a consistent snapshot.
+
+        Returns:
+            Its outcome, or `None` when SQLite answered busy (a WAL being recovered
+            by another connection: rare, and never waited for here).
+        """
+        self.conn.execute("BEGIN").close()
+        (outcome,) = run_begun(self.conn, [body])
+        error = outcome.error
+        if isinstance(error, sqlite3.OperationalError) and (
+            error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+        ):
+            return None
+        return outcome
 
     def checkpoint_due(self) -> bool:
         """Whether `check_every` commits were made since this last said so."""

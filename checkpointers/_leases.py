@@ -28,6 +28,7 @@ __all__ = [
     "Lease",
     "LeaseClaim",
     "RunLeases",
+    "RunState",
     "lease_live",
     "pid_alive",
     "run_is_cancelled",
@@ -54,6 +55,16 @@ class Lease:
     def here(cls, owner: str) -> Lease:
         """A lease for `owner` in this process on this host."""
         return cls(owner=owner, host=socket.gethostname(), pid=os.getpid())
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run's status and who drives it: what the kill switch reads before each call."""
+
+    status: RunStatus
+    """The run's status."""
+    lease_owner: str | None
+    """The runner that holds its lease, if any."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,18 @@ class RunLeases:
 
     def _write(self, body: Body[_T]) -> Awaitable[_T]:
         raise NotImplementedError
+
+    async def run_state(self, run_id: str) -> RunState | None:
+        """The run's status and lease holder, or `None` if there is no such run.
+
+        Two columns by primary key, read on the event loop's thread (see
+        `Database.read_short`): cheap enough to ask before every LLM and tool call,
+        whatever the size of the run's input or result.
+        """
+        row = await self._db.read_short(
+            lambda: fetchone("SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,))
+        )
+        return None if row is None else RunState(row[0], row[1])
 
     def _read_run(self, run_id: str) -> Body[RunRecord]:
         row = yield from fetchone(f"{self._runs.select} WHERE run_id = ?", (run_id,))

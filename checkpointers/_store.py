@@ -149,7 +149,9 @@ class RunStore(RunLeases):
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or `None`."""
-        row = await self._db.read(fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,)))
+        row = await self._db.read_short(
+            lambda: fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,))
+        )
         return None if row is None else _RUNS.load(row)
 
     async def list_runs(
@@ -246,8 +248,8 @@ class RunStore(RunLeases):
 
     async def get_approval(self, request_id: str) -> ApprovalRecord | None:
         """The review request with this id, or `None`."""
-        row = await self._db.read(
-            fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
+        row = await self._db.read_short(
+            lambda: fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
         )
         return None if row is None else _APPROVALS.load(row)
 

@@ -214,11 +214,12 @@ class Driver(ABC):
         if isinstance(error, RunBusy):
             return ended(await self._record(record.run_id))  # another driver took over
         values: dict[str, Any] = dict(snapshot.values)
-        stored = await self._record(record.run_id)
+        state = await self.store.run_state(record.run_id)
         expect: RunStatus = "running"
-        if stored.status == "cancelled":
+        if state is None or state.status == "cancelled":
             # The kill switch wins: whatever the run reached, it ends cancelled, and the
             # reason stays the one given when it was cancelled.
+            stored = await self._record(record.run_id)
             error, expect = RunCancelled(stored.error or "cancelled"), "cancelled"
         usage = dict(values.get(USAGE) or {})
         result = rail.user_values(values)

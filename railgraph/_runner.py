@@ -89,6 +89,8 @@ class Runner(ReviewQueue, Driver):
         self._graphs: dict[str, RailGraph] = {}
         self._started: dict[str, RailGraph] = {}
         self._compiled: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self._cancelled_here: set[str] = set()
+        """Runs cancelled through this runner: the in-process kill switch."""
 
     @classmethod
     @asynccontextmanager
@@ -196,15 +198,29 @@ class Runner(ReviewQueue, Driver):
         }
 
     async def _is_cancelled(self, run_id: str) -> bool:
-        record = await self.store.get_run(run_id)
-        if record is None:
+        # The kill switch, asked before every LLM and tool call: a cancel made by this
+        # process is known here at once; one made by another process is read as two
+        # columns by key on the loop's thread. (The ledger also refuses an effect after
+        # a cancel in the same transaction that claims it.)
+        if run_id in self._cancelled_here:
+            return True
+        state = await self.store.run_state(run_id)
+        if state is None:
             return False
-        if record.status == "running" and record.lease_owner != self.lease.owner:
+        if state.status == "running" and state.lease_owner != self.lease.owner:
+            record = await self._record(run_id)
             raise RunBusy(
                 f"this runner lost its lease on run {run_id} (its heartbeat lapsed) and stops "
                 "driving it; " + (busy_message(record) if record.lease_owner else "resume it")
             )
-        return record.status == "cancelled"
+        return state.status == "cancelled"
+
+    async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
+        """Stop a run for good (see `ReviewQueue.cancel`); a run this process drives stops
+        before its next LLM or tool call without reading the database."""
+        outcome = await super().cancel(run_id, by=by, reason=reason)
+        self._cancelled_here.add(run_id)
+        return outcome
 
     # -- starting and resuming ---------------------------------------------------------------
 
