@@ -254,32 +254,6 @@ _EVENTS_ONCE: Migration = (
         """,
         "run_id, seq, kind, node, at, data",
     ),
-    # Checkpoints keyed in the order pages are read (newest first within a thread, read
-    # backwards): the key serves as the index `checkpoints_by_thread_and_id` was, so each
-    # checkpoint is one B-tree insert fewer, two with the rowid table gone.
-    "DROP INDEX IF EXISTS checkpoints_by_thread_and_id",
-    "DROP INDEX IF EXISTS checkpoints_by_run_id",
-    *_rebuild(
-        "checkpoints",
-        """
-        CREATE TABLE checkpoints_new (
-            thread_id TEXT NOT NULL,
-            checkpoint_ns TEXT NOT NULL DEFAULT '',
-            checkpoint_id TEXT NOT NULL,
-            parent_checkpoint_id TEXT,
-            type TEXT NOT NULL,
-            checkpoint BLOB NOT NULL,
-            metadata TEXT NOT NULL DEFAULT '{}',
-            channel_versions TEXT NOT NULL DEFAULT '{}',
-            run_id TEXT,
-            PRIMARY KEY (thread_id, checkpoint_id, checkpoint_ns)
-        ) WITHOUT ROWID
-        """,
-        "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
-        "metadata, channel_versions, run_id",
-    ),
-    "CREATE INDEX IF NOT EXISTS checkpoints_by_run_id ON checkpoints (run_id) "
-    "WHERE run_id IS NOT NULL",
     # A graph's spec, once per signature, rather than in every run's `run_started` event.
     """
     CREATE TABLE IF NOT EXISTS graph_specs (
