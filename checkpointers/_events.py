@@ -34,6 +34,8 @@ __all__ = [
     "next_seq",
     "parse_events",
     "row_to_event",
+    "SELECT_EVENTS",
+    "SPEC_REF",
 ]
 
 EVENTS_BY_REF = "rg-events-ref"
@@ -148,13 +150,32 @@ def _same(value: Any) -> Any:
     return value
 
 
+SPEC_REF = "spec_signature"
+"""The key of a `run_started` event's data that names its graph's spec in `graph_specs`.
+
+A spec is stored once per signature; the event is read back with the spec itself
+under `spec` in place of this key, as events that held the whole spec read."""
+
+SELECT_EVENTS = """
+    SELECT e.run_id, e.seq, e.kind, e.node, e.at, e.data, s.spec
+    FROM run_events AS e
+    LEFT JOIN graph_specs AS s
+      ON e.kind = 'run_started' AND s.signature = e.data ->> '$.spec_signature'
+"""
+"""Events with the spec a `run_started` event names (add `WHERE` and `ORDER BY`)."""
+
+
 def row_to_event(row: sqlite3.Row) -> EventRecord:
-    """Build an `EventRecord` from a `run_events` row."""
+    """Build an `EventRecord` from a row of `SELECT_EVENTS`."""
+    data = loads(row["data"])
+    if row["spec"] is not None:
+        del data[SPEC_REF]
+        data["spec"] = loads(row["spec"])
     return EventRecord(
         run_id=row["run_id"],
         seq=row["seq"],
         kind=row["kind"],
         node=row["node"],
         at=row["at"],
-        data=loads(row["data"]),
+        data=data,
     )

@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar, get_args
 from railgraph.errors import DecisionError, RunCancelled, StoreError
 
 from ._db import Database
-from ._events import event_rows, insert_events, parse_events, row_to_event
+from ._events import SELECT_EVENTS, SPEC_REF, event_rows, insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
 from ._leases import RunLeases, run_is_cancelled
 from ._records import (
@@ -27,7 +27,7 @@ from ._records import (
 )
 from ._redact import Redactor
 from ._rows import Table
-from ._tx import Body, change_and_read, execute, fetchall, fetchone
+from ._tx import Body, change_and_read, execute, executemany, fetchall, fetchone
 
 __all__ = ["RunStore"]
 
@@ -51,7 +51,6 @@ _EFFECTS: Final = Table(
     columns=tuple(EffectRecord.model_fields),
     json_columns=frozenset({"args", "result"}),
 )
-_EVENT_COLUMNS: Final = "run_id, seq, kind, node, at, data"
 
 _RUN_STATUSES: Final[frozenset[str]] = frozenset(get_args(RunStatus))
 _DECIDED_STATUSES: Final[frozenset[str]] = frozenset(get_args(ApprovalStatus)) - {"pending"}
@@ -90,13 +89,41 @@ class RunStore(RunLeases):
 
     # -- runs ---------------------------------------------------------------
 
-    async def create_run(self, record: RunRecord) -> None:
-        """Store a new run.
+    async def create_run(
+        self, record: RunRecord, *, events: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Store a new run and its first events in one transaction.
+
+        A `run_started` event's `spec` (the graph's, as data) is stored once per
+        `record.signature`; the event names it, and reads back with it.
+
+        Args:
+            record: The run.
+            events: The run's first events, shaped as for `append_events`.
 
         Raises:
-            StoreError: A run with this id already exists.
+            StoreError: A run with this id already exists (nothing is stored), or an
+                event is not shaped like one.
         """
-        if not await self._write(execute(_RUNS.insert(or_ignore=True), _RUNS.params(record))):
+        parsed = parse_events(list(events), source=f"create_run for run {record.run_id!r}")
+        specs: list[tuple[str, str]] = []
+        for i, event in enumerate(parsed):
+            if event.kind == "run_started" and isinstance(event.data.get("spec"), dict):
+                data = {k: v for k, v in event.data.items() if k != "spec"}
+                specs.append((record.signature, dumps(event.data["spec"])))
+                parsed[i] = event.model_copy(update={"data": {**data, SPEC_REF: record.signature}})
+        rows = event_rows(parsed, self.redactor)
+
+        def create() -> Body[bool]:
+            if not (yield from execute(_RUNS.insert(or_ignore=True), _RUNS.params(record))):
+                return False
+            yield from executemany(
+                "INSERT OR IGNORE INTO graph_specs (signature, spec) VALUES (?, ?)", specs
+            )
+            yield from insert_events(record.run_id, rows, first_seq=1)
+            return True
+
+        if not await self._write(create()):
             raise StoreError(
                 f"run {record.run_id!r} already exists; start the new run with a fresh id."
             )
@@ -209,8 +236,7 @@ class RunStore(RunLeases):
             yield from insert
             return (
                 yield from fetchall(
-                    f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? AND seq > ? "
-                    "ORDER BY seq",
+                    f"{SELECT_EVENTS} WHERE e.run_id = ? AND e.seq > ? ORDER BY e.seq",
                     (run_id, last["seq"] if last is not None else 0),
                 )
             )
@@ -222,7 +248,7 @@ class RunStore(RunLeases):
         """A run's events in order: harvested from checkpoints and appended, as one sequence."""
         rows = await self._db.read(
             fetchall(
-                f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? ORDER BY seq",
+                f"{SELECT_EVENTS} WHERE e.run_id = ? ORDER BY e.seq",
                 (run_id,),
             )
         )

@@ -22,7 +22,7 @@ from nodes._state import EVENTS
 from railgraph._drive import Driver
 from railgraph._graph import RailGraph
 from railgraph._identity import starter
-from railgraph._lease import busy_message, fault_of
+from railgraph._lease import busy_message
 from railgraph._outcome import (
     ENDED,
     RunOutcome,
@@ -40,7 +40,6 @@ from railgraph.errors import (
     DecisionError,
     InputError,
     RunBusy,
-    StoreError,
 )
 
 __all__ = ["RunOutcome", "Runner"]
@@ -266,21 +265,20 @@ class Runner(ReviewQueue, Driver):
             heartbeat_at=now,
             lease_expires_at=now + self.lease_s,
         )
-        await self.store.create_run(record)
+        # One transaction: the run and its first event (whose spec the store keeps once
+        # per graph signature).
+        await self.store.create_run(
+            record,
+            events=[
+                self._new_event(
+                    "run_started",
+                    input=record.input,
+                    budget=record.budget,
+                    spec=rail.spec.model_dump(mode="json"),
+                )
+            ],
+        )
         self._started[record.run_id] = rail
-        try:
-            await self._event(
-                record.run_id,
-                "run_started",
-                input=record.input,
-                budget=record.budget,
-                spec=rail.spec.model_dump(mode="json"),
-            )
-        except StoreError as exc:
-            fault = fault_of(exc)
-            if fault is None:
-                raise
-            raise await self._interrupted(record, fault) from exc
         return await self._hold(rail, record, state.model_dump())
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:

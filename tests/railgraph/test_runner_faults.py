@@ -155,7 +155,8 @@ async def test_after_a_passing_fault_the_run_reads_interrupted_with_its_reason(
     async with Runner.open(tmp_path / "rg.db") as runner:
         runner.register(REF, make_graph(helpdesk=helpdesk))
         disk.once = True  # an I/O error that passes: the runner can record why it stopped
-        disk.fail_from = disk.writes + 3  # the first checkpoint after the run's record
+        # the first checkpoint after the run: its record, its spec, its run_started event
+        disk.fail_from = disk.writes + 4
         with pytest.raises(RunInterrupted):
             await runner.start(REF, {"ticket_id": "T-1001"}, run_id="r")
         record = await runner.store.get_run("r")
