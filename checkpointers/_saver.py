@@ -178,7 +178,8 @@ class SqliteCheckpointer(SyncBridge):
         """
         thread_of(config)
         selection = Selection.of(config, limit=1, default_ns="")
-        found = to_tuples(await self._db.read(select_page(selection)), self.serde)
+        # One checkpoint by key: read on the loop's thread (values load after, here too).
+        found = to_tuples(await self._db.read_short(lambda: select_page(selection)), self.serde)
         return found[0] if found else None
 
     async def alist(
