@@ -10,6 +10,7 @@ is shared; the two are interleaved, one run each in turn, so drift hits both ali
 from __future__ import annotations
 
 import gc
+import itertools
 import statistics
 import time
 import uuid
@@ -54,13 +55,15 @@ class Counted(BaseModel):
 def _tools() -> ToolRegistry:
     tools = ToolRegistry()
 
+    # Async, as a tool that does I/O is: a sync tool runs in a worker thread so that its
+    # timeout can be enforced, a hop plain LangGraph (which enforces none) does not make.
     @tools.tool(tier="read", name="peek")
-    def peek(args: Count) -> Counted:
+    async def peek(args: Count) -> Counted:
         """Read the counter."""
         return Counted(counter=args.counter + 1)
 
     @tools.tool(tier="write", name="bump")
-    def bump(args: Count) -> Counted:
+    async def bump(args: Count) -> Counted:
         """Write the counter."""
         return Counted(counter=args.counter + 1)
 
@@ -91,7 +94,7 @@ def _rail(kind: str) -> RailGraph:
             tool = "peek" if kind == "tool_read" else "bump"
             g.tool(node, tool=tool, args=lambda s: {"counter": s.counter}, output=None)
     g.edge(START, ids[0])
-    for a, b in zip(ids, ids[1:], strict=False):
+    for a, b in itertools.pairwise(ids):
         g.edge(a, b)
     g.edge(ids[-1], END)
     return g.build()
@@ -109,8 +112,8 @@ def _plain(kind: str) -> StateGraph[Any]:
     def tool(name: str) -> Callable[[BenchState], Any]:
         spec = tools[name]
 
-        def call(state: BenchState) -> dict[str, Any]:
-            out = spec.fn(spec.input(counter=state.counter))
+        async def call(state: BenchState) -> dict[str, Any]:
+            out = await spec.fn(spec.input(counter=state.counter))
             return {"counter": spec.output.model_validate(out).counter}
 
         return call
@@ -126,7 +129,7 @@ def _plain(kind: str) -> StateGraph[Any]:
     for n in ids:
         builder.add_node(n, node)
     builder.add_edge(START, ids[0])
-    for a, b in zip(ids, ids[1:], strict=False):
+    for a, b in itertools.pairwise(ids):
         builder.add_edge(a, b)
     builder.add_edge(ids[-1], END)
     return builder
@@ -177,12 +180,12 @@ async def measure_rails(workdir: Path, *, reps: int, runs: int) -> list[RailResu
             rail = _rail(kind)
             app = _plain(kind).compile(checkpointer=plain_runner.saver)
 
-            async def run_rail() -> None:
+            async def run_rail(rail: RailGraph = rail) -> None:
                 for _ in range(runs):
                     outcome = await runner.start(rail, {"counter": 0, "text": "hello"})
                     assert outcome.status == "completed", (outcome.status, outcome.reason)
 
-            async def run_plain() -> None:
+            async def run_plain(app: Any = app) -> None:
                 for _ in range(runs):
                     await app.ainvoke(
                         {"counter": 0, "text": "hello"},

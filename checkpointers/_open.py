@@ -15,8 +15,11 @@ from railgraph.errors import SchemaVersionError, StoreError
 
 from ._db import WAL_AUTOCHECKPOINT_PAGES, Clock, Database, Synchronous, guard, store_error
 from ._inline import connect_inline
+from ._redact import Redactor
+from ._schema import SCHEMA_VERSION, migrate
+from ._store import RunStore
 
-__all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "open_database", "open_read_only"]
+__all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "open_database", "open_read_only", "open_store"]
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 30_000
@@ -240,3 +243,26 @@ async def open_read_only(
         yield db
     finally:
         await db.close()
+
+
+@asynccontextmanager
+async def open_store(
+    path: str | Path, *, redactor: Redactor | None = None, clock: Clock = time.time
+) -> AsyncIterator[RunStore]:
+    """Open the run store alone, read-only, without LangGraph's checkpointer.
+
+    For commands that only read runs, events, requests and the ledger (`railgraph runs`,
+    `show`, `pending`): they never import LangGraph or langchain-core. `":memory:"`
+    gives an empty store (there is no file to read yet).
+
+    Raises:
+        StoreError: As `open_read_only`.
+        SchemaVersionError: The database was written by a newer railgraph.
+    """
+    if str(path) == MEMORY:
+        async with open_database(MEMORY, synchronous="NORMAL", clock=clock) as db:
+            await migrate(db)
+            yield RunStore(db, redactor=redactor)
+        return
+    async with open_read_only(path, schema_version=SCHEMA_VERSION, clock=clock) as db:
+        yield RunStore(db, redactor=redactor)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from checkpointers import ApprovalRecord, EffectRecord
+from checkpointers import ApprovalRecord, EffectRecord, RunStore
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
@@ -24,16 +25,13 @@ from railgraph._cli_app import (
     print_pending,
     safe_file_name,
     with_runner,
+    with_store,
 )
 from railgraph._cli_text import esc, plain
-from railgraph._runner import Runner, RunOutcome
 from railgraph.errors import InputError, RailgraphError
-from visualize import (
-    load_source,
-    read_run,
-    run_diagram,
-    write_diagram,
-)
+
+if TYPE_CHECKING:
+    from railgraph._runner import Runner, RunOutcome
 
 __all__: list[str] = []
 
@@ -57,18 +55,18 @@ def pending(
     """
 
     async def work(
-        runner: Runner,
+        store: RunStore,
     ) -> tuple[list[ApprovalRecord], list[EffectRecord], float]:
         if graph is None or ":" in graph:
-            found = await runner.store.list_approvals(status="pending", graph=graph)
+            found = await store.list_approvals(status="pending", graph=graph)
         else:
             # A graph's name (not its module:attribute reference) is kept in the request.
-            waiting = await runner.store.list_approvals(status="pending")
+            waiting = await store.list_approvals(status="pending")
             found = [a for a in waiting if a.request.get("graph") == graph]
-        redacted = [runner.store.redactor.approval(a) for a in found]
-        return redacted, await runner.unknown_effects(), runner.clock()
+        redacted = [store.redactor.approval(a) for a in found]
+        return redacted, await store.list_unknown_effects(), time.time()
 
-    requests, unknown, now = with_runner(db, work, read_only=True)
+    requests, unknown, now = with_store(db, work)
     drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}
     if as_json:
         print_json(
@@ -110,6 +108,9 @@ def _draw_runs(
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         fail(f"--diagrams: cannot create the folder {folder} ({exc.strerror or exc})")
+    # Here: drawing loads graphs (and LangGraph); the queue itself never does.
+    from visualize import load_source, read_run, run_diagram, write_diagram
+
     drawn: dict[str, str | None] = {}
     for request in requests:
         if request.run_id in drawn:

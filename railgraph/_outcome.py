@@ -6,8 +6,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langgraph.errors import GraphRecursionError
-
 from checkpointers import ApprovalRecord, RunRecord
 from railgraph.errors import BudgetExhausted, RunCancelled
 
@@ -66,6 +64,8 @@ def failure(error: BaseException) -> tuple[RunStatus, str]:
         return "budget_exhausted", str(error)
     if isinstance(error, RunCancelled):
         return "cancelled", str(error)
+    from langgraph.errors import GraphRecursionError  # here: the CLI's reads never load LangGraph
+
     if isinstance(error, GraphRecursionError):
         return "failed", (
             "the run took more steps than its recursion limit; it may loop forever — set a "
