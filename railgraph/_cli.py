@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -27,6 +26,9 @@ DEBUG_ENV = "RAILGRAPH_DEBUG"
 
 
 def _version() -> str:
+    # Here: importlib.metadata costs every command's start-up a few dozen ms.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("railgraph")
     except PackageNotFoundError:
