@@ -31,6 +31,14 @@ from typing import Any
 
 from ._tx import Body, Outcome, run_begun
 
+JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024
+"""Bytes the WAL file is cut back to when it starts over (`PRAGMA journal_size_limit`),
+set on both connections.
+
+Without it SQLite reuses the file in place and never shrinks it, so one burst (four
+writers, or a reader holding an old snapshot while they write) left a WAL of 165 MB or
+more for good."""
+
 __all__ = ["CHECK_EVERY", "InlineWriter", "connect_inline"]
 
 CHECK_EVERY = 200
@@ -138,6 +146,8 @@ def connect_inline(location: str, *, synchronous: str, busy_timeout_ms: int) -> 
         conn.execute("PRAGMA foreign_keys=ON").close()
         conn.execute("PRAGMA wal_autocheckpoint=0").close()
         conn.execute("PRAGMA busy_timeout=0").close()
+        # The WAL is cut back when it starts over after this connection's commits too.
+        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}").close()
     except BaseException:
         conn.close()
         raise

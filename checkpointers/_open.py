@@ -13,7 +13,15 @@ import aiosqlite
 
 from railgraph.errors import SchemaVersionError, StoreError
 
-from ._db import WAL_AUTOCHECKPOINT_PAGES, Clock, Database, Synchronous, guard, store_error
+from ._db import (
+    JOURNAL_SIZE_LIMIT,
+    WAL_AUTOCHECKPOINT_PAGES,
+    Clock,
+    Database,
+    Synchronous,
+    guard,
+    store_error,
+)
 from ._inline import connect_inline
 from ._redact import Redactor
 from ._schema import SCHEMA_VERSION, migrate
@@ -109,6 +117,7 @@ async def open_database(
         await db.run(f"PRAGMA synchronous={synchronous}")
         await db.run("PRAGMA foreign_keys=ON")
         await db.run(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        await db.run(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         if inline and db.one_trip and location != MEMORY:
             try:
                 db.inline = await asyncio.to_thread(
