@@ -264,11 +264,9 @@ _EVENTS_ONCE: Migration = (
     # Pending requests that expire, found without reading the others.
     "CREATE INDEX IF NOT EXISTS approvals_expiring ON approvals (expires_at) "
     "WHERE status = 'pending' AND expires_at IS NOT NULL",
-    # Runs of one graph newest first, read a page at a time (by reference or by name).
-    "DROP INDEX IF EXISTS runs_by_graph",
-    "DROP INDEX IF EXISTS runs_by_graph_name",
-    "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs (graph, created_at, run_id)",
-    "CREATE INDEX IF NOT EXISTS runs_by_graph_name ON runs (graph_name, created_at, run_id)",
+    # Effects whose outcome is unknown, found without reading the ledger (`pending`).
+    "CREATE INDEX IF NOT EXISTS tool_effects_started ON tool_effects (started_at) "
+    "WHERE status = 'started'",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

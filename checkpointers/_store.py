@@ -17,6 +17,7 @@ from ._db import Database
 from ._events import SELECT_EVENTS, SPEC_REF, event_rows, insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
 from ._leases import RunLeases, run_is_cancelled
+from ._pages import RunPages
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -63,7 +64,7 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
-class RunStore(RunLeases):
+class RunStore(RunLeases, RunPages):
     """Records of runs, their events, review requests and tool side effects.
 
     Reach it as `SqliteCheckpointer.store`; it shares the saver's database,
@@ -76,6 +77,7 @@ class RunStore(RunLeases):
     """
 
     _runs = _RUNS
+    _approvals = _APPROVALS
     _effects = _EFFECTS
 
     def __init__(self, db: Database, *, redactor: Redactor | None = None) -> None:
@@ -181,33 +183,6 @@ class RunStore(RunLeases):
         )
         return None if row is None else _RUNS.load(row)
 
-    async def list_runs(
-        self, *, status: RunStatus | None = None, graph: str | None = None, limit: int = 50
-    ) -> list[RunRecord]:
-        """Runs, newest first.
-
-        Args:
-            status: Only runs with this status.
-            graph: Only runs of this graph, by import reference or by name.
-            limit: At most this many runs.
-        """
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
-        if graph is not None:
-            clauses.append("(graph = ? OR graph_name = ?)")
-            params.extend((graph, graph))
-        where = " AND ".join(clauses) or "1"
-        rows = await self._db.read(
-            fetchall(
-                f"{_RUNS.select} WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (*params, limit),
-            )
-        )
-        return _RUNS.load_all(rows)
-
     # -- events -------------------------------------------------------------
 
     async def append_events(
@@ -278,32 +253,6 @@ class RunStore(RunLeases):
             lambda: fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
         )
         return None if row is None else _APPROVALS.load(row)
-
-    async def list_approvals(
-        self,
-        *,
-        status: ApprovalStatus | None = "pending",
-        graph: str | None = None,
-        run_id: str | None = None,
-    ) -> list[ApprovalRecord]:
-        """Review requests, oldest first; by default the pending ones of every run.
-
-        Args:
-            status: Only requests with this status; `None` for all.
-            graph: Only requests of this graph.
-            run_id: Only requests of this run.
-        """
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", status), ("graph", graph), ("run_id", run_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = " AND ".join(clauses) or "1"
-        rows = await self._db.read(
-            fetchall(f"{_APPROVALS.select} WHERE {where} ORDER BY created_at, rowid", params)
-        )
-        return _APPROVALS.load_all(rows)
 
     async def decide_approval(
         self,

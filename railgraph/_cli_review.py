@@ -45,6 +45,8 @@ def pending(
         Path | None,
         typer.Option("--diagrams", help="Also draw each request's run into this folder (SVG)."),
     ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, oldest first.")] = 50,
+    every: Annotated[bool, typer.Option("--all", help="Every request (no --limit).")] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -57,16 +59,16 @@ def pending(
     async def work(
         store: RunStore,
     ) -> tuple[list[ApprovalRecord], list[EffectRecord], float]:
-        if graph is None or ":" in graph:
-            found = await store.list_approvals(status="pending", graph=graph)
-        else:
-            # A graph's name (not its module:attribute reference) is kept in the request.
-            waiting = await store.list_approvals(status="pending")
-            found = [a for a in waiting if a.request.get("graph") == graph]
+        # One more than shown, to say whether more wait.
+        found = await store.list_approvals(
+            status="pending", graph=graph, limit=None if every else limit + 1
+        )
         redacted = [store.redactor.approval(a) for a in found]
         return redacted, await store.list_unknown_effects(), time.time()
 
     requests, unknown, now = with_store(db, work)
+    more = not every and len(requests) > limit
+    requests = requests if every else requests[:limit]
     drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}
     if as_json:
         print_json(
@@ -82,6 +84,12 @@ def pending(
         return
     if requests:
         print_pending(requests, drawn, now=now)
+        if more:
+            out.print(
+                f"more requests wait than these {limit}: pass --limit N or --all to see them",
+                highlight=False,
+                markup=False,
+            )
     else:
         out.print("no pending review requests")
     for effect in unknown:

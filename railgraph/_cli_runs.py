@@ -116,6 +116,7 @@ def runs(
     ] = None,
     graph: Annotated[str | None, typer.Option("--graph", help="Only runs of this graph.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    every: Annotated[bool, typer.Option("--all", help="Every run (no --limit).")] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -127,7 +128,7 @@ def runs(
                 f"unknown status {status!r}; use one of {', '.join(get_args(RunStatus))}"
             )
         wanted = cast(RunStatus | None, status)
-        return await store.list_runs(status=wanted, graph=graph, limit=limit)
+        return await store.list_runs(status=wanted, graph=graph, limit=None if every else limit)
 
     records = with_store(db, work)
     if as_json:
