@@ -378,6 +378,13 @@ class Database:
             raise
         return outcome
 
+    async def vacuum(self) -> None:
+        """Rebuild the file without its free pages (after deleting much), and cut the WAL
+        back to nothing; waits for this database's transactions, in the worker thread."""
+        async with self.lock:
+            await self.run("VACUUM")
+            await self.run("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def run(self, sql: str) -> None:
         """Run one statement on `conn`, as a call of its own (a pragma, `BEGIN`, `COMMIT`)."""
         await guard(self, self.conn.execute_fetchall(sql))

@@ -256,20 +256,25 @@ async def open_read_only(
 
 @asynccontextmanager
 async def open_store(
-    path: str | Path, *, redactor: Redactor | None = None, clock: Clock = time.time
+    path: str | Path,
+    *,
+    redactor: Redactor | None = None,
+    clock: Clock = time.time,
+    read_only: bool = True,
 ) -> AsyncIterator[RunStore]:
-    """Open the run store alone, read-only, without LangGraph's checkpointer.
+    """Open the run store alone, without LangGraph's checkpointer.
 
     For commands that only read runs, events, requests and the ledger (`railgraph runs`,
     `show`, `pending`): they never import LangGraph or langchain-core. `":memory:"`
-    gives an empty store (there is no file to read yet).
+    gives an empty store (there is no file to read yet). `read_only=False` opens (and
+    upgrades) the file for writing, as `railgraph prune` does.
 
     Raises:
         StoreError: As `open_read_only`.
         SchemaVersionError: The database was written by a newer railgraph.
     """
-    if str(path) == MEMORY:
-        async with open_database(MEMORY, synchronous="NORMAL", clock=clock) as db:
+    if str(path) == MEMORY or not read_only:
+        async with open_database(path, synchronous="NORMAL", clock=clock) as db:
             await migrate(db)
             yield RunStore(db, redactor=redactor)
         return

@@ -18,6 +18,7 @@ from ._events import SELECT_EVENTS, SPEC_REF, event_rows, insert_events, parse_e
 from ._json import dumps, dumps_or_none
 from ._leases import RunLeases, run_is_cancelled
 from ._pages import RunPages
+from ._prune import RunPruning
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -64,7 +65,7 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
-class RunStore(RunLeases, RunPages):
+class RunStore(RunLeases, RunPages, RunPruning):
     """Records of runs, their events, review requests and tool side effects.
 
     Reach it as `SqliteCheckpointer.store`; it shares the saver's database,
