@@ -58,6 +58,7 @@ def graph() -> RailGraph:
 def counts(db: Path, run_id: str | None = None) -> dict[str, int]:
     with sqlite3.connect(db) as conn:
         found = {}
+        params: tuple[str, ...]
         for table in TABLES:
             column = "thread_id" if table.startswith("checkpoint") else "run_id"
             if run_id is None or table in ("checkpoint_values", "graph_specs"):
