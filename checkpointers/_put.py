@@ -71,6 +71,8 @@ class Prepared(NamedTuple):
 
     body: Body[None]
     """The transaction."""
+    large: list[LargeValue]
+    """The large values it stores (see `pack_values`)."""
     short: bool
     """It stores no large value (see `_values`), so it may run on the event loop's
     thread (see `Database.write`); storing one may mean compressing it."""
@@ -145,7 +147,7 @@ def put_checkpoint(
         dumps({channel: str(version) for channel, version in versions.items()}),
         None if run_id is None else str(run_id),
     )
-    return Prepared(_store_checkpoint(large, blobs, row), short=not large)
+    return Prepared(_store_checkpoint(large, blobs, row), large, short=not large)
 
 
 def _store_checkpoint(
@@ -222,7 +224,9 @@ def put_writes(
         )
         (special if idx < 0 else regular).append(row)
     return Prepared(
-        _store_writes(thread_id, task_path, large, special, regular, harvested), short=not large
+        _store_writes(thread_id, task_path, large, special, regular, harvested),
+        large,
+        short=not large,
     )
 
 
