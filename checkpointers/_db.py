@@ -223,6 +223,7 @@ class Database:
                         done = self._run_inline(bodies) if short else None
                         if done is None:  # not short, or another connection holds the lock
                             done = await self._in_thread("BEGIN IMMEDIATE", bodies)
+                            self._count_worker_commit()
                         outcomes = done
                     except Exception as exc:
                         outcomes = [Outcome(error=exc)] * len(batch)
@@ -242,6 +243,16 @@ class Database:
             for waiting in [*batch, *self._waiting]:
                 waiting.done.cancel()
             self._waiting = []
+
+    def _count_worker_commit(self) -> None:
+        """Count a commit made in the worker thread towards the next checkpoint, too: under
+        contention from other processes most commits go there, and their automatic
+        checkpoints (PASSIVE) never start the WAL over while another process reads."""
+        if self.inline is None:
+            return
+        self.inline.commits += 1
+        if self._checkpointer is None and self.inline.checkpoint_due():
+            self._checkpointer = asyncio.create_task(self._checkpoint_wal())
 
     def _when_idle(self) -> None:
         """Checkpoint once no write came for `IDLE_CHECKPOINT_S` (inline commits never do)."""
@@ -300,18 +311,26 @@ class Database:
         once all of it is copied; without more, it would grow for ever. So when
         the WAL is longer than `wal_pages`, a second pass, under the lock,
         copies the rest while none of this database's writes run, and the next
-        write starts the WAL over. Both are PASSIVE: they wait for no other
-        connection, so a reader in another process that holds an old snapshot
-        can keep the WAL from starting over until the next try.
+        write starts the WAL over. The first is PASSIVE; the second is RESTART,
+        which also waits (up to the busy timeout) for readers in other
+        processes to finish the snapshots they hold, holding the write lock
+        meanwhile (writers everywhere pause for as long as the longest read). A reader that
+        always holds some snapshot (a report running transaction after
+        transaction) would otherwise keep the WAL from ever starting over: it
+        grew past 900 MB in 20 s so.
         """
         assert self._in_worker is not None
         in_worker: _InWorker[int] = self._in_worker
         try:
             # Unlocked: the worker thread runs one call at a time, and every use of
             # `conn` under the lock is one call, so this never lands inside a transaction.
-            if await in_worker(_checkpoint_passive) > (0 if force else self.wal_pages):
+            log = await in_worker(_checkpoint_passive)
+            if log > (0 if force else self.wal_pages):
+                # Past `wal_pages`, wait for readers elsewhere (RESTART) rather than let a
+                # reader that always holds a snapshot keep the WAL growing.
+                second = _checkpoint_restart if log > self.wal_pages else _checkpoint_passive
                 async with self.lock:
-                    await in_worker(_checkpoint_passive)
+                    await in_worker(second)
         except (sqlite3.Error, ValueError):
             # The frames not copied stay in the WAL, and the next checkpoint, or
             # closing the database, copies them; a failing disk fails writes too.
@@ -405,6 +424,12 @@ class Database:
                     await asyncio.to_thread(inline.close)
             finally:
                 await self.conn.close()
+
+
+def _checkpoint_restart(conn: sqlite3.Connection) -> int:
+    """Copy all of the WAL, waiting for readers, so that the next write starts it over."""
+    ((_busy, log, _copied),) = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+    return int(log)
 
 
 def _checkpoint_passive(conn: sqlite3.Connection) -> int:
