@@ -15,7 +15,6 @@ from typing import Any, Final
 from ._db import Database
 from ._json import dumps
 from ._records import RunStatus
-from ._threads import delete_threads
 from ._tx import Body, execute, fetchall, fetchone
 
 __all__ = ["ACTIVE", "ENDED", "PruneReport", "RunPruning"]
@@ -82,6 +81,9 @@ class RunPruning:
             The runs and the rows deleted per table; after a real prune the file has
             been vacuumed, so the space is back with the file system.
         """
+        # Here: `_threads` loads LangGraph's saver types, which reading commands never need.
+        from ._threads import delete_threads
+
         wanted = sorted(statuses if statuses is not None else ENDED)
         clauses = ["updated_at < ?", "status IN (SELECT value FROM json_each(?))"]
         params: list[Any] = [older_than, dumps(wanted)]
