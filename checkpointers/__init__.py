@@ -26,6 +26,7 @@ from ._records import (
 from ._redact import DEFAULT_SECRET_WORDS, REDACTED, Redactor
 from ._schema import SCHEMA_VERSION
 from ._store import RunStore
+from ._users import SessionRecord, UserRecord, UserRole, UserStore
 
 if TYPE_CHECKING:
     from ._saver import SqliteCheckpointer
@@ -64,6 +65,11 @@ __all__ = [
     "EventRecord",
     "RunRecord",
     "RunStatus",
+    # users of the review page and the HTTP API
+    "UserStore",
+    "UserRecord",
+    "UserRole",
+    "SessionRecord",
     # schema
     "SCHEMA_VERSION",
 ]

@@ -29,6 +29,7 @@ from ._serde import AllowlistSerializer, TypeName
 from ._store import RunStore
 from ._sync import SyncBridge
 from ._threads import copy_thread, delete_for_runs, delete_threads, prune_threads
+from ._users import UserStore
 from ._values import pack_values
 from ._versions import next_version
 
@@ -96,6 +97,8 @@ class SqliteCheckpointer(SyncBridge):
         """Redacts secrets from what is stored for people."""
         self.store = RunStore(db, redactor=self.redactor)
         """The run store in the same database, on the same connections and lock."""
+        self.users = UserStore(db)
+        """Users, API tokens and sign-in sessions, in the same database."""
 
     @classmethod
     @asynccontextmanager

@@ -17,6 +17,7 @@ from railgraph.errors import SchemaVersionError
 
 from ._db import Database
 from ._tx import Body, execute, fetchone
+from ._users import USERS_MIGRATION
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate"]
 
@@ -274,6 +275,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _RUN_STORE_TABLES,
     _SHARED_VALUES,
     _RUN_LEASES,
+    USERS_MIGRATION,
     _EVENTS_ONCE,
 )
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""

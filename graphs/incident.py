@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from graphs._services import ServiceCatalogue
 from nodes import BudgetEnvelope, ModelPrice, ToolCall, ToolPolicy, ToolRegistry
-from railgraph import END, START, GraphBuilder, RailGraph
+from railgraph import END, START, GraphBuilder, GraphChecks, RailGraph
 from verifiers import InRange, RequiredFields
 
 __all__ = ["IncidentState", "graph", "make_graph", "scripted_model"]
@@ -226,6 +226,13 @@ def make_graph(
         or BudgetEnvelope(steps=60, llm_calls=2, tool_calls=16, cost_usd=0.05, retries=4),
         prices={SCRIPTED_MODEL: ModelPrice(input_per_mtok=1.0, output_per_mtok=4.0)},
         description=__doc__.splitlines()[0] if __doc__ else "",
+        owner="sre-on-call",
+        checks=GraphChecks(
+            never_expires={
+                "approve_status_page": "the incident goes on without it; the branch just waits",
+                "escalate": "an unrecovered service stays open until a person looks",
+            }
+        ),
     )
     g.tool("describe", tool="describe_service", args=_service, output="catalogue")
     g.tool("logs", tool="read_logs", args=_service, output="logs")

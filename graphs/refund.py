@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from graphs._helpdesk import Helpdesk
 from nodes import BudgetEnvelope, ModelPrice, ToolCall, ToolPolicy, ToolRegistry
-from railgraph import END, START, GraphBuilder, RailGraph
+from railgraph import END, START, GraphBuilder, GraphChecks, RailGraph
 from verifiers import InRange, NoErrorSignal, Schema
 
 __all__ = ["AUTO_APPROVE_LIMIT", "RefundState", "graph", "make_graph", "scripted_model"]
@@ -220,6 +220,14 @@ def make_graph(
         ),
         prices={SCRIPTED_MODEL: ModelPrice(input_per_mtok=0.15, output_per_mtok=0.60)},
         description=__doc__.splitlines()[0] if __doc__ else "",
+        owner="support-payments",
+        checks=GraphChecks(
+            allow_auto={"notify_customer": "a templated notice to the ticket's own address"},
+            never_expires={
+                "escalate": "a refund on a bad invoice waits for the payments team",
+                "approve_refund": "a large refund waits for a person; it is never made unasked",
+            },
+        ),
     )
     g.tool("load_ticket", args=lambda s: {"ticket_id": s.ticket_id}, output="ticket")
     g.llm(

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from nodes import Decision, ReviewRequest
     from railgraph._builder import END, FAIL, START, GraphBuilder
     from railgraph._graph import RailGraph
+    from railgraph._graph_checks import GraphChecks
     from railgraph._runner import Runner, RunOutcome
     from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
 
@@ -46,6 +47,7 @@ _LAZY = {
     "START": "railgraph._builder",
     "GraphBuilder": "railgraph._builder",
     "RailGraph": "railgraph._graph",
+    "GraphChecks": "railgraph._graph_checks",
     "RunOutcome": "railgraph._runner",
     "Runner": "railgraph._runner",
     "EdgeKind": "railgraph._spec",
@@ -62,6 +64,7 @@ __all__ = [
     "FAIL",
     "START",
     "GraphBuilder",
+    "GraphChecks",
     "RailGraph",
     # the designed graph as data
     "EdgeKind",

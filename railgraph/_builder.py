@@ -33,6 +33,7 @@ from nodes import (
 from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
 from railgraph._checks import check_graph, rejoins, require_field, require_wired, reviewer_names
 from railgraph._graph import RailGraph
+from railgraph._graph_checks import GraphChecks
 from railgraph.errors import DefinitionError
 from verifiers import Verifier
 
@@ -66,7 +67,11 @@ class GraphBuilder(Generic[S]):
         budget: BudgetEnvelope | None = None,
         prices: PriceTable | Mapping[str, ModelPrice] | None = None,
         description: str = "",
+        owner: str | None = None,
+        checks: GraphChecks | Mapping[str, Any] | None = None,
     ) -> None:
+        """``owner`` names who answers for the graph in production (see ``railgraph profile``);
+        ``checks`` holds what the team decided for ``railgraph check`` (see GraphChecks)."""
         if not (isinstance(state, type) and issubclass(state, BaseModel)):
             raise DefinitionError(
                 f"graph {name!r}: the state must be a pydantic BaseModel subclass, got {state!r}"
@@ -85,6 +90,8 @@ class GraphBuilder(Generic[S]):
             prices if isinstance(prices, PriceTable) else PriceTable(prices=dict(prices or {}))
         )
         self.description = description
+        self.owner = owner
+        self.checks = GraphChecks.of(checks)
         # The declaring module lets a runner find the graph's import reference later.
         self.module: str | None = sys._getframe(1).f_globals.get("__name__")
         self._nodes: dict[str, RailNode] = {}
@@ -377,6 +384,8 @@ class GraphBuilder(Generic[S]):
             builder=build_langgraph(declared, self._nodes, model),
             description=self.description,
             module=self.module,
+            owner=self.owner,
+            checks=self.checks,
         )
 
     # -- helpers -----------------------------------------------------------------------------

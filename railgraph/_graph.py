@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from checkpointers import SqliteCheckpointer, model_types
 from nodes import INTERNAL_CHANNELS, BudgetEnvelope, PriceTable, RailNode, ToolPolicy, ToolRegistry
+from railgraph._graph_checks import GraphChecks
 from railgraph._spec import GraphSpec
 from railgraph.errors import InputError
 
@@ -47,6 +48,10 @@ class RailGraph:
     """What the graph does."""
     module: str | None = None
     """Module that declared the graph, used to find its import reference."""
+    owner: str | None = None
+    """Who answers for the graph in production."""
+    checks: GraphChecks = field(default_factory=GraphChecks)
+    """What the team decided for ``railgraph check``."""
 
     @property
     def signature(self) -> str:

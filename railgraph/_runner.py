@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -41,6 +41,11 @@ from railgraph.errors import (
     InputError,
     RunBusy,
 )
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+    from railgraph._telemetry import RunExporter
 
 __all__ = ["RunOutcome", "Runner"]
 
@@ -75,8 +80,11 @@ class Runner(ReviewQueue, Driver):
         lease_s: float = 30.0,
         heartbeat_s: float | None = None,
         decision_wait_s: float = 30.0,
+        telemetry: RunExporter | None = None,
     ) -> None:
         self.saver = saver
+        self.telemetry = telemetry
+        """Exports each drive of a run as OpenTelemetry spans; ``None`` when off."""
         self.store: RunStore = saver.store
         self.clock = clock
         self.timer = timer
@@ -105,6 +113,7 @@ class Runner(ReviewQueue, Driver):
         lease_s: float = 30.0,
         heartbeat_s: float | None = None,
         decision_wait_s: float = 30.0,
+        tracer_provider: TracerProvider | None = None,
     ) -> AsyncIterator[Runner]:
         """Open the database and yield a runner on it.
 
@@ -123,8 +132,23 @@ class Runner(ReviewQueue, Driver):
             heartbeat_s: Seconds between heartbeats; a third of ``lease_s`` if unset.
             decision_wait_s: How long a decision waits for another process that drives
                 the run to deliver it.
+            tracer_provider: Export runs as OpenTelemetry spans on this provider; with none,
+                ``RAILGRAPH_OTEL=1`` configures the SDK from the ``OTEL_*`` variables (a
+                read-only runner exports nothing).
         """
         async with AsyncExitStack() as stack:
+            telemetry = None
+            provider: Any = tracer_provider
+            if provider is None and not read_only:
+                from railgraph._telemetry_sdk import tracer_provider_from_env
+
+                provider = tracer_provider_from_env()
+                if provider is not None:
+                    stack.callback(provider.shutdown)  # flush what a CLI command exported
+            if provider is not None:
+                from railgraph._telemetry import RunExporter
+
+                telemetry = RunExporter(provider)
             saver = await stack.enter_async_context(
                 SqliteCheckpointer.from_path(
                     db if db is not None else default_db_path(),
@@ -142,6 +166,7 @@ class Runner(ReviewQueue, Driver):
                 lease_s=lease_s,
                 heartbeat_s=heartbeat_s,
                 decision_wait_s=decision_wait_s,
+                telemetry=telemetry,
             )
 
     # -- graphs ------------------------------------------------------------------------------
@@ -213,13 +238,6 @@ class Runner(ReviewQueue, Driver):
                 "driving it; " + (busy_message(record) if record.lease_owner else "resume it")
             )
         return state.status == "cancelled"
-
-    async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
-        """Stop a run for good (see `ReviewQueue.cancel`); a run this process drives stops
-        before its next LLM or tool call without reading the database."""
-        outcome = await super().cancel(run_id, by=by, reason=reason)
-        self._cancelled_here.add(run_id)
-        return outcome
 
     # -- starting and resuming ---------------------------------------------------------------
 
@@ -308,7 +326,26 @@ class Runner(ReviewQueue, Driver):
             raise RunBusy(busy_message(claim.record))
         return await self._hold(rail, claim.record, None)
 
+    async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
+        """Stop a run for good, as :meth:`ReviewQueue.cancel`; the cancel is exported too.
+
+        A run this process drives stops before its next LLM or tool call without reading
+        the database (the in-process kill switch).
+        """
+        outcome = await super().cancel(run_id, by=by, reason=reason)
+        self._cancelled_here.add(run_id)
+        if self.telemetry is not None:
+            await self.telemetry.export(self.store, run_id, self._started.get(run_id))
+        return outcome
+
     # -- internals ---------------------------------------------------------------------------
+
+    async def _hold(self, rail: RailGraph, record: RunRecord, first: Any) -> RunOutcome:
+        outcome = await super()._hold(rail, record, first)
+        # Telemetry is derived from what the drive stored, once it is stored.
+        if self.telemetry is not None:
+            await self.telemetry.export(self.store, record.run_id, rail)
+        return outcome
 
     async def _record(self, run_id: str) -> RunRecord:
         record = await self.store.get_run(run_id)

@@ -113,3 +113,64 @@ def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> Non
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout == expected
+
+
+def test_the_review_page_commands_run(tmp_path: Path) -> None:
+    [block] = [b for b in blocks("bash") if "railgraph serve &" in b]
+    # The block leaves the server running in the background; stop it (by its job's id) after.
+    script = f"trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{block}"
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env={**env(), "ALICE_PASSWORD": "alice's long password", "ROOT_PASSWORD": "r00t-r00t"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "added reviewer alice\nadded admin root\n" in done.stdout
+    [request] = json.loads(done.stdout.split("added admin root\n", 1)[1])
+    assert (request["action"], request["node"], request["risk"]) == (
+        "create_refund",
+        "approve_refund",
+        "irreversible",
+    )
+    assert (tmp_path / "alice.token").read_text().strip()
+    # the pictures the browser test takes (tests/railgraph/web/test_browser.py)
+    pictures = re.findall(r"\]\((docs/screenshots/\w+\.png)\)", README)
+    assert pictures == ["docs/screenshots/queue.png", "docs/screenshots/run.png"]
+    assert all((ROOT / p).read_bytes().startswith(b"\x89PNG") for p in pictures)
+
+
+def block_starting(language: str, marker: str) -> str:
+    """The README block of ``language`` whose first line starts with ``marker``."""
+    [found] = [b for b in blocks(language) if b.startswith(marker)]
+    return found
+
+
+def test_the_console_trace_example_prints_the_runs_spans(tmp_path: Path) -> None:
+    done = run_script(block_starting("bash", "# traces on the terminal"), tmp_path)
+    assert done.stdout == "4\n"
+    spans = (tmp_path / "spans.json").read_text()
+    assert spans.count('"name": "invoke_workflow refund"') == 1
+    assert spans.count('"name": "chat scripted-support-model"') == 1
+
+
+def test_the_profile_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    run_script(block_starting("bash", "# profile:"), tmp_path)
+    written = (tmp_path / "refund-profile.md").read_text().splitlines()
+    shown = block_starting("markdown", "## 2. Tools").splitlines()
+    # Every line the README shows is in the profile, in the same order ("…" stands for the
+    # rows whose times vary from run to run).
+    remaining = iter(written)
+    missing = [
+        line for line in shown if line != "| … | … |" and not any(w == line for w in remaining)
+    ]
+    assert missing == []
+
+
+def test_the_check_example_passes_the_reference_graphs(tmp_path: Path) -> None:
+    done = run_script(block_starting("bash", "# check:"), tmp_path)
+    assert done.stdout == "graph refund (graphs.refund:graph): 5 rules passed\n"
+    checked = json.loads((tmp_path / "incident-checks.json").read_text())
+    assert (checked["graph"], checked["violations"]) == ("incident", [])

@@ -18,6 +18,7 @@ from railgraph.errors import SchemaVersionError, StoreError
 CHECKPOINT_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
 SHARED_VALUES = {"checkpoint_values", "graph_specs"}
 RUN_STORE_TABLES = {"runs", "run_events", "approvals", "tool_effects"}
+USER_TABLES = {"users", "user_tokens", "user_sessions"}
 
 
 def read_file(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -64,9 +65,9 @@ async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) ->
             )
         }
 
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 5
-    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
-    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES
+    assert len(MIGRATIONS) == SCHEMA_VERSION == 6  # 5: users; 6: events once, specs, indexes
+    assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES | USER_TABLES
     assert pragmas == {
         "journal_mode": "wal",
         "synchronous": 2,
@@ -92,8 +93,8 @@ async def test_older_database_is_upgraded_and_keeps_its_data(db_path: Path) -> N
 
     assert found is not None
     assert found.config == stored
-    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
-    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES
+    assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES | USER_TABLES
 
 
 async def test_newer_database_is_refused(db_path: Path) -> None:
@@ -105,14 +106,15 @@ async def test_newer_database_is_refused(db_path: Path) -> None:
     with pytest.raises(
         SchemaVersionError,
         match=re.escape(
-            f"the railgraph database at {db_path} has schema version 6, but this railgraph "
-            "supports schema version 5 at most; upgrade railgraph (`pip install -U railgraph`) "
+            f"the railgraph database at {db_path} has schema version {SCHEMA_VERSION + 1}, but "
+            f"this railgraph supports schema version {SCHEMA_VERSION} at most; upgrade railgraph "
+            "(`pip install -U railgraph`) "
             "to open it."
         ),
     ):
         async with SqliteCheckpointer.from_path(db_path):
             pass
-    assert read_file(db_path, "PRAGMA user_version") == [(6,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION + 1,)]
 
 
 async def test_failed_migration_leaves_the_previous_version(db_path: Path) -> None:
@@ -140,12 +142,12 @@ async def test_reopening_keeps_checkpoints_and_runs(db_path: Path) -> None:
     assert found is not None
     assert found.config == stored
     assert run == run_record("t")
-    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
 async def test_memory_database_and_bad_synchronous() -> None:
     async with SqliteCheckpointer.from_path(":memory:") as saver:
-        assert await pragma(saver, "user_version") == 5
+        assert await pragma(saver, "user_version") == SCHEMA_VERSION
 
     with pytest.raises(StoreError, match=r"synchronous must be 'NORMAL' or 'FULL', not 'OFF'"):
         async with SqliteCheckpointer.from_path(":memory:", synchronous="OFF"):  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 
-from checkpointers import SqliteCheckpointer
+from checkpointers import SCHEMA_VERSION, SqliteCheckpointer
 from checkpointers._json import dumps
 from checkpointers._open import open_database
 from checkpointers._schema import MIGRATIONS, migrate
@@ -117,7 +117,7 @@ async def test_a_schema_2_database_is_upgraded_and_its_history_reads_back_unchan
         upgraded = [t async for t in saver.alist(config)]
         latest = await saver.aget_tuple(config)
 
-    assert read_file(db_path, "PRAGMA user_version") == [(5,)]
+    assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert [t.config for t in upgraded] == [t.config for t in history]
     assert [t.parent_config for t in upgraded] == [t.parent_config for t in history]
     assert [t.checkpoint for t in upgraded] == [t.checkpoint for t in history]

@@ -140,7 +140,8 @@ def test_a_crashed_payment_answered_it_happened_completes_once(tmp_path: Path) -
     ("edit", "problem"),
     [
         ('{"amout": 50}', "the edit names fields that tool 'pay' does not have: 'amout'"),
-        ('{"amount": Infinity}', "the edit holds a number that is not finite (Infinity or NaN)"),
+        # The CLI refuses Infinity while reading the JSON, before it asks the store.
+        ('{"amount": Infinity}', "Infinity is not a JSON number; pass a finite number"),
         ('{"amount": "50"}', "the edit does not fit tool 'pay' (amount: Input should be a valid"),
     ],
 )
@@ -155,7 +156,8 @@ def test_a_bad_edit_is_refused_and_the_request_stays_pending(
 
     assert refused.returncode == 2
     assert problem in refused.stderr
-    assert "the request is still pending" in refused.stderr
+    if "Infinity" not in edit:
+        assert "the request is still pending" in refused.stderr
     [pending] = as_json(railgraph(tmp_path, "pending", "--json"))
     assert pending["run_id"] == paused["run_id"]
     assert not (tmp_path / "payments.txt").exists()
