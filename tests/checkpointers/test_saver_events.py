@@ -246,3 +246,18 @@ async def test_a_schema_4_database_keeps_its_events_and_event_writes(tmp_path: A
     assert loaded is not None and loaded.pending_writes == [("t-1", "events", events)]
     assert [e.seq for e in appended] == [2]
     assert [(e.seq, e.kind) for e in listed] == [(1, "node_started"), (2, "run_finished")]
+
+
+def test_the_quick_path_for_well_shaped_events_agrees_with_validation() -> None:
+    from checkpointers._events import NewEvent, parse_events
+
+    quick = parse_events([{"kind": "k", "node": None, "at": 1, "data": {"n": 1}}], source="s")
+    validated = NewEvent.model_validate({"kind": "k", "node": None, "at": 1, "data": {"n": 1}})
+
+    assert quick == [validated]
+    assert type(quick[0].at) is float
+    # Anything off the common shape is validated, with the message validation gives.
+    with pytest.raises(StoreError, match=r"^s: event 0 is malformed \(data\.1\.\[key\]: "):
+        parse_events({"kind": "k", "node": None, "at": 1.0, "data": {1: "x"}}, source="s")
+    with pytest.raises(StoreError, match=r"^s: event 0 is malformed \(node: "):
+        parse_events({"kind": "k", "node": 3, "at": 1.0, "data": {}}, source="s")
