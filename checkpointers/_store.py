@@ -365,15 +365,22 @@ class RunStore(RunLeases, RunPages, RunPruning):
         self, key: str, status: str, *, result: str | None = None, error: str | None = None
     ) -> None:
         # A completed effect is final: finishing it again would mean it ran twice.
-        changed, row = await self._write(
-            change_and_read(
+        params = (status, result, error, self._db.clock(), key)
+
+        def finish() -> Body[tuple[int, sqlite3.Row | None]]:
+            changed = yield from execute(
                 "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
                 "WHERE idempotency_key = ? AND status != 'completed'",
-                (status, result, error, self._db.clock(), key),
-                f"{_EFFECTS.select} WHERE idempotency_key = ?",
-                (key,),
+                params,
             )
-        )
+            if changed:
+                return changed, None  # the usual case: nothing to read back
+            row = yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+            return changed, row
+
+        changed, row = await self._write(finish())
+        if changed:
+            return
         if row is None:
             raise StoreError(f"no tool effect with key {key!r}; call `begin_effect` first.")
         if not changed:
