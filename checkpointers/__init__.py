@@ -7,7 +7,13 @@ Open both with `SqliteCheckpointer.from_path`; the run store is its `store`::
         runs = await saver.store.list_runs(status="paused")
 """
 
-from ._leases import Lease, LeaseClaim, lease_live
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._leases import Lease, LeaseClaim, RunState, lease_live
+from ._open import open_store
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -18,11 +24,21 @@ from ._records import (
     RunStatus,
 )
 from ._redact import DEFAULT_SECRET_WORDS, REDACTED, Redactor
-from ._saver import SqliteCheckpointer
 from ._schema import SCHEMA_VERSION
-from ._serde import AllowlistSerializer, model_types
 from ._store import RunStore
 from ._users import SessionRecord, UserRecord, UserRole, UserStore
+
+if TYPE_CHECKING:
+    from ._saver import SqliteCheckpointer
+    from ._serde import AllowlistSerializer, model_types
+
+# LangGraph's saver interface loads on first use: commands that only read the run store
+# (`railgraph runs`, `show`, `pending`) never import LangGraph or langchain-core.
+_LAZY = {
+    "SqliteCheckpointer": "checkpointers._saver",
+    "AllowlistSerializer": "checkpointers._serde",
+    "model_types": "checkpointers._serde",
+}
 
 __all__ = [
     # the LangGraph checkpointer
@@ -36,8 +52,10 @@ __all__ = [
     "Redactor",
     # the run store
     "RunStore",
+    "open_store",
     "Lease",
     "LeaseClaim",
+    "RunState",
     "lease_live",
     # run store records
     "ApprovalRecord",
@@ -55,3 +73,12 @@ __all__ = [
     # schema
     "SCHEMA_VERSION",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'checkpointers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

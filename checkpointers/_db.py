@@ -30,10 +30,20 @@ import aiosqlite
 
 from railgraph.errors import StoreError
 
-from ._inline import InlineWriter
+from ._inline import JOURNAL_SIZE_LIMIT, InlineWriter
 from ._tx import Body, Outcome, run_batch
+from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
 
-__all__ = ["WAL_AUTOCHECKPOINT_PAGES", "Clock", "Database", "Synchronous", "guard", "store_error"]
+__all__ = [
+    "IDLE_CHECKPOINT_S",
+    "JOURNAL_SIZE_LIMIT",
+    "WAL_AUTOCHECKPOINT_PAGES",
+    "Clock",
+    "Database",
+    "Synchronous",
+    "guard",
+    "store_error",
+]
 
 Synchronous = Literal["NORMAL", "FULL"]
 """SQLite's `synchronous` setting: `FULL` also survives power loss in WAL mode."""
@@ -43,20 +53,8 @@ Clock = Callable[[], float]
 
 _T = TypeVar("_T")
 
-WAL_AUTOCHECKPOINT_PAGES = 4_000
-"""Pages (16 MB) the WAL may hold before they are copied into the database.
 
-SQLite's default, 1,000, makes one commit in every hundred or so nodes pay for a
-checkpoint and its fsyncs; at 4,000 the pauses are rarer, and a 20-node graph
-ran about 6% faster per node. Inline commits never checkpoint: see
-`Database._checkpoint_wal`, which lets the WAL start over at this length too.
-Closing the last connection checkpoints the WAL and removes it.
-"""
-
-_InWorker = Callable[[Callable[[sqlite3.Connection], _T]], Awaitable[_T]]
-
-
-def _worker_hook(conn: aiosqlite.Connection) -> _InWorker[Any] | None:
+def _worker_hook(conn: aiosqlite.Connection) -> InWorker[Any] | None:
     """A way to run a function of the raw connection in aiosqlite's worker thread.
 
     aiosqlite has no public API for this: every public call is one statement,
@@ -88,7 +86,7 @@ class _Waiting:
         self.short = short
 
 
-class Database:
+class Database(WalKeeper):
     """An open SQLite database with its connections, one lock and one clock.
 
     Every transaction holds the lock. A single connection has a single
@@ -132,6 +130,8 @@ class Database:
         self._waiting: list[_Waiting] = []
         self._committer: asyncio.Task[None] | None = None
         self._checkpointer: asyncio.Task[None] | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._written = False
 
     @property
     def one_trip(self) -> bool:
@@ -174,6 +174,24 @@ class Database:
             raise outcome.error
         return cast(_T, outcome.value)
 
+    async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
+        """Run the body `make()` returns as one read transaction, on the loop's own thread.
+
+        For reads of a few rows by key (a run's status, a record): they run on the
+        inline connection, without a trip to the worker thread; a read in WAL mode
+        waits for no writer. If SQLite answers busy there (another connection is
+        recovering the WAL), a fresh body runs in the worker thread, which may wait.
+        """
+        if self.inline is None or self._in_worker is None:
+            return await self.read(make())
+        async with self.lock:
+            outcome = self._read_inline(make())
+            if outcome is None:
+                (outcome,) = await self._in_thread("BEGIN", [make()])
+        if outcome.error is not None:
+            raise outcome.error
+        return cast(_T, outcome.value)
+
     async def _commit_waiting(self) -> None:
         """Commit waiting writes in batches until none wait; the lock is released between."""
         batch: list[_Waiting] = []
@@ -190,6 +208,7 @@ class Database:
                         done = self._run_inline(bodies) if short else None
                         if done is None:  # not short, or another connection holds the lock
                             done = await self._in_thread("BEGIN IMMEDIATE", bodies)
+                            self._count_worker_commit()
                         outcomes = done
                     except Exception as exc:
                         outcomes = [Outcome(error=exc)] * len(batch)
@@ -203,6 +222,7 @@ class Database:
                 batch = []
         finally:
             self._committer = None
+            self._when_idle()
             # Only when this task itself was cancelled (the loop is shutting down):
             # nobody is left to run these writes, so their callers must not wait on.
             for waiting in [*batch, *self._waiting]:
@@ -226,38 +246,19 @@ class Database:
             self._checkpointer = asyncio.create_task(self._checkpoint_wal())
         return self._stored(outcomes)
 
-    async def _checkpoint_wal(self) -> None:
-        """Copy the WAL into the database in the worker thread; past `wal_pages`, start it over.
-
-        Inline commits never checkpoint, to keep the checkpoint's fsyncs off the
-        loop. The first pass here runs while writes go on. It copies most of
-        the WAL, but it cannot catch up with them, and a WAL starts over only
-        once all of it is copied; without more, it would grow for ever. So when
-        the WAL is longer than `wal_pages`, a second pass, under the lock,
-        copies the rest while none of this database's writes run, and the next
-        write starts the WAL over. Both are PASSIVE: they wait for no other
-        connection, so a reader in another process that holds an old snapshot
-        can keep the WAL from starting over until the next try.
-        """
-        assert self._in_worker is not None
-        in_worker: _InWorker[int] = self._in_worker
+    def _read_inline(self, body: Body[Any]) -> Outcome | None:
+        """Run a read body on the inline connection; `None` (not started) when it was busy."""
+        assert self.inline is not None
         try:
-            # Unlocked: the worker thread runs one call at a time, and every use of
-            # `conn` under the lock is one call, so this never lands inside a transaction.
-            if await in_worker(_checkpoint_passive) > self.wal_pages:
-                async with self.lock:
-                    await in_worker(_checkpoint_passive)
-        except (sqlite3.Error, ValueError):
-            # The frames not copied stay in the WAL, and the next checkpoint, or
-            # closing the database, copies them; a failing disk fails writes too.
-            pass
-        finally:
-            self._checkpointer = None
+            outcome = self.inline.read(body)
+        except sqlite3.Error as exc:
+            raise store_error(self, exc) from exc
+        return None if outcome is None else self._stored([outcome])[0]
 
     async def _in_thread(self, begin: str, bodies: Sequence[Body[Any]]) -> list[Outcome]:
         """Run bodies as one transaction in the worker thread; SQL errors become `StoreError`."""
         assert self._in_worker is not None
-        in_worker: _InWorker[list[Outcome]] = self._in_worker
+        in_worker: InWorker[list[Outcome]] = self._in_worker
         started = False
 
         def whole(conn: sqlite3.Connection) -> list[Outcome]:
@@ -313,12 +314,22 @@ class Database:
             raise
         return outcome
 
+    async def vacuum(self) -> None:
+        """Rebuild the file without its free pages (after deleting much), and cut the WAL
+        back to nothing; waits for this database's transactions, in the worker thread."""
+        async with self.lock:
+            await self.run("VACUUM")
+            await self.run("PRAGMA wal_checkpoint(TRUNCATE)")
+
     async def run(self, sql: str) -> None:
         """Run one statement on `conn`, as a call of its own (a pragma, `BEGIN`, `COMMIT`)."""
         await guard(self, self.conn.execute_fetchall(sql))
 
     async def close(self) -> None:
         """Close the connections once waiting writes commit; later use raises `StoreError`."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         while running := [t for t in (self._committer, self._checkpointer) if t is not None]:
             await asyncio.wait(running)
         async with self.lock:
@@ -330,12 +341,6 @@ class Database:
                     await asyncio.to_thread(inline.close)
             finally:
                 await self.conn.close()
-
-
-def _checkpoint_passive(conn: sqlite3.Connection) -> int:
-    """Copy what can be copied of the WAL at once; return the WAL's length in pages."""
-    ((_busy, log, _copied),) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    return int(log)
 
 
 async def guard(db: Database, awaitable: Awaitable[_T]) -> _T:

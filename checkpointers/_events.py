@@ -4,7 +4,8 @@ Events reach the store two ways, and share one ordering:
 
 - harvested from checkpoint writes to the saver's event channel, in the same
   transaction as those writes, so an event is stored iff the node result it
-  describes is durable;
+  describes is durable. They are stored once: the write's row holds only a
+  reference to them (see `EVENTS_BY_REF`);
 - appended by the runner for what it does itself, such as raising a review request.
 """
 
@@ -21,27 +22,43 @@ from railgraph.errors import StoreError
 from ._json import dumps, loads
 from ._records import EventRecord
 from ._redact import Redactor
-from ._tx import Body, executemany
+from ._tx import Body, executemany, fetchtuples
 
-__all__ = ["HarvestKey", "NewEvent", "insert_events", "parse_events", "row_to_event"]
+__all__ = [
+    "EVENTS_BY_REF",
+    "EventRow",
+    "NewEvent",
+    "event_ref",
+    "event_rows",
+    "insert_events",
+    "next_seq",
+    "parse_events",
+    "row_to_event",
+    "SELECT_EVENTS",
+    "SPEC_REF",
+]
 
-HarvestKey = tuple[str, str, str, int]
-"""Where a harvested event was written: checkpoint_ns, checkpoint_id, task_id, write idx."""
+EVENTS_BY_REF = "rg-events-ref"
+"""The type of a write to the event channel whose events live in `run_events`.
+
+Its blob is `event_ref(run_id, first_seq, count)`: loading the write reads them
+back from there (redacted, as people see them), so they are stored once.
+"""
 
 _EVENT_SHAPE = (
     "an event is a dict with exactly the keys kind (str), node (str or None), "
     "at (unix seconds) and data (dict); put anything else inside data"
 )
 
-# seq is MAX + 1 within the run, computed by the INSERT itself so that an ignored
-# duplicate takes no number. Writes hold the database lock, so no two inserts race.
+# seq is MAX + 1 within the run, computed by the INSERT itself. Writes hold the
+# database lock, so no two inserts race.
 _INSERT_EVENT = """
-    INSERT OR IGNORE INTO run_events
-        (run_id, seq, kind, node, at, data,
-         checkpoint_ns, checkpoint_id, task_id, write_idx, position)
-    SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+    INSERT INTO run_events (run_id, seq, kind, node, at, data)
+    SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5
     FROM run_events WHERE run_id = ?1
 """
+_INSERT_EVENT_AT = "INSERT INTO run_events (run_id, seq, kind, node, at, data) VALUES (?,?,?,?,?,?)"
+_LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?"
 
 
 class NewEvent(BaseModel):
@@ -59,6 +76,9 @@ class NewEvent(BaseModel):
     """The details, as plain JSON values."""
 
 
+_EVENT_KEYS = frozenset({"kind", "node", "at", "data"})
+
+
 def parse_events(value: object, *, source: str) -> list[NewEvent]:
     """Check one event dict, or a list of them, and return them in order.
 
@@ -72,6 +92,23 @@ def parse_events(value: object, *, source: str) -> list[NewEvent]:
     items: Sequence[object] = value if isinstance(value, list | tuple) else [value]
     events: list[NewEvent] = []
     for position, item in enumerate(items):
+        if (
+            type(item) is dict
+            and item.keys() == _EVENT_KEYS
+            and type(item["kind"]) is str
+            and (item["node"] is None or type(item["node"]) is str)
+            and type(item["at"]) in (float, int)
+            and type(item["data"]) is dict
+            and all(type(key) is str for key in item["data"])
+        ):
+            # The shape every node writes: taken as it is, without a model's validation
+            # (a node's two events pass here on every step). Anything else is validated.
+            events.append(
+                NewEvent.model_construct(
+                    kind=item["kind"], node=item["node"], at=float(item["at"]), data=item["data"]
+                )
+            )
+            continue
         if not isinstance(item, Mapping):
             raise StoreError(
                 f"{source}: item {position} is a {type(item).__name__}, not an event; "
@@ -89,56 +126,76 @@ def parse_events(value: object, *, source: str) -> list[NewEvent]:
     return events
 
 
+EventRow = tuple[str, str | None, float, str]
+"""An event as stored, without run and `seq`: kind, node, at and its data as JSON."""
+
+
+def event_rows(events: Sequence[NewEvent], redactor: Redactor | None = None) -> list[EventRow]:
+    """The rows of `events`, their data redacted by `redactor` (events are for people)."""
+    redact = redactor.redact if redactor is not None else _same
+    return [(event.kind, event.node, event.at, dumps(redact(event.data))) for event in events]
+
+
 def insert_events(
-    run_id: str,
-    events: Sequence[NewEvent],
-    harvest_key: HarvestKey | None = None,
-    *,
-    redactor: Redactor | None = None,
+    run_id: str, rows: Sequence[EventRow], *, first_seq: int | None = None
 ) -> Body[None]:
     """Insert events at the end of a run's trace (a step of a write transaction).
 
-    The rows are built when this is called, so that the transaction only runs SQL.
-
     Args:
         run_id: The run (LangGraph thread) the events belong to.
-        events: The events, in order.
-        harvest_key: For events harvested from a checkpoint write, where that
-            write was stored; inserting the same write's events again is then a
-            no-op. `None` for events the runner appends.
-        redactor: Redacts secrets from each event's data before it is stored; events
-            are for people, so nothing secret is stored in clear.
+        rows: The events, in order, as `event_rows` made them.
+        first_seq: The first event's `seq` (the others follow it), when the caller
+            read `next_seq` in the same transaction; `None` numbers them after the
+            run's last event.
     """
-    redact = redactor.redact if redactor is not None else _same
-    coordinates: tuple[str | int | None, ...] = harvest_key or (None, None, None, None)
+    if first_seq is None:
+        return executemany(_INSERT_EVENT, [(run_id, *row) for row in rows])
     return executemany(
-        _INSERT_EVENT,
-        [
-            (
-                run_id,
-                event.kind,
-                event.node,
-                event.at,
-                dumps(redact(event.data)),
-                *coordinates,
-                position if harvest_key is not None else None,
-            )
-            for position, event in enumerate(events)
-        ],
+        _INSERT_EVENT_AT, [(run_id, first_seq + i, *row) for i, row in enumerate(rows)]
     )
+
+
+def next_seq(run_id: str) -> Body[int]:
+    """The `seq` the run's next event takes (a primary-key lookup)."""
+    row = yield from fetchtuples(_LAST_SEQ, (run_id,))
+    return int(row[0][0]) + 1
+
+
+def event_ref(run_id: str, first_seq: int, count: int) -> bytes:
+    """The blob of an event-channel write whose events are `run_events` rows."""
+    return dumps([run_id, first_seq, first_seq + count - 1]).encode()
 
 
 def _same(value: Any) -> Any:
     return value
 
 
+SPEC_REF = "spec_signature"
+"""The key of a `run_started` event's data that names its graph's spec in `graph_specs`.
+
+A spec is stored once per signature; the event is read back with the spec itself
+under `spec` in place of this key, as events that held the whole spec read."""
+
+SELECT_EVENTS = """
+    SELECT e.run_id, e.seq, e.kind, e.node, e.at, e.data, s.spec
+    FROM run_events AS e
+    LEFT JOIN graph_specs AS s
+      ON e.kind = 'run_started' AND s.signature = e.data ->> '$.spec_signature'
+"""
+"""Events with the spec a `run_started` event names (add `WHERE` and `ORDER BY`)."""
+
+
 def row_to_event(row: sqlite3.Row) -> EventRecord:
-    """Build an `EventRecord` from a `run_events` row."""
+    """Build an `EventRecord` from a row of `SELECT_EVENTS`."""
+    data = loads(row["data"])
+    if row["spec"] is not None:
+        del data[SPEC_REF]
+        data["spec"] = loads(row["spec"])
     return EventRecord(
         run_id=row["run_id"],
         seq=row["seq"],
         kind=row["kind"],
         node=row["node"],
         at=row["at"],
-        data=loads(row["data"]),
+        data=data,
     )

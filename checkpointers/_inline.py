@@ -17,9 +17,10 @@ database's lock. It is built never to make the loop wait:
 Under `synchronous=FULL` a commit still syncs the WAL before it returns, as it
 must, and that sync happens here.
 
-Reads stay on aiosqlite's connection. Each read is a transaction of its own,
-and a transaction in WAL mode sees every commit made before it began, on any
-connection, so a read sees the writes committed here before it.
+Reads stay on aiosqlite's connection, except *short* ones (a status, a record by
+its key: see `Database.read`), which run here too. Each read is a transaction of
+its own, and a transaction in WAL mode sees every commit made before it began, on
+any connection, so a read sees every write committed before it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._tx import Body, Outcome, run_begun
+
+JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024
+"""Bytes the WAL file is cut back to when it starts over (`PRAGMA journal_size_limit`),
+set on both connections.
+
+Without it SQLite reuses the file in place and never shrinks it, so one burst (four
+writers, or a reader holding an old snapshot while they write) left a WAL of 165 MB or
+more for good."""
 
 __all__ = ["CHECK_EVERY", "InlineWriter", "connect_inline"]
 
@@ -80,6 +89,22 @@ class InlineWriter:
         finally:
             self.commits += 1
 
+    def read(self, body: Body[Any]) -> Outcome | None:
+        """Run a read body as one transaction, here and now: a consistent snapshot.
+
+        Returns:
+            Its outcome, or `None` when SQLite answered busy (a WAL being recovered
+            by another connection: rare, and never waited for here).
+        """
+        self.conn.execute("BEGIN").close()
+        (outcome,) = run_begun(self.conn, [body])
+        error = outcome.error
+        if isinstance(error, sqlite3.OperationalError) and (
+            error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+        ):
+            return None
+        return outcome
+
     def checkpoint_due(self) -> bool:
         """Whether `check_every` commits were made since this last said so."""
         if self.commits - self._checked < self.check_every:
@@ -121,6 +146,8 @@ def connect_inline(location: str, *, synchronous: str, busy_timeout_ms: int) -> 
         conn.execute("PRAGMA foreign_keys=ON").close()
         conn.execute("PRAGMA wal_autocheckpoint=0").close()
         conn.execute("PRAGMA busy_timeout=0").close()
+        # The WAL is cut back when it starts over after this connection's commits too.
+        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}").close()
     except BaseException:
         conn.close()
         raise

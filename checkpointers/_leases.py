@@ -19,7 +19,7 @@ from railgraph.errors import StoreError
 from railgraph.vocab import CANCEL_DECISION, RunEventKind
 
 from ._db import Database
-from ._events import insert_events, parse_events
+from ._events import event_rows, insert_events, parse_events
 from ._json import dumps, dumps_or_none
 from ._records import EffectRecord, RunRecord, RunStatus
 from ._rows import Table
@@ -29,6 +29,7 @@ __all__ = [
     "Lease",
     "LeaseClaim",
     "RunLeases",
+    "RunState",
     "lease_live",
     "pid_alive",
     "run_is_cancelled",
@@ -55,6 +56,16 @@ class Lease:
     def here(cls, owner: str) -> Lease:
         """A lease for `owner` in this process on this host."""
         return cls(owner=owner, host=socket.gethostname(), pid=os.getpid())
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run's status and who drives it: what the kill switch reads before each call."""
+
+    status: RunStatus
+    """The run's status."""
+    lease_owner: str | None
+    """The runner that holds its lease, if any."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,18 @@ class RunLeases:
 
     def _write(self, body: Body[_T]) -> Awaitable[_T]:
         raise NotImplementedError
+
+    async def run_state(self, run_id: str) -> RunState | None:
+        """The run's status and lease holder, or `None` if there is no such run.
+
+        Two columns by primary key, read on the event loop's thread (see
+        `Database.read_short`): cheap enough to ask before every LLM and tool call,
+        whatever the size of the run's input or result.
+        """
+        row = await self._db.read_short(
+            lambda: fetchone("SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,))
+        )
+        return None if row is None else RunState(row[0], row[1])
 
     def _read_run(self, run_id: str) -> Body[RunRecord]:
         row = yield from fetchone(f"{self._runs.select} WHERE run_id = ?", (run_id,))
@@ -206,7 +229,7 @@ class RunLeases:
                 ),
             )
             if changed:
-                yield from insert_events(run_id, parsed)
+                yield from insert_events(run_id, event_rows(parsed))
             else:
                 # Ours or not, a lease on a run that ended is void.
                 yield from execute(
@@ -322,7 +345,7 @@ class RunLeases:
                     ],
                 },
             }
-            yield from insert_events(run_id, parse_events([event], source="cancel_run"))
+            yield from insert_events(run_id, event_rows(parse_events([event], source="cancel_run")))
             return True, (yield from self._read_run(run_id)), unknown
 
         return await self._write(cancel())

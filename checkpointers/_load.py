@@ -24,6 +24,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from railgraph.errors import StoreError
 
+from ._events import EVENTS_BY_REF
 from ._json import dumps, loads
 from ._select import Selection
 from ._tx import Body, fetchtuples
@@ -65,6 +66,15 @@ _WRITES_IN_RANGES = """
     LEFT JOIN checkpoint_values AS v ON v.hash = w.value_hash
 """
 
+# The events that event-channel writes name (see `_events.EVENTS_BY_REF`), by reference.
+_EVENTS_OF_REFS = """
+    SELECT r.value ->> 0, e.kind, e.node, e.at, e.data
+    FROM json_each(?) AS r
+    JOIN run_events AS e
+      ON e.run_id = r.value ->> 1 AND e.seq BETWEEN r.value ->> 2 AND r.value ->> 3
+    ORDER BY r.key, e.seq
+"""
+
 _SHAREABLE: frozenset[type] = frozenset({type(None), bool, int, float, str, bytes})
 """Types whose values no caller can change, so one loaded value can serve many tuples."""
 
@@ -85,13 +95,15 @@ class Page:
     """The (thread, namespace) of each write range."""
     write_rows: list[tuple[Any, ...]]
     """Writes in the checkpoint ranges of the rows, in primary key order."""
+    events: dict[bytes, list[dict[str, Any]]]
+    """The events of each event-channel write stored by reference, by its blob."""
 
 
 def select_page(selection: Selection) -> Body[Page]:
     """The body of the read transaction that reads a page."""
     rows = yield from fetchtuples(selection.page_sql(), selection.page_params())
     if not rows:
-        return Page([], [], [], [], [], [])
+        return Page([], [], [], [], [], [], {})
     # One JSON parse for the whole page is several times faster than one per row.
     versions: list[dict[str, Any]] = loads("[" + ",".join(row[7] for row in rows) + "]")
     # Per (thread, namespace): the page's checkpoint ids, and each channel's versions.
@@ -122,7 +134,16 @@ def select_page(selection: Selection) -> Body[Page]:
     write_rows = yield from fetchtuples(
         _WRITES_IN_RANGES, (dumps([[*key, min(ids), max(ids)] for key, (ids, _) in named.items()]),)
     )
-    return Page(rows, versions, blob_ranges, blob_rows, list(named), write_rows)
+    refs = {w[6] for w in write_rows if w[5] == EVENTS_BY_REF}
+    events: dict[bytes, list[dict[str, Any]]] = {ref: [] for ref in refs}
+    if refs:
+        listed = sorted(refs)
+        event_rows = yield from fetchtuples(
+            _EVENTS_OF_REFS, (dumps([[i, *loads(ref)] for i, ref in enumerate(listed)]),)
+        )
+        for i, kind, node, at, data in event_rows:
+            events[listed[i]].append({"kind": kind, "node": node, "at": at, "data": data})
+    return Page(rows, versions, blob_ranges, blob_rows, list(named), write_rows, events)
 
 
 _MISSING: Any = object()
@@ -225,9 +246,15 @@ def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
     paths: list[list[str]] = [[] for _ in page.rows]
     for w in page.write_rows:
         i = position[w[0]].get(w[1], -1)
-        if i >= 0:
-            writes[i].append((w[3], w[4], values.load(w[5], w[6], w[7], w[8])))
-            paths[i].append(w[2])
+        if i < 0:
+            continue
+        if w[5] == EVENTS_BY_REF:
+            # Fresh dicts per use: callers may change what they get.
+            value: Any = [{**e, "data": loads(e["data"])} for e in page.events[w[6]]]
+        else:
+            value = values.load(w[5], w[6], w[7], w[8])
+        writes[i].append((w[3], w[4], value))
+        paths[i].append(w[2])
     for i, row_paths in enumerate(paths):
         if row_paths and row_paths.count(row_paths[0]) != len(row_paths):
             # Rows come by task id and index; a stable sort on the path keeps that order.

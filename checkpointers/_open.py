@@ -13,10 +13,21 @@ import aiosqlite
 
 from railgraph.errors import SchemaVersionError, StoreError
 
-from ._db import WAL_AUTOCHECKPOINT_PAGES, Clock, Database, Synchronous, guard, store_error
+from ._db import (
+    JOURNAL_SIZE_LIMIT,
+    WAL_AUTOCHECKPOINT_PAGES,
+    Clock,
+    Database,
+    Synchronous,
+    guard,
+    store_error,
+)
 from ._inline import connect_inline
+from ._redact import Redactor
+from ._schema import SCHEMA_VERSION, migrate
+from ._store import RunStore
 
-__all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "open_database", "open_read_only"]
+__all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "open_database", "open_read_only", "open_store"]
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_MS = 30_000
@@ -106,6 +117,7 @@ async def open_database(
         await db.run(f"PRAGMA synchronous={synchronous}")
         await db.run("PRAGMA foreign_keys=ON")
         await db.run(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        await db.run(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         if inline and db.one_trip and location != MEMORY:
             try:
                 db.inline = await asyncio.to_thread(
@@ -240,3 +252,31 @@ async def open_read_only(
         yield db
     finally:
         await db.close()
+
+
+@asynccontextmanager
+async def open_store(
+    path: str | Path,
+    *,
+    redactor: Redactor | None = None,
+    clock: Clock = time.time,
+    read_only: bool = True,
+) -> AsyncIterator[RunStore]:
+    """Open the run store alone, without LangGraph's checkpointer.
+
+    For commands that only read runs, events, requests and the ledger (`railgraph runs`,
+    `show`, `pending`): they never import LangGraph or langchain-core. `":memory:"`
+    gives an empty store (there is no file to read yet). `read_only=False` opens (and
+    upgrades) the file for writing, as `railgraph prune` does.
+
+    Raises:
+        StoreError: As `open_read_only`.
+        SchemaVersionError: The database was written by a newer railgraph.
+    """
+    if str(path) == MEMORY or not read_only:
+        async with open_database(path, synchronous="NORMAL", clock=clock) as db:
+            await migrate(db)
+            yield RunStore(db, redactor=redactor)
+        return
+    async with open_read_only(path, schema_version=SCHEMA_VERSION, clock=clock) as db:
+        yield RunStore(db, redactor=redactor)

@@ -23,7 +23,15 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from railgraph.errors import StoreError
 
-from ._events import HarvestKey, NewEvent, insert_events, parse_events
+from ._events import (
+    EVENTS_BY_REF,
+    EventRow,
+    event_ref,
+    event_rows,
+    insert_events,
+    next_seq,
+    parse_events,
+)
 from ._json import dumps
 from ._load import EMPTY_BLOB
 from ._redact import Redactor
@@ -63,6 +71,8 @@ class Prepared(NamedTuple):
 
     body: Body[None]
     """The transaction."""
+    large: list[LargeValue]
+    """The large values it stores (see `pack_values`)."""
     short: bool
     """It stores no large value (see `_values`), so it may run on the event loop's
     thread (see `Database.write`); storing one may mean compressing it."""
@@ -89,12 +99,15 @@ def put_checkpoint(
     metadata: CheckpointMetadata,
     new_versions: ChannelVersions,
     serde: SerializerProtocol,
+    event_channel: str | None = None,
 ) -> Prepared:
     """The transaction that stores a checkpoint and the values of the channels in `new_versions`.
 
     `channel_versions` is stored once, as the JSON column SQL reads; the
     serialized checkpoint repeats it only when some version is not a string,
-    whose type JSON text would not keep.
+    whose type JSON text would not keep. The event channel's value is not stored:
+    it holds the last step's events, which the run store has (a loaded checkpoint
+    has no value for it, as after a step that wrote none).
     """
     configurable = config.get("configurable") or {}
     thread_id = thread_of(config)
@@ -111,6 +124,8 @@ def put_checkpoint(
     large: list[LargeValue] = []
     blobs: list[tuple[Any, ...]] = []
     for channel, version in new_versions.items():
+        if channel == event_channel:
+            continue
         if channel in values:
             blob_type, data = serde.dumps_typed(values[channel])
         else:
@@ -132,7 +147,7 @@ def put_checkpoint(
         dumps({channel: str(version) for channel, version in versions.items()}),
         None if run_id is None else str(run_id),
     )
-    return Prepared(_store_checkpoint(large, blobs, row), short=not large)
+    return Prepared(_store_checkpoint(large, blobs, row), large, short=not large)
 
 
 def _store_checkpoint(
@@ -176,9 +191,21 @@ def put_writes(
     large: list[LargeValue] = []
     regular: list[tuple[Any, ...]] = []
     special: list[tuple[Any, ...]] = []
-    harvested: list[tuple[HarvestKey, list[NewEvent]]] = []
+    harvested: list[tuple[tuple[Any, ...], list[EventRow]]] = []
     for position, (channel, value) in enumerate(writes):
         idx = WRITES_IDX_MAP.get(channel, position)
+        if event_channel is not None and channel == event_channel and idx >= 0:
+            # Stored once, as run events; the write row names them (see `_store_writes`).
+            events = parse_events(
+                value, source=f"write {position} of task {task_id} to event channel {channel!r}"
+            )
+            harvested.append(
+                (
+                    (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel),
+                    event_rows(events, redactor),
+                )
+            )
+            continue
         write_type, data = serde.dumps_typed(value)
         inline, digest, stored = split_value(data)
         if stored is not None:
@@ -196,22 +223,20 @@ def put_writes(
             task_path,
         )
         (special if idx < 0 else regular).append(row)
-        if event_channel is not None and channel == event_channel:
-            events = parse_events(
-                value, source=f"write {position} of task {task_id} to event channel {channel!r}"
-            )
-            harvested.append(((checkpoint_ns, checkpoint_id, task_id, idx), events))
-    inserts = [
-        insert_events(thread_id, events, key, redactor=redactor) for key, events in harvested
-    ]
-    return Prepared(_store_writes(large, special, regular, inserts), short=not large)
+    return Prepared(
+        _store_writes(thread_id, task_path, large, special, regular, harvested),
+        large,
+        short=not large,
+    )
 
 
 def _store_writes(
+    run_id: str,
+    task_path: str,
     large: list[LargeValue],
     special: list[tuple[Any, ...]],
     regular: list[tuple[Any, ...]],
-    events: list[Body[None]],
+    harvested: list[tuple[tuple[Any, ...], list[EventRow]]],
 ) -> Body[None]:
     yield from store_values(large)
     unused = [value.digest for value in large]
@@ -223,6 +248,15 @@ def _store_writes(
             unused.append(replaced[0])
     yield from executemany(f"INSERT OR REPLACE INTO checkpoint_writes {_WRITE_COLUMNS}", special)
     yield from executemany(f"INSERT OR IGNORE INTO checkpoint_writes {_WRITE_COLUMNS}", regular)
-    for insert in events:
-        yield from insert
+    for key, rows in harvested:
+        # The write names its events by seq; a repeated put_writes inserts neither.
+        first = yield from next_seq(run_id)
+        ref = event_ref(run_id, first, len(rows))
+        if (
+            yield from execute(
+                f"INSERT OR IGNORE INTO checkpoint_writes {_WRITE_COLUMNS}",
+                (*key, EVENTS_BY_REF, ref, None, task_path),
+            )
+        ):
+            yield from insert_events(run_id, rows, first_seq=first)
     yield from collect_values(unused)

@@ -21,7 +21,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from ._db import Clock, Database, Synchronous
 from ._load import select_page, thread_config, to_tuples
 from ._open import open_database, open_read_only
-from ._put import put_checkpoint, put_writes, thread_of
+from ._put import Prepared, put_checkpoint, put_writes, thread_of
 from ._redact import Redactor
 from ._schema import SCHEMA_VERSION, migrate
 from ._select import Selection
@@ -30,6 +30,7 @@ from ._store import RunStore
 from ._sync import SyncBridge
 from ._threads import copy_thread, delete_for_runs, delete_threads, prune_threads
 from ._users import UserStore
+from ._values import pack_values
 from ._versions import next_version
 
 if TYPE_CHECKING:
@@ -181,7 +182,8 @@ class SqliteCheckpointer(SyncBridge):
         """
         thread_of(config)
         selection = Selection.of(config, limit=1, default_ns="")
-        found = to_tuples(await self._db.read(select_page(selection)), self.serde)
+        # One checkpoint by key: read on the loop's thread (values load after, here too).
+        found = to_tuples(await self._db.read_short(lambda: select_page(selection)), self.serde)
         return found[0] if found else None
 
     async def alist(
@@ -222,8 +224,10 @@ class SqliteCheckpointer(SyncBridge):
         Returns:
             The config naming the stored checkpoint.
         """
-        stored = put_checkpoint(config, checkpoint, metadata, new_versions, self.serde)
-        await self._db.write(stored.body, short=stored.short)
+        stored = put_checkpoint(
+            config, checkpoint, metadata, new_versions, self.serde, self.event_channel
+        )
+        await self._write(stored)
         return thread_config(
             thread_of(config),
             (config.get("configurable") or {}).get("checkpoint_ns", ""),
@@ -250,6 +254,14 @@ class SqliteCheckpointer(SyncBridge):
         stored = put_writes(
             config, writes, task_id, task_path, self.serde, self.event_channel, self.redactor
         )
+        await self._write(stored)
+
+    async def _write(self, stored: Prepared) -> None:
+        if stored.large:
+            # Compressed in a worker thread before the transaction, not under its lock:
+            # other writes commit meanwhile. A value stored before is compressed for
+            # nothing, but only changed channels reach here, so that is rare.
+            await asyncio.to_thread(pack_values, stored.large)
         await self._db.write(stored.body, short=stored.short)
 
     # -- whole threads --------------------------------------------------------

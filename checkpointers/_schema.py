@@ -231,12 +231,52 @@ _RUN_LEASES: Migration = (
     "ALTER TABLE runs ADD COLUMN lease_expires_at REAL",
 )
 
+_EVENTS_ONCE: Migration = (
+    # (IF [NOT] EXISTS throughout: a database whose version number was set back by hand
+    # upgrades all the same.)
+    # A node's events are stored once, here. The event channel's write names them by
+    # (run, first seq, count) instead of holding a copy, and the channel's value is not
+    # kept in checkpoints (it holds only the last step's events, which live here), so
+    # the UNIQUE key that made a repeated put_writes insert nothing is gone: the write's
+    # own INSERT OR IGNORE decides that now. WITHOUT ROWID: one B-tree, ordered by the
+    # key every read uses, instead of a table, its key's index and the UNIQUE index.
+    *_rebuild(
+        "run_events",
+        """
+        CREATE TABLE run_events_new (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            node TEXT,
+            at REAL NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID
+        """,
+        "run_id, seq, kind, node, at, data",
+    ),
+    # A graph's spec, once per signature, rather than in every run's `run_started` event.
+    """
+    CREATE TABLE IF NOT EXISTS graph_specs (
+        signature TEXT PRIMARY KEY,
+        spec TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    # Pending requests that expire, found without reading the others.
+    "CREATE INDEX IF NOT EXISTS approvals_expiring ON approvals (expires_at) "
+    "WHERE status = 'pending' AND expires_at IS NOT NULL",
+    # Effects whose outcome is unknown, found without reading the ledger (`pending`).
+    "CREATE INDEX IF NOT EXISTS tool_effects_started ON tool_effects (started_at) "
+    "WHERE status = 'started'",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_TABLES,
     _RUN_STORE_TABLES,
     _SHARED_VALUES,
     _RUN_LEASES,
     USERS_MIGRATION,
+    _EVENTS_ONCE,
 )
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
 

@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from railgraph.errors import DecisionError, RunCancelled, StoreError
-from railgraph.vocab import EffectStatus
+from railgraph.vocab import EffectStatus, RunEventKind
 
 from ._db import Database
-from ._events import insert_events, parse_events, row_to_event
+from ._events import SELECT_EVENTS, SPEC_REF, event_rows, insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
 from ._leases import RunLeases, run_is_cancelled
+from ._pages import RunPages
+from ._prune import RunPruning
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -28,7 +30,7 @@ from ._records import (
 )
 from ._redact import Redactor
 from ._rows import Table
-from ._tx import Body, change_and_read, execute, fetchall, fetchone
+from ._tx import Body, change_and_read, execute, executemany, fetchall, fetchone
 
 __all__ = ["RunStore"]
 
@@ -52,7 +54,6 @@ _EFFECTS: Final = Table(
     columns=tuple(EffectRecord.model_fields),
     json_columns=frozenset({"args", "result"}),
 )
-_EVENT_COLUMNS: Final = "run_id, seq, kind, node, at, data"
 
 _RUN_STATUSES: Final[frozenset[str]] = frozenset(s.value for s in RunStatus)
 _DECIDED_STATUSES: Final[frozenset[str]] = frozenset(
@@ -67,7 +68,7 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
-class RunStore(RunLeases):
+class RunStore(RunLeases, RunPages, RunPruning):
     """Records of runs, their events, review requests and tool side effects.
 
     Reach it as `SqliteCheckpointer.store`; it shares the saver's database,
@@ -80,6 +81,7 @@ class RunStore(RunLeases):
     """
 
     _runs = _RUNS
+    _approvals = _APPROVALS
     _effects = _EFFECTS
 
     def __init__(self, db: Database, *, redactor: Redactor | None = None) -> None:
@@ -93,13 +95,41 @@ class RunStore(RunLeases):
 
     # -- runs ---------------------------------------------------------------
 
-    async def create_run(self, record: RunRecord) -> None:
-        """Store a new run.
+    async def create_run(
+        self, record: RunRecord, *, events: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        """Store a new run and its first events in one transaction.
+
+        A `run_started` event's `spec` (the graph's, as data) is stored once per
+        `record.signature`; the event names it, and reads back with it.
+
+        Args:
+            record: The run.
+            events: The run's first events, shaped as for `append_events`.
 
         Raises:
-            StoreError: A run with this id already exists.
+            StoreError: A run with this id already exists (nothing is stored), or an
+                event is not shaped like one.
         """
-        if not await self._write(execute(_RUNS.insert(or_ignore=True), _RUNS.params(record))):
+        parsed = parse_events(list(events), source=f"create_run for run {record.run_id!r}")
+        specs: list[tuple[str, str]] = []
+        for i, event in enumerate(parsed):
+            if event.kind == RunEventKind.RUN_STARTED and isinstance(event.data.get("spec"), dict):
+                data = {k: v for k, v in event.data.items() if k != "spec"}
+                specs.append((record.signature, dumps(event.data["spec"])))
+                parsed[i] = event.model_copy(update={"data": {**data, SPEC_REF: record.signature}})
+        rows = event_rows(parsed, self.redactor)
+
+        def create() -> Body[bool]:
+            if not (yield from execute(_RUNS.insert(or_ignore=True), _RUNS.params(record))):
+                return False
+            yield from executemany(
+                "INSERT OR IGNORE INTO graph_specs (signature, spec) VALUES (?, ?)", specs
+            )
+            yield from insert_events(record.run_id, rows, first_seq=1)
+            return True
+
+        if not await self._write(create()):
             raise StoreError(
                 f"run {record.run_id!r} already exists; start the new run with a fresh id."
             )
@@ -152,35 +182,10 @@ class RunStore(RunLeases):
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or `None`."""
-        row = await self._db.read(fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,)))
-        return None if row is None else _RUNS.load(row)
-
-    async def list_runs(
-        self, *, status: RunStatus | None = None, graph: str | None = None, limit: int = 50
-    ) -> list[RunRecord]:
-        """Runs, newest first.
-
-        Args:
-            status: Only runs with this status.
-            graph: Only runs of this graph, by import reference or by name.
-            limit: At most this many runs.
-        """
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
-        if graph is not None:
-            clauses.append("(graph = ? OR graph_name = ?)")
-            params.extend((graph, graph))
-        where = " AND ".join(clauses) or "1"
-        rows = await self._db.read(
-            fetchall(
-                f"{_RUNS.select} WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (*params, limit),
-            )
+        row = await self._db.read_short(
+            lambda: fetchone(f"{_RUNS.select} WHERE run_id = ?", (run_id,))
         )
-        return _RUNS.load_all(rows)
+        return None if row is None else _RUNS.load(row)
 
     # -- events -------------------------------------------------------------
 
@@ -201,7 +206,7 @@ class RunStore(RunLeases):
             StoreError: An event is not shaped like one; nothing is stored.
         """
         parsed = parse_events(list(events), source=f"append_events for run {run_id!r}")
-        insert = insert_events(run_id, parsed, redactor=self.redactor)
+        insert = insert_events(run_id, event_rows(parsed, self.redactor))
 
         def append() -> Body[list[sqlite3.Row]]:
             last = yield from fetchone(
@@ -210,8 +215,7 @@ class RunStore(RunLeases):
             yield from insert
             return (
                 yield from fetchall(
-                    f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? AND seq > ? "
-                    "ORDER BY seq",
+                    f"{SELECT_EVENTS} WHERE e.run_id = ? AND e.seq > ? ORDER BY e.seq",
                     (run_id, last["seq"] if last is not None else 0),
                 )
             )
@@ -223,7 +227,7 @@ class RunStore(RunLeases):
         """A run's events in order: harvested from checkpoints and appended, as one sequence."""
         rows = await self._db.read(
             fetchall(
-                f"SELECT {_EVENT_COLUMNS} FROM run_events WHERE run_id = ? ORDER BY seq",
+                f"{SELECT_EVENTS} WHERE e.run_id = ? ORDER BY e.seq",
                 (run_id,),
             )
         )
@@ -249,36 +253,10 @@ class RunStore(RunLeases):
 
     async def get_approval(self, request_id: str) -> ApprovalRecord | None:
         """The review request with this id, or `None`."""
-        row = await self._db.read(
-            fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
+        row = await self._db.read_short(
+            lambda: fetchone(f"{_APPROVALS.select} WHERE request_id = ?", (request_id,))
         )
         return None if row is None else _APPROVALS.load(row)
-
-    async def list_approvals(
-        self,
-        *,
-        status: ApprovalStatus | None = ApprovalStatus.PENDING,
-        graph: str | None = None,
-        run_id: str | None = None,
-    ) -> list[ApprovalRecord]:
-        """Review requests, oldest first; by default the pending ones of every run.
-
-        Args:
-            status: Only requests with this status; `None` for all.
-            graph: Only requests of this graph.
-            run_id: Only requests of this run.
-        """
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", status), ("graph", graph), ("run_id", run_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = " AND ".join(clauses) or "1"
-        rows = await self._db.read(
-            fetchall(f"{_APPROVALS.select} WHERE {where} ORDER BY created_at, rowid", params)
-        )
-        return _APPROVALS.load_all(rows)
 
     async def decide_approval(
         self,
@@ -395,15 +373,22 @@ class RunStore(RunLeases):
         error: str | None = None,
     ) -> None:
         # A completed effect is final: finishing it again would mean it ran twice.
-        changed, row = await self._write(
-            change_and_read(
+        params = (status, result, error, self._db.clock(), key)
+
+        def finish() -> Body[tuple[int, sqlite3.Row | None]]:
+            changed = yield from execute(
                 "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
                 "WHERE idempotency_key = ? AND status != 'completed'",
-                (status, result, error, self._db.clock(), key),
-                f"{_EFFECTS.select} WHERE idempotency_key = ?",
-                (key,),
+                params,
             )
-        )
+            if changed:
+                return changed, None  # the usual case: nothing to read back
+            row = yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
+            return changed, row
+
+        changed, row = await self._write(finish())
+        if changed:
+            return
         if row is None:
             raise StoreError(f"no tool effect with key {key!r}; call `begin_effect` first.")
         if not changed:

@@ -26,6 +26,7 @@ from ._tx import Body, execute, executemany, fetchall, fetchone
 __all__ = [
     "LARGE",
     "LargeValue",
+    "pack_values",
     "collect_values",
     "referenced_values",
     "split_value",
@@ -48,7 +49,7 @@ _DELETE_UNNAMED = """
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LargeValue:
     """A serialized value to store by content."""
 
@@ -56,6 +57,21 @@ class LargeValue:
     """Its SHA-256, the key rows name it by."""
     data: bytes
     """The serialized bytes, uncompressed."""
+    packed: tuple[str, bytes] | None = None
+    """Its codec and stored bytes, once `pack_values` has made them (before the
+    transaction, so that no compression holds the database's lock)."""
+
+
+def pack_values(values: Sequence[LargeValue]) -> None:
+    """Compress each value, where that pays (call it off the event loop, before writing)."""
+    for value in values:
+        if value.packed is None:
+            value.packed = _pack(value.data)
+
+
+def _pack(data: bytes) -> tuple[str, bytes]:
+    packed = zlib.compress(data, _ZLIB_LEVEL)
+    return ("zlib", packed) if len(packed) * 8 <= len(data) * 7 else ("raw", data)
 
 
 def split_value(data: bytes | None) -> tuple[bytes | None, bytes | None, LargeValue | None]:
@@ -74,8 +90,8 @@ def split_value(data: bytes | None) -> tuple[bytes | None, bytes | None, LargeVa
 def store_values(values: Sequence[LargeValue]) -> Body[None]:
     """Store each value that is not stored yet (a step of a write transaction).
 
-    Compressing happens here, only for values not stored before, and in the
-    transaction's thread rather than on the event loop.
+    Values `pack_values` did not compress beforehand are compressed here, only if
+    not stored before, in the transaction's thread rather than on the event loop.
     """
     done: set[bytes] = set()
     for value in values:
@@ -83,11 +99,8 @@ def store_values(values: Sequence[LargeValue]) -> Body[None]:
             continue
         done.add(value.digest)
         if (yield from fetchone(_EXISTS, (value.digest,))) is None:
-            packed = zlib.compress(value.data, _ZLIB_LEVEL)
-            if len(packed) * 8 <= len(value.data) * 7:
-                yield from execute(_INSERT, (value.digest, "zlib", packed))
-            else:
-                yield from execute(_INSERT, (value.digest, "raw", value.data))
+            codec, data = value.packed or _pack(value.data)
+            yield from execute(_INSERT, (value.digest, codec, data))
 
 
 def unpack(codec: str, data: bytes) -> bytes:

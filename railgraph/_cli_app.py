@@ -12,18 +12,21 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
-from checkpointers import ApprovalRecord
+from checkpointers import ApprovalRecord, RunStore, open_store
 from railgraph._cli_text import esc, plain, quote
 from railgraph._report import display_redactor
-from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import default_db_path
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ENDED, ReviewKind, RunStatus
+
+if TYPE_CHECKING:
+    # Only for annotations: commands that only read never import the runner (nor LangGraph).
+    from railgraph._runner import Runner, RunOutcome
 
 __all__ = [
     "FAILED",
@@ -44,6 +47,7 @@ __all__ = [
     "safe_file_name",
     "when",
     "with_runner",
+    "with_store",
 ]
 
 T = TypeVar("T")
@@ -86,9 +90,32 @@ def with_runner(
     if read_only and db is None and not default_db_path().expanduser().exists():
         where, read_only = ":memory:", False  # nothing on disk to read, nothing to create
 
+    from railgraph._runner import Runner  # here: LangGraph loads only for commands that run
+
     async def go() -> T:
         async with Runner.open(where, read_only=read_only) as runner:
             return await work(runner)
+
+    try:
+        return asyncio.run(go())
+    except RailgraphError as exc:
+        fail(exc)
+
+
+def with_store(db: Path | None, work: Callable[[RunStore], Awaitable[T]]) -> T:
+    """Run ``work`` on the run store alone, read-only; a railgraph error is printed and exits 2.
+
+    For commands that only read: neither LangGraph nor langchain-core is imported. When the
+    default database does not exist yet, the command reads an empty store in memory (a
+    ``--db`` that does not exist is an error).
+    """
+    where: str | Path = db if db is not None else default_db_path()
+    if db is None and not default_db_path().expanduser().exists():
+        where = ":memory:"  # nothing on disk to read, nothing to create
+
+    async def go() -> T:
+        async with open_store(where, redactor=display_redactor()) as store:
+            return await work(store)
 
     try:
         return asyncio.run(go())

@@ -10,10 +10,7 @@ import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 
-from checkpointers import SqliteCheckpointer
 from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json
-from railgraph._policy_checks import RULES, check_policies
-from railgraph._profile import design_profile
 from railgraph._profile_runs import read_runs_profile
 from railgraph._profile_text import profile_markdown
 from railgraph._settings import default_db_path, load_graph
@@ -45,6 +42,8 @@ def profile(
             raise InputError("--json and --md print different forms; pass one of them")
         if runs < 0:
             raise InputError(f"--runs must be 0 or more, got {runs}")
+        from railgraph._profile import design_profile  # here: `--help` loads no LangGraph
+
         graph = load_graph(ref)
         data: dict[str, Any] = design_profile(graph, ref)
         path = Path(db) if db is not None else default_db_path()
@@ -63,6 +62,8 @@ def profile(
 
 
 async def _read_runs(path: Path, ref: str, name: str, limit: int) -> dict[str, Any]:
+    from checkpointers import SqliteCheckpointer  # here: it loads LangGraph
+
     async with SqliteCheckpointer.from_path(path) as saver:
         return await read_runs_profile(saver.store, ref, name, limit)
 
@@ -70,6 +71,8 @@ async def _read_runs(path: Path, ref: str, name: str, limit: int) -> dict[str, A
 @app.command()
 def check(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Policy checks for CI: exit 1 if the graph breaks a rule, naming the node and the fix."""
+    from railgraph._policy_checks import RULES, check_policies  # here: it loads LangGraph
+
     try:
         graph = load_graph(ref)
     except RailgraphError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,23 +16,15 @@ from railgraph._cli_app import (
 )
 from railgraph._cli_text import plain
 from railgraph.errors import InputError, RailgraphError
-from visualize import (
-    FORMATS,
-    Diagram,
-    RunPath,
-    design_diagram,
-    diff_diagram,
-    load_source,
-    load_spec,
-    output_format,
-    read_run,
-    read_runs,
-    run_diagram,
-    traffic_diagram,
-    write_diagram,
-)
 
-__all__: list[str] = []
+if TYPE_CHECKING:
+    from visualize import Diagram, RunPath
+
+__all__: list[str] = ["FORMAT_HELP"]
+
+FORMAT_HELP = ".dot, .mmd, .svg, .png, .html"
+"""The formats `visualize.FORMATS` knows, for `--help`, which must not import `visualize`
+(it loads LangGraph); a test checks the two agree."""
 
 
 @app.command()
@@ -50,9 +42,7 @@ def render(
             "--output",
             "-o",
             metavar="FILE",
-            help="File to write; its extension picks the format: "
-            + ", ".join(f".{ext}" for ext in FORMATS)
-            + ".",
+            help=f"File to write; its extension picks the format: {FORMAT_HELP}.",
         ),
     ],
     run_id: Annotated[
@@ -79,6 +69,20 @@ def render(
     db: DbOpt = None,
 ) -> None:
     """Draw a graph as designed, a run's path on it, many runs' traffic, or a diff."""
+    from visualize import (  # here: drawing loads graphs and LangGraph, `--help` does not
+        FORMATS,
+        design_diagram,
+        diff_diagram,
+        load_source,
+        load_spec,
+        output_format,
+        read_run,
+        read_runs,
+        run_diagram,
+        traffic_diagram,
+        write_diagram,
+    )
+
     try:
         fmt = output_format(output)
         if output.is_dir():

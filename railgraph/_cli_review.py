@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from checkpointers import ApprovalRecord, EffectRecord
+from checkpointers import ApprovalRecord, EffectRecord, RunStore
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
@@ -24,17 +25,14 @@ from railgraph._cli_app import (
     print_pending,
     safe_file_name,
     with_runner,
+    with_store,
 )
 from railgraph._cli_text import esc, plain
-from railgraph._runner import Runner, RunOutcome
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ApprovalStatus
-from visualize import (
-    load_source,
-    read_run,
-    run_diagram,
-    write_diagram,
-)
+
+if TYPE_CHECKING:
+    from railgraph._runner import Runner, RunOutcome
 
 __all__: list[str] = []
 
@@ -48,6 +46,8 @@ def pending(
         Path | None,
         typer.Option("--diagrams", help="Also draw each request's run into this folder (SVG)."),
     ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, oldest first.")] = 50,
+    every: Annotated[bool, typer.Option("--all", help="Every request (no --limit).")] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -58,18 +58,18 @@ def pending(
     """
 
     async def work(
-        runner: Runner,
+        store: RunStore,
     ) -> tuple[list[ApprovalRecord], list[EffectRecord], float]:
-        if graph is None or ":" in graph:
-            found = await runner.store.list_approvals(status=ApprovalStatus.PENDING, graph=graph)
-        else:
-            # A graph's name (not its module:attribute reference) is kept in the request.
-            waiting = await runner.store.list_approvals(status=ApprovalStatus.PENDING)
-            found = [a for a in waiting if a.request.get("graph") == graph]
-        redacted = [runner.store.redactor.approval(a) for a in found]
-        return redacted, await runner.unknown_effects(), runner.clock()
+        # One more than shown, to say whether more wait.
+        found = await store.list_approvals(
+            status=ApprovalStatus.PENDING, graph=graph, limit=None if every else limit + 1
+        )
+        redacted = [store.redactor.approval(a) for a in found]
+        return redacted, await store.list_unknown_effects(), time.time()
 
-    requests, unknown, now = with_runner(db, work, read_only=True)
+    requests, unknown, now = with_store(db, work)
+    more = not every and len(requests) > limit
+    requests = requests if every else requests[:limit]
     drawn = _draw_runs(requests, diagrams, db) if diagrams is not None else {}
     if as_json:
         print_json(
@@ -85,6 +85,12 @@ def pending(
         return
     if requests:
         print_pending(requests, drawn, now=now)
+        if more:
+            out.print(
+                f"more requests wait than these {limit}: pass --limit N or --all to see them",
+                highlight=False,
+                markup=False,
+            )
     else:
         out.print("no pending review requests")
     for effect in unknown:
@@ -111,6 +117,9 @@ def _draw_runs(
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         fail(f"--diagrams: cannot create the folder {folder} ({exc.strerror or exc})")
+    # Here: drawing loads graphs (and LangGraph); the queue itself never does.
+    from visualize import load_source, read_run, run_diagram, write_diagram
+
     drawn: dict[str, str | None] = {}
     for request in requests:
         if request.run_id in drawn:

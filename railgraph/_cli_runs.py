@@ -6,14 +6,13 @@ import json
 import math
 import sys
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
-from checkpointers import RunRecord, lease_live
-from nodes import BudgetEnvelope
+from checkpointers import RunRecord, RunStore, lease_live
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
@@ -26,14 +25,17 @@ from railgraph._cli_app import (
     print_json,
     when,
     with_runner,
+    with_store,
 )
 from railgraph._cli_text import esc, plain, quote
 from railgraph._lease import driver_line, shown_status
 from railgraph._report import display_redactor, trace
-from railgraph._runner import Runner, RunOutcome
 from railgraph._settings import load_graph
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import RunStatus
+
+if TYPE_CHECKING:
+    from railgraph._runner import Runner, RunOutcome
 
 __all__: list[str] = []
 
@@ -102,6 +104,8 @@ def budget_overrides(flags: list[str]) -> dict[str, float]:
                 f"bad --budget {plain(pair)}: a limit is a finite number from 0 to "
                 f"{MAX_LIMIT:g}; leave the key out to keep the graph's limit"
             )
+    from nodes import BudgetEnvelope  # here: only `run` needs it, and it loads LangGraph
+
     return BudgetEnvelope.parse_overrides(pairs)
 
 
@@ -112,18 +116,19 @@ def runs(
     ] = None,
     graph: Annotated[str | None, typer.Option("--graph", help="Only runs of this graph.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    every: Annotated[bool, typer.Option("--all", help="Every run (no --limit).")] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
 
-    async def work(runner: Runner) -> list[RunRecord]:
+    async def work(store: RunStore) -> list[RunRecord]:
         if status is not None and status not in {s.value for s in RunStatus}:
             raise InputError(f"unknown status {status!r}; use one of {', '.join(RunStatus)}")
         wanted = None if status is None else RunStatus(status)
-        return await runner.store.list_runs(status=wanted, graph=graph, limit=limit)
+        return await store.list_runs(status=wanted, graph=graph, limit=None if every else limit)
 
-    records = with_runner(db, work, read_only=True)
+    records = with_store(db, work)
     if as_json:
         redactor = display_redactor()
         print_json([redactor.run(r).model_dump(mode="json") for r in records])
@@ -178,19 +183,19 @@ def show(
 ) -> None:
     """Show a run: status, path, tool calls, decisions and spend."""
 
-    async def work(runner: Runner) -> dict[str, Any]:
-        record = await runner.store.get_run(run_id)
+    async def work(store: RunStore) -> dict[str, Any]:
+        record = await store.get_run(run_id)
         if record is None:
             raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
-        events = await runner.store.list_events(run_id)
-        approvals = await runner.store.list_approvals(run_id=run_id, status=None)
-        report = trace(record, events, approvals, runner.store.redactor)
+        events = await store.list_events(run_id)
+        approvals = await store.list_approvals(run_id=run_id, status=None)
+        report = trace(record, events, approvals, store.redactor)
         live = lease_live(record, time.time())
         report["shown_status"] = shown_status(record, live)
         report["driver"] = driver_line(record, live)
         return report
 
-    report = with_runner(db, work, read_only=True)
+    report = with_store(db, work)
     if as_json:
         print_json(report)
         return

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from checkpointers import SqliteCheckpointer, UserRole
+from checkpointers import UserRole
 from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json, when, with_runner
 from railgraph._settings import default_db_path
 from railgraph.errors import InputError, RailgraphError
-from railgraph.web import DEFAULT_HOST, DEFAULT_PORT, WebSettings, check_host, create_app
-from railgraph.web._auth import digest, hash_password, new_secret
+from railgraph.web._settings import DEFAULT_HOST, DEFAULT_PORT, WebSettings, check_host
 
 __all__: list[str] = []
 
@@ -66,6 +64,8 @@ def users_add(
     except RailgraphError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    from railgraph.web._auth import hash_password  # here: `--help` loads no web stack
+
     hashed = hash_password(password)
     added = with_runner(
         db,
@@ -80,6 +80,8 @@ def users_token(
     db: DbOpt = None,
 ) -> None:
     """Issue an API token for a user and print it (only its hash is stored)."""
+    from railgraph.web._auth import digest, new_secret  # here: `--help` loads no web stack
+
     token = new_secret()
     with_runner(db, lambda runner: runner.saver.users.add_token(name, digest(token)))
     sys.stdout.write(token + "\n")
@@ -99,6 +101,8 @@ def users_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
 
 
 async def _count_users(db: Path | None) -> int:
+    from checkpointers import SqliteCheckpointer  # here: it loads LangGraph
+
     async with SqliteCheckpointer.from_path(db if db is not None else default_db_path()) as saver:
         return len(await saver.users.list_users())
 
@@ -141,4 +145,8 @@ def serve(
         secure_cookies=secure_cookies,
     )
     err.print(f"railgraph: serving http://{host}:{port}/ (Ctrl-C to stop)", highlight=False)
+    import uvicorn  # here: only `serve` needs the server and the app
+
+    from railgraph.web import create_app
+
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -227,11 +227,12 @@ class Driver(ABC):
         if isinstance(error, RunBusy):
             return ended(await self._record(record.run_id))  # another driver took over
         values: dict[str, Any] = dict(snapshot.values)
-        stored = await self._record(record.run_id)
+        state = await self.store.run_state(record.run_id)
         expect = RunStatus.RUNNING
-        if stored.status == RunStatus.CANCELLED:
+        if state is None or state.status == RunStatus.CANCELLED:
             # The kill switch wins: whatever the run reached, it ends cancelled, and the
             # reason stays the one given when it was cancelled.
+            stored = await self._record(record.run_id)
             error, expect = RunCancelled(stored.error or "cancelled"), RunStatus.CANCELLED
         usage = usage_total(values)
         result = rail.user_values(values)

@@ -6,8 +6,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from langgraph.errors import GraphRecursionError
-
 from checkpointers import ApprovalRecord, RunRecord
 from railgraph.errors import BudgetExhausted, RunCancelled
 from railgraph.vocab import DELIVERABLE, ENDED, RunStatus
@@ -60,6 +58,8 @@ def failure(error: BaseException) -> tuple[RunStatus, str]:
         return RunStatus.BUDGET_EXHAUSTED, str(error)
     if isinstance(error, RunCancelled):
         return RunStatus.CANCELLED, str(error)
+    from langgraph.errors import GraphRecursionError  # here: the CLI's reads never load LangGraph
+
     if isinstance(error, GraphRecursionError):
         return RunStatus.FAILED, (
             "the run took more steps than its recursion limit; it may loop forever — set a "

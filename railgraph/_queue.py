@@ -225,19 +225,21 @@ class ReviewQueue(ABC):
             )
         return RunOutcome(run_id, RunStatus.CANCELLED, after.result or {}, after.usage, after.error)
 
-    async def pending(self, *, graph: str | None = None) -> list[ApprovalRecord]:
+    async def pending(
+        self, *, graph: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> list[ApprovalRecord]:
         """Review requests waiting for a decision, oldest first, across all runs.
 
         ``graph`` filters by a graph's reference (``graphs.refund:graph``) or name (``refund``).
+        ``limit`` and ``after`` (the id of the last request of the previous page) read one
+        page at the database.
 
         Requests past their expiry are expired first (their runs take the timeout outcome).
         """
         await self.expire()
-        if graph is None or ":" in graph:
-            return await self.store.list_approvals(status=ApprovalStatus.PENDING, graph=graph)
-        # A graph's name (not its module:attribute reference) is kept in the request.
-        waiting = await self.store.list_approvals(status=ApprovalStatus.PENDING)
-        return [a for a in waiting if a.request.get("graph") == graph]
+        return await self.store.list_approvals(
+            status=ApprovalStatus.PENDING, graph=graph, limit=limit, after=after
+        )
 
     async def unknown_effects(self) -> list[EffectRecord]:
         """Effects of ended runs (cancelled ones, mostly) that may have happened: a crash
@@ -252,10 +254,8 @@ class ReviewQueue(ABC):
         """
         now = self.clock()
         due: dict[str, list[ApprovalRecord]] = {}
-        pending = await self.store.list_approvals(status=ApprovalStatus.PENDING, run_id=run_id)
-        for approval in pending:
-            if approval.expires_at is not None and approval.expires_at <= now:
-                due.setdefault(approval.run_id, []).append(approval)
+        for approval in await self.store.list_expired(now, run_id=run_id):
+            due.setdefault(approval.run_id, []).append(approval)
         outcomes = []
         for due_run, approvals in due.items():
             for approval in approvals:

@@ -22,7 +22,7 @@ from nodes._state import EVENTS
 from railgraph._drive import Driver
 from railgraph._graph import RailGraph
 from railgraph._identity import starter
-from railgraph._lease import busy_message, fault_of
+from railgraph._lease import busy_message
 from railgraph._outcome import (
     ENDED,
     RunOutcome,
@@ -40,7 +40,6 @@ from railgraph.errors import (
     DecisionError,
     InputError,
     RunBusy,
-    StoreError,
 )
 from railgraph.vocab import NodeEventKind, RunEventKind, RunStartedData, RunStatus
 
@@ -98,6 +97,8 @@ class Runner(ReviewQueue, Driver):
         self._graphs: dict[str, RailGraph] = {}
         self._started: dict[str, RailGraph] = {}
         self._compiled: dict[int, CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self._cancelled_here: set[str] = set()
+        """Runs cancelled through this runner: the in-process kill switch."""
 
     @classmethod
     @asynccontextmanager
@@ -222,15 +223,22 @@ class Runner(ReviewQueue, Driver):
         }
 
     async def _is_cancelled(self, run_id: str) -> bool:
-        record = await self.store.get_run(run_id)
-        if record is None:
+        # The kill switch, asked before every LLM and tool call: a cancel made by this
+        # process is known here at once; one made by another process is read as two
+        # columns by key on the loop's thread. (The ledger also refuses an effect after
+        # a cancel in the same transaction that claims it.)
+        if run_id in self._cancelled_here:
+            return True
+        state = await self.store.run_state(run_id)
+        if state is None:
             return False
-        if record.status == RunStatus.RUNNING and record.lease_owner != self.lease.owner:
+        if state.status == RunStatus.RUNNING and state.lease_owner != self.lease.owner:
+            record = await self._record(run_id)
             raise RunBusy(
                 f"this runner lost its lease on run {run_id} (its heartbeat lapsed) and stops "
                 "driving it; " + (busy_message(record) if record.lease_owner else "resume it")
             )
-        return record.status == RunStatus.CANCELLED
+        return state.status == RunStatus.CANCELLED
 
     # -- starting and resuming ---------------------------------------------------------------
 
@@ -276,20 +284,18 @@ class Runner(ReviewQueue, Driver):
             heartbeat_at=now,
             lease_expires_at=now + self.lease_s,
         )
-        await self.store.create_run(record)
+        # One transaction: the run and its first event (whose spec the store keeps once
+        # per graph signature).
+        started: RunStartedData = {
+            "input": record.input,
+            "budget": record.budget,
+            "spec": rail.spec.model_dump(mode="json"),
+        }
+        await self.store.create_run(
+            record,
+            events=[self._new_event(RunEventKind.RUN_STARTED, **started)],
+        )
         self._started[record.run_id] = rail
-        try:
-            started: RunStartedData = {
-                "input": record.input,
-                "budget": record.budget,
-                "spec": rail.spec.model_dump(mode="json"),
-            }
-            await self._event(record.run_id, RunEventKind.RUN_STARTED, **started)
-        except StoreError as exc:
-            fault = fault_of(exc)
-            if fault is None:
-                raise
-            raise await self._interrupted(record, fault) from exc
         return await self._hold(rail, record, state.model_dump())
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
@@ -320,8 +326,13 @@ class Runner(ReviewQueue, Driver):
         return await self._hold(rail, claim.record, None)
 
     async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
-        """Stop a run for good, as :meth:`ReviewQueue.cancel`; the cancel is exported too."""
+        """Stop a run for good, as :meth:`ReviewQueue.cancel`; the cancel is exported too.
+
+        A run this process drives stops before its next LLM or tool call without reading
+        the database (the in-process kill switch).
+        """
         outcome = await super().cancel(run_id, by=by, reason=reason)
+        self._cancelled_here.add(run_id)
         if self.telemetry is not None:
             await self.telemetry.export(self.store, run_id, self._started.get(run_id))
         return outcome

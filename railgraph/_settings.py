@@ -6,11 +6,13 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from checkpointers import DEFAULT_SECRET_WORDS
-from railgraph._graph import RailGraph
 from railgraph.errors import InputError
+
+if TYPE_CHECKING:
+    from railgraph._graph import RailGraph
 
 __all__ = [
     "DB_ENV",
@@ -118,6 +120,8 @@ def load_graph(ref: str) -> RailGraph:
     Raises:
         InputError: As :func:`import_ref`, or the attribute is not a railgraph graph.
     """
+    from railgraph._graph import RailGraph  # here: LangGraph loads with a graph
+
     graph = import_ref(ref)
     if not isinstance(graph, RailGraph):
         raise InputError(

@@ -341,3 +341,44 @@ async def test_effect_ledger_errors(saver: SqliteCheckpointer) -> None:
     effect = await store.get_effect("k1")
     assert effect is not None
     assert (effect.status, effect.result, effect.error) == ("completed", "done", None)
+
+
+async def test_a_spec_is_stored_once_per_signature_and_reads_back_with_each_run(
+    saver: SqliteCheckpointer,
+) -> None:
+    spec = {"name": "refund", "nodes": [{"id": "a"}], "edges": []}
+
+    def started(n: int) -> dict[str, Any]:
+        data = {"input": {"n": n}, "budget": {}, "spec": spec}
+        return {"kind": "run_started", "node": None, "at": 1.0, "data": data}
+
+    for run_id in ("r1", "r2"):
+        await saver.store.create_run(run(run_id), events=[started(int(run_id[1]))])
+    # A run_started event as older railgraph stored it: the whole spec inside.
+    await saver.store.create_run(run("old"))
+    await saver.store.append_events("old", [started(0)])
+    with pytest.raises(StoreError, match=r"^run 'r1' already exists"):
+        await saver.store.create_run(run("r1"), events=[started(9)])
+
+    stored = await saver.conn.execute_fetchall("SELECT signature, spec FROM graph_specs")
+    raw = await saver.conn.execute_fetchall(
+        "SELECT run_id, data FROM run_events WHERE run_id != 'old' ORDER BY run_id"
+    )
+    assert [tuple(r) for r in stored] == [
+        ("sig-1", '{"name":"refund","nodes":[{"id":"a"}],"edges":[]}')
+    ]
+    assert [tuple(r) for r in raw] == [
+        ("r1", '{"input":{"n":1},"budget":{},"spec_signature":"sig-1"}'),
+        ("r2", '{"input":{"n":2},"budget":{},"spec_signature":"sig-1"}'),
+    ]
+    for run_id, n in (("r1", 1), ("r2", 2), ("old", 0)):
+        assert await saver.store.list_events(run_id) == [
+            EventRecord(
+                run_id=run_id,
+                seq=1,
+                kind="run_started",
+                node=None,
+                at=1.0,
+                data={"input": {"n": n}, "budget": {}, "spec": spec},
+            )
+        ]

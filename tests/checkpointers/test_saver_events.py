@@ -65,21 +65,25 @@ async def test_events_are_harvested_with_the_writes(saver: SqliteCheckpointer) -
     await graph.ainvoke({"n": 0}, config, durability="sync")
 
     assert await rows(
-        saver,
-        "SELECT run_id, seq, kind, node, at, data, checkpoint_ns, write_idx, position "
-        "FROM run_events ORDER BY seq",
+        saver, "SELECT run_id, seq, kind, node, at, data FROM run_events ORDER BY seq"
     ) == [
-        ("run-1", 1, "node_started", "first", 10.0, "{}", "", 1, 0),
-        ("run-1", 2, "node_finished", "first", 11.5, '{"n":1}', "", 1, 1),
-        ("run-1", 3, "verdict", "second", 12.0, '{"passed":true}', "", 1, 0),
+        ("run-1", 1, "node_started", "first", 10.0, "{}"),
+        ("run-1", 2, "node_finished", "first", 11.5, '{"n":1}'),
+        ("run-1", 3, "verdict", "second", 12.0, '{"passed":true}'),
     ]
-    # each event points at the stored write it came from
+    # Each event is stored once: the write to the event channel names its events by
+    # (run, first seq, last seq), and the channel's value is not kept in checkpoints.
     assert await rows(
         saver,
-        "SELECT e.seq, w.channel FROM run_events AS e JOIN checkpoint_writes AS w "
-        "ON (w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.idx) "
-        "= (e.run_id, e.checkpoint_ns, e.checkpoint_id, e.task_id, e.write_idx) ORDER BY e.seq",
-    ) == [(1, "events"), (2, "events"), (3, "events")]
+        "SELECT type, CAST(blob AS TEXT), value_hash FROM checkpoint_writes "
+        "WHERE channel = 'events' ORDER BY checkpoint_id",
+    ) == [
+        ("rg-events-ref", '["run-1",1,2]', None),
+        ("rg-events-ref", '["run-1",3,3]', None),
+    ]
+    assert await rows(saver, "SELECT COUNT(*) FROM checkpoint_blobs WHERE channel = 'events'") == [
+        (0,)
+    ]
     assert await saver.store.list_events("run-1") == [
         EventRecord(run_id="run-1", seq=1, kind="node_started", node="first", at=10.0, data={}),
         EventRecord(
@@ -88,6 +92,35 @@ async def test_events_are_harvested_with_the_writes(saver: SqliteCheckpointer) -
         EventRecord(
             run_id="run-1", seq=3, kind="verdict", node="second", at=12.0, data={"passed": True}
         ),
+    ]
+
+
+async def test_pending_event_writes_load_from_the_run_store(saver: SqliteCheckpointer) -> None:
+    config = await saver.aput(
+        {"configurable": {"thread_id": "run-4", "checkpoint_ns": ""}}, empty_checkpoint(), {}, {}
+    )
+    events = [
+        {"kind": "node_started", "node": "a", "at": 1.0, "data": {}},
+        {"kind": "node_finished", "node": "a", "at": 2.0, "data": {"api_key": "s3cret", "n": 1}},
+    ]
+    await saver.aput_writes(config, [("n", 1), ("events", events)], "t-1")
+    await saver.aput_writes(config, [("events", [])], "t-2")
+
+    loaded = await saver.aget_tuple(config)
+
+    assert loaded is not None
+    # As people see them: the secret redacted, like every stored event.
+    assert loaded.pending_writes == [
+        ("t-1", "n", 1),
+        (
+            "t-1",
+            "events",
+            [
+                events[0],
+                {**events[1], "data": {"api_key": "[redacted]", "n": 1}},
+            ],
+        ),
+        ("t-2", "events", []),
     ]
 
 
@@ -171,3 +204,60 @@ async def test_without_event_channel_nothing_is_harvested(
 
     assert result["n"] == 2
     assert await memory_saver.store.list_events("r") == []
+
+
+async def test_a_schema_4_database_keeps_its_events_and_event_writes(tmp_path: Any) -> None:
+    from checkpointers._open import open_database
+    from checkpointers._schema import MIGRATIONS, migrate
+
+    path = tmp_path / "old.db"
+    events = [{"kind": "node_started", "node": "first", "at": 10.0, "data": {}}]
+    async with open_database(path, synchronous="NORMAL") as db:
+        assert await migrate(db, MIGRATIONS[:4]) == 4
+        old = SqliteCheckpointer(db)
+        config = await old.aput(
+            {"configurable": {"thread_id": "run-1", "checkpoint_ns": ""}},
+            empty_checkpoint(),
+            {},
+            {},
+        )
+        # As schema 4 stored them: the write holds a copy, run_events its coordinates.
+        write_type, blob = old.serde.dumps_typed(events)
+        await db.conn.execute(
+            "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, "
+            "idx, channel, type, blob) VALUES ('run-1', '', ?, 't-1', 0, 'events', ?, ?)",
+            (config["configurable"]["checkpoint_id"], write_type, blob),
+        )
+        await db.conn.execute(
+            "INSERT INTO run_events (run_id, seq, kind, node, at, data, checkpoint_ns, "
+            "checkpoint_id, task_id, write_idx, position) "
+            "VALUES ('run-1', 1, 'node_started', 'first', 10.0, '{}', '', ?, 't-1', 0, 0)",
+            (config["configurable"]["checkpoint_id"],),
+        )
+        await db.conn.commit()
+
+    async with SqliteCheckpointer.from_path(path, event_channel="events") as saver:
+        loaded = await saver.aget_tuple(config)
+        appended = await saver.store.append_events(
+            "run-1", [{"kind": "run_finished", "node": None, "at": 11.0, "data": {}}]
+        )
+        listed = await saver.store.list_events("run-1")
+
+    assert loaded is not None and loaded.pending_writes == [("t-1", "events", events)]
+    assert [e.seq for e in appended] == [2]
+    assert [(e.seq, e.kind) for e in listed] == [(1, "node_started"), (2, "run_finished")]
+
+
+def test_the_quick_path_for_well_shaped_events_agrees_with_validation() -> None:
+    from checkpointers._events import NewEvent, parse_events
+
+    quick = parse_events([{"kind": "k", "node": None, "at": 1, "data": {"n": 1}}], source="s")
+    validated = NewEvent.model_validate({"kind": "k", "node": None, "at": 1, "data": {"n": 1}})
+
+    assert quick == [validated]
+    assert type(quick[0].at) is float
+    # Anything off the common shape is validated, with the message validation gives.
+    with pytest.raises(StoreError, match=r"^s: event 0 is malformed \(data\.1\.\[key\]: "):
+        parse_events({"kind": "k", "node": None, "at": 1.0, "data": {1: "x"}}, source="s")
+    with pytest.raises(StoreError, match=r"^s: event 0 is malformed \(node: "):
+        parse_events({"kind": "k", "node": 3, "at": 1.0, "data": {}}, source="s")

@@ -232,7 +232,7 @@ async def test_a_checkpoint_lets_the_wal_start_over(db: Database, db_path: Path)
     # found more than 50 pages, so the write after it started the WAL over, and
     # the WAL never held more than the migration and 10 writes (a write that
     # splits B-tree pages adds more than six).
-    assert db.inline.commits == 301  # the migration's transaction ran in the worker thread
+    assert db.inline.commits == 302  # and the migration's, in the worker thread, counts too
     assert wal_restarts(db_path) - first == 30
     assert largest < 10 * 21
     assert await count_runs(db) == 301
@@ -315,3 +315,41 @@ async def test_a_saver_on_a_file_runs_a_nodes_writes_inline(
     assert [s.split()[0] for s in inline].count("COMMIT") == 2
     latest = await saver.aget_tuple(config)
     assert latest is not None and latest.pending_writes == [("task", "a", 2)]
+
+
+async def test_a_reader_that_always_holds_a_snapshot_cannot_keep_the_wal_growing(
+    db: Database, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import checkpointers._wal as db_module
+
+    assert db.inline is not None
+    db.inline.check_every, db.wal_pages = 10, 50
+    # Another process's reader: a snapshot held from before the writes, given up only
+    # when the checkpoint waits for it (RESTART), as a reader's transaction ends.
+    reader = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM runs").fetchone()
+    waited = threading.Event()
+    restart = db_module._checkpoint_restart
+
+    def restart_after_the_reader(conn: sqlite3.Connection) -> int:
+        waited.set()
+        reader.execute("COMMIT")
+        return restart(conn)
+
+    monkeypatch.setattr(db_module, "_checkpoint_restart", restart_after_the_reader)
+    await db.write(insert_runs("first"), short=True)
+    first = wal_restarts(db_path)
+    for i in range(100):
+        await db.write(insert_runs(f"r{i}"), short=True)
+        if (checkpoint := db._checkpointer) is not None:
+            await checkpoint
+    reader.close()
+
+    # PASSIVE alone could copy nothing past the reader's snapshot; RESTART waited for it,
+    # and the WAL started over.
+    assert waited.is_set()
+    assert wal_restarts(db_path) > first
+    assert await count_runs(db) == 101

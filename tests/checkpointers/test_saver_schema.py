@@ -16,7 +16,7 @@ from checkpointers._schema import MIGRATIONS, migrate
 from railgraph.errors import SchemaVersionError, StoreError
 
 CHECKPOINT_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
-SHARED_VALUES = {"checkpoint_values"}
+SHARED_VALUES = {"checkpoint_values", "graph_specs"}
 RUN_STORE_TABLES = {"runs", "run_events", "approvals", "tool_effects"}
 USER_TABLES = {"users", "user_tokens", "user_sessions"}
 
@@ -65,7 +65,7 @@ async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) ->
             )
         }
 
-    assert len(MIGRATIONS) == SCHEMA_VERSION
+    assert len(MIGRATIONS) == SCHEMA_VERSION == 6  # 5: users; 6: events once, specs, indexes
     assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES | USER_TABLES
     assert pragmas == {

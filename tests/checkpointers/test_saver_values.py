@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 import string
 from typing import Any, TypedDict
 
+import pytest
 from langgraph.graph import END, START, StateGraph
 
 from checkpointers import SqliteCheckpointer
@@ -183,3 +185,29 @@ async def test_a_page_shares_immutable_values_and_copies_mutable_ones(
     assert newer["items"] is not older["items"]  # each caller may change its own list
     newer["items"].append(3)
     assert older["items"] == [1, 2]
+
+
+async def test_large_values_are_compressed_before_the_transaction_not_under_its_lock(
+    saver: SqliteCheckpointer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import checkpointers._values as values
+
+    under_lock: list[bool] = []
+    pack = values._pack
+
+    def watched(data: bytes) -> tuple[str, bytes]:
+        # Inside a transaction, this would be called from `store_values`, the body's step.
+        callers = {frame.function for frame in inspect.stack()}
+        under_lock.append("store_values" in callers)
+        return pack(data)
+
+    monkeypatch.setattr(values, "_pack", watched)
+    graph = two_steps().compile(checkpointer=saver)
+
+    result = await graph.ainvoke({"big": TEXT, "counter": 0}, config("t"), durability="sync")
+
+    assert result == {"big": TEXT, "counter": 2}
+    # The input write, the input channel's value and the big channel's value: three
+    # compressions (two of the same bytes), none while the database was locked.
+    assert under_lock == [False, False, False]
+    assert await value_count(saver) == 2

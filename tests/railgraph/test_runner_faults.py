@@ -122,7 +122,8 @@ async def test_a_fault_at_any_write_interrupts_the_run_and_resume_completes_it(
                 assert str(exc).startswith("run r was interrupted by a database fault (")
                 assert str(exc).endswith("then run `railgraph resume r`")
             except StoreError as exc:
-                # The very first write (the run's record) failed: there is no run at all.
+                # One of the first three writes (the run's record, its graph's spec, its
+                # run_started event: one transaction) failed: there is no run at all.
                 assert "already exists" not in str(exc)
                 disk.free()
                 assert await runner.store.get_run("r") is None
@@ -145,7 +146,7 @@ async def test_a_fault_at_any_write_interrupts_the_run_and_resume_completes_it(
             "refunds": [("T-1001", 42.5)],
             "notifications": ["T-1001"],
         }, k
-    assert interrupted == total - 1
+    assert interrupted == total - 3
 
 
 async def test_after_a_passing_fault_the_run_reads_interrupted_with_its_reason(
@@ -155,7 +156,8 @@ async def test_after_a_passing_fault_the_run_reads_interrupted_with_its_reason(
     async with Runner.open(tmp_path / "rg.db") as runner:
         runner.register(REF, make_graph(helpdesk=helpdesk))
         disk.once = True  # an I/O error that passes: the runner can record why it stopped
-        disk.fail_from = disk.writes + 3  # the first checkpoint after the run's record
+        # the first checkpoint after the run: its record, its spec, its run_started event
+        disk.fail_from = disk.writes + 4
         with pytest.raises(RunInterrupted):
             await runner.start(REF, {"ticket_id": "T-1001"}, run_id="r")
         record = await runner.store.get_run("r")

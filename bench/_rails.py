@@ -1,0 +1,218 @@
+"""The rails' own cost: a railgraph run against plain LangGraph on the same saver.
+
+Each graph is built twice from the same functions: once with railgraph's builder and run
+by a `Runner`, once as a plain LangGraph `StateGraph` on the same state model, compiled on
+the runner's own `SqliteCheckpointer` with `durability="sync"` (so both pay for the same
+commits per node). CPU time of the process is measured, not wall time, because the machine
+is shared; the two are interleaved, one run each in turn, so drift hits both alike.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import HumanMessage
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel
+
+from nodes import ToolPolicy, ToolRegistry
+from railgraph import GraphBuilder, RailGraph, Runner
+
+__all__ = ["RAIL_GRAPHS", "RailResult", "measure_rails"]
+
+RAIL_NODES = 20
+"""Nodes per graph."""
+
+
+class BenchState(BaseModel):
+    """The state of every graph here: a counter and a short text."""
+
+    counter: int = 0
+    text: str = "hello"
+
+
+class Count(BaseModel):
+    """A tool's input."""
+
+    counter: int
+
+
+class Counted(BaseModel):
+    """A tool's output."""
+
+    counter: int
+
+
+def _tools() -> ToolRegistry:
+    tools = ToolRegistry()
+
+    # Async, as a tool that does I/O is: a sync tool runs in a worker thread so that its
+    # timeout can be enforced, a hop plain LangGraph (which enforces none) does not make.
+    @tools.tool(tier="read", name="peek")
+    async def peek(args: Count) -> Counted:
+        """Read the counter."""
+        return Counted(counter=args.counter + 1)
+
+    @tools.tool(tier="write", name="bump")
+    async def bump(args: Count) -> Counted:
+        """Write the counter."""
+        return Counted(counter=args.counter + 1)
+
+    return tools
+
+
+def _step(state: BenchState) -> dict[str, Any]:
+    return {"counter": state.counter + 1}
+
+
+def _model() -> FakeListChatModel:
+    return FakeListChatModel(responses=["ok"] * 1_000_000)
+
+
+def _rail(kind: str) -> RailGraph:
+    tools = _tools()
+    g = GraphBuilder(
+        f"bench_{kind}", BenchState, tools=tools, policy=ToolPolicy(tiers={"write": "auto"})
+    )
+    model = _model()
+    ids = [f"n{i}" for i in range(RAIL_NODES)]
+    for node in ids:
+        if kind == "step":
+            g.step(node, _step)
+        elif kind == "llm":
+            g.llm(node, model=model, prompt=lambda s: [HumanMessage(s.text)], output="text")
+        else:
+            tool = "peek" if kind == "tool_read" else "bump"
+            g.tool(node, tool=tool, args=lambda s: {"counter": s.counter}, output=None)
+    g.edge(START, ids[0])
+    for a, b in itertools.pairwise(ids):
+        g.edge(a, b)
+    g.edge(ids[-1], END)
+    return g.build()
+
+
+def _plain(kind: str) -> StateGraph[Any]:
+    """The same graph with LangGraph alone: the same functions, no rails."""
+    model = _model()
+    tools = _tools()
+
+    async def llm(state: BenchState) -> dict[str, Any]:
+        reply = await model.ainvoke([HumanMessage(state.text)])
+        return {"text": str(reply.content)}
+
+    def tool(name: str) -> Callable[[BenchState], Any]:
+        spec = tools[name]
+
+        async def call(state: BenchState) -> dict[str, Any]:
+            out = await spec.fn(spec.input(counter=state.counter))
+            return {"counter": spec.output.model_validate(out).counter}
+
+        return call
+
+    node: Callable[..., Any] = {
+        "step": _step,
+        "llm": llm,
+        "tool_read": tool("peek"),
+        "tool_write": tool("bump"),
+    }[kind]
+    builder: StateGraph[Any] = StateGraph(BenchState)
+    ids = [f"n{i}" for i in range(RAIL_NODES)]
+    for n in ids:
+        builder.add_node(n, node)
+    builder.add_edge(START, ids[0])
+    for a, b in itertools.pairwise(ids):
+        builder.add_edge(a, b)
+    builder.add_edge(ids[-1], END)
+    return builder
+
+
+RAIL_GRAPHS = ("step", "llm", "tool_read", "tool_write")
+
+
+@dataclass(frozen=True)
+class RailResult:
+    """One graph's CPU µs per node, each way, and the ratio."""
+
+    graph: str
+    plain_us: float
+    rail_us: float
+    ratio_range: tuple[float, float]
+    """The lowest and highest ratio of one interleaved repetition to the next."""
+    plain_bytes: float
+    """Database bytes added per node by plain LangGraph on the saver."""
+    rail_bytes: float
+    """Database bytes added per node by a railgraph run."""
+
+    @property
+    def ratio(self) -> float:
+        return self.rail_us / self.plain_us
+
+
+async def _cpu(action: Callable[[], Awaitable[object]]) -> float:
+    gc.collect()
+    start = time.process_time()
+    await action()
+    return time.process_time() - start
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+async def measure_rails(workdir: Path, *, reps: int, runs: int) -> list[RailResult]:
+    """Per graph kind: CPU µs per node of a railgraph run and of plain LangGraph."""
+    results: list[RailResult] = []
+    for kind in RAIL_GRAPHS:
+        rail_db, plain_db = workdir / f"rails-{kind}.db", workdir / f"plain-{kind}.db"
+        async with (
+            Runner.open(rail_db, lease_s=3600) as runner,
+            Runner.open(plain_db) as plain_runner,
+        ):
+            rail = _rail(kind)
+            app = _plain(kind).compile(checkpointer=plain_runner.saver)
+
+            async def run_rail(rail: RailGraph = rail) -> None:
+                for _ in range(runs):
+                    outcome = await runner.start(rail, {"counter": 0, "text": "hello"})
+                    assert outcome.status == "completed", (outcome.status, outcome.reason)
+
+            async def run_plain(app: Any = app) -> None:
+                for _ in range(runs):
+                    await app.ainvoke(
+                        {"counter": 0, "text": "hello"},
+                        {"configurable": {"thread_id": uuid.uuid4().hex[:12]}},
+                        durability="sync",
+                    )
+
+            await run_rail()  # warm up: imports, compiled graphs, the schema's pages
+            await run_plain()
+            rail_t: list[float] = []
+            plain_t: list[float] = []
+            for rep in range(reps):
+                pair = [("rail", run_rail), ("plain", run_plain)]
+                for name, action in pair if rep % 2 == 0 else reversed(pair):
+                    (rail_t if name == "rail" else plain_t).append(await _cpu(action))
+            nodes = runs * RAIL_NODES
+            ratios = [r / p for r, p in zip(rail_t, plain_t, strict=True)]
+        # Closed: the WAL is copied into the file and removed, so the file is the size.
+        rail_bytes, plain_bytes = _size(rail_db), _size(plain_db)
+        results.append(
+            RailResult(
+                graph=kind,
+                plain_us=statistics.median(plain_t) / nodes * 1e6,
+                rail_us=statistics.median(rail_t) / nodes * 1e6,
+                ratio_range=(min(ratios), max(ratios)),
+                plain_bytes=plain_bytes / (nodes * (reps + 1)),
+                rail_bytes=rail_bytes / (nodes * (reps + 1)),
+            )
+        )
+    return results

@@ -1,0 +1,167 @@
+"""What the rails cost: every speed target of issue 10 as a ratio measured in one run.
+
+Run it from the repository root::
+
+    .venv/bin/python bench/rails.py            # full run, several minutes
+    .venv/bin/python bench/rails.py --quick    # smoke run, rough numbers
+
+It prints the machine and one table: each measurement, the two things compared (both
+measured in this run, interleaved where they are in-process), the ratio (median, with the
+range over repetitions where there are several) and the target. CPU time is measured, not
+wall time, since the machine may be shared. The exit code is 0 even when a target is
+missed: the table is the report. (`bench/checkpointer.py` compares the savers themselves.)
+
+Speed is not bought with safety: the same code passes the crash, concurrency and
+conformance tests (`pytest -m "" tests/railgraph/test_crash_resume.py tests/checkpointers`),
+and every node's writes and events are committed before the next node starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from _common import version_of
+from _rails import RailResult, _rail, measure_rails
+from _targets import cli_ratios, pending_ratio, runs_page_ratio, saver_ratio, wal_peak_mb
+
+from railgraph import Runner
+
+SAFETY = (
+    "Durability and safety hold for these numbers: durability='sync' (each node's writes, "
+    "events and next checkpoint commit before the next node starts), and the crash, "
+    "concurrency and conformance tests pass on this code."
+)
+
+
+def _row(name: str, compared: str, ratio: str, target: str, ok: bool | None) -> list[str]:
+    verdict = "" if ok is None else ("met" if ok else "MISSED")
+    return [name, compared, ratio, target, verdict]
+
+
+def _rails_rows(results: list[RailResult]) -> list[list[str]]:
+    targets = {"step": 1.15, "llm": 1.2, "tool_read": 1.2, "tool_write": 1.2}
+    rows = []
+    for r in results:
+        low, high = r.ratio_range
+        rows.append(
+            _row(
+                f"Runner per node, {r.graph.replace('_', ' ')} graph",
+                f"{r.rail_us:,.0f} vs {r.plain_us:,.0f} µs CPU (plain LangGraph, same saver)",
+                f"{r.ratio:.2f}x ({low:.2f}-{high:.2f})",
+                f"<= {targets[r.graph]}x",
+                r.ratio <= targets[r.graph],
+            )
+        )
+    for r in results:
+        disk = r.rail_bytes / r.plain_bytes
+        rows.append(
+            _row(
+                f"disk per step, {r.graph.replace('_', ' ')} graph",
+                f"{r.rail_bytes:,.0f} vs {r.plain_bytes:,.0f} bytes per node",
+                f"{disk:.2f}x",
+                "<= 1.3x",
+                disk <= 1.3,
+            )
+        )
+    return rows
+
+
+async def _one_run(db: Path) -> str:
+    async with Runner.open(db) as runner:
+        outcome = await runner.start(_rail("step"), {"counter": 0, "text": "hello"})
+    return outcome.run_id
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run (rough numbers)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    print(
+        f"machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"langgraph {version_of('langgraph')}, load average "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory(prefix="railgraph-bench-") as tmp:
+        work = Path(tmp)
+        results = asyncio.run(measure_rails(work, reps=3 if quick else 9, runs=2 if quick else 5))
+        rows += _rails_rows(results)
+        ratio, low, high = asyncio.run(
+            saver_ratio(work, reps=3 if quick else 9, runs=3 if quick else 10)
+        )
+        rows.append(
+            _row(
+                "SqliteCheckpointer per node",
+                "vs InMemorySaver, same 20-node graph",
+                f"{ratio:.2f}x ({low:.2f}-{high:.2f})",
+                "<= 1.3x",
+                ratio <= 1.3,
+            )
+        )
+        cli_db = work / "cli.db"
+        run_id = asyncio.run(_one_run(cli_db))
+        for name, value in cli_ratios(cli_db, run_id, reps=3 if quick else 7).items():
+            rows.append(
+                _row(
+                    f"railgraph {name}",
+                    'vs python -c "import langgraph.graph"',
+                    f"{value:.2f}x",
+                    "<= 0.3x",
+                    value <= 0.3,
+                )
+            )
+        paused = 1_000 if quick else 10_000
+        value = pending_ratio(work, paused=paused, reps=3 if quick else 5)
+        rows.append(
+            _row(
+                "railgraph pending",
+                f"{paused:,} paused runs vs an empty store",
+                f"{value:.2f}x",
+                "<= 2x",
+                value <= 2,
+            )
+        )
+        many = 5_000 if quick else 50_000
+        value = runs_page_ratio(work, many=many, few=1_000, reps=3 if quick else 5)
+        rows.append(
+            _row(
+                "runs --graph G --limit 20",
+                f"{many:,} runs vs 1,000",
+                f"{value:.2f}x",
+                "<= 1.5x",
+                value <= 1.5,
+            )
+        )
+        peak, runs = wal_peak_mb(work, seconds=10 if quick else 60)
+        rows.append(
+            _row(
+                "WAL size, 4 writer processes + a long reader",
+                f"peak over {runs:,} runs (20 nodes each)",
+                f"{peak:.1f} MB",
+                "<= 64 MB",
+                peak <= 64,
+            )
+        )
+    header = ["measurement", "compared", "ratio", "target", ""]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    print()
+    print(SAFETY)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
