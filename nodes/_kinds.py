@@ -19,6 +19,7 @@ class NodeKind(StrEnum):
     VERIFY = "verify"
     BUDGET = "budget"
     APPROVE = "approve"
+    AGENT = "agent"
 
 
 class ToolTier(StrEnum):

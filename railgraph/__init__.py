@@ -34,7 +34,7 @@ from railgraph.errors import (
 )
 
 if TYPE_CHECKING:
-    from nodes import Decision, ReviewRequest
+    from nodes import ArgRule, Decision, ReviewRequest
     from railgraph._builder import END, FAIL, START, GraphBuilder
     from railgraph._graph import RailGraph
     from railgraph._graph_checks import GraphChecks
@@ -54,6 +54,7 @@ _LAZY = {
     "EdgeSpec": "railgraph._spec",
     "GraphSpec": "railgraph._spec",
     "NodeSpec": "railgraph._spec",
+    "ArgRule": "nodes",
     "Decision": "nodes",
     "ReviewRequest": "nodes",
 }
@@ -72,6 +73,7 @@ __all__ = [
     "GraphSpec",
     "NodeSpec",
     # running and reviewing
+    "ArgRule",
     "Decision",
     "ReviewRequest",
     "RunOutcome",

@@ -191,6 +191,7 @@ class Driver(ABC):
         ):
             return None, snapshot
         deliveries: dict[str, Any] = {}
+        targets: set[str] = set()
         for gate, entry in (snapshot.values.get(REQUESTS) or {}).items():
             if entry and entry.get("open"):
                 approval = await self.store.get_approval(entry["request_id"])
@@ -199,9 +200,11 @@ class Driver(ABC):
                         "request_id": entry["request_id"],
                         "decision": approval.decision,
                     }
+                    # An agent keys one request per call; "node" names the agent to run.
+                    targets.add(entry.get("node") or gate)
         if deliveries:
             # Each decided gate runs again with its decision; other branches stay parked.
-            return Command(update={DECISIONS: deliveries}, goto=sorted(deliveries)), snapshot
+            return Command(update={DECISIONS: deliveries}, goto=sorted(targets)), snapshot
         return _WAIT, snapshot
 
     async def _settle(

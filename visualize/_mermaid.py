@@ -39,6 +39,7 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
     NodeKind.VERIFY: ("{", "}"),
     NodeKind.BUDGET: ("{{", "}}"),
     NodeKind.APPROVE: ("[/", "\\]"),
+    NodeKind.AGENT: ("[[", "]]"),
 }
 _RESERVED = {
     "end",

@@ -1,0 +1,264 @@
+"""The agent node: a chat model with declared tools, called in a loop until it answers.
+
+Each execution of the node does one piece of the loop and checkpoints it before the next:
+either it asks the model for a turn (the reply, with its tool calls, is stored in the
+messages channel), or it handles the calls of the last turn. So a resumed or crashed run
+never asks the model again for a turn it already has, and never runs a call twice: calls
+with results are skipped, effects replay from the ledger (keyed by run, node, turn and call).
+The node loops through its own ``continue`` outcome, which is drawn like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import Runnable
+
+from nodes._agent_calls import CallOutcome, Calls
+from nodes._kinds import NodeKind
+from nodes._node import GateNode
+from nodes._runtime import NodeContext
+from nodes._state import BRANCH, DECISIONS, PARKED, REQUESTS, STATUS
+from nodes._tools import ToolPolicy, ToolSpec
+from nodes._work import model_name_of
+from verifiers import Verifier
+
+__all__ = ["AgentNode", "ordered_for_model"]
+
+AGENT_OUTCOMES = ("continue", "answered", "out_of_turns", "rejected", "escalated")
+"""Outcomes an agent node may take; ``continue`` loops back to the node itself."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentNode(GateNode):
+    """A model that chooses declared tools turn after turn; every call passes the rails.
+
+    Outcomes: ``answered`` (a turn without tool calls), ``out_of_turns`` (``max_turns``
+    reached), and, when declared, ``rejected`` (a reviewer rejected a call and the author
+    says that ends the loop) and ``escalated`` (a tool's results kept failing verification).
+    """
+
+    kind = NodeKind.AGENT
+    model: BaseChatModel
+    """Any langchain-core chat model; the declared tools are bound to it when it supports
+    ``bind_tools``."""
+    tools: tuple[ToolSpec, ...]
+    """The tools this agent may call (a subset of the graph's)."""
+    policy: ToolPolicy
+    """The graph's policy, applied to every call."""
+    prompt: Callable[[Any], str | Sequence[BaseMessage]] | None = None
+    """Builds the opening messages from the state when the conversation has none yet."""
+    messages: str = "messages"
+    """The state field holding the conversation (annotated with ``add_messages``)."""
+    max_turns: int = 8
+    """Model turns before the ``out_of_turns`` outcome."""
+    max_tool_errors: int = 3
+    """Calls of unknown tools or with invalid arguments told to the model before the run
+    fails."""
+    verifiers: Mapping[str, Sequence[Verifier]] = field(default_factory=dict)
+    """Checks on each result, by tool name."""
+    max_verify_retries: int = 1
+    """Failed verdicts per tool told to the model before escalating (or failing)."""
+    reviewers: tuple[str, ...] = ()
+    """Who may decide the agent's calls under review; anyone when empty."""
+    allow_self_approval: bool = True
+    """Whether the run's starter may approve the agent's calls."""
+    model_name: str | None = None
+    """Name for pricing and reports; taken from the model when unset."""
+
+    @property
+    def name(self) -> str:
+        """The model's name for prices and reports."""
+        return self.model_name or model_name_of(self.model)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "messages": self.messages,
+            "max_turns": self.max_turns,
+            "tools": [
+                {
+                    "name": t.name,
+                    "tier": t.tier.value,
+                    "policy": self.policy.describe(t),
+                    "verifiers": [v.name for v in self.verifiers.get(t.name, ())],
+                }
+                for t in self.tools
+            ],
+        }
+
+    async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
+        history: list[BaseMessage] = list(getattr(state, self.messages))
+        mine = [m for m in history if isinstance(m, AIMessage) and m.name == self.id]
+        if mine and _unanswered(mine[-1], history):
+            return await self._act(state, ctx, history, mine[-1], turn=len(mine))
+        return await self._turn(state, ctx, history, turn=len(mine) + 1)
+
+    # -- one model turn ----------------------------------------------------------------------
+
+    async def _turn(
+        self, state: Any, ctx: NodeContext, history: list[BaseMessage], *, turn: int
+    ) -> dict[str, Any]:
+        if turn > self.max_turns:
+            reason = f"agent {self.id!r} used its {self.max_turns} turns without answering"
+            ctx.event("agent_turn", turn=turn, outcome="out_of_turns")
+            update = self.branch("out_of_turns", reason=reason)
+            if self.targets["out_of_turns"] != "__fail__":
+                update.setdefault(
+                    STATUS, {"status": "completed", "reason": reason, "node": self.id}
+                )
+            return update
+        opening: list[BaseMessage] = []
+        if not history and self.prompt is not None:
+            built = self.prompt(state)
+            opening = [HumanMessage(built)] if isinstance(built, str) else list(built)
+        conversation = ordered_for_model([*history, *opening])
+        reply = await ctx.call_llm(self._bound(), conversation, model_name=self.name)
+        # Every call needs an id the ledger, the review and the result can key on.
+        tool_calls = [
+            {**c, "id": c.get("id") or f"{self.id}-{turn}-{index}"}
+            for index, c in enumerate(reply.tool_calls)
+        ]
+        reply = AIMessage(
+            content=reply.content,
+            tool_calls=tool_calls,
+            usage_metadata=reply.usage_metadata,
+            name=self.id,
+            id=f"{self.id}:turn:{turn}",
+        )
+        calls = [c["name"] for c in reply.tool_calls]
+        ctx.event("agent_turn", turn=turn, calls=calls, answered=not calls)
+        update = self.branch("continue" if calls else "answered")
+        update[self.messages] = [*opening, reply]
+        return update
+
+    def _bound(self) -> BaseChatModel | Runnable[Any, Any]:
+        schemas = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description or t.name,
+                    "parameters": t.input.model_json_schema(),
+                },
+            }
+            for t in self.tools
+        ]
+        try:
+            return self.model.bind_tools(schemas)
+        except NotImplementedError:
+            return self.model  # a scripted model that knows its tools already
+
+    # -- the calls of the last turn ----------------------------------------------------------
+
+    async def _act(
+        self,
+        state: Any,
+        ctx: NodeContext,
+        history: list[BaseMessage],
+        reply: AIMessage,
+        *,
+        turn: int,
+    ) -> dict[str, Any]:
+        calls = Calls(
+            agent=self.id,
+            tools={t.name: t for t in self.tools},
+            policy=self.policy,
+            verifiers=self.verifiers,
+            max_verify_retries=self.max_verify_retries,
+            reviewers=self.reviewers,
+            allow_self_approval=self.allow_self_approval,
+            rejection_outcome="rejected" if "rejected" in self.targets else None,
+            escalation_outcome="escalated" if "escalated" in self.targets else None,
+            history=history,
+        )
+        done = {m.tool_call_id for m in history if isinstance(m, ToolMessage)}
+        requests: Mapping[str, Any] = getattr(state, REQUESTS)
+        decisions: Mapping[str, Any] = getattr(state, DECISIONS)
+        answers: list[BaseMessage] = []
+        entries: dict[str, Any] = {}
+        cleared: dict[str, Any] = {}
+        waiting = False
+        ending: CallOutcome | None = None
+        for call in reply.tool_calls:
+            if call["id"] in done:
+                continue  # answered in an earlier execution of this node
+            out = await calls.handle(ctx, call, turn=turn, requests=requests, decisions=decisions)
+            if out.message is not None:
+                answers.append(out.message)
+            entries.update(out.request or {})
+            if out.consumed:
+                cleared.update(dict.fromkeys(out.request or {}))
+            waiting = waiting or out.waiting
+            if out.escalate and ending is None:
+                ending = out
+        self._check_errors(history, answers)
+        if ending is not None and ending.escalate is not None:
+            update = self.branch(ending.escalate, reason=ending.reason)
+            if ending.escalate == "rejected":
+                update.setdefault(
+                    STATUS, {"status": "rejected", "reason": ending.reason, "node": self.id}
+                )
+        elif waiting:
+            update = {BRANCH: {self.id: PARKED}}
+        else:
+            update = self.branch("continue")
+        update[self.messages] = answers
+        if entries:
+            update[REQUESTS] = entries
+        if cleared:
+            update[DECISIONS] = cleared
+        return update
+
+    def _check_errors(self, history: list[BaseMessage], answers: list[BaseMessage]) -> None:
+        from nodes._agent_calls import record_of
+        from railgraph.errors import ToolError
+
+        invalid = [
+            m
+            for m in [*history, *answers]
+            if isinstance(m, ToolMessage)
+            and record_of(m).get("outcome") in ("invalid", "error")
+            and str(m.id or "").startswith(f"{self.id}:")
+        ]
+        if len(invalid) > self.max_tool_errors:
+            raise ToolError(
+                f"agent {self.id!r}: the model made {len(invalid)} calls that failed (unknown "
+                f"tools, invalid arguments, tool errors), over max_tool_errors="
+                f"{self.max_tool_errors}; the last: {invalid[-1].text}"
+            )
+
+
+def _unanswered(reply: AIMessage, history: Sequence[BaseMessage]) -> bool:
+    done = {m.tool_call_id for m in history if isinstance(m, ToolMessage)}
+    return any(c["id"] not in done for c in reply.tool_calls)
+
+
+def ordered_for_model(history: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The conversation with each turn's tool results right after it, in call order.
+
+    Results are stored as they come (an auto call before one that waited for a person);
+    the model sees them in the order it made the calls.
+    """
+    results = {m.tool_call_id: m for m in history if isinstance(m, ToolMessage)}
+    placed: set[str] = set()
+    out: list[BaseMessage] = []
+    for message in history:
+        if isinstance(message, ToolMessage):
+            if message.tool_call_id not in placed:
+                out.append(message)
+                placed.add(message.tool_call_id)
+            continue
+        out.append(message)
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                result = results.get(call["id"] or "")
+                if result is not None and result.tool_call_id not in placed:
+                    out.append(result)
+                    placed.add(result.tool_call_id)
+    return out
