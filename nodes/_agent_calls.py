@@ -93,8 +93,7 @@ class Calls:
             payload = spec.input.model_validate(call["args"]).model_dump(mode="json")
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(arguments)'}: {e['msg']}"
-                for e in exc.errors()
+                f"{'.'.join(map(str, e['loc'])) or '(arguments)'}: {e['msg']}" for e in exc.errors()
             )
             text = f"Error: invalid arguments for {name}: {problems}. Fix them and call again."
             return self._answer(ctx, call, turn, "error", text, "invalid")
@@ -370,7 +369,7 @@ def _record(message: ToolMessage) -> dict[str, Any]:
 def _recent(history: Sequence[BaseMessage], count: int = 6) -> list[dict[str, Any]]:
     out = []
     for message in list(history)[-count:]:
-        text = message.text
+        text: str = str(message.text)
         calls = getattr(message, "tool_calls", None) or []
         if calls:
             text = (text + " " if text else "") + "; ".join(

@@ -64,8 +64,7 @@ class AgentDeclarations:
         require_field(self.state, id, messages)
         if max_turns < 1 or max_tool_errors < 0 or max_verify_retries < 0:
             raise DefinitionError(
-                f"agent {id!r}: max_turns must be >= 1, max_tool_errors and "
-                "max_verify_retries >= 0"
+                f"agent {id!r}: max_turns must be >= 1, max_tool_errors and max_verify_retries >= 0"
             )
         if not tools:
             raise DefinitionError(f"agent {id!r} declares no tools; pass tools=['name', ...]")
