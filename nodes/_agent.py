@@ -177,7 +177,7 @@ class AgentNode(GateNode):
             escalation_outcome="escalated" if "escalated" in self.targets else None,
             history=history,
         )
-        done = {m.tool_call_id for m in history if isinstance(m, ToolMessage)}
+        done = _answered(reply, history)
         requests: Mapping[str, Any] = getattr(state, REQUESTS)
         decisions: Mapping[str, Any] = getattr(state, DECISIONS)
         answers: list[BaseMessage] = []
@@ -234,8 +234,14 @@ class AgentNode(GateNode):
             )
 
 
+def _answered(reply: AIMessage, history: Sequence[BaseMessage]) -> set[str]:
+    """Ids of ``reply``'s calls that have a result (results follow their turn)."""
+    after = history[next(i for i, m in enumerate(history) if m is reply) + 1 :]
+    return {m.tool_call_id for m in after if isinstance(m, ToolMessage)}
+
+
 def _unanswered(reply: AIMessage, history: Sequence[BaseMessage]) -> bool:
-    done = {m.tool_call_id for m in history if isinstance(m, ToolMessage)}
+    done = _answered(reply, history)
     return any(c["id"] not in done for c in reply.tool_calls)
 
 
@@ -245,20 +251,20 @@ def ordered_for_model(history: Sequence[BaseMessage]) -> list[BaseMessage]:
     Results are stored as they come (an auto call before one that waited for a person);
     the model sees them in the order it made the calls.
     """
-    results = {m.tool_call_id: m for m in history if isinstance(m, ToolMessage)}
-    placed: set[str] = set()
     out: list[BaseMessage] = []
-    for message in history:
-        if isinstance(message, ToolMessage):
-            if message.tool_call_id not in placed:
-                out.append(message)
-                placed.add(message.tool_call_id)
-            continue
+    index = 0
+    while index < len(history):
+        message = history[index]
         out.append(message)
-        if isinstance(message, AIMessage):
-            for call in message.tool_calls:
-                result = results.get(call["id"] or "")
-                if result is not None and result.tool_call_id not in placed:
-                    out.append(result)
-                    placed.add(result.tool_call_id)
+        index += 1
+        if not (isinstance(message, AIMessage) and message.tool_calls):
+            continue
+        results: list[ToolMessage] = []
+        while index < len(history) and isinstance(history[index], ToolMessage):
+            result = history[index]
+            assert isinstance(result, ToolMessage)
+            results.append(result)
+            index += 1
+        order = {c["id"]: n for n, c in enumerate(message.tool_calls)}
+        out.extend(sorted(results, key=lambda m: order.get(m.tool_call_id, len(order))))
     return out

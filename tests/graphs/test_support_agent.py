@@ -135,7 +135,9 @@ async def test_edit_runs_the_edited_amount_and_the_model_is_told(
     assert [n["message"] for n in helpdesk.notifications()] == [
         "We refunded $300.00 for ticket T-1002."
     ]
-    [told] = [m for m in outcome.result["messages"] if m.type == "tool" and m.name == "create_refund"]
+    [told] = [
+        m for m in outcome.result["messages"] if m.type == "tool" and m.name == "create_refund"
+    ]
     assert told.text.startswith(
         "A reviewer (lead) edited your call before it ran: it ran with "
         '{"amount":300.0,"invoice_id":"INV-5002","ticket_id":"T-1002"} (you proposed '
@@ -243,6 +245,8 @@ def test_every_lane_from_the_cli(tmp_path: Path) -> None:
         assert made == ([amount] if amount is not None else [])
         assert says in helpdesk.notifications("T-1002")[-1]["message"]
 
-    done = _cli(tmp_path, "run", ref, "--input", '{"ticket_id":"T-1001"}', "--budget", "llm_calls=2")
+    done = _cli(
+        tmp_path, "run", ref, "--input", '{"ticket_id":"T-1001"}', "--budget", "llm_calls=2"
+    )
     assert done.returncode == 1 and ": budget_exhausted" in done.stdout, done.stdout
     assert "llm_calls 2 of 2 used" in done.stdout
