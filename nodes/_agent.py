@@ -266,5 +266,6 @@ def ordered_for_model(history: Sequence[BaseMessage]) -> list[BaseMessage]:
             results.append(result)
             index += 1
         order = {c["id"]: n for n, c in enumerate(message.tool_calls)}
-        out.extend(sorted(results, key=lambda m: order.get(m.tool_call_id, len(order))))
+        results.sort(key=lambda m: order.get(m.tool_call_id, len(order)))
+        out.extend(results)
     return out
