@@ -225,6 +225,18 @@ def show(
                 esc(json.dumps(c["args"], sort_keys=True)),
             )
         out.print(table)
+    if report["agent_calls"]:
+        calls = Table("node", "turn", "tool", "status", "decision", "by", box=box.SIMPLE_HEAD)
+        for c in report["agent_calls"]:
+            calls.add_row(
+                c["node"],
+                str(c["turn"]),
+                c["tool"],
+                c["status"],
+                c["decision"] or "-",
+                c["by"] or "-",
+            )
+        out.print(calls)
     for d in report["decisions"]:
         out.print(
             plain(

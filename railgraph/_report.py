@@ -59,6 +59,30 @@ def trace(
         for e in events
         if e.kind == "tool_call"
     ]
+    # Calls an agent's model chose, each with its decision: ok, needs_approval, rejected,
+    # blocked or error (the tool_call entries above are the executions among them).
+    agent_calls = [
+        {
+            "node": e.node,
+            **{
+                k: e.data.get(k)
+                for k in (
+                    "turn",
+                    "call_id",
+                    "tool",
+                    "args",
+                    "ran_args",
+                    "status",
+                    "decision",
+                    "by",
+                    "rule",
+                    "latency_ms",
+                )
+            },
+        }
+        for e in events
+        if e.kind == "agent_call"
+    ]
     node_ms = sum(float(e.data.get("duration_ms", 0)) for e in events if e.kind == "node_finished")
     return {
         "request_id": record.run_id,
@@ -71,6 +95,7 @@ def trace(
         "outcome": {"status": record.status, "reason": record.error},
         "path": path_of(events),
         "tool_calls": tool_calls,
+        "agent_calls": agent_calls,
         "decisions": [
             {
                 "request_id": a.request_id,

@@ -15,6 +15,7 @@ import pytest
 from graphs._helpdesk import HELPDESK_ENV, Helpdesk
 from graphs.support_agent import make_graph
 from railgraph import DecisionError, RailGraph, Runner
+from railgraph._report import trace
 from railgraph._settings import DB_ENV
 
 
@@ -176,6 +177,36 @@ async def test_reject_tells_the_model_which_sends_a_decline(
     )
 
 
+async def test_the_trace_reports_each_call_with_its_status_and_decision(
+    runner: Runner, graph: RailGraph
+) -> None:
+    paused = await runner.start(graph, {"ticket_id": "T-1002"})
+    await runner.approve(paused.run_id, by="lead", edit={"amount": 120})
+    record = await runner.store.get_run(paused.run_id)
+    assert record is not None
+
+    report = trace(
+        record,
+        await runner.store.list_events(paused.run_id),
+        await runner.store.list_approvals(run_id=paused.run_id, status=None),
+    )
+
+    assert [
+        (c["turn"], c["tool"], c["status"], c["decision"], c["by"]) for c in report["agent_calls"]
+    ] == [
+        (1, "load_ticket", "ok", "ok", None),
+        (2, "lookup_invoice", "ok", "ok", None),
+        (2, "delete_customer", "blocked", "blocked", None),
+        (3, "create_refund", "needs_approval", None, None),
+        (3, "create_refund", "ok", "edited", "lead"),
+        (4, "notify_customer", "ok", "ok", None),
+    ]
+    edited = report["agent_calls"][4]
+    assert edited["args"] == {"ticket_id": "T-1002", "invoice_id": "INV-5002", "amount": 480.0}
+    assert edited["ran_args"] == {"ticket_id": "T-1002", "invoice_id": "INV-5002", "amount": 120.0}
+    assert edited["latency_ms"] >= 0
+
+
 async def test_budget_of_two_model_calls_stops_before_the_third(
     runner: Runner, graph: RailGraph, helpdesk: Helpdesk
 ) -> None:
@@ -238,12 +269,21 @@ def test_every_lane_from_the_cli(tmp_path: Path) -> None:
             "invoice_id": "INV-5002",
             "amount": 480.0,
         }
+        assert (request["call_id"], request["turn"]) == ("call_3_0", 3)
+        assert request["rule"] == "create_refund: amount > 100 (holds) → approve"
         before = len(helpdesk.refunds("T-1002"))
         done = _cli(tmp_path, decide[0], request["run_id"], *decide[1:])
         assert done.returncode == 0 and ": completed" in done.stdout, done.stdout + done.stderr
         made = [r["amount"] for r in helpdesk.refunds("T-1002")][before:]
         assert made == ([amount] if amount is not None else [])
         assert says in helpdesk.notifications("T-1002")[-1]["message"]
+        shown = _cli(tmp_path, "show", request["run_id"], "--json")
+        statuses = [(c["tool"], c["status"]) for c in json.loads(shown.stdout)["agent_calls"]]
+        assert statuses[2:5] == [
+            ("delete_customer", "blocked"),
+            ("create_refund", "needs_approval"),
+            ("create_refund", "ok" if amount is not None else "rejected"),
+        ]
 
     done = _cli(
         tmp_path, "run", ref, "--input", '{"ticket_id":"T-1001"}', "--budget", "llm_calls=2"
