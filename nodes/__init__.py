@@ -9,6 +9,7 @@ from nodes._agent import AgentNode
 from nodes._budget import DIMENSIONS, BudgetEnvelope, ModelPrice, PriceTable, Usage
 from nodes._gates import ApproveNode, BudgetNode, RouteNode, VerifyNode
 from nodes._kinds import NodeKind, PolicyAction, ToolTier
+from nodes._mcp import load_mcp_tools
 from nodes._node import END, FAIL, PARTIAL_ATTR, GateNode, RailNode, usage_of
 from nodes._review import Decision, ReviewAction, ReviewRequest
 from nodes._rules import ArgRule
@@ -42,6 +43,7 @@ __all__ = [
     "ToolSpec",
     "ToolTier",
     "TransientToolError",
+    "load_mcp_tools",
     # budget
     "DIMENSIONS",
     "BudgetEnvelope",

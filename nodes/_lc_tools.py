@@ -106,7 +106,7 @@ def register_langchain_tool(
             return value
         if isinstance(value, tuple) and len(value) == 2 and tool.response_format != "content":
             value = value[0]  # (content, artifact): the model sees the content
-        return ToolOutput(output=value)
+        return ToolOutput(output=_plain_content(value))
 
     call.__name__ = name or tool.name
     return registry.register(
@@ -120,3 +120,18 @@ def register_langchain_tool(
         idempotent=idempotent,
         description=description or tool.description,
     )
+
+
+def _plain_content(value: Any) -> Any:
+    """Text content blocks (an MCP tool's result) as their text; other values as they are.
+
+    Blocks carry random ids, which would make equal results differ in the ledger and the
+    model's messages.
+    """
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(b, dict) and b.get("type") == "text" for b in value)
+    ):
+        return "\n".join(str(b.get("text", "")) for b in value)
+    return value
