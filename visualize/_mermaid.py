@@ -136,6 +136,12 @@ def _label(node: DiagramNode) -> str:
     if node.stop is not None:
         lines.append(f"<b>{_text(STOP_LOOK[node.stop][2])}</b>")
     lines += [f"<i>{_text(n)}</i>" for n in node.notes]
+    # An agent's tools: Mermaid cannot colour part of a node, so tier and policy are words.
+    for chip in node.tools:
+        notes = "".join(f" · {n}" for n in chip.notes)
+        lines.append(
+            f"<small>⚙ {_text(chip.name)}: {chip.tier}, {chip.policy}{_text(notes)}</small>"
+        )
     return "<br/>".join(lines)
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from checkpointers import ApprovalRecord, EventRecord, RunRecord
 from railgraph._spec import EdgeSpec, GraphSpec
+from visualize._agent import AgentCall, agent_calls
 from visualize._design import FAIL_ID
 from visualize._model import StopStatus
 from visualize._timeline import TimelineEntry, timeline_of
@@ -116,6 +117,8 @@ class RunPath:
     """The graph signature the run started on."""
     spec: GraphSpec | None = None
     """The spec the run started on, when the run store kept it."""
+    calls: tuple[AgentCall, ...] = ()
+    """Calls the models of agent nodes chose, with their decisions, in order."""
 
 
 def _edges_into(spec: GraphSpec, target: str, source: Visit | None, start: bool) -> list[EdgeSpec]:
@@ -259,4 +262,5 @@ def path_from_events(
         updated_at=record.updated_at,
         signature=record.signature,
         spec=started_on,
+        calls=agent_calls(events),
     )

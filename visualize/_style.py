@@ -173,6 +173,7 @@ def legend(diagram: Diagram) -> tuple[LegendItem, ...]:
     """The legend entries for what ``diagram`` actually shows, in a fixed order."""
     kinds = {n.kind for n in diagram.nodes}
     tiers = {n.tier for n in diagram.nodes if n.kind is NodeKind.TOOL}
+    tiers |= {chip.tier for n in diagram.nodes for chip in n.tools}
     items: list[LegendItem] = []
     for kind, text in _KIND_TEXT.items():
         if kind in kinds:
