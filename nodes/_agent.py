@@ -29,6 +29,10 @@ from verifiers import Verifier
 
 __all__ = ["AgentNode", "ordered_for_model"]
 
+MALFORMED = "railgraph_malformed_calls"
+"""Key in a stored turn's response_metadata: ids of calls whose arguments did not parse, with
+the parser's error."""
+
 AGENT_OUTCOMES = ("continue", "answered", "out_of_turns", "rejected", "escalated")
 """Outcomes an agent node may take; ``continue`` loops back to the node itself."""
 
@@ -124,10 +128,18 @@ class AgentNode(GateNode):
             {**c, "id": c.get("id") or f"{self.id}-{turn}-{index}"}
             for index, c in enumerate(reply.tool_calls)
         ]
+        # A call whose arguments did not parse stays a call (with no arguments), so that
+        # the model's provider sees an answer to every call; its error is kept beside it.
+        malformed: dict[str, str] = {}
+        for index, bad in enumerate(reply.invalid_tool_calls):
+            call_id = bad.get("id") or f"{self.id}-{turn}-bad{index}"
+            malformed[call_id] = f"{bad.get('error') or 'not valid JSON'}"
+            tool_calls.append({"name": str(bad.get("name") or "?"), "args": {}, "id": call_id})
         reply = AIMessage(
             content=reply.content,
             tool_calls=tool_calls,
             usage_metadata=reply.usage_metadata,
+            response_metadata={MALFORMED: malformed} if malformed else {},
             name=self.id,
             id=f"{self.id}:turn:{turn}",
         )
@@ -185,9 +197,14 @@ class AgentNode(GateNode):
         cleared: dict[str, Any] = {}
         waiting = False
         ending: CallOutcome | None = None
+        malformed: Mapping[str, str] = reply.response_metadata.get(MALFORMED) or {}
         for call in reply.tool_calls:
             if call["id"] in done:
                 continue  # answered in an earlier execution of this node
+            if call["id"] in malformed:
+                error = malformed[call["id"] or ""]
+                answers.append(calls.malformed(ctx, call, error, turn=turn))
+                continue
             out = await calls.handle(ctx, call, turn=turn, requests=requests, decisions=decisions)
             if out.message is not None:
                 answers.append(out.message)

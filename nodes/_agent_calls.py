@@ -113,6 +113,16 @@ class Calls:
             return CallOutcome(waiting=True)
         return self._park(ctx, call, turn, spec, payload, entry, rule)
 
+    def malformed(self, ctx: NodeContext, call: ToolCall, error: str, *, turn: int) -> ToolMessage:
+        """The answer to a call whose arguments the model's reply did not parse."""
+        text = (
+            f"Error: the arguments of your call to {call['name']} could not be read "
+            f"({error}). Call again with valid arguments."
+        )
+        out = self._answer(ctx, call, turn, "error", text, "invalid")
+        assert out.message is not None
+        return out.message
+
     # -- decisions ---------------------------------------------------------------------------
 
     def _park(

@@ -343,3 +343,64 @@ def test_an_agent_with_undeclared_tools_is_refused() -> None:
         g.agent(
             "agent", model=RecordingChatModel(responses=[answer()]), tools=["nope"], answered=END
         )
+
+
+async def test_a_call_whose_arguments_do_not_parse_is_told_to_the_model(runner: Runner) -> None:
+    broken = AIMessage(
+        "",
+        invalid_tool_calls=[
+            {
+                "name": "note",
+                "args": '{"text": "unterminated',
+                "id": "bad-1",
+                "error": "Unterminated string",
+                "type": "invalid_tool_call",
+            }
+        ],
+    )
+    model = RecordingChatModel(responses=[broken, turn(("note", {"text": "fixed"})), answer()])
+    world = World()
+
+    outcome = await runner.start(build(world, model), {})
+
+    assert outcome.status == "completed"
+    assert world.effects == [("note", "fixed")]
+    assert results_seen(model.seen[1]) == [
+        (
+            "bad-1",
+            "Error: the arguments of your call to note could not be read (Unterminated "
+            "string). Call again with valid arguments.",
+        )
+    ]
+
+
+async def test_results_that_keep_failing_verification_escalate_to_a_person(
+    runner: Runner,
+) -> None:
+    model = RecordingChatModel(
+        responses=[turn(("balance", {"text": "broken"})), turn(("balance", {"text": "broken"}))]
+    )
+    policy = ToolPolicy()
+    g = GraphBuilder("agent_escalate", State, tools=World().registry(), policy=policy)
+    g.agent(
+        "agent",
+        model=model,
+        model_name="m",
+        tools=["balance"],
+        prompt=lambda s: "check",
+        verifiers={"balance": [InRange("amount", ge=0)]},
+        max_verify_retries=1,
+        answered=END,
+        escalated="ask_person",
+    )
+    g.approve("ask_person", approved=END, rejected=END, reason="balances look wrong")
+    g.edge(START, "agent")
+
+    paused = await runner.start(g.build(), {})
+
+    assert paused.status == "paused"
+    [request] = paused.pending
+    assert request.node == "ask_person"
+    done = await runner.approve(paused.run_id, by="ann")
+    assert done.status == "completed"
+    assert len(model.seen) == 2
