@@ -21,6 +21,7 @@ from langchain_core.runnables import Runnable
 from nodes._agent_calls import CallOutcome, Calls
 from nodes._kinds import NodeKind
 from nodes._node import GateNode
+from nodes._rules import rule_in_words
 from nodes._runtime import NodeContext
 from nodes._state import BRANCH, DECISIONS, PARKED, REQUESTS, STATUS
 from nodes._tools import ToolPolicy, ToolSpec
@@ -91,6 +92,7 @@ class AgentNode(GateNode):
                     "tier": t.tier.value,
                     "policy": self.policy.describe(t),
                     "verifiers": [v.name for v in self.verifiers.get(t.name, ())],
+                    "rule": rule_in_words(self.policy, t),
                 }
                 for t in self.tools
             ],

@@ -14,7 +14,7 @@ from typing import Any
 from nodes._kinds import PolicyAction
 from nodes._tools import ToolPolicy, ToolSpec
 
-__all__ = ["ArgRule", "rule_that_fired"]
+__all__ = ["ArgRule", "rule_in_words", "rule_that_fired"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,15 @@ class ArgRule:
 
     def __call__(self, args: Mapping[str, Any]) -> PolicyAction:
         return PolicyAction(self.then if self.when(args) else self.otherwise)
+
+
+def rule_in_words(policy: ToolPolicy, tool: ToolSpec) -> str | None:
+    """What an argument rule of ``policy`` for ``tool`` checks, for diagrams; else ``None``."""
+    rule = policy.tools.get(tool.name)
+    if isinstance(rule, ArgRule):
+        then, otherwise = PolicyAction(rule.then).value, PolicyAction(rule.otherwise).value
+        return f"{then} if {rule.description}, else {otherwise}"
+    return None
 
 
 def rule_that_fired(policy: ToolPolicy, tool: ToolSpec, args: Mapping[str, Any]) -> str:

@@ -81,7 +81,13 @@ def tool_chips(node: NodeSpec) -> tuple[ToolChip, ...]:
         return ()
     tools: list[dict[str, Any]] = list(node.meta.get("tools") or [])
     return tuple(
-        ToolChip(name=str(t["name"]), tier=str(t["tier"]), policy=str(t["policy"])) for t in tools
+        ToolChip(
+            name=str(t["name"]),
+            tier=str(t["tier"]),
+            policy=str(t["policy"]),
+            rule=str(t["rule"]) if t.get("rule") else None,
+        )
+        for t in tools
     )
 
 

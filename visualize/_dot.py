@@ -83,7 +83,7 @@ def _chips(node: DiagramNode) -> str:
         fill, border = look.fill, look.border
         if chip.emphasis is Emphasis.FADED:
             fill, border = FADED.fill, FADED.border
-        policy = _POLICY_MARK.get(chip.policy, f"rule: {chip.policy}")
+        policy = _POLICY_MARK.get(chip.policy, chip.rule or f"rule: {chip.policy}")
         lines = [
             f"<b>{_h(chip.name)}</b>",
             f'<font point-size="9">{_h(chip.tier)} · {_h(policy)}</font>',

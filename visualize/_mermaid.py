@@ -138,10 +138,9 @@ def _label(node: DiagramNode) -> str:
     lines += [f"<i>{_text(n)}</i>" for n in node.notes]
     # An agent's tools: Mermaid cannot colour part of a node, so tier and policy are words.
     for chip in node.tools:
-        notes = "".join(f" · {n}" for n in chip.notes)
-        lines.append(
-            f"<small>⚙ {_text(chip.name)}: {chip.tier}, {chip.policy}{_text(notes)}</small>"
-        )
+        said = "".join(f" · {n}" for n in chip.notes)
+        policy = chip.rule or chip.policy
+        lines.append(f"<small>⚙ {_text(chip.name)}: {chip.tier}, {_text(policy + said)}</small>")
     return "<br/>".join(lines)
 
 

@@ -79,6 +79,8 @@ class ToolChip:
     """Its risk tier; picks the chip's colour."""
     policy: str
     """What the graph's policy says of it: auto, approve, block or conditional."""
+    rule: str | None = None
+    """A conditional policy's rule in words (``approve if amount > 100, else auto``)."""
     notes: tuple[str, ...] = ()
     """Overlay lines: calls made, decisions and who took them, verdicts."""
     emphasis: Emphasis = Emphasis.NORMAL

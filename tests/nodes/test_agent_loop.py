@@ -325,10 +325,16 @@ def test_the_spec_lists_the_agents_tools_with_tier_and_policy() -> None:
 
     assert node.kind.value == "agent"
     assert node.meta["tools"] == [
-        {"name": "refund", "tier": "irreversible", "policy": "conditional", "verifiers": []},
-        {"name": "note", "tier": "write", "policy": "auto", "verifiers": []},
-        {"name": "balance", "tier": "read", "policy": "auto", "verifiers": []},
-        {"name": "wipe", "tier": "write", "policy": "block", "verifiers": []},
+        {
+            "name": "refund",
+            "tier": "irreversible",
+            "policy": "conditional",
+            "verifiers": [],
+            "rule": "approve if amount > 100, else auto",
+        },
+        {"name": "note", "tier": "write", "policy": "auto", "verifiers": [], "rule": None},
+        {"name": "balance", "tier": "read", "policy": "auto", "verifiers": [], "rule": None},
+        {"name": "wipe", "tier": "write", "policy": "block", "verifiers": [], "rule": None},
     ]
     assert [(e.label, e.target) for e in graph.spec.edges if e.source == "agent"] == [
         ("continue", "agent"),

@@ -49,7 +49,7 @@ def test_the_agent_is_drawn_with_its_tools_by_tier_and_policy(
     dot = to_dot(diagram)
     assert 'bgcolor="#ffcdd2" color="#b71c1c"><b>delete_customer</b>' in dot
     assert "irreversible · ⊘ blocked" in dot
-    assert "irreversible · rule: conditional" in dot
+    assert "irreversible · approve if amount &gt; 100, else auto" in dot
     snapshot("support_agent_design.dot", dot)
     snapshot("support_agent_design.mmd", to_mermaid(diagram))
 
