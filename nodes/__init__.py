@@ -1,8 +1,9 @@
 """Node kinds of railgraph graphs and the machinery every node runs through.
 
-Work nodes (step, llm, tool) and decision nodes (route, verify, budget, approve), the tool
-registry and policy, the budget envelope and usage accounting, and the wrapper that records
-what each node did as run events.
+Work nodes (step, llm, tool), decision nodes (route, verify, budget, approve), the agent
+loop (a model choosing declared tools, each call on the same rails), the tool registry and
+policy (tiers, names, rules on arguments; LangChain and MCP tools), the budget envelope and
+usage accounting, and the wrapper that records what each node did as run events.
 """
 
 from nodes._agent import AgentNode

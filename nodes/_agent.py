@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import Runnable
 
-from nodes._agent_calls import CallOutcome, Calls
+from nodes._agent_calls import CallOutcome, Calls, record_of
 from nodes._kinds import NodeKind
 from nodes._node import GateNode
 from nodes._rules import rule_in_words
@@ -26,6 +26,7 @@ from nodes._runtime import NodeContext
 from nodes._state import BRANCH, DECISIONS, PARKED, REQUESTS, STATUS
 from nodes._tools import ToolPolicy, ToolSpec
 from nodes._work import model_name_of
+from railgraph.errors import ToolError
 from verifiers import Verifier
 
 __all__ = ["AgentNode", "ordered_for_model"]
@@ -33,9 +34,6 @@ __all__ = ["AgentNode", "ordered_for_model"]
 MALFORMED = "railgraph_malformed_calls"
 """Key in a stored turn's response_metadata: ids of calls whose arguments did not parse, with
 the parser's error."""
-
-AGENT_OUTCOMES = ("continue", "answered", "out_of_turns", "rejected", "escalated")
-"""Outcomes an agent node may take; ``continue`` loops back to the node itself."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,9 +233,6 @@ class AgentNode(GateNode):
         return update
 
     def _check_errors(self, history: list[BaseMessage], answers: list[BaseMessage]) -> None:
-        from nodes._agent_calls import record_of
-        from railgraph.errors import ToolError
-
         invalid = [
             m
             for m in [*history, *answers]

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, ToolCall, ToolMessage
 from pydantic import ValidationError
 
+from nodes._gates import merge_edit
 from nodes._kinds import PolicyAction
 from nodes._review import Decision, ReviewAction, ReviewRequest
 from nodes._rules import rule_that_fired
@@ -216,8 +217,6 @@ class Calls:
             return out
         args = payload
         if decision.decision == "edit" and decision.args:
-            from nodes._gates import merge_edit  # the one strict check of an edit
-
             args = merge_edit(spec, payload, decision.args)
         out = await self._run(
             ctx, call, turn, spec, args, rule=rule, decision=decision, proposed=payload

@@ -76,6 +76,19 @@ def _entry(event: EventRecord) -> TimelineEntry | None:
         text = f"decision {d.get('decision')} by {d.get('by')}"
         if d.get("reason"):
             text += f": {d['reason']}"
+    elif kind == "agent_turn":
+        calls = ", ".join(map(str, d.get("calls") or [])) or "no tool calls: answered"
+        text = f"turn {d.get('turn')}: {calls}"
+    elif kind == "agent_call":
+        text = f"call {d.get('tool')} (turn {d.get('turn')}): {d.get('status')}"
+        if d.get("by"):
+            text += f", {d.get('decision')} by {d['by']}"
+        elif d.get("decision") not in (None, "ok", d.get("status")):
+            text += f" ({d.get('decision')})"
+        text += f" · args {_json(d.get('args'))}"
+        if d.get("ran_args") not in (None, d.get("args")):
+            text += f" · ran {_json(d.get('ran_args'))}"
+        duration = float(d.get("latency_ms") or 0.0)
     elif kind == "run_started":
         text = f"run started · input {_json(d.get('input'))}"
     elif kind in ("run_finished", "run_failed", "budget_exhausted", "run_cancelled"):

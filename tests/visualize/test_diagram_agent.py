@@ -115,3 +115,27 @@ async def test_traffic_counts_calls_per_tool(
         ("notify_customer", "external", "auto", ("2 calls",), "taken"),
         ("delete_customer", "irreversible", "block", ("2 calls", "2 held back"), "taken"),
     ]
+
+
+async def test_the_timeline_tells_turns_and_calls_in_words(
+    tmp_path: Path, fake_time: FakeTime, runner: Runner, read_path: Any
+) -> None:
+    graph = agent_graph(tmp_path, fake_time)
+    await runner.start(graph, {"ticket_id": "T-1002"}, run_id="A-3")
+    await runner.approve("A-3", by="lead", edit={"amount": 250})
+
+    path = await read_path(graph, "A-3")
+    texts = [e.text for e in path.timeline if e.kind in ("agent_turn", "agent_call")]
+
+    assert texts[:3] == [
+        "turn 1: load_ticket",
+        'call load_ticket (turn 1): ok · args {"ticket_id": "T-1002"}',
+        "turn 2: lookup_invoice, delete_customer",
+    ]
+    assert 'call delete_customer (turn 2): blocked · args {"customer_id": "C-2"}' in texts
+    assert (
+        "call create_refund (turn 3): ok, edited by lead · args "
+        '{"amount": 480.0, "invoice_id": "INV-5002", "ticket_id": "T-1002"} · ran '
+        '{"amount": 250.0, "invoice_id": "INV-5002", "ticket_id": "T-1002"}'
+    ) in texts
+    assert texts[-1] == "turn 5: no tool calls: answered"
