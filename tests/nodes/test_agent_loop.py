@@ -11,7 +11,7 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
 from nodes import ArgRule, ToolPolicy, ToolRegistry
-from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph import END, START, DecisionError, GraphBuilder, RailGraph, Runner
 from tests.conftest import RecordingChatModel
 from verifiers import InRange
 
@@ -410,3 +410,18 @@ async def test_results_that_keep_failing_verification_escalate_to_a_person(
     done = await runner.approve(paused.run_id, by="ann")
     assert done.status == "completed"
     assert len(model.seen) == 2
+
+
+async def test_only_the_agents_reviewers_may_decide_its_calls(runner: Runner) -> None:
+    world = World()
+    model = RecordingChatModel(responses=[turn(("refund", {"amount": 700})), answer()])
+    paused = await runner.start(build(world, model, reviewers=["ann"]), {})
+    assert paused.pending[0].request["reviewers"] == ["ann"]
+
+    with pytest.raises(DecisionError, match="bob may not decide request"):
+        await runner.approve(paused.run_id, by="bob")
+    assert world.effects == []
+
+    done = await runner.approve(paused.run_id, by="ann")
+    assert done.status == "completed"
+    assert world.effects == [("refund", 700.0)]
