@@ -17,11 +17,11 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, ToolCall, ToolMessage
 from pydantic import ValidationError
 
-from nodes._gates import merge_edit
 from nodes._kinds import PolicyAction
 from nodes._review import Decision, ReviewAction, ReviewRequest
 from nodes._rules import rule_that_fired
 from nodes._runtime import NodeContext
+from nodes._strict import merge_edit
 from nodes._toolcall import call_tool, canonical_json
 from nodes._tools import ToolPolicy, ToolSpec
 from railgraph.errors import ToolError, VerificationFailed
@@ -240,10 +240,12 @@ class Calls:
     ) -> CallOutcome:
         call_id = call["id"] or f"turn{turn}"
         started = ctx.runtime.timer()
+        if decision is not None:
+            # The approval of exactly this call, from the decision recorded on its request
+            # in checkpointed state; the guarded call spends it (never author code).
+            ctx._approval = {"tool": spec.name, "args": args}
         try:
-            result = await call_tool(
-                ctx, spec.name, args, approved=decision is not None, scope=f"{turn}:{call_id}"
-            )
+            result = await call_tool(ctx, spec.name, args, scope=f"{turn}:{call_id}")
         except ToolError as exc:
             text = f"Error: {spec.name} failed: {exc}"
             return self._answer(ctx, call, turn, "error", text, "error", rule=rule, args=args)

@@ -229,12 +229,12 @@ def show(
         calls = Table("node", "turn", "tool", "status", "decision", "by", box=box.SIMPLE_HEAD)
         for c in report["agent_calls"]:
             calls.add_row(
-                c["node"],
-                str(c["turn"]),
-                c["tool"],
-                c["status"],
-                c["decision"] or "-",
-                c["by"] or "-",
+                esc(c["node"]),
+                esc(c["turn"]),
+                esc(c["tool"]),
+                esc(c["status"]),
+                esc(c["decision"] or "-"),
+                esc(c["by"] or "-"),
             )
         out.print(calls)
     for d in report["decisions"]:
