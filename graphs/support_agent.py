@@ -208,6 +208,8 @@ def make_graph(
                 description=f"amount > {limit:g}",
             ),
             "delete_customer": "block",
+            # Emailing the customer what was done is automatic on purpose.
+            "notify_customer": "auto",
         }
     )
     g = GraphBuilder(
