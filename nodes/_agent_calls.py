@@ -26,7 +26,13 @@ from nodes._toolcall import call_tool, canonical_json
 from nodes._tools import ToolPolicy, ToolSpec
 from railgraph.errors import ToolError, VerificationFailed
 from railgraph.vocab import AgentCallOutcome as O
-from railgraph.vocab import AgentCallStatus, DecisionKind, GateOutcome, NodeEventKind
+from railgraph.vocab import (
+    AgentCallStatus,
+    ApprovalDecidedData,
+    DecisionKind,
+    GateOutcome,
+    NodeEventKind,
+)
 from railgraph.vocab import AgentCallStatus as S
 from verifiers import Verifier, run_verifier
 
@@ -197,14 +203,16 @@ class Calls:
                 f"arguments ({decision.reviewed}) than the call has ({payload}); nothing ran — "
                 "start a new run"
             )
-        ctx.event(
-            NodeEventKind.APPROVAL_DECIDED,
-            decision=decision.decision,
-            by=decision.by,
-            reason=decision.reason,
-            args=decision.args,
-            call_id=call["id"],
-        )
+        decided: ApprovalDecidedData = {
+            "decision": decision.decision.value,
+            "by": decision.by,
+            "os_user": decision.os_user,
+            "host": decision.host,
+            "reason": decision.reason,
+            "args": decision.args,
+            "call_id": call["id"],
+        }
+        ctx.event(NodeEventKind.APPROVAL_DECIDED, **decided)
         closed = {key: {**entry, "open": False}}
         if not decision.approved:
             why = decision.reason or "no reason given"

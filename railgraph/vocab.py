@@ -533,6 +533,8 @@ class ApprovalDecidedData(TypedDict):
     host: str | None
     reason: str | None
     args: dict[str, Any] | None
+    call_id: NotRequired[str | None]
+    """The model's id of the call decided, when an agent's call was under review."""
 
 
 class EffectReviewedData(TypedDict):
