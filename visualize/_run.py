@@ -13,9 +13,8 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from nodes import NodeKind
 from railgraph._spec import GraphSpec
-from railgraph.vocab import CANCEL_DECISION, ApprovalStatus, DecisionKind
+from railgraph.vocab import CANCEL_DECISION, ApprovalStatus, DecisionKind, NodeKind
 from visualize._agent import run_overlay
 from visualize._design import design_diagram
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
