@@ -389,6 +389,7 @@ def _record(message: ToolMessage) -> dict[str, Any]:
 
 
 def _recent(history: Sequence[BaseMessage], count: int = 6) -> list[dict[str, Any]]:
+    """The last messages as ``{"role", "content"}``, a call shown as its name and arguments."""
     out = []
     for message in list(history)[-count:]:
         text: str = str(message.text)
@@ -397,7 +398,7 @@ def _recent(history: Sequence[BaseMessage], count: int = 6) -> list[dict[str, An
             text = (text + " " if text else "") + "; ".join(
                 f"calls {c['name']}({canonical_json(c['args'])})" for c in calls
             )
-        out.append({"role": message.type, "text": text[:500]})
+        out.append({"role": message.type, "content": text[:500]})
     return out
 
 

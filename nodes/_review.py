@@ -81,7 +81,8 @@ class ReviewRequest(BaseModel):
     rule: str | None = None
     """The policy rule that asked for this review (by tier, by name, or on the arguments)."""
     conversation: list[dict[str, Any]] = Field(default_factory=list)
-    """For an agent's call: the last messages of its conversation, ``{"role", "text"}``."""
+    """For an agent's call: the last messages of its conversation, as ``{"role", "content"}``
+    (the shape the review page shows)."""
 
 
 class Decision(BaseModel):

@@ -100,7 +100,7 @@ async def test_large_refund_pauses_at_the_models_call_with_its_exact_arguments(
     assert request["spend"]["llm_calls"] == 3
     roles = [c["role"] for c in request["conversation"]]
     assert roles == ["ai", "tool", "ai", "tool", "tool", "ai"]
-    assert request["conversation"][-1]["text"].startswith("calls create_refund(")
+    assert request["conversation"][-1]["content"].startswith("calls create_refund(")
     assert refunds(helpdesk) == []
 
 
