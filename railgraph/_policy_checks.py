@@ -170,9 +170,9 @@ def _unbounded_loops(graph: RailGraph) -> list[Violation]:
     loops = to_networkx(graph.spec)
     kinds = {n.id: n.kind for n in graph.spec.nodes}
     for edge in graph.spec.edges:
-        retry = edge.label == "retry" and kinds[edge.source] is NodeKind.VERIFY
+        retry = edge.label == GateOutcome.RETRY and kinds[edge.source] is NodeKind.VERIFY
         # An agent's own loop ends after max_turns model turns: a declared bound too.
-        turns = edge.label == "continue" and kinds[edge.source] is NodeKind.AGENT
+        turns = edge.label == GateOutcome.CONTINUE and kinds[edge.source] is NodeKind.AGENT
         if retry or turns:
             # A verify gate's retry runs at most max_retries times: a declared bound.
             loops.remove_edges_from(
