@@ -255,7 +255,7 @@ def print_pending(
                 f"rule: {plain(p.request.get('rule'))}"
             )
             for said in p.request.get("conversation") or []:
-                line(f"    {plain(said['role']):>6}: {plain(said['text'][:160])}")
+                line(f"    {plain(said['role']):>6}: {plain(str(said.get('content', ''))[:160])}")
         line(
             f"  spent:     {spend.get('steps', 0):g} steps, {spend.get('tool_calls', 0):g} tool "
             f"calls, {spend.get('tokens', 0):g} tokens, ${spend.get('cost_usd', 0):.6f}"

@@ -271,6 +271,10 @@ def test_every_lane_from_the_cli(tmp_path: Path) -> None:
         }
         assert (request["call_id"], request["turn"]) == ("call_3_0", 3)
         assert request["rule"] == "create_refund: amount > 100 (holds) → approve"
+        listed = _cli(tmp_path, "pending")
+        assert listed.returncode == 0, listed.stderr
+        # the recent conversation, each message with its role and text
+        assert "      ai: calls create_refund(" in listed.stdout, listed.stdout
         before = len(helpdesk.refunds("T-1002"))
         done = _cli(tmp_path, decide[0], request["run_id"], *decide[1:])
         assert done.returncode == 0 and ": completed" in done.stdout, done.stdout + done.stderr
