@@ -1,15 +1,19 @@
 """Node kinds of railgraph graphs and the machinery every node runs through.
 
-Work nodes (step, llm, tool) and decision nodes (route, verify, budget, approve), the tool
-registry and policy, the budget envelope and usage accounting, and the wrapper that records
-what each node did as run events.
+Work nodes (step, llm, tool), decision nodes (route, verify, budget, approve), the agent
+loop (a model choosing declared tools, each call on the same rails), the tool registry and
+policy (tiers, names, rules on arguments; LangChain and MCP tools), the budget envelope and
+usage accounting, and the wrapper that records what each node did as run events.
 """
 
+from nodes._agent import AgentNode
 from nodes._budget import DIMENSIONS, BudgetEnvelope, ModelPrice, PriceTable, Usage
 from nodes._gates import ApproveNode, BudgetNode, RouteNode, VerifyNode
 from nodes._kinds import NodeKind, PolicyAction, ToolTier
+from nodes._mcp import load_mcp_tools
 from nodes._node import END, FAIL, PARTIAL_ATTR, GateNode, RailNode, usage_of
 from nodes._review import Decision, ReviewAction, ReviewRequest
+from nodes._rules import ArgRule
 from nodes._runtime import RUNTIME_KEY, EffectLedger, NodeContext, Runtime, canonical_json
 from nodes._state import INTERNAL_CHANNELS, internal_fields
 from nodes._strict import merge_edit, observed_result
@@ -18,6 +22,7 @@ from nodes._work import LlmNode, StepNode, ToolNode
 
 __all__ = [
     # node kinds
+    "AgentNode",
     "ApproveNode",
     "BudgetNode",
     "GateNode",
@@ -31,6 +36,7 @@ __all__ = [
     "END",
     "FAIL",
     # tools and policy
+    "ArgRule",
     "PolicyAction",
     "ToolCall",
     "ToolPolicy",
@@ -38,6 +44,7 @@ __all__ = [
     "ToolSpec",
     "ToolTier",
     "TransientToolError",
+    "load_mcp_tools",
     # budget
     "DIMENSIONS",
     "BudgetEnvelope",

@@ -43,6 +43,13 @@ class RequestEntry(BaseModel):
     """The request's id, once raised."""
     request: dict[str, Any] = Field(default_factory=dict)
     """The review request, as JSON data."""
+    node: str | None = None
+    """The node that runs again with the decision, when it is not the entry's key: an agent
+    keys one request per call (``agent#call_id``) and takes every decision itself."""
+
+    def target(self, key: str) -> str:
+        """The node a decision on this entry (kept under ``key``) is delivered to."""
+        return self.node or key
 
     def raised(self, request_id: str, request: dict[str, Any]) -> RequestEntry:
         """The next request of the gate, open."""
@@ -96,7 +103,8 @@ def open_requests(values: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]
 
 
 def deliveries_update(decisions: Mapping[str, tuple[str, Any]]) -> dict[str, Any]:
-    """The state update that hands each gate (by id) its decision: (request id, decision)."""
+    """The state update that hands each request entry (by its key: a gate's id, or an
+    agent's ``agent#call_id``) its decision: (request id, decision)."""
     return {
         DECISIONS: {
             gate: {"request_id": request_id, "decision": decision}

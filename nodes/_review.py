@@ -74,6 +74,15 @@ class ReviewRequest(BaseModel):
     """Whether the person who started the run may approve it."""
     expires_after_s: float | None = None
     """Seconds until the request takes the gate's timeout outcome; never when unset."""
+    call_id: str | None = None
+    """For a call an agent's model chose: the model's tool_call_id; a decision binds to it."""
+    turn: int | None = None
+    """For a call an agent's model chose: the model turn that made it (1 for the first)."""
+    rule: str | None = None
+    """The policy rule that asked for this review (by tier, by name, or on the arguments)."""
+    conversation: list[dict[str, Any]] = Field(default_factory=list)
+    """For an agent's call: the last messages of its conversation, as ``{"role", "content"}``
+    (the shape the review page shows)."""
 
 
 class Decision(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from nodes._budget import BudgetEnvelope, PriceTable, Usage
 from nodes._toolcall import call_tool, canonical_json
@@ -205,9 +205,14 @@ class NodeContext:
             raise RunCancelled(f"run {self.run_id} was cancelled, so {what} was not made")
 
     async def call_llm(
-        self, model: BaseChatModel, messages: Sequence[BaseMessage], *, model_name: str
+        self,
+        model: BaseChatModel | Runnable[Any, Any],
+        messages: Sequence[BaseMessage],
+        *,
+        model_name: str,
     ) -> AIMessage:
-        """Call a chat model within the budget and account for its tokens and cost."""
+        """Call a chat model (or one with tools bound) within the budget; account for its
+        tokens and cost."""
         await self.ensure_running(f"the call to model {model_name!r}")
         self.ensure_budget("llm_calls", what=f"a call to model {model_name!r}")
         started = self.runtime.timer()

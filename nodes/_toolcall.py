@@ -44,8 +44,14 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-async def call_tool(ctx: NodeContext, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """The guarded call behind :meth:`NodeContext.call_tool` (documented there)."""
+async def call_tool(
+    ctx: NodeContext, name: str, args: Mapping[str, Any], *, scope: str | None = None
+) -> dict[str, Any]:
+    """The guarded call behind :meth:`NodeContext.call_tool` (documented there).
+
+    ``scope`` joins the idempotency key when one node makes several calls that may have
+    equal arguments (an agent's turn and call id), so each is its own effect in the ledger.
+    """
     spec = ctx.runtime.tools[name]
     await ctx.ensure_running(f"the call to tool {name!r}")
     payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
@@ -65,7 +71,11 @@ async def call_tool(ctx: NodeContext, name: str, args: Mapping[str, Any]) -> dic
         )
     # Before the ledger: a call refused for budget must not look started.
     ctx.ensure_budget("tool_calls", what=f"a call to tool {name!r}")
-    key = _idempotency_key(ctx.run_id, ctx.node, name, payload) if spec.tier.has_effect else None
+    key = (
+        _idempotency_key(ctx.run_id, ctx.node, name, payload, scope)
+        if spec.tier.has_effect
+        else None
+    )
     ledger = ctx.runtime.ledger
     prior: EffectState | None = None
     if key is not None and ledger is not None:
@@ -253,8 +263,13 @@ def _tool_event(
     ctx.event(NodeEventKind.TOOL_CALL, **call)
 
 
-def _idempotency_key(run_id: str, node: str, tool: str, payload: Mapping[str, Any]) -> str:
-    text = canonical_json([run_id, node, tool, payload])
+def _idempotency_key(
+    run_id: str, node: str, tool: str, payload: Mapping[str, Any], scope: str | None = None
+) -> str:
+    parts: list[Any] = [run_id, node, tool, payload]
+    if scope is not None:
+        parts.append(scope)
+    text = canonical_json(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

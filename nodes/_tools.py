@@ -186,6 +186,41 @@ class ToolRegistry:
         self._tools[tool_name] = spec
         return spec
 
+    def register_langchain(
+        self,
+        tool: Any,
+        *,
+        tier: ToolTier | str,
+        name: str | None = None,
+        output: type[BaseModel] | None = None,
+        timeout_s: float = 30.0,
+        retries: int = 0,
+        idempotent: bool = False,
+        description: str | None = None,
+    ) -> ToolSpec:
+        """Register a LangChain tool (``@tool`` function, ``BaseTool``, ``StructuredTool``,
+        or one loaded from an MCP server) with a tier; its schema becomes the input schema.
+
+        Its result is validated against ``output`` if given, else wrapped as
+        ``{"output": value}``.
+
+        Raises:
+            DefinitionError: Not a LangChain tool, a name taken, or no readable schema.
+        """
+        from nodes._lc_tools import register_langchain_tool
+
+        return register_langchain_tool(
+            self,
+            tool,
+            tier=tier,
+            name=name,
+            output=output,
+            timeout_s=timeout_s,
+            retries=retries,
+            idempotent=idempotent,
+            description=description,
+        )
+
     def __getitem__(self, name: str) -> ToolSpec:
         try:
             return self._tools[name]

@@ -35,7 +35,7 @@ from railgraph.errors import (
 from railgraph.vocab import RunStatus
 
 if TYPE_CHECKING:
-    from nodes import Decision, ReviewRequest
+    from nodes import ArgRule, Decision, ReviewRequest
     from railgraph._builder import END, FAIL, START, GraphBuilder
     from railgraph._graph import RailGraph
     from railgraph._graph_checks import GraphChecks
@@ -55,6 +55,7 @@ _LAZY = {
     "EdgeSpec": "railgraph._spec",
     "GraphSpec": "railgraph._spec",
     "NodeSpec": "railgraph._spec",
+    "ArgRule": "nodes",
     "Decision": "nodes",
     "ReviewRequest": "nodes",
 }
@@ -73,6 +74,7 @@ __all__ = [
     "GraphSpec",
     "NodeSpec",
     # running and reviewing
+    "ArgRule",
     "Decision",
     "ReviewRequest",
     "RunOutcome",

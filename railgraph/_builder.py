@@ -31,6 +31,7 @@ from nodes import (
     VerifyNode,
 )
 from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
+from railgraph._builder_agent import AgentDeclarations
 from railgraph._checks import check_graph, rejoins, require_field, require_wired, reviewer_names
 from railgraph._graph import RailGraph
 from railgraph._graph_checks import GraphChecks
@@ -45,7 +46,7 @@ S = TypeVar("S", bound=BaseModel)
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
 
-class GraphBuilder(Generic[S]):
+class GraphBuilder(AgentDeclarations, Generic[S]):
     """Declares a graph: nodes of each kind, plain edges, and gate outcomes wired to nodes.
 
     Example:

@@ -275,6 +275,14 @@ def print_pending(
         else:
             line("  action:    let the run go on")
         line(f"  reason:    {plain(p.request.get('reason', ''))}")
+        if p.request.get("call_id"):
+            # A call an agent's model chose: which call, and what led to it.
+            line(
+                f"  call:      {plain(p.request['call_id'])} (turn {p.request.get('turn')}); "
+                f"rule: {plain(p.request.get('rule'))}"
+            )
+            for said in p.request.get("conversation") or []:
+                line(f"    {plain(said['role']):>6}: {plain(str(said.get('content', ''))[:160])}")
         line(
             f"  spent:     {spend.get('steps', 0):g} steps, {spend.get('tool_calls', 0):g} tool "
             f"calls, {spend.get('tokens', 0):g} tokens, ${spend.get('cost_usd', 0):.6f}"
@@ -331,6 +339,10 @@ def pending_json(p: ApprovalRecord) -> dict[str, Any]:
         "path": p.request.get("path"),
         "failures": p.request.get("failures", []),
         "kind": p.request.get("kind", ReviewKind.APPROVAL.value),
+        "call_id": p.request.get("call_id"),
+        "turn": p.request.get("turn"),
+        "rule": p.request.get("rule"),
+        "conversation": p.request.get("conversation", []),
         "created_at": p.created_at,
         "expires_at": p.expires_at,
         "render": f"railgraph render {quote(p.graph)} --run {quote(p.run_id)} "

@@ -228,6 +228,18 @@ def show(
                 esc(json.dumps(c["args"], sort_keys=True)),
             )
         out.print(table)
+    if report["agent_calls"]:
+        calls = Table("node", "turn", "tool", "status", "decision", "by", box=box.SIMPLE_HEAD)
+        for c in report["agent_calls"]:
+            calls.add_row(
+                esc(c["node"]),
+                esc(c["turn"]),
+                esc(c["tool"]),
+                esc(c["status"]),
+                esc(c["decision"] or "-"),
+                esc(c["by"] or "-"),
+            )
+        out.print(calls)
     for d in report["decisions"]:
         out.print(
             plain(

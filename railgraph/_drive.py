@@ -206,15 +206,18 @@ class Driver(ABC):
         ):
             return None, snapshot
         deliveries: dict[str, tuple[str, Any]] = {}
-        for gate, entry in requests_of(snapshot.values).items():
+        targets: set[str] = set()
+        for key, entry in requests_of(snapshot.values).items():
             if entry.open and entry.request_id is not None:
                 approval = await self.store.get_approval(entry.request_id)
                 if approval is not None and approval.status in DELIVERABLE:
-                    deliveries[gate] = (entry.request_id, approval.decision)
+                    deliveries[key] = (entry.request_id, approval.decision)
+                    # An agent keys one request per call; the entry names the agent to run.
+                    targets.add(entry.target(key))
         if deliveries:
             # Each decided gate runs again with its decision; other branches stay parked.
             update = deliveries_update(deliveries)
-            return Command(update=update, goto=sorted(deliveries)), snapshot
+            return Command(update=update, goto=sorted(targets)), snapshot
         return _WAIT, snapshot
 
     async def _settle(

@@ -66,7 +66,9 @@ def node_tools(graph: RailGraph) -> Iterator[tuple[str, str]]:
     for node in graph.spec.nodes:
         if isinstance(node.meta.get("tool"), str) and node.kind is NodeKind.TOOL:
             yield node.id, node.meta["tool"]
-        for name in node.meta.get("tools") or ():
+        for tool in node.meta.get("tools") or ():
+            # An agent's spec lists its tools as {"name", "tier", "policy", ...}.
+            name = tool.get("name") if isinstance(tool, dict) else tool
             if isinstance(name, str):
                 yield node.id, name
 
@@ -168,7 +170,10 @@ def _unbounded_loops(graph: RailGraph) -> list[Violation]:
     loops = to_networkx(graph.spec)
     kinds = {n.id: n.kind for n in graph.spec.nodes}
     for edge in graph.spec.edges:
-        if edge.label == "retry" and kinds[edge.source] is NodeKind.VERIFY:
+        retry = edge.label == GateOutcome.RETRY and kinds[edge.source] is NodeKind.VERIFY
+        # An agent's own loop ends after max_turns model turns: a declared bound too.
+        turns = edge.label == GateOutcome.CONTINUE and kinds[edge.source] is NodeKind.AGENT
+        if retry or turns:
             # A verify gate's retry runs at most max_retries times: a declared bound.
             loops.remove_edges_from(
                 [(edge.source, edge.target, k) for k in list(loops[edge.source][edge.target])]

@@ -14,7 +14,7 @@ import networkx as nx
 from pydantic import SecretBytes, SecretStr
 
 from checkpointers import Redactor
-from nodes import END, FAIL, INTERNAL_CHANNELS, NodeKind, ToolTier
+from nodes import END, FAIL, INTERNAL_CHANNELS, NodeKind, PolicyAction, ToolTier
 from railgraph._checks import to_networkx
 from railgraph._graph import RailGraph
 from railgraph._policy_checks import node_tools
@@ -72,11 +72,20 @@ def _run(graph: RailGraph) -> dict[str, Any]:
         for n in spec.nodes
         if n.kind is NodeKind.APPROVE
     ]
+    # An agent parks on each call its policy sends to a person (one request per call).
+    pauses += [
+        {"gate": agent, "reviews": ", ".join(tools), "expires_after_s": None}
+        for agent, tools in _agent_reviews(graph).items()
+    ]
     used = {name for _, name in node_tools(graph)}
     pauses += [
         {"unknown_effect": t.name}
         for t in graph.tools
-        if t.name in used and t.tier.has_effect and not t.idempotent
+        if t.name in used
+        and t.tier.has_effect
+        and not t.idempotent
+        # a tool the policy blocks never runs, so no crash can leave its outcome unknown
+        and graph.policy.describe(t) != PolicyAction.BLOCK
     ]
     plain: dict[str, list[str]] = {}
     joins: dict[str, list[str]] = {}
@@ -113,6 +122,11 @@ def _loops(graph: RailGraph) -> list[dict[str, Any]]:
             if n.id in component and n.kind is NodeKind.VERIFY and n.meta.get("retry") in component
         ]
         bounds += [f"budget gate {n}" for n in members if spec.node(n).kind is NodeKind.BUDGET]
+        bounds += [
+            f"agent {n} takes at most {spec.node(n).meta.get('max_turns')} model turns"
+            for n in members
+            if spec.node(n).kind is NodeKind.AGENT
+        ]
         bounds += [f"{n}: {graph.checks.bounded[n]}" for n in members if n in graph.checks.bounded]
         found.append({"nodes": members, "bounds": bounds or ["the run's step limit only"]})
     return found
@@ -126,6 +140,9 @@ def _tools(graph: RailGraph) -> list[dict[str, Any]]:
     for n in graph.spec.nodes:
         if n.kind is NodeKind.APPROVE and n.meta.get("tool"):
             reviewed.setdefault(n.meta["tool"], []).append(n.id)
+    for agent, tools in _agent_reviews(graph).items():
+        for name in tools:
+            reviewed.setdefault(name, []).append(agent)
     return [
         {
             "name": t.name,
@@ -142,6 +159,19 @@ def _tools(graph: RailGraph) -> list[dict[str, Any]]:
         }
         for t in graph.tools
     ]
+
+
+def _agent_reviews(graph: RailGraph) -> dict[str, list[str]]:
+    """For each agent node, the tools whose calls its policy may send to a person."""
+    found: dict[str, list[str]] = {}
+    for n in graph.spec.nodes:
+        if n.kind is not NodeKind.AGENT:
+            continue
+        for tool in n.meta.get("tools") or ():
+            name = tool["name"]
+            if name in graph.tools and graph.policy.may_need_approval(graph.tools[name]):
+                found.setdefault(n.id, []).append(name)
+    return found
 
 
 def _memory(graph: RailGraph) -> dict[str, Any]:
@@ -209,6 +239,16 @@ def _trace(graph: RailGraph) -> list[dict[str, Any]]:
                     "action": f"model {node.meta.get('model')}",
                     "records": "llm_call: model, input and output tokens, cost, latency "
                     "(span chat {model})",
+                }
+            )
+        elif node.kind is NodeKind.AGENT:
+            records.append(
+                {
+                    "node": node.id,
+                    "action": f"agent loop, model {node.meta.get('model')}",
+                    "records": "agent_turn: the turn's tool calls; llm_call per turn (span chat "
+                    "{model}); agent_call per call the model chose: arguments, status, decision "
+                    "and reviewer, rule, arguments that ran (span events)",
                 }
             )
         elif node.kind is NodeKind.APPROVE:

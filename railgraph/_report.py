@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from checkpointers import ApprovalRecord, EventRecord, Redactor, RunRecord
 from railgraph._settings import default_secret_words
-from railgraph.vocab import NodeEventKind, ToolCallData, event_kind
+from railgraph.vocab import AgentCallData, NodeEventKind, ToolCallData, event_kind
 
 __all__ = ["display_redactor", "path_of", "trace"]
 
@@ -48,6 +48,22 @@ def _tool_call(node: str | None, call: ToolCallData) -> dict[str, Any]:
     }
 
 
+def _agent_call(node: str | None, call: AgentCallData) -> dict[str, Any]:
+    return {
+        "node": node,
+        "turn": call.get("turn"),
+        "call_id": call.get("call_id"),
+        "tool": call.get("tool"),
+        "args": call.get("args"),
+        "ran_args": call.get("ran_args"),
+        "status": call.get("status"),
+        "decision": call.get("decision"),
+        "by": call.get("by"),
+        "rule": call.get("rule"),
+        "latency_ms": call.get("latency_ms"),
+    }
+
+
 def trace(
     record: RunRecord,
     events: list[EventRecord],
@@ -68,6 +84,13 @@ def trace(
         for e in events
         if _is(e, NodeEventKind.TOOL_CALL)
     ]
+    # Calls an agent's model chose, each with its decision: ok, needs_approval, rejected,
+    # blocked or error (the tool_call entries above are the executions among them).
+    agent_calls = [
+        _agent_call(e.node, cast(AgentCallData, e.data))
+        for e in events
+        if _is(e, NodeEventKind.AGENT_CALL)
+    ]
     node_ms = sum(
         float(e.data.get("duration_ms", 0)) for e in events if _is(e, NodeEventKind.NODE_FINISHED)
     )
@@ -82,6 +105,7 @@ def trace(
         "outcome": {"status": record.status, "reason": record.error},
         "path": path_of(events),
         "tool_calls": tool_calls,
+        "agent_calls": agent_calls,
         "decisions": [
             {
                 "request_id": a.request_id,

@@ -49,6 +49,7 @@ _OPENINFERENCE = {
     "verify": "EVALUATOR",
     "budget": "GUARDRAIL",
     "approve": "GUARDRAIL",
+    "agent": "AGENT",
 }
 _LANGFUSE = {
     "step": "chain",
@@ -58,6 +59,7 @@ _LANGFUSE = {
     "verify": "evaluator",
     "budget": "guardrail",
     "approve": "guardrail",
+    "agent": "agent",
 }
 
 

@@ -33,6 +33,11 @@ __all__ = [
     "START_ID",
     "TERMINAL_IDS",
     "ToolCallStatus",
+    "AgentCallData",
+    "AgentCallOutcome",
+    "AgentCallStatus",
+    "AgentTool",
+    "AgentTurnData",
     "ApprovalDecidedData",
     "ApprovalRequestedData",
     "ApprovalStatus",
@@ -201,6 +206,7 @@ class NodeKind(StrEnum):
     VERIFY = "verify"
     BUDGET = "budget"
     APPROVE = "approve"
+    AGENT = "agent"
 
 
 class GateOutcome(StrEnum):
@@ -222,6 +228,14 @@ class GateOutcome(StrEnum):
     """approve: a person rejected (or nobody decided in time, without ``expired`` wired)."""
     EXPIRED = "expired"
     """approve: nobody decided in time."""
+    ANSWERED = "answered"
+    """agent: the model answered without tool calls."""
+    CONTINUE = "continue"
+    """agent: its own loop; the next model turn, or the calls of the last one."""
+    OUT_OF_TURNS = "out_of_turns"
+    """agent: ``max_turns`` reached without an answer."""
+    ESCALATED = "escalated"
+    """agent: a tool's results kept failing verification."""
 
 
 START_ID: Final = "__start__"
@@ -270,8 +284,24 @@ class NodeMeta(TypedDict, total=False):
     """approve: who may decide; anyone when empty."""
     expires_after_s: float
     """approve: seconds until an undecided request expires."""
+    messages: str
+    """agent: the state field holding the conversation."""
+    max_turns: int
+    """agent: model turns before ``out_of_turns``."""
+    tools: list[AgentTool]
+    """agent: the tools the model may call, each with its tier and policy."""
     status: str
     """a terminal: the run status reaching it ends the run with (``failed``)."""
+
+
+class AgentTool(TypedDict):
+    """One tool of an agent in its :class:`NodeMeta`."""
+
+    name: str
+    tier: str
+    policy: str
+    verifiers: list[str]
+    rule: str | None
 
 
 # -- events --------------------------------------------------------------------------------
@@ -310,6 +340,42 @@ class NodeEventKind(StrEnum):
     APPROVAL_REQUESTED = "approval_requested"
     APPROVAL_DECIDED = "approval_decided"
     EFFECT_REVIEWED = "effect_reviewed"
+    AGENT_TURN = "agent_turn"
+    """An agent's model took a turn, or an agent ran out of turns."""
+    AGENT_CALL = "agent_call"
+    """A call an agent's model chose, with what became of it."""
+
+
+class AgentCallStatus(StrEnum):
+    """What became of a call an agent's model chose, as its ``agent_call`` event says."""
+
+    OK = "ok"
+    NEEDS_APPROVAL = "needs_approval"
+    REJECTED = "rejected"
+    BLOCKED = "blocked"
+    ERROR = "error"
+
+
+class AgentCallOutcome(StrEnum):
+    """How a call an agent's model chose was settled: the ``decision`` of its ``agent_call``
+    event, and the outcome recorded on the answer the model got."""
+
+    OK = "ok"
+    """Ran under the policy's ``auto``."""
+    APPROVED = "approved"
+    """Ran as the model proposed, after a person approved it."""
+    EDITED = "edited"
+    """Ran with arguments a person edited."""
+    REJECTED = "rejected"
+    """A person rejected it (or nobody decided in time); it did not run."""
+    BLOCKED = "blocked"
+    """The policy blocks it; it did not run."""
+    INVALID = "invalid"
+    """An unknown tool or arguments that are not valid; it did not run."""
+    ERROR = "error"
+    """It ran and failed."""
+    VERIFY_FAILED = "verify_failed"
+    """It ran and its result failed verification."""
 
 
 EventKind = RunEventKind | NodeEventKind
@@ -467,6 +533,8 @@ class ApprovalDecidedData(TypedDict):
     host: str | None
     reason: str | None
     args: dict[str, Any] | None
+    call_id: NotRequired[str | None]
+    """The model's id of the call decided, when an agent's call was under review."""
 
 
 class EffectReviewedData(TypedDict):
@@ -481,3 +549,27 @@ class EffectReviewedData(TypedDict):
     reason: str | None
     result: dict[str, Any] | None
     """The result observed, when the person said the effect happened."""
+
+
+class AgentTurnData(TypedDict):
+    """Payload of ``agent_turn``: the turn's tool calls, or the outcome that ended the loop."""
+
+    turn: int
+    calls: NotRequired[list[str]]
+    answered: NotRequired[bool]
+    outcome: NotRequired[str]
+
+
+class AgentCallData(TypedDict):
+    """Payload of ``agent_call``."""
+
+    turn: int
+    call_id: str | None
+    tool: str
+    args: dict[str, Any]
+    status: str
+    decision: str | None
+    by: str | None
+    rule: str | None
+    ran_args: dict[str, Any] | None
+    latency_ms: float

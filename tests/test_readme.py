@@ -106,7 +106,7 @@ def test_the_benchmark_command_prints_its_table(tmp_path: Path) -> None:
 
 def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> None:
     examples, outputs = blocks("python"), blocks("text")
-    assert len(examples) == len(outputs) == 2
+    assert len(examples) == len(outputs) == 3
     for code, expected in zip(examples, outputs, strict=True):
         done = subprocess.run(
             [sys.executable, "-c", code], cwd=tmp_path, env=env(), capture_output=True, text=True
@@ -174,3 +174,15 @@ def test_the_check_example_passes_the_reference_graphs(tmp_path: Path) -> None:
     assert done.stdout == "graph refund (graphs.refund:graph): 5 rules passed\n"
     checked = json.loads((tmp_path / "incident-checks.json").read_text())
     assert (checked["graph"], checked["violations"]) == ("incident", [])
+
+
+def test_the_agent_walkthrough_runs_every_lane(tmp_path: Path) -> None:
+    [block] = [b for b in blocks("bash") if "graphs.support_agent:graph" in b]
+    done = run_script(block, tmp_path)
+    assert "action:    create_refund (irreversible, policy conditional)" in done.stdout
+    assert "call:      call_3_0 (turn 3); rule: create_refund: amount > 100 (holds)" in done.stdout
+    assert "We refunded $300.00 for ticket T-1002." in done.stdout
+    assert re.search(r"create_refund\s+ok\s+edited\s+alice", done.stdout)
+    assert re.search(r"delete_customer\s+blocked\s+blocked", done.stdout)
+    assert "ended budget_exhausted: no third model call" in done.stdout
+    assert (tmp_path / "agent-run.svg").read_text().lstrip().startswith(("<?xml", "<svg"))

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
 from railgraph.vocab import FAIL_ID, GateOutcome, NodeKind, NodeMeta, RunStatus
+from visualize._agent import agent_details, tool_chips
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Mode
 from visualize._text import TIMES, money, number, wrap
 
@@ -100,6 +101,8 @@ def node_details(node: NodeSpec) -> tuple[str, ...]:
             lines.extend(wrap(reviewers, _WIDTH, sep=", "))
         if meta.get("expires_after_s"):
             lines.append(f"expires after {_amount('wall_s', meta['expires_after_s'])}")
+    elif node.kind is NodeKind.AGENT:
+        lines.extend(agent_details(node))
     return tuple(lines)
 
 
@@ -114,6 +117,7 @@ def diagram_node(node: NodeSpec) -> DiagramNode:
         details=node_details(node),
         tier=str(tier) if tier else None,
         failure_terminal=node.id == FAIL_ID or meta.get("status") == RunStatus.FAILED,
+        tools=tool_chips(node),
     )
 
 

@@ -21,6 +21,7 @@ from visualize._style import (
     FADED,
     STOP_LOOK,
     TAKEN_COLOUR,
+    TIER_LOOK,
     LegendItem,
     edge_colour,
     legend,
@@ -61,7 +62,42 @@ def _node_label(node: DiagramNode, detail_colour: str, note_colour: str) -> str:
     parts += [
         f'<font point-size="10" color="{note_colour}"><b>{_h(n)}</b></font>' for n in node.notes
     ]
+    if node.tools:
+        # An HTML label is text or one table: the text goes in the table's first row.
+        text = "<br/>".join(parts)
+        return (
+            '<<table border="0" cellborder="0" cellspacing="0">'
+            f"<tr><td>{text}</td></tr><tr><td>{_chips(node)}</td></tr></table>>"
+        )
     return "<" + "<br/>".join(parts) + ">"
+
+
+_POLICY_MARK = {"auto": "auto", "approve": "needs approval", "block": "⊘ blocked"}
+
+
+def _chips(node: DiagramNode) -> str:
+    """An agent's tools as a grid of cells coloured by tier, three a row."""
+    cells = []
+    for chip in node.tools:
+        look = TIER_LOOK.get(chip.tier, TIER_LOOK["read"])
+        fill, border = look.fill, look.border
+        if chip.emphasis is Emphasis.FADED:
+            fill, border = FADED.fill, FADED.border
+        policy = _POLICY_MARK.get(chip.policy, chip.rule or f"rule: {chip.policy}")
+        lines = [
+            f"<b>{_h(chip.name)}</b>",
+            f'<font point-size="9">{_h(chip.tier)} · {_h(policy)}</font>',
+        ]
+        lines += [
+            f'<font point-size="9" color="{TAKEN_COLOUR}"><b>{_h(n)}</b></font>' for n in chip.notes
+        ]
+        cells.append(f'<td bgcolor="{fill}" color="{border}">{"<br/>".join(lines)}</td>')
+    rows = ["<tr>" + "".join(cells[i : i + 3]) + "</tr>" for i in range(0, len(cells), 3)]
+    return (
+        '<table border="0" cellborder="1" cellspacing="3" cellpadding="3">'
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _node_attrs(node: DiagramNode, mode: Mode) -> dict[str, str]:

@@ -39,6 +39,7 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
     NodeKind.VERIFY: ("{", "}"),
     NodeKind.BUDGET: ("{{", "}}"),
     NodeKind.APPROVE: ("[/", "\\]"),
+    NodeKind.AGENT: ("[[", "]]"),
 }
 _RESERVED = {
     "end",
@@ -135,6 +136,11 @@ def _label(node: DiagramNode) -> str:
     if node.stop is not None:
         lines.append(f"<b>{_text(STOP_LOOK[node.stop][2])}</b>")
     lines += [f"<i>{_text(n)}</i>" for n in node.notes]
+    # An agent's tools: Mermaid cannot colour part of a node, so tier and policy are words.
+    for chip in node.tools:
+        said = "".join(f" · {n}" for n in chip.notes)
+        policy = chip.rule or chip.policy
+        lines.append(f"<small>⚙ {_text(chip.name)}: {chip.tier}, {_text(policy + said)}</small>")
     return "<br/>".join(lines)
 
 

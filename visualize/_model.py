@@ -22,6 +22,7 @@ __all__ = [
     "Emphasis",
     "Mode",
     "StopStatus",
+    "ToolChip",
 ]
 
 
@@ -69,6 +70,24 @@ class Change(StrEnum):
 
 
 @dataclass(frozen=True)
+class ToolChip:
+    """One tool of an agent node, drawn inside it: coloured by tier, with its policy."""
+
+    name: str
+    """The tool's name."""
+    tier: str
+    """Its risk tier; picks the chip's colour."""
+    policy: str
+    """What the graph's policy says of it: auto, approve, block or conditional."""
+    rule: str | None = None
+    """A conditional policy's rule in words (``approve if amount > 100, else auto``)."""
+    notes: tuple[str, ...] = ()
+    """Overlay lines: calls made, decisions and who took them, verdicts."""
+    emphasis: Emphasis = Emphasis.NORMAL
+    """Called in the run (taken), not called (faded), or as designed."""
+
+
+@dataclass(frozen=True)
 class DiagramNode:
     """One node as drawn."""
 
@@ -92,6 +111,8 @@ class DiagramNode:
     """Overlay lines: visits, duration and cost; a decision and its reviewer; rates."""
     change: Change = Change.SAME
     """How the node differs in a diff."""
+    tools: tuple[ToolChip, ...] = ()
+    """An agent node's tools."""
 
 
 @dataclass(frozen=True)

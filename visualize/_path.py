@@ -30,6 +30,7 @@ from railgraph.vocab import (
     RunStatus,
     event_kind,
 )
+from visualize._agent import AgentCall, agent_calls
 from visualize._model import StopStatus
 from visualize._timeline import TimelineEntry, timeline_of
 
@@ -129,6 +130,8 @@ class RunPath:
     """The graph signature the run started on."""
     spec: GraphSpec | None = None
     """The spec the run started on, when the run store kept it."""
+    calls: tuple[AgentCall, ...] = ()
+    """Calls the models of agent nodes chose, with their decisions, in order."""
 
 
 def _edges_into(spec: GraphSpec, target: str, source: Visit | None, start: bool) -> list[EdgeSpec]:
@@ -279,4 +282,5 @@ def path_from_events(
         updated_at=record.updated_at,
         signature=record.signature,
         spec=started_on,
+        calls=agent_calls(events),
     )

@@ -14,7 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from railgraph._spec import GraphSpec
-from railgraph.vocab import CANCEL_DECISION, ApprovalStatus, DecisionKind
+from railgraph.vocab import CANCEL_DECISION, ApprovalStatus, DecisionKind, NodeKind
+from visualize._agent import run_overlay
 from visualize._design import design_diagram
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
 from visualize._path import Decision, RunPath, Visit
@@ -134,20 +135,19 @@ def run_diagram(spec: GraphSpec, path: RunPath) -> Diagram:
         visit_note = _visit_note(seen)
         if visit_note:
             notes.append(visit_note)
-        if node.id in decisions:
+        if node.id in decisions and node.kind is not NodeKind.AGENT:
             notes += _decision_notes(decisions[node.id])
         elif node.id == final and path.reason:
             notes += _reason_lines(path.reason)
         stop = path.stops.get(node.id)
         taken = bool(seen) or node.id in entered
-        nodes.append(
-            replace(
-                node,
-                emphasis=Emphasis.TAKEN if taken else Emphasis.FADED,
-                stop=stop,
-                notes=tuple(notes),
-            )
+        drawn = replace(
+            node,
+            emphasis=Emphasis.TAKEN if taken else Emphasis.FADED,
+            stop=stop,
+            notes=tuple(notes),
         )
+        nodes.append(run_overlay(drawn, path.calls))
     edges: list[DiagramEdge] = []
     for edge in design.edges:
         orders = tuple(steps.get((edge.source, edge.target, edge.label), ()))

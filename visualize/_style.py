@@ -56,6 +56,7 @@ KIND_LOOK: dict[NodeKind, Look] = {
     NodeKind.VERIFY: Look("diamond", "#e0f7fa", "#00838f"),
     NodeKind.BUDGET: Look("octagon", "#fff8e1", "#8d6e00"),
     NodeKind.APPROVE: Look("house", "#fce4ec", "#ad1457"),
+    NodeKind.AGENT: Look("component", "#e8eaf6", "#283593"),
 }
 """Shape and colours of each node kind (a tool's colours come from its tier)."""
 
@@ -154,6 +155,7 @@ _KIND_TEXT = {
     NodeKind.VERIFY: "verify gate",
     NodeKind.BUDGET: "budget gate",
     NodeKind.APPROVE: "approve gate",
+    NodeKind.AGENT: "agent loop",
 }
 
 
@@ -171,6 +173,7 @@ def legend(diagram: Diagram) -> tuple[LegendItem, ...]:
     """The legend entries for what ``diagram`` actually shows, in a fixed order."""
     kinds = {n.kind for n in diagram.nodes}
     tiers = {n.tier for n in diagram.nodes if n.kind is NodeKind.TOOL}
+    tiers |= {chip.tier for n in diagram.nodes for chip in n.tools}
     items: list[LegendItem] = []
     for kind, text in _KIND_TEXT.items():
         if kind in kinds:

@@ -9,6 +9,9 @@ from typing import Any, cast
 
 from checkpointers import EventRecord
 from railgraph.vocab import (
+    AgentCallData,
+    AgentCallStatus,
+    AgentTurnData,
     ApprovalDecidedData,
     ApprovalRequestedData,
     BudgetCheckData,
@@ -107,6 +110,23 @@ def _entry(event: EventRecord) -> TimelineEntry | None:
         text = f"decision {decided.get('decision')} by {decided.get('by')}"
         if decided.get("reason"):
             text += f": {decided.get('reason')}"
+    elif kind == NodeEventKind.AGENT_TURN:
+        turn = cast(AgentTurnData, d)
+        calls = ", ".join(map(str, turn.get("calls") or [])) or "no tool calls: answered"
+        text = f"turn {turn.get('turn')}: {calls}"
+    elif kind == NodeEventKind.AGENT_CALL:
+        agent_call = cast(AgentCallData, d)
+        status = agent_call.get("status")
+        decision = agent_call.get("decision")
+        text = f"call {agent_call.get('tool')} (turn {agent_call.get('turn')}): {status}"
+        if agent_call.get("by"):
+            text += f", {decision} by {agent_call.get('by')}"
+        elif decision not in (None, AgentCallStatus.OK, status):
+            text += f" ({decision})"
+        text += f" · args {_json(agent_call.get('args'))}"
+        if agent_call.get("ran_args") not in (None, agent_call.get("args")):
+            text += f" · ran {_json(agent_call.get('ran_args'))}"
+        duration = float(agent_call.get("latency_ms") or 0.0)
     elif kind == RunEventKind.RUN_STARTED:
         text = f"run started · input {_json(cast(RunStartedData, d).get('input'))}"
     elif kind in _RUN_ENDS:

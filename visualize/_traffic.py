@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from railgraph._spec import GraphSpec
 from railgraph.vocab import GateOutcome, NodeKind, RunStatus
+from visualize._agent import traffic_overlay
 from visualize._design import design_diagram
 from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
 from visualize._path import RunPath
@@ -94,7 +95,8 @@ def traffic_diagram(spec: GraphSpec, paths: Sequence[RunPath]) -> Diagram:
             node, runs, visits_at[node.id], stopped_at[node.id], escalated[node.id], total
         )
         emphasis = Emphasis.TAKEN if runs else Emphasis.FADED
-        nodes.append(replace(node, emphasis=emphasis, notes=notes))
+        drawn = replace(node, emphasis=emphasis, notes=notes)
+        nodes.append(traffic_overlay(drawn, [p.calls for p in paths]))
     edges: list[DiagramEdge] = []
     for edge in design.edges:
         count = edge_count[(edge.source, edge.target, edge.label)]

@@ -223,3 +223,36 @@ def test_secret_fields_and_undeclared_owner_are_reported() -> None:
     ]
     assert profile["owner"] == {"owner": None, "reviewers": []}
     assert "owner _not declared_ (GraphBuilder(owner=...))" in profile_markdown(profile)
+
+
+def test_an_agent_loops_profile_shows_its_reviews_bound_and_trace() -> None:
+    profile = design_profile(load_graph("graphs.support_agent:graph"), "graphs.support_agent:graph")
+
+    run = profile["run"]
+    assert run["entry"] == ["support"]
+    assert run["ends"] == [
+        {"node": "support", "outcome": "answered", "status": "completed"},
+        {"node": "support", "outcome": "out_of_turns", "status": "failed"},
+    ]
+    # The agent parks on each refund over the rule's limit; the blocked delete_customer
+    # never runs, so no crash can leave its outcome unknown.
+    assert run["pauses"] == [
+        {"gate": "support", "reviews": "create_refund", "expires_after_s": None},
+    ]
+    assert run["loops"] == [
+        {"nodes": ["support"], "bounds": ["agent support takes at most 8 model turns"]}
+    ]
+    tools = {t["name"]: (t["policy"], t["approval"], t["called_by"]) for t in profile["tools"]}
+    assert tools == {
+        "create_refund": ("conditional", ["support"], ["support"]),
+        "delete_customer": ("block", [], ["support"]),
+        "load_ticket": ("auto", [], ["support"]),
+        "lookup_invoice": ("auto", [], ["support"]),
+        "notify_customer": ("auto", [], ["support"]),
+    }
+    assert [(t["node"], t["action"]) for t in profile["trace"]] == [
+        ("support", "agent loop, model scripted-support-model"),
+        ("support", "irreversible tool create_refund"),
+        ("support", "external tool notify_customer"),
+        ("support", "irreversible tool delete_customer"),
+    ]

@@ -19,6 +19,7 @@ from graphs._helpdesk import Helpdesk
 from graphs._services import ServiceCatalogue
 from graphs.incident import make_graph as make_incident
 from graphs.refund import make_graph as make_refund
+from graphs.support_agent import make_graph as make_support_agent
 from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, InputError, Runner
 from railgraph._telemetry_plan import TRACE_EXPORTED
@@ -648,3 +649,110 @@ async def test_a_failing_exporter_never_changes_the_runs_outcome(
             f"could not export run {outcome.run_id} as OpenTelemetry spans",
         )
     ]
+
+
+async def test_an_agent_loop_is_one_span_per_step_with_its_chats_tools_and_calls(
+    traced: Runner, spans: tuple[TracerProvider, InMemorySpanExporter], tmp_path: Path
+) -> None:
+    graph = make_support_agent(helpdesk=Helpdesk(tmp_path / "helpdesk.db"))
+    outcome = await traced.start(graph, {"ticket_id": "T-1001"}, started_by="carol")
+    exported = take(spans[1])
+
+    assert outcome.status == "completed"
+    # One agent span per step: a model turn (its chat span and an agent_turn event), or the
+    # calls of that turn (an execute_tool span per call that ran, an agent_call event per
+    # call, the blocked delete_customer included).
+    assert tree(exported) == [
+        "invoke_workflow support_agent",
+        "  agent support [agent_turn]",
+        "    chat scripted-support-model",
+        "  agent support [agent_call]",
+        "    execute_tool load_ticket",
+        "  agent support [agent_turn]",
+        "    chat scripted-support-model",
+        "  agent support [agent_call, agent_call]",
+        "    execute_tool lookup_invoice",
+        "  agent support [agent_turn]",
+        "    chat scripted-support-model",
+        "  agent support [agent_call]",
+        "    execute_tool create_refund",
+        "  agent support [agent_turn]",
+        "    chat scripted-support-model",
+        "  agent support [agent_call]",
+        "    execute_tool notify_customer",
+        "  agent support [agent_turn]",
+        "    chat scripted-support-model",
+    ]
+    assert len({s.context.trace_id for s in exported if s.context}) == 1
+    steps = find(exported, "agent support")
+    assert [attrs(s, "railgraph.node.outcome")["railgraph.node.outcome"] for s in steps] == [
+        *["continue"] * 8,
+        "answered",
+    ]
+    assert attrs(
+        steps[0],
+        "railgraph.node.kind",
+        "openinference.span.kind",
+        "langfuse.observation.type",
+        "graph.node.id",
+        "graph.node.parent_id",
+    ) == {
+        "railgraph.node.kind": "agent",
+        "openinference.span.kind": "AGENT",
+        "langfuse.observation.type": "agent",
+        "graph.node.id": "support",
+        "graph.node.parent_id": "support_agent",
+    }
+
+    # The chat spans come from the agent's llm_call events, one per model turn.
+    events = await traced.store.list_events(outcome.run_id)
+    llm_calls = [e for e in events if e.kind == "llm_call"]
+    chats = find(exported, "chat scripted-support-model")
+    assert len(llm_calls) == len(chats) == 5
+    assert [attrs(c, "gen_ai.usage.input_tokens")["gen_ai.usage.input_tokens"] for c in chats] == [
+        e.data["input_tokens"] for e in llm_calls
+    ]
+
+    # The execute_tool spans come from its tool_call events: what ran, with the ledger.
+    [refund_call] = [
+        e for e in events if e.kind == "tool_call" and e.data["tool"] == "create_refund"
+    ]
+    assert refund_call.node == "support"
+    refund = one(exported, "execute_tool create_refund")
+    assert attrs(
+        refund,
+        "gen_ai.tool.name",
+        "gen_ai.tool.call.id",
+        "railgraph.tool.tier",
+        "railgraph.tool.policy",
+        "railgraph.tool.ledger",
+        "railgraph.tool.status",
+    ) == {
+        "gen_ai.tool.name": "create_refund",
+        "gen_ai.tool.call.id": refund_call.data["idempotency_key"],
+        "railgraph.tool.tier": "irreversible",
+        "railgraph.tool.policy": "auto",  # 42.50 is under the approval rule's $100
+        "railgraph.tool.ledger": "executed",
+        "railgraph.tool.status": "ok",
+    }
+    assert refund.attributes is not None
+    assert json.loads(str(refund.attributes["gen_ai.tool.call.arguments"])) == {
+        "amount": 42.5,
+        "invoice_id": "INV-5001",
+        "ticket_id": "T-1001",
+    }
+    assert [s.name for s in find(exported, "execute_tool delete_customer")] == []
+
+    # The blocked call ran nothing: it is an agent_call event on its step, with the rule.
+    [_, blocked] = steps[3].events
+    assert blocked.name == "agent_call"
+    assert dict(blocked.attributes or {}) == {
+        "railgraph.turn": 2,
+        "railgraph.call_id": "call_2_1",
+        "railgraph.tool": "delete_customer",
+        "railgraph.args": '{"customer_id":"C-1"}',
+        "railgraph.status": "blocked",
+        "railgraph.decision": "blocked",
+        "railgraph.rule": "tool delete_customer → block",
+        "railgraph.latency_ms": 0.0,
+    }

@@ -14,6 +14,7 @@ from railgraph import vocab
 from railgraph.vocab import (
     DELIVERABLE,
     ENDED,
+    AgentCallStatus,
     ApprovalStatus,
     DecisionKind,
     EffectStatus,
@@ -69,6 +70,7 @@ def test_values_are_the_stored_strings() -> None:
         "verify",
         "budget",
         "approve",
+        "agent",
     ]
 
 
@@ -116,6 +118,8 @@ def test_run_and_node_event_kinds_are_disjoint() -> None:
         "approval_requested",
         "approval_decided",
         "effect_reviewed",
+        "agent_turn",
+        "agent_call",
     }
 
 
@@ -132,7 +136,7 @@ def test_run_and_node_event_kinds_are_disjoint() -> None:
         # what older releases also wrote at the refused node: no run-level event
         ("budget_exhausted", {"dimension": "steps", "used": 2, "limit": 2}, None),
         # a kind of a newer release stays readable, as nothing this release knows
-        ("agent_turn", {}, None),
+        ("tool_batch", {}, None),
     ],
 )
 def test_event_kind(kind: str, data: dict[str, object], expected: object) -> None:
@@ -149,6 +153,7 @@ def _vocabulary() -> tuple[set[str], set[str]]:
         DecisionKind,
         RunEventKind,
         NodeEventKind,
+        AgentCallStatus,
     ]
     values = {member.value for enum in enums for member in enum}
     return {v for v in values if "_" in v}, values

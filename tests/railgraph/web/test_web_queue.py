@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -346,3 +347,38 @@ def test_parallel_requests_of_one_run_are_decided_one_by_one(
         "approve_rollback": ("approved", "bob"),
         "approve_status_page": ("rejected", "bob"),
     }
+
+
+AGENT_DESK = '''
+"""The support agent on a helpdesk of its own beside the test's database."""
+from pathlib import Path
+
+from graphs._helpdesk import Helpdesk
+from graphs.support_agent import make_graph
+
+graph = make_graph(helpdesk=Helpdesk(Path(__file__).parent / "helpdesk.db"))
+'''
+
+
+def test_an_agent_call_under_review_shows_its_arguments_and_recent_conversation(
+    client: TestClient, world: World, isolated: Path
+) -> None:
+    (isolated / "agentdesk.py").write_text(AGENT_DESK)
+    run_id = world.start("agentdesk:graph", {"ticket_id": "T-1002"}, by="dave")
+    request_id = only_request(world, run_id)
+    sign_in(client, "bob")
+    page = client.get("/queue").text
+    card = page[page.index(f'id="request-{request_id}"') :]
+    card = card[: card.index("</article>")]
+    # the model's own call: the tool, its exact arguments, the rule that fired
+    assert "<h2>create_refund" in card and 'class="tier tier-irreversible">' in card
+    assert "<th>amount</th><td><code>480.0</code></td>" in card
+    assert "<th>invoice_id</th><td><code>&#34;INV-5002&#34;</code></td>" in card
+    assert "create_refund: amount &gt; 100 (holds) → approve" in card
+    # the turns that led to it, each with its role and its text
+    conversation = card[card.index('<ol class="conversation">') : card.index("</ol>")]
+    turns = re.findall(r"<li><b>([^<]*)</b> ([^<]*)</li>", conversation)
+    assert [role for role, _ in turns] == ["ai", "tool", "ai", "tool", "tool", "ai"]
+    assert turns[-1][1].startswith("calls create_refund(")
+    assert "&#34;amount&#34;:480.0" in turns[-1][1]
+    assert all(text.strip() for _, text in turns)
