@@ -10,8 +10,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from checkpointers import (
     ApprovalRecord,
     EffectRecord,
@@ -19,9 +17,9 @@ from checkpointers import (
     RunStore,
     lease_live,
 )
-from nodes import Decision, ReviewRequest, merge_edit, observed_result
+from nodes import Decision, ReviewRequest
 from nodes._channels import open_requests
-from nodes._review import same_person
+from railgraph._decisions import checked_decision, parse_decision
 from railgraph._graph import RailGraph
 from railgraph._identity import os_host, os_user
 from railgraph._lease import busy_message
@@ -33,7 +31,6 @@ from railgraph.vocab import (
     ApprovalStatus,
     DecisionKind,
     NodeEventKind,
-    ReviewKind,
     RunEventKind,
     RunStatus,
 )
@@ -103,7 +100,7 @@ class ReviewQueue(ABC):
         rail = self._graph_of(record)
         await self._check_signature(record, rail, allow_changed_graph)
         review = ReviewRequest.model_validate(request.request)
-        checked = _checked(decision, review, rail, record, request.request_id)
+        checked = checked_decision(decision, review, rail, record, request.request_id)
         reviewed = review.action.args if review.action is not None else None
         stamped = checked.model_copy(
             update={
@@ -167,7 +164,7 @@ class ReviewQueue(ABC):
         request_id: str | None = None,
     ) -> RunOutcome:
         """Approve a paused run's request as proposed, or with ``edit`` merged into its args."""
-        decision = _decision(
+        decision = parse_decision(
             {
                 "decision": DecisionKind.EDIT if edit else DecisionKind.APPROVE,
                 "by": by,
@@ -191,7 +188,7 @@ class ReviewQueue(ABC):
         strictly). The ledger records the effect as completed with it and the run goes on
         as if the call had returned it; the call is not sent again.
         """
-        decision = _decision(
+        decision = parse_decision(
             {"decision": DecisionKind.HAPPENED, "by": by, "result": dict(result), "reason": reason}
         )
         return await self.decide(run_id, decision, request_id=request_id)
@@ -200,7 +197,7 @@ class ReviewQueue(ABC):
         self, run_id: str, *, by: str, reason: str, request_id: str | None = None
     ) -> RunOutcome:
         """Reject a paused run's request; the run takes the gate's ``rejected`` outcome."""
-        decision = _decision({"decision": DecisionKind.REJECT, "by": by, "reason": reason})
+        decision = parse_decision({"decision": DecisionKind.REJECT, "by": by, "reason": reason})
         return await self.decide(run_id, decision, request_id=request_id)
 
     async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
@@ -375,69 +372,3 @@ class ReviewQueue(ABC):
                 )
             out.append(approval)
         return out
-
-
-def _checked(
-    decision: Decision,
-    review: ReviewRequest,
-    rail: RailGraph,
-    record: RunRecord,
-    request_id: str,
-) -> Decision:
-    """The decision if this reviewer may take it on this request, with its data checked.
-
-    Names are compared trimmed and case-insensitively. An edit's arguments and an observed
-    result are checked strictly against the tool's schemas and stored as checked.
-
-    Raises:
-        DecisionError: Naming what is wrong; the request stays pending.
-    """
-    if review.reviewers and not any(same_person(decision.by, r) for r in review.reviewers):
-        raise DecisionError(
-            f"{decision.by} may not decide request {request_id}; its reviewers are "
-            f"{', '.join(review.reviewers)}"
-        )
-    if (
-        decision.decision.approves
-        and not review.allow_self_approval
-        and same_person(decision.by, record.started_by)
-    ):
-        raise DecisionError(
-            f"{decision.by} started run {record.run_id} and may not approve it; "
-            "ask another reviewer"
-        )
-    if decision.decision == DecisionKind.EXPIRE:
-        raise DecisionError("only railgraph expires requests; approve, edit or reject")
-    unknown_effect = review.kind == ReviewKind.UNKNOWN_EFFECT
-    if decision.decision == DecisionKind.HAPPENED:
-        if not unknown_effect or review.action is None:
-            raise DecisionError(
-                f"request {request_id} asks for an approval, not about an effect a crash left "
-                "unknown; approve, edit or reject it"
-            )
-        result = observed_result(rail.tools[review.action.tool], decision.result or {})
-        return decision.model_copy(update={"result": result})
-    if decision.decision == DecisionKind.EDIT:
-        if unknown_effect:
-            raise DecisionError(
-                f"request {request_id} asks whether to send a call again after a crash; its "
-                "arguments cannot change — approve to send it again, say it happened with "
-                "its result, or reject it"
-            )
-        if review.action is None:
-            raise DecisionError(
-                f"request {request_id} reviews no action, so there are no arguments "
-                "to edit; approve or reject it"
-            )
-        # Refused here, while the request is still pending; the gate merges it again.
-        merge_edit(rail.tools[review.action.tool], review.action.args, decision.args or {})
-    return decision
-
-
-def _decision(data: Mapping[str, Any]) -> Decision:
-    try:
-        return Decision.model_validate(dict(data))
-    except ValidationError as exc:
-        raise DecisionError(
-            "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        ) from None
