@@ -12,14 +12,22 @@ from typing import Annotated
 
 import typer
 
-from railgraph import _cli_profile, _cli_prune, _cli_render, _cli_review, _cli_runs, _cli_web
+from railgraph import (
+    _cli_profile,
+    _cli_prune,
+    _cli_render,
+    _cli_review,
+    _cli_runs,
+    _cli_web,
+    _cli_worker,
+)
 from railgraph._cli_app import app, err
 from railgraph._cli_text import esc
 
 __all__ = ["DEBUG_ENV", "app", "main"]
 
 # Importing the command modules registers their commands on the app.
-_COMMANDS = (_cli_runs, _cli_review, _cli_render, _cli_web, _cli_profile, _cli_prune)
+_COMMANDS = (_cli_runs, _cli_review, _cli_render, _cli_web, _cli_profile, _cli_prune, _cli_worker)
 
 DEBUG_ENV = "RAILGRAPH_DEBUG"
 """Set to 1 to see the Python traceback of an unexpected error instead of a message."""

@@ -1,0 +1,154 @@
+"""The workers' sweep: which runs need a driver (exact sets), and what a drive job does."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from checkpointers import Lease
+from graphs.refund import make_graph
+from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph._sweep import DriveReason, read_snapshot, runs_to_drive
+from railgraph._work_queue import WorkQueue, queue_url
+from railgraph._worker import BUSY, Worker
+from railgraph.errors import InputError
+from tests.conftest import FakeTime
+
+REF = "graphs.refund:graph"
+EXPIRING = "tests.expiring:graph"
+
+
+class Ask(BaseModel):
+    note: str = ""
+
+
+def expiring() -> RailGraph:
+    g = GraphBuilder("expiring", Ask)
+    g.approve("ask", approved="yes", rejected=END, expired="late", expires_after_s=60)
+    g.step("yes", lambda s: {"note": "approved"})
+    g.step("late", lambda s: {"note": "expired"})
+    g.edge(START, "ask").edge("yes", END).edge("late", END)
+    return g.build()
+
+
+@pytest.fixture
+async def runner(tmp_path: Path, fake_time: FakeTime) -> Runner:
+    async with Runner.open(tmp_path / "rg.db", clock=fake_time.clock, lease_s=30) as opened:
+        opened.register(REF, make_graph())
+        opened.register(EXPIRING, expiring())
+        yield opened  # type: ignore[misc]
+
+
+async def a_world(runner: Runner, fake_time: FakeTime) -> None:
+    """Runs in every state the sweep tells apart, each named for what it is."""
+    store = runner.store
+    await runner.start(REF, {"ticket_id": "T-1001"}, run_id="completed")
+    await runner.start(REF, {"ticket_id": "T-1002"}, run_id="waiting")
+    await runner.start(REF, {"ticket_id": "T-1002"}, run_id="decided")
+    await runner.start(REF, {"ticket_id": "T-1002"}, run_id="delivered")
+    await runner.start(EXPIRING, {}, run_id="expiring")
+    await runner.submit(REF, {"ticket_id": "T-1001"}, run_id="queued")
+    for run_id in ("lapsed", "dead_pid", "live_elsewhere", "live_here"):
+        await runner.submit(REF, {"ticket_id": "T-1001"}, run_id=run_id)
+    fake_time.advance(10)
+    await runner.approve("decided", by="ann", deliver=False)
+    await runner.approve("delivered", by="ann")
+    # A lease taken at t+10 for 30 s from another host: live until t+40.
+    await store.acquire_lease("lapsed", Lease("gone", "other-host", 1), ttl=5)
+    await store.acquire_lease("live_elsewhere", Lease("far", "other-host", 1), ttl=300)
+    # On this host, a process that no longer exists holds a lease that has not expired.
+    dead = Lease("dead", socket.gethostname(), 2**22 + 12345)
+    await store.acquire_lease("dead_pid", dead, ttl=300)
+    await store.acquire_lease("live_here", Lease.here("alive"), ttl=300)
+    fake_time.advance(55)  # t+65: the 5 s lease lapsed; the 60 s request expired
+
+
+async def test_the_sweep_selects_exactly_the_runs_nobody_drives(
+    runner: Runner, fake_time: FakeTime
+) -> None:
+    await a_world(runner, fake_time)
+
+    snapshot = await read_snapshot(runner.store, fake_time.now)
+    due = runs_to_drive(snapshot, fake_time.now)
+
+    assert due == {
+        "queued": DriveReason.UNDRIVEN,
+        "lapsed": DriveReason.LAPSED,
+        "dead_pid": DriveReason.LAPSED,
+        "decided": DriveReason.DECIDED,
+        "expiring": DriveReason.EXPIRED,
+    }
+    # Judged from another host, the dead process is unknown: its lease is still live.
+    assert runs_to_drive(snapshot, fake_time.now, host="elsewhere") == {
+        "queued": DriveReason.UNDRIVEN,
+        "lapsed": DriveReason.LAPSED,
+        "decided": DriveReason.DECIDED,
+        "expiring": DriveReason.EXPIRED,
+    }
+
+
+async def test_a_drive_job_brings_each_run_as_far_as_it_goes(
+    runner: Runner, fake_time: FakeTime, postgres_free_url: str
+) -> None:
+    await a_world(runner, fake_time)
+    worker = Worker(runner, WorkQueue(postgres_free_url))
+
+    got = {
+        run_id: await worker.drive(run_id)
+        for run_id in (
+            "completed",
+            "waiting",
+            "decided",
+            "expiring",
+            "queued",
+            "lapsed",
+            "dead_pid",
+            "live_elsewhere",
+            "live_here",
+        )
+    }
+
+    assert got == {
+        "completed": "completed",
+        "waiting": "paused",  # nothing was decided: it stays paused
+        "decided": "completed",
+        "expiring": "completed",
+        "queued": "completed",
+        "lapsed": "completed",
+        "dead_pid": "completed",
+        "live_elsewhere": BUSY,
+        "live_here": BUSY,
+    }
+    expired = await runner.store.get_run("expiring")
+    assert expired is not None and expired.result == {"note": "expired"}
+    now = fake_time.now
+    assert runs_to_drive(await read_snapshot(runner.store, now), now) == {}
+
+
+@pytest.fixture
+def postgres_free_url() -> str:
+    """A queue URL that is never connected to: a drive job needs no queue."""
+    return "postgresql://unused.invalid/queue"
+
+
+def test_the_queue_needs_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAILGRAPH_QUEUE_DB", raising=False)
+    with pytest.raises(InputError) as missing:
+        queue_url(None, Path("rg.db"))
+    assert str(missing.value) == (
+        "workers take their jobs from a queue in PostgreSQL: pass --queue-db "
+        "postgresql://HOST/DB (or set RAILGRAPH_QUEUE_DB), or keep the runs themselves in "
+        "PostgreSQL with --db postgresql://HOST/DB"
+    )
+    with pytest.raises(InputError) as a_file:
+        queue_url("jobs.db", None)
+    assert str(a_file.value) == (
+        "the work queue lives in PostgreSQL: --queue-db must be a postgresql:// URL, not a file"
+    )
+    assert queue_url(None, "postgresql://db/runs") == "postgresql://db/runs"
+    monkeypatch.setenv("RAILGRAPH_QUEUE_DB", "postgresql://db/jobs")
+    assert queue_url(None, "postgresql://db/runs") == "postgresql://db/jobs"
+    assert queue_url("postgresql://db/other", None) == "postgresql://db/other"
