@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from checkpointers import Lease
+from nodes import ToolRegistry
 from graphs.refund import make_graph
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._sweep import DriveReason, read_snapshot, runs_to_drive
@@ -152,3 +154,64 @@ def test_the_queue_needs_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAILGRAPH_QUEUE_DB", "postgresql://db/jobs")
     assert queue_url(None, "postgresql://db/runs") == "postgresql://db/jobs"
     assert queue_url("postgresql://db/other", None) == "postgresql://db/other"
+
+
+class Step(BaseModel):
+    n: int
+
+
+class Done(BaseModel):
+    ok: bool
+
+
+class Two(BaseModel):
+    first: dict[str, bool] | None = None
+    second: dict[str, bool] | None = None
+
+
+async def test_a_drive_cancelled_by_a_stopping_worker_gives_its_lease_up(
+    runner: Runner, postgres_free_url: str
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write")
+    async def work(args: Step) -> Done:
+        calls.append(args.n)
+        if len(calls) == 1:
+            entered.set()
+            await release.wait()
+        return Done(ok=True)
+
+    g = GraphBuilder("two_steps", Two, tools=tools)
+    g.tool("first", tool="work", args=lambda s: {"n": 1}, output="first")
+    g.tool("second", tool="work", args=lambda s: {"n": 2}, output="second")
+    g.edge(START, "first").edge("first", "second").edge("second", END)
+    runner.register("tests.two:graph", g.build())
+    await runner.submit("tests.two:graph", {}, run_id="slow")
+    worker = Worker(runner, WorkQueue(postgres_free_url))
+
+    drive = asyncio.create_task(worker.drive("slow"))
+    await entered.wait()
+    drive.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await drive
+
+    record = await runner.store.get_run("slow")
+    assert record is not None
+    assert (record.status, record.lease_owner, record.error) == (
+        "running",
+        None,
+        "the worker driving run slow stopped; another worker takes it over",
+    )
+    now = runner.clock()
+    assert runs_to_drive(await read_snapshot(runner.store, now), now) == {
+        "slow": DriveReason.UNDRIVEN
+    }
+    # The next drive finds the first call `started` and unconfirmed: a person is asked.
+    release.set()
+    assert await worker.drive("slow") == "paused"
+    (request,) = await runner.store.list_approvals(run_id="slow")
+    assert (request.node, request.request["kind"]) == ("first", "unknown_effect")
+    assert calls == [1]
