@@ -66,6 +66,9 @@ class Worker:
         self.runner = runner
         self.queue = queue
         self.stalled_after_s = stalled_after_s
+        self._driving: set[str] = set()
+        """Runs a job of this worker drives now: its jobs share one lease owner, which the
+        store would let in twice."""
         app = queue.app
         # No procrastinate `lock`: a job of a killed worker would hold it until someone
         # retried that job. The run's lease already keeps one driver per run.
@@ -78,6 +81,15 @@ class Worker:
     async def drive(self, run_id: str) -> str:
         """Bring a run as far as it can go now: apply its expired requests, deliver its
         decisions, continue it after a crash, or start it. Returns where it stands."""
+        if run_id in self._driving:
+            return BUSY
+        self._driving.add(run_id)
+        try:
+            return await self._drive(run_id)
+        finally:
+            self._driving.discard(run_id)
+
+    async def _drive(self, run_id: str) -> str:
         runner = self.runner
         try:
             await runner.expire(run_id=run_id)

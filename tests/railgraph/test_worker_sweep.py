@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from checkpointers import Lease
-from nodes import ToolRegistry
 from graphs.refund import make_graph
+from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._sweep import DriveReason, read_snapshot, runs_to_drive
 from railgraph._work_queue import WorkQueue, queue_url
@@ -169,11 +169,8 @@ class Two(BaseModel):
     second: dict[str, bool] | None = None
 
 
-async def test_a_drive_cancelled_by_a_stopping_worker_gives_its_lease_up(
-    runner: Runner, postgres_free_url: str
-) -> None:
-    entered, release = asyncio.Event(), asyncio.Event()
-    calls: list[int] = []
+def two_steps(calls: list[int], entered: asyncio.Event, release: asyncio.Event) -> RailGraph:
+    """Two write-tier calls; the first waits for ``release``."""
     tools = ToolRegistry()
 
     @tools.tool(tier="write")
@@ -188,7 +185,34 @@ async def test_a_drive_cancelled_by_a_stopping_worker_gives_its_lease_up(
     g.tool("first", tool="work", args=lambda s: {"n": 1}, output="first")
     g.tool("second", tool="work", args=lambda s: {"n": 2}, output="second")
     g.edge(START, "first").edge("first", "second").edge("second", END)
-    runner.register("tests.two:graph", g.build())
+    return g.build()
+
+
+async def test_one_worker_drives_a_run_once_however_many_of_its_jobs_ask(
+    runner: Runner, postgres_free_url: str
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+    runner.register("tests.two:graph", two_steps(calls, entered, release))
+    await runner.submit("tests.two:graph", {}, run_id="slow")
+    worker = Worker(runner, WorkQueue(postgres_free_url))
+
+    # Two jobs for the run, fetched together by one worker: both read the run before
+    # either takes the lease, and the lease's owner is the same for both.
+    both = asyncio.gather(worker.drive("slow"), worker.drive("slow"))
+    await entered.wait()
+    release.set()
+
+    assert sorted(await both) == [BUSY, "completed"]
+    assert calls == [1, 2]
+
+
+async def test_a_drive_cancelled_by_a_stopping_worker_gives_its_lease_up(
+    runner: Runner, postgres_free_url: str
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    calls: list[int] = []
+    runner.register("tests.two:graph", two_steps(calls, entered, release))
     await runner.submit("tests.two:graph", {}, run_id="slow")
     worker = Worker(runner, WorkQueue(postgres_free_url))
 
