@@ -25,6 +25,7 @@ import pytest
 from checkpointers import RunRecord, open_store
 from graphs._helpdesk import Helpdesk
 from railgraph._work_queue import QUEUE_ENV
+from tests.postgres_server import PostgresServer
 from tests.railgraph._worker_graphs import CRASH_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,9 +35,14 @@ WAIT_S = 120.0
 """How long a test waits for the workers before it reports what is stuck."""
 
 
+# Add "postgresql" once `Runner.open` takes a postgresql:// URL: nothing else changes.
 @pytest.fixture(params=["sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where every process keeps the runs: a SQLite file on this machine."""
+    """Where every process keeps the runs: a SQLite file on this machine, or a PostgreSQL
+    database of this test's own (apart from the queue's)."""
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        return server.create_database()
     return str(tmp_path / ".railgraph" / "railgraph.db")
 
 

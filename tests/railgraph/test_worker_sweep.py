@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
 from checkpointers import Lease
 from graphs.refund import make_graph
 from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph._cli import app
 from railgraph._sweep import DriveReason, read_snapshot, runs_to_drive
 from railgraph._work_queue import WorkQueue, queue_url
 from railgraph._worker import BUSY, Worker
@@ -239,3 +241,20 @@ async def test_a_drive_cancelled_by_a_stopping_worker_gives_its_lease_up(
     (request,) = await runner.store.list_approvals(run_id="slow")
     assert (request.node, request.request["kind"]) == ("first", "unknown_effect")
     assert calls == [1]
+
+
+def test_queue_without_a_queue_database_says_how_and_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RAILGRAPH_QUEUE_DB", raising=False)
+    db = str(tmp_path / "rg.db")
+    done = CliRunner().invoke(
+        app, ["run", REF, "--input", '{"ticket_id": "T-1001"}', "--queue", "--db", db]
+    )
+    assert done.exit_code == 2
+    assert " ".join(done.stderr.split()) == (
+        "error: workers take their jobs from a queue in PostgreSQL: pass --queue-db "
+        "postgresql://HOST/DB (or set RAILGRAPH_QUEUE_DB), or keep the runs themselves in "
+        "PostgreSQL with --db postgresql://HOST/DB"
+    )
+    assert not Path(db).exists()
