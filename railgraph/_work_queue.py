@@ -129,15 +129,25 @@ class WorkQueue:
                 "or fix --queue-db"
             ) from exc
 
-    async def enqueue(self, run_id: str) -> bool:
-        """Ask a worker to drive ``run_id``; ``False`` if a job for it already waits."""
-        from procrastinate.exceptions import AlreadyEnqueued
+    async def enqueue(self, run_id: str, *, after_s: float | None = None) -> bool:
+        """Ask a worker to drive ``run_id`` (not before ``after_s`` seconds, if given);
+        ``False`` if a job for it already waits.
+
+        Raises:
+            StoreError: The queue's database cannot be reached.
+        """
+        from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
         task = self.app.configure_task(
-            DRIVE_TASK, queue=QUEUE, queueing_lock=f"{DRIVE_TASK}:{run_id}"
+            DRIVE_TASK,
+            queue=QUEUE,
+            queueing_lock=f"{DRIVE_TASK}:{run_id}",
+            schedule_in=None if after_s is None else {"seconds": after_s},
         )
         try:
             await task.defer_async(run_id=run_id)
         except AlreadyEnqueued:
             return False
+        except ConnectorException as exc:
+            raise StoreError(f"cannot enqueue a drive job for run {run_id} ({exc})") from exc
         return True

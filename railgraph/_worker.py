@@ -82,12 +82,22 @@ class Worker:
         """Bring a run as far as it can go now: apply its expired requests, deliver its
         decisions, continue it after a crash, or start it. Returns where it stands."""
         if run_id in self._driving:
-            return BUSY
-        self._driving.add(run_id)
-        try:
-            return await self._drive(run_id)
-        finally:
-            self._driving.discard(run_id)
+            done = BUSY
+        else:
+            self._driving.add(run_id)
+            try:
+                done = await self._drive(run_id)
+            finally:
+                self._driving.discard(run_id)
+        if done == BUSY:
+            # Its driver delivers what was decided before it lets go; should it die in the
+            # moment between pausing and looking again, nobody would. Ask again one lease
+            # later (one job waits per run, so a long run costs one small job a lease).
+            try:
+                await self.queue.enqueue(run_id, after_s=self.runner.lease_s)
+            except StoreError as exc:
+                log.warning("run %s: no follow-up job (%s); the sweep finds it", run_id, exc)
+        return done
 
     async def _drive(self, run_id: str) -> str:
         runner = self.runner

@@ -98,7 +98,8 @@ async def test_a_drive_job_brings_each_run_as_far_as_it_goes(
     runner: Runner, fake_time: FakeTime, postgres_free_url: str
 ) -> None:
     await a_world(runner, fake_time)
-    worker = Worker(runner, WorkQueue(postgres_free_url))
+    queue = RecordingQueue(postgres_free_url)
+    worker = Worker(runner, queue)
 
     got = {
         run_id: await worker.drive(run_id)
@@ -126,6 +127,8 @@ async def test_a_drive_job_brings_each_run_as_far_as_it_goes(
         "live_elsewhere": BUSY,
         "live_here": BUSY,
     }
+    # A run another process drives is asked about again one lease (30 s) later.
+    assert queue.asked == [("live_elsewhere", 30), ("live_here", 30)]
     expired = await runner.store.get_run("expiring")
     assert expired is not None and expired.result == {"note": "expired"}
     now = fake_time.now
@@ -136,6 +139,18 @@ async def test_a_drive_job_brings_each_run_as_far_as_it_goes(
 def postgres_free_url() -> str:
     """A queue URL that is never connected to: a drive job needs no queue."""
     return "postgresql://unused.invalid/queue"
+
+
+class RecordingQueue(WorkQueue):
+    """A work queue that only records the follow-up jobs asked of it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.asked: list[tuple[str, float | None]] = []
+
+    async def enqueue(self, run_id: str, *, after_s: float | None = None) -> bool:
+        self.asked.append((run_id, after_s))
+        return True
 
 
 def test_the_queue_needs_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,7 +212,8 @@ async def test_one_worker_drives_a_run_once_however_many_of_its_jobs_ask(
     calls: list[int] = []
     runner.register("tests.two:graph", two_steps(calls, entered, release))
     await runner.submit("tests.two:graph", {}, run_id="slow")
-    worker = Worker(runner, WorkQueue(postgres_free_url))
+    queue = RecordingQueue(postgres_free_url)
+    worker = Worker(runner, queue)
 
     # Two jobs for the run, fetched together by one worker: both read the run before
     # either takes the lease, and the lease's owner is the same for both.
@@ -207,6 +223,7 @@ async def test_one_worker_drives_a_run_once_however_many_of_its_jobs_ask(
 
     assert sorted(await both) == [BUSY, "completed"]
     assert calls == [1, 2]
+    assert queue.asked == [("slow", 30)]
 
 
 async def test_a_drive_cancelled_by_a_stopping_worker_gives_its_lease_up(
