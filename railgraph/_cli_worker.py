@@ -26,8 +26,8 @@ QueueDbOpt = Annotated[
     str | None,
     typer.Option(
         "--queue-db",
-        help=f"The work queue's PostgreSQL URL [default: ${QUEUE_ENV}, or --db when that is "
-        "PostgreSQL].",
+        help=f"The work queue's PostgreSQL URL (default: ${QUEUE_ENV}, or --db when that is "
+        "PostgreSQL).",
     ),
 ]
 QueueOpt = Annotated[

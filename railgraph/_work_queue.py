@@ -124,8 +124,9 @@ class WorkQueue:
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
         except psycopg.Error as exc:
+            why = " ".join(str(exc).split())  # the server's message, on one line
             raise StoreError(
-                f"cannot reach or set up the work queue's database ({exc}); start PostgreSQL "
+                f"cannot reach or set up the work queue's database ({why}); start PostgreSQL "
                 "or fix --queue-db"
             ) from exc
 

@@ -134,11 +134,13 @@ class Worker:
 
     async def sweep(self, timestamp: int) -> int:
         """Enqueue a drive job for every run that needs one; returns how many were new."""
+        from procrastinate.exceptions import ConnectorException
         from procrastinate.jobs import Status
 
         manager = self.queue.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled_after_s):
-            with contextlib.suppress(Exception):  # another sweep may have finished it
+            # Refused when another sweep finished it first: it is no longer `doing`.
+            with contextlib.suppress(ConnectorException):
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
         now = self.runner.clock()
         due = runs_to_drive(await read_snapshot(self.runner.store, now), now)

@@ -275,3 +275,14 @@ def test_queue_without_a_queue_database_says_how_and_stores_nothing(
         "PostgreSQL with --db postgresql://HOST/DB"
     )
     assert not Path(db).exists()
+
+
+def test_a_worker_whose_queue_cannot_be_reached_says_so(tmp_path: Path) -> None:
+    queue = "postgresql://127.0.0.1:1/jobs"  # loopback, where nothing listens
+    done = CliRunner().invoke(app, ["worker", "--queue-db", queue, "--db", str(tmp_path / "rg.db")])
+    assert done.exit_code == 2
+    message = " ".join(done.stderr.split())
+    assert message.startswith(
+        "error: cannot reach or set up the work queue's database (connection failed: "
+    )
+    assert message.endswith("); start PostgreSQL or fix --queue-db")
