@@ -26,7 +26,7 @@ from checkpointers import ApprovalRecord
 from nodes import Decision, ReviewRequest
 from railgraph._decisions import parse_decision
 from railgraph.errors import DecisionError
-from railgraph.vocab import DecisionKind, ReviewKind
+from railgraph.vocab import DecisionKind, InboxResponse, ReviewKind
 
 __all__ = ["decision_of", "human_interrupt"]
 
@@ -113,13 +113,13 @@ def decision_of(answer: Any, review: ReviewRequest, identity: str | None) -> Dec
         return parse_decision({**answer, "by": by})
     kind = answer.get("type")
     args = answer.get("args")
-    if kind == "accept":
+    if kind == InboxResponse.ACCEPT:
         return parse_decision({"decision": DecisionKind.APPROVE, "by": by})
-    if kind == "response":
+    if kind == InboxResponse.RESPONSE:
         if not isinstance(args, str) or not args.strip():
             raise DecisionError("a response rejects the request: give the reason as its text")
         return parse_decision({"decision": DecisionKind.REJECT, "by": by, "reason": args})
-    if kind == "edit":
+    if kind == InboxResponse.EDIT:
         edited = args.get("args") if isinstance(args, Mapping) else None
         if not isinstance(edited, Mapping):
             raise DecisionError(
@@ -135,7 +135,7 @@ def decision_of(answer: Any, review: ReviewRequest, identity: str | None) -> Dec
         if not changed:
             return parse_decision({"decision": DecisionKind.APPROVE, "by": by})
         return parse_decision({"decision": DecisionKind.EDIT, "by": by, "args": changed})
-    if kind == "ignore":
+    if kind == InboxResponse.IGNORE:
         raise DecisionError(
             "ignore is not a decision on this request: accept it, edit it, or respond with "
             "the reason to reject it"
