@@ -1,7 +1,7 @@
 """The refund graph served by a real ``langgraph dev``, driven over its HTTP API.
 
-One server for the module, started in a temporary project whose ``langgraph.json`` is the one
-README documents; it reaches no network (analytics off, no LangSmith key). Each test runs a
+One server for the module, started in a temporary project with the ``langgraph.json`` and the
+module README documents; it reaches no network (analytics off, no LangSmith key). Each test runs a
 ticket over $100 on its own thread: the thread is ``interrupted`` with railgraph's review
 request in Agent Inbox's shape, an answer resumes it through ``/runs`` with
 ``command.resume``, and the run store, the ledger and the helpdesk are read after each step.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,13 +29,10 @@ from graphs._helpdesk import Helpdesk
 
 pytestmark = pytest.mark.slow
 
-LANGGRAPH_JSON = {
-    "dependencies": ["."],
-    "graphs": {"refund": "./serve.py:refund"},
-    "checkpointer": {"backend": "custom", "path": "railgraph.server.checkpointer"},
-    "env": {"RAILGRAPH_DB": "railgraph.db", "RAILGRAPH_HELPDESK_DB": "helpdesk.db"},
-}
-SERVE_PY = 'from railgraph.server import served\n\nrefund = served("graphs.refund:graph")\n'
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+# The project README documents, as written there.
+(LANGGRAPH_JSON,) = [b for b in re.findall(r"```json\n(.*?)```", README, re.S) if '"graphs"' in b]
+(SERVE_PY,) = [b for b in re.findall(r"```py\n(.*?)```", README, re.S) if "served(" in b]
 START_S = 120.0
 """How long the server may take to come up (it imports a lot, on a busy machine)."""
 
@@ -72,7 +70,8 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     pytest.importorskip("langgraph_api", reason="needs the server extra: pip install -e .[server]")
     project = tmp_path_factory.mktemp("served")
-    (project / "langgraph.json").write_text(json.dumps(LANGGRAPH_JSON, indent=2))
+    (project / "langgraph.json").write_text(LANGGRAPH_JSON)
+    assert json.loads(LANGGRAPH_JSON)["graphs"] == {"refund": "./serve.py:refund"}
     (project / "serve.py").write_text(SERVE_PY)
     port = _free_port()
     env = {
