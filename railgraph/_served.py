@@ -166,7 +166,10 @@ class ServedGraph:
         builder = build_langgraph(
             self.rail.declaration, self.rail.nodes, self.rail.state_model, serving=serving
         )
-        self.app: CompiledStateGraph[Any, Any, Any, Any] = builder.compile(name=self.rail.name)
+        compiled = builder.compile(name=self.rail.name)
+        self.app: CompiledStateGraph[Any, Any, Any, Any] = _Durable(
+            **{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+        )
         """The served graph, without a checkpointer (the server gives it its own)."""
 
     @asynccontextmanager
@@ -420,6 +423,23 @@ class ServedGraph:
 
     def _event(self, kind: RunEventKind, *, node: str | None = None, **data: Any) -> dict[str, Any]:
         return {"kind": kind.value, "node": node, "at": self.clock(), "data": data}
+
+
+class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
+    """A compiled graph that stores each step before the next starts, whatever it is asked.
+
+    The server runs graphs with ``durability="async"`` unless a run asks otherwise; railgraph
+    promises that a node's result is durable before the next node starts. Every way the
+    server runs a graph (``ainvoke``, ``astream``, ``astream_events``) goes through
+    ``astream``, and the server's copies of the graph keep this class.
+    """
+
+    def astream(  # one keyword forced; the overloads above it are unchanged
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        kwargs.pop("checkpoint_during", None)
+        kwargs["durability"] = "sync"
+        return super().astream(input, config, **kwargs)
 
 
 async def _cancelled(store: RunStore, run_id: str) -> bool:

@@ -390,3 +390,19 @@ async def test_the_served_run_never_blocks_the_event_loop(
     assert record is not None
     assert record.status == "completed"
     assert len(helpdesk.refunds()) == 1
+
+
+async def test_every_step_is_stored_whatever_durability_the_server_asks(
+    tmp_path: Path, fake_time: FakeTime, helpdesk: Helpdesk, saver: SqliteCheckpointer
+) -> None:
+    """The server runs graphs with durability "async" (or "exit") unless told otherwise;
+    a served graph stores each step before the next starts all the same."""
+    served = serve(make_graph(helpdesk=helpdesk), tmp_path, fake_time)
+    counts = []
+    for run_id, durability in (("sync", "sync"), ("exit", "exit")):
+        config: Any = {"configurable": {"thread_id": run_id}}
+        async with served(config) as app:
+            app = app.copy(update={"checkpointer": saver})
+            await app.ainvoke({"ticket_id": "T-1002"}, config, durability=durability)
+        counts.append(len([c async for c in saver.alist(config)]))
+    assert counts == [11, 11]
