@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+
+# Where LangGraph hands a running graph its checkpointer (the server reads it there too).
+from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
@@ -208,6 +211,18 @@ class ServedGraph:
 
     async def _begin(self, state: BaseModel, config: RunnableConfig) -> dict[str, Any]:
         runtime = runtime_from_config(config)
+        # The server's own checkpointer would keep the thread but drop the nodes' events,
+        # which railgraph's stores as the run's trace: refuse before anything is stored.
+        used = (config.get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
+        if getattr(used, "event_channel", None) != EVENTS or not isinstance(
+            getattr(used, "store", None), RunStore
+        ):
+            raise DefinitionError(
+                f"graph {self.rail.name!r} is served on a checkpointer that is not railgraph's "
+                f"({type(used).__name__}), which would lose its runs' events; add "
+                '"checkpointer": {"backend": "custom", "path": '
+                '"railgraph.server.checkpointer"} to langgraph.json'
+            )
         store = (await _DATABASES.get(self.db)).store
         known = await store.get_run(runtime.run_id)
         if known is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, StateSnapshot
 from pydantic import BaseModel
 
@@ -20,7 +21,15 @@ from checkpointers import SqliteCheckpointer
 from graphs._helpdesk import Helpdesk
 from graphs.refund import make_graph
 from nodes import BudgetEnvelope
-from railgraph import END, START, BudgetExhausted, GraphBuilder, InputError, RailGraph
+from railgraph import (
+    END,
+    START,
+    BudgetExhausted,
+    DefinitionError,
+    GraphBuilder,
+    InputError,
+    RailGraph,
+)
 from railgraph._served import _DATABASES
 from railgraph.server import SETTLE, ServedGraph
 from tests.conftest import FakeTime
@@ -406,3 +415,21 @@ async def test_every_step_is_stored_whatever_durability_the_server_asks(
             await app.ainvoke({"ticket_id": "T-1002"}, config, durability=durability)
         counts.append(len([c async for c in saver.alist(config)]))
     assert counts == [11, 11]
+
+
+async def test_a_server_checkpointer_that_is_not_railgraphs_is_refused(
+    tmp_path: Path, fake_time: FakeTime, helpdesk: Helpdesk, saver: SqliteCheckpointer
+) -> None:
+    served = serve(make_graph(helpdesk=helpdesk), tmp_path, fake_time)
+    config: Any = {"configurable": {"thread_id": "m1"}}
+    async with served(config) as app:
+        app = app.copy(update={"checkpointer": InMemorySaver()})
+        with pytest.raises(DefinitionError) as caught:
+            await app.ainvoke({"ticket_id": "T-1002"}, config)
+    assert str(caught.value) == (
+        "graph 'refund' is served on a checkpointer that is not railgraph's (InMemorySaver), "
+        'which would lose its runs\' events; add "checkpointer": {"backend": "custom", '
+        '"path": "railgraph.server.checkpointer"} to langgraph.json'
+    )
+    assert await saver.store.get_run("m1") is None
+    assert helpdesk.refunds() == []
