@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from checkpointers import SqliteCheckpointer
 from graphs._helpdesk import Helpdesk
 from graphs.refund import make_graph
+from graphs.support_agent import make_graph as make_agent
 from nodes import BudgetEnvelope
 from railgraph import (
     END,
@@ -433,3 +434,28 @@ async def test_a_server_checkpointer_that_is_not_railgraphs_is_refused(
     )
     assert await saver.store.get_run("m1") is None
     assert helpdesk.refunds() == []
+
+
+async def test_an_agent_loops_call_under_review_is_asked_and_its_edit_delivered(
+    tmp_path: Path, fake_time: FakeTime, helpdesk: Helpdesk, saver: SqliteCheckpointer
+) -> None:
+    """An agent node parks per call (``agent#call_id``); the decision goes to the agent."""
+    served = serve(make_agent(helpdesk=helpdesk), tmp_path, fake_time)
+    snapshot = await drive(served, saver, "a1", {"ticket_id": "T-1002"})
+    (asked,) = snapshot.interrupts
+    assert (asked.value[0]["action_request"], asked.value[0]["railgraph"]["gate"]) == (
+        {"action": "create_refund", "args": REFUND_ARGS},
+        "support",
+    )
+
+    edit = {"action": "create_refund", "args": {"amount": "300"}}
+    snapshot = await drive(served, saver, "a1", answer("edit", edit))
+
+    assert snapshot.interrupts == ()
+    record = await saver.store.get_run("a1")
+    assert record is not None
+    assert record.status == "completed"
+    assert [(r["ticket_id"], r["amount"]) for r in helpdesk.refunds()] == [("T-1002", 300.0)]
+    assert [n["message"] for n in helpdesk.notifications()] == [
+        "We refunded $300.00 for ticket T-1002."
+    ]
