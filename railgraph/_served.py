@@ -21,12 +21,10 @@ acts only after a valid answer.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import os
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +40,8 @@ from pydantic import BaseModel
 from checkpointers import (
     ApprovalRecord,
     Lease,
-    Redactor,
     RunRecord,
     RunStore,
-    SqliteCheckpointer,
     model_types,
 )
 from nodes import PARTIAL_ATTR, RUNTIME_KEY, Decision, RailNode, ReviewRequest, Runtime
@@ -60,11 +56,9 @@ from railgraph._graph import RailGraph
 from railgraph._identity import os_host, os_user, starter
 from railgraph._outcome import DELIVERABLE, failure, short_traceback
 from railgraph._report import path_of
+from railgraph._served_db import DATABASES, db_key
 from railgraph._served_review import decision_of, human_interrupt
 from railgraph._settings import (
-    default_db_path,
-    default_secret_words,
-    default_synchronous,
     load_graph,
     ref_of,
 )
@@ -84,7 +78,7 @@ from railgraph.vocab import (
     RunStatus,
 )
 
-__all__ = ["BEGIN", "SERVER_LEASE", "SETTLE", "ServedGraph", "checkpointer", "served"]
+__all__ = ["BEGIN", "SERVER_LEASE", "SETTLE", "ServedGraph", "served"]
 
 BEGIN = "__railgraph_begin__"
 """The node that records a served run before its first declared node."""
@@ -110,22 +104,10 @@ def served(
         graph: The graph, or its import reference (``module:attr``).
         db: The database of checkpoints and the run store; ``$RAILGRAPH_DB`` or
             ``.railgraph/railgraph.db`` if unset. Name the same one for the server's
-            checkpointer (``railgraph.server:checkpointer`` reads ``$RAILGRAPH_DB``).
+            checkpointer (``railgraph.server.checkpointer`` reads ``$RAILGRAPH_DB``).
         lease_s: Seconds a served run's lease lasts while the server drives it.
     """
     return ServedGraph(graph, db=db, lease_s=lease_s)
-
-
-@asynccontextmanager
-async def checkpointer() -> AsyncIterator[SqliteCheckpointer]:
-    """The server's checkpointer: railgraph's SQLite database at ``$RAILGRAPH_DB``.
-
-    Name it in ``langgraph.json`` as ``"checkpointer": {"backend": "custom", "path":
-    "railgraph.server:checkpointer"}``. It stores the events nodes write in the run store,
-    and runs every statement in aiosqlite's worker thread, never on the server's loop.
-    """
-    async with _DATABASES.hold(_db_key(None)) as saver:
-        yield saver
 
 
 class ServedGraph:
@@ -154,7 +136,7 @@ class ServedGraph:
                 f"graph {self.rail.name!r} was not made by GraphBuilder.build(), so it cannot "
                 "be served; build it with railgraph's GraphBuilder"
             )
-        self.db = _db_key(db)
+        self.db = db_key(db)
         """The database file (absolute) or ``:memory:``."""
         self.lease = Lease.here(SERVER_LEASE)
         self.lease_s = lease_s
@@ -162,7 +144,7 @@ class ServedGraph:
         self.timer = timer
         self.types = model_types(self.rail.builder.state_schema)
         """The classes the graph's checkpoints may name (the loader's allowlist)."""
-        _DATABASES.types.update(self.types)
+        DATABASES.types.update(self.types)
         serving = ServingNodes(
             begin=(BEGIN, self._begin), settle=(SETTLE, self._settle), wrap=self._wrap
         )
@@ -179,7 +161,7 @@ class ServedGraph:
     async def __call__(
         self, config: RunnableConfig
     ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
-        saver = await _DATABASES.get(self.db)
+        saver = await DATABASES.get(self.db)
         saver.allow_types(self.types)
         run_id = str((config.get("configurable") or {}).get("thread_id") or "")
         record = await saver.store.get_run(run_id) if run_id else None
@@ -223,7 +205,7 @@ class ServedGraph:
                 '"checkpointer": {"backend": "custom", "path": '
                 '"railgraph.server.checkpointer"} to langgraph.json'
             )
-        store = (await _DATABASES.get(self.db)).store
+        store = (await DATABASES.get(self.db)).store
         known = await store.get_run(runtime.run_id)
         if known is not None:
             if known.status == RunStatus.RUNNING:
@@ -275,7 +257,7 @@ class ServedGraph:
     async def _failed(self, state: BaseModel, config: RunnableConfig, error: Exception) -> None:
         """Record how a node's failure ends the run, as the runner's settle does."""
         runtime = runtime_from_config(config)
-        store = (await _DATABASES.get(self.db)).store
+        store = (await DATABASES.get(self.db)).store
         values = dict(state)
         status, reason = failure(error)
         usage = usage_total(values)
@@ -306,7 +288,7 @@ class ServedGraph:
 
     async def _settle(self, state: BaseModel, config: RunnableConfig) -> Any:
         runtime = runtime_from_config(config)
-        store = (await _DATABASES.get(self.db)).store
+        store = (await DATABASES.get(self.db)).store
         run_id = runtime.run_id
         values = dict(state)
         usage, result = usage_total(values), self.rail.user_values(values)
@@ -467,68 +449,3 @@ def _identity(config: RunnableConfig) -> str | None:
     """The user LangGraph's server authenticated for this request, if any."""
     user = (config.get("configurable") or {}).get("langgraph_auth_user_id")
     return user if isinstance(user, str) and user.strip() else None
-
-
-def _db_key(db: str | Path | None) -> str:
-    path = str(db if db is not None else default_db_path())
-    return path if path == ":memory:" else os.path.abspath(os.path.expanduser(path))
-
-
-class _Databases:
-    """The open databases of this process: one per file and event loop, shared by the
-    server's checkpointer and the served graphs' run store."""
-
-    def __init__(self) -> None:
-        self.types: set[Any] = set()
-        """Types the served graphs' states hold, allowed in every database opened."""
-        self._open: dict[tuple[str, int], tuple[SqliteCheckpointer, AsyncExitStack]] = {}
-        self._opening: dict[tuple[str, int], asyncio.Future[SqliteCheckpointer]] = {}
-
-    async def get(self, path: str) -> SqliteCheckpointer:
-        """The database at ``path`` on this loop, opened (until :meth:`close`) if needed."""
-        key = (path, id(asyncio.get_running_loop()))
-        if key in self._open:
-            return self._open[key][0]
-        opening = self._opening.get(key)
-        if opening is not None:
-            return await asyncio.shield(opening)
-        future: asyncio.Future[SqliteCheckpointer] = asyncio.get_running_loop().create_future()
-        self._opening[key] = future
-        try:
-            stack = AsyncExitStack()
-            saver = await stack.enter_async_context(
-                SqliteCheckpointer.from_path(
-                    path,
-                    synchronous=default_synchronous(),
-                    event_channel=EVENTS,
-                    redactor=Redactor(default_secret_words()),
-                    inline=False,
-                )
-            )
-            saver.allow_types(self.types)
-            self._open[key] = (saver, stack)
-            future.set_result(saver)
-            return saver
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: nobody else may be waiting
-            raise
-        finally:
-            del self._opening[key]
-
-    async def close(self, path: str) -> None:
-        """Close the database at ``path`` on this loop, if it is open."""
-        opened = self._open.pop((path, id(asyncio.get_running_loop())), None)
-        if opened is not None:
-            await opened[1].aclose()
-
-    @asynccontextmanager
-    async def hold(self, path: str) -> AsyncIterator[SqliteCheckpointer]:
-        """The database at ``path`` for the length of the block; closed after it."""
-        try:
-            yield await self.get(path)
-        finally:
-            await self.close(path)
-
-
-_DATABASES = _Databases()

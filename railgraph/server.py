@@ -7,7 +7,8 @@ carries the review request in Agent Inbox's shape; resuming it through the serve
 delivers the decision to its gate. See README, "Serving with LangGraph's server".
 """
 
-from railgraph._served import BEGIN, SETTLE, ServedGraph, checkpointer, served
+from railgraph._served import BEGIN, SETTLE, ServedGraph, served
+from railgraph._served_db import checkpointer
 from railgraph._served_review import decision_of, human_interrupt
 
 __all__ = [

@@ -31,7 +31,7 @@ from railgraph import (
     InputError,
     RailGraph,
 )
-from railgraph._served import _DATABASES
+from railgraph._served_db import DATABASES
 from railgraph.server import SETTLE, ServedGraph
 from tests.conftest import FakeTime
 
@@ -45,7 +45,7 @@ def helpdesk(tmp_path: Path) -> Helpdesk:
 
 @pytest.fixture
 async def saver(tmp_path: Path) -> AsyncIterator[SqliteCheckpointer]:
-    async with _DATABASES.hold(str(tmp_path / "rg.db")) as opened:
+    async with DATABASES.hold(str(tmp_path / "rg.db")) as opened:
         yield opened
 
 
@@ -393,7 +393,7 @@ async def test_the_served_run_never_blocks_the_event_loop(
     blockbuster = pytest.importorskip("blockbuster")
     served = serve(make_graph(helpdesk=helpdesk), tmp_path, fake_time)
     with blockbuster.blockbuster_ctx():
-        async with _DATABASES.hold(served.db) as opened:
+        async with DATABASES.hold(served.db) as opened:
             await drive(served, opened, "r1", {"ticket_id": "T-1002"})
             await drive(served, opened, "r1", answer("accept"))
             record = await opened.store.get_run("r1")
