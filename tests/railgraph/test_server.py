@@ -21,7 +21,7 @@ from checkpointers import SqliteCheckpointer
 from graphs._helpdesk import Helpdesk
 from graphs.refund import make_graph
 from graphs.support_agent import make_graph as make_agent
-from nodes import BudgetEnvelope
+from nodes import BudgetEnvelope, Decision
 from railgraph import (
     END,
     START,
@@ -33,6 +33,7 @@ from railgraph import (
 )
 from railgraph._served_db import DATABASES
 from railgraph.server import SETTLE, ServedGraph
+from railgraph.vocab import ApprovalStatus, DecisionKind
 from tests.conftest import FakeTime
 
 REFUND_ARGS = {"ticket_id": "T-1002", "invoice_id": "INV-5002", "amount": 480.0}
@@ -457,3 +458,29 @@ async def test_an_agent_loops_call_under_review_is_asked_and_its_edit_delivered(
     assert [n["message"] for n in helpdesk.notifications()] == [
         "We refunded $300.00 for ticket T-1002."
     ]
+
+
+async def test_a_decision_recorded_first_is_the_one_delivered(
+    tmp_path: Path, fake_time: FakeTime, helpdesk: Helpdesk, saver: SqliteCheckpointer
+) -> None:
+    """Recorded before the answer arrives (by the review queue, or by this node before a
+    crash): the request is decided once, and that decision goes to the gate."""
+    served = serve(make_graph(helpdesk=helpdesk), tmp_path, fake_time)
+    await drive(served, saver, "r1", {"ticket_id": "T-1002"})
+    (request,) = await saver.store.list_approvals(run_id="r1", status=None)
+    first = Decision(decision=DecisionKind.REJECT, by="lee", reason="duplicate", at=fake_time.now)
+    await saver.store.decide_approval(
+        request.request_id,
+        status=ApprovalStatus.REJECTED,
+        decision=first.model_dump(mode="json"),
+        decided_by="lee",
+    )
+
+    await drive(served, saver, "r1", answer("accept"))
+
+    record = await saver.store.get_run("r1")
+    assert record is not None
+    assert (record.status, record.error) == ("rejected", "rejected by lee: duplicate")
+    (decided,) = await saver.store.list_approvals(run_id="r1", status=None)
+    assert (decided.status, decided.decided_by) == ("rejected", "lee")
+    assert helpdesk.refunds() == []
