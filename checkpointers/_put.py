@@ -33,7 +33,6 @@ from ._events import (
     parse_events,
 )
 from ._json import dumps
-from ._load import EMPTY_BLOB
 from ._redact import Redactor
 from ._tx import Body, execute, executemany, fetchone
 from ._values import LargeValue, collect_values, split_value, store_values
@@ -124,12 +123,12 @@ def put_checkpoint(
     large: list[LargeValue] = []
     blobs: list[tuple[Any, ...]] = []
     for channel, version in new_versions.items():
-        if channel == event_channel:
+        if channel == event_channel or channel not in values:
+            # A channel with a new version but no value (emptied, as a consumed trigger
+            # is) has no row: loading finds none and leaves it out, as for an
+            # `EMPTY_BLOB` row written before.
             continue
-        if channel in values:
-            blob_type, data = serde.dumps_typed(values[channel])
-        else:
-            blob_type, data = EMPTY_BLOB, None
+        blob_type, data = serde.dumps_typed(values[channel])
         inline, digest, value = split_value(data)
         if value is not None:
             large.append(value)
