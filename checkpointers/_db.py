@@ -161,12 +161,7 @@ class Database(WalKeeper):
         if self._in_worker is None:
             async with self.lock:
                 return await self._transact_in_calls("BEGIN IMMEDIATE", body)
-        if (
-            short
-            and self.inline is not None
-            and self._committer is None
-            and not self.lock.locked()
-        ):
+        if short and self.inline is not None and self._committer is None and not self.lock.locked():
             # Nothing runs or waits: run it now, on this thread, in one go (it never
             # awaits, so no other transaction can start meanwhile).
             outcomes = self._run_inline([body])
