@@ -11,10 +11,14 @@ Transactions are bodies (see `_tx`). A `Database` runs them in one of three ways
 - **one call per statement**, through aiosqlite's public API, when the private
   hook that the second way needs is missing (see `_worker_hook`).
 
-Writes that are waiting together also commit together (*group commit*), inline
-or in one trip: a node's writes and the checkpoint after it arrive in the same
-turn of the event loop, and one transaction stores both. Each write still runs
-in its own savepoint, fails alone, and returns only once its commit is done.
+A short write made while no transaction runs and none waits is run inline at
+once, within the call: no task, no future, no extra turn of the event loop, as
+LangGraph's in-memory saver costs. (Committing a node's writes and the checkpoint
+after it together, which LangGraph hands over in one turn, saved one commit but
+cost more in waiting for that turn than the commit does.) Writes that find
+others waiting, or the lock held, queue up and then commit together (*group
+commit*), inline or in one trip: each still runs in its own savepoint, fails
+alone, and returns only once its commit is done.
 
 Every transaction holds the database's lock.
 """
@@ -149,13 +153,27 @@ class Database(WalKeeper):
             body: The transaction.
             short: The body touches a few small rows (a node's writes, a run
                 record), so it may run on the event loop's own thread, which is
-                quicker than a trip to the worker thread. Leave it `False` for
+                quicker than a trip to the worker thread, and, when nothing else
+                runs or waits, at once, within this call. Leave it `False` for
                 work that grows with the data (migrations, deleting or copying
                 threads) or that moves large values, which would stall the loop.
         """
         if self._in_worker is None:
             async with self.lock:
                 return await self._transact_in_calls("BEGIN IMMEDIATE", body)
+        if short and self.inline is not None and self._committer is None and not self.lock.locked():
+            # Nothing runs or waits: run it now, on this thread, in one go (it never
+            # awaits, so no other transaction can start meanwhile).
+            outcomes = self._run_inline([body])
+            if outcomes is not None:
+                self._when_idle()
+                (outcome,) = outcomes
+                if outcome.error is not None:
+                    raise outcome.error
+                return cast(_T, outcome.value)
+            # Another connection holds the file's write lock: wait in the worker thread,
+            # without trying the inline connection again.
+            short = False
         done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(body, done, short))
         if self._committer is None:

@@ -51,9 +51,8 @@ class SqliteCheckpointer(SyncBridge):
     in the run store in the same transaction as the node's writes: an event is
     stored iff the node result it describes is durable.
 
-    Every write is committed before its method returns. A node's writes and the
-    checkpoint that follows them, which LangGraph hands over together, usually
-    share one transaction.
+    Every write is committed before its method returns: on the event loop's own
+    thread, at once, when no other transaction runs or waits (see `_db`).
 
     The async methods are the implementation. The sync ones (`get_tuple`,
     `list`, `put`, ...) work from other threads by running the async method on
