@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import pytest
 from langgraph.checkpoint.base import Checkpoint, empty_checkpoint
 
 from checkpointers import SqliteCheckpointer
+from checkpointers._tx import fetchtuples
 
 MakeCheckpoint = Callable[[dict[str, Any], dict[str, str]], Checkpoint]
 
@@ -57,14 +58,58 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "railgraph.db"
 
 
+BOTH_BACKENDS = "ON_BOTH_BACKENDS"
+"""A test module that sets this name to `True` runs its tests that take `saver` (or `db`)
+on each backend: a SQLite file and a PostgreSQL database of the test's own."""
+
+
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""For a test of such a module that checks SQLite's own workings (its query plans, its file)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if not getattr(metafunc.module, BOTH_BACKENDS, False) or "backend" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        if mark.args and mark.args[0] == "backend":
+            return  # the test chose its backends itself
+    metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-async def saver(db_path: Path, clock: FakeClock) -> AsyncIterator[SqliteCheckpointer]:
-    """A checkpointer on a real WAL file that harvests events from the `events` channel."""
-    async with SqliteCheckpointer.from_path(db_path, event_channel="events", clock=clock) as s:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The engine the `saver` runs on: SQLite unless the module asks for both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def db(backend: str, db_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the `saver` stores: a SQLite file, or the URL of a fresh PostgreSQL database."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(db_path)
+
+
+@pytest.fixture
+async def saver(db: str, clock: FakeClock) -> AsyncIterator[SqliteCheckpointer]:
+    """A checkpointer on a real WAL file (or on PostgreSQL, see `BOTH_BACKENDS`) that
+    harvests events from the `events` channel."""
+    async with SqliteCheckpointer.from_path(db, event_channel="events", clock=clock) as s:
         yield s
 
 
 @pytest.fixture
-async def memory_saver(clock: FakeClock) -> AsyncIterator[SqliteCheckpointer]:
-    async with SqliteCheckpointer.from_path(":memory:", clock=clock) as s:
+async def memory_saver(
+    backend: str, clock: FakeClock, request: pytest.FixtureRequest
+) -> AsyncIterator[SqliteCheckpointer]:
+    """A checkpointer in memory (or on a fresh PostgreSQL database, see `BOTH_BACKENDS`)."""
+    where = str(request.getfixturevalue("postgres_url")) if backend == "postgresql" else ":memory:"
+    async with SqliteCheckpointer.from_path(where, clock=clock) as s:
         yield s
+
+
+async def query(
+    saver: SqliteCheckpointer, sql: str, params: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows of a query in SQLite's SQL, read in one transaction on either backend."""
+    return await saver._db.read(fetchtuples(sql, params))

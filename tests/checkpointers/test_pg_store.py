@@ -1,0 +1,256 @@
+"""The store on PostgreSQL: races between connections, opening by URL, read-only, bad URLs.
+
+The shared store and saver tests run on PostgreSQL too (`ON_BOTH_BACKENDS`); these are the
+tests only PostgreSQL needs. Two stores opened on one URL have a connection pool each, as two
+processes would: SQLite's single writer does not serialize them, the database must.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+
+from checkpointers import (
+    SCHEMA_VERSION,
+    ApprovalRecord,
+    EffectRecord,
+    Lease,
+    RunRecord,
+    SqliteCheckpointer,
+    open_store,
+)
+from checkpointers._pgsql import translate
+from railgraph.errors import DecisionError, StoreError
+from tests.checkpointers.conftest import query
+from tests.postgres_server import PostgresServer
+
+
+def run(run_id: str, *, status: str = "running") -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        graph="graphs.refund:graph",
+        graph_name="refund",
+        signature="sig-1",
+        status=status,
+        input={},
+        budget={},
+        usage={},
+        created_at=1.0,
+        updated_at=1.0,
+    )
+
+
+def event(n: int) -> dict[str, Any]:
+    return {"kind": "note", "node": None, "at": float(n), "data": {"n": n}}
+
+
+async def test_of_racing_decisions_on_two_connections_exactly_one_wins(postgres_url: str) -> None:
+    async with (
+        SqliteCheckpointer.from_path(postgres_url) as a,
+        SqliteCheckpointer.from_path(postgres_url) as b,
+    ):
+        await a.store.create_run(run("r1"))
+        await a.store.add_approval(
+            ApprovalRecord(
+                request_id="q1",
+                run_id="r1",
+                graph="graphs.refund:graph",
+                node="approve",
+                status="pending",
+                request={},
+                created_at=1.0,
+            )
+        )
+        deciders = [(a if i % 2 else b, f"reviewer-{i}") for i in range(8)]
+        results = await asyncio.gather(
+            *(
+                s.store.decide_approval(
+                    "q1", status="approved", decision={"by": name}, decided_by=name
+                )
+                for s, name in deciders
+            ),
+            return_exceptions=True,
+        )
+
+        won = [r for r in results if isinstance(r, ApprovalRecord)]
+        lost = [r for r in results if isinstance(r, DecisionError)]
+        assert (len(won), len(lost)) == (1, 7)
+        stored = await b.store.get_approval("q1")
+        assert stored is not None
+        assert (stored.status, stored.decided_by) == ("approved", won[0].decided_by)
+        assert all("was already approved by " + won[0].decided_by in str(e) for e in lost)
+
+
+async def test_of_racing_lease_claims_on_two_connections_exactly_one_wins(
+    postgres_url: str,
+) -> None:
+    async with (
+        SqliteCheckpointer.from_path(postgres_url, clock=lambda: 100.0) as a,
+        SqliteCheckpointer.from_path(postgres_url, clock=lambda: 100.0) as b,
+    ):
+        await a.store.create_run(run("r1", status="paused"))
+        # Hosts other than this one: a live lease is one that has not expired.
+        claims = await asyncio.gather(
+            *(
+                (a if i % 2 else b).store.acquire_lease(
+                    "r1", Lease(owner=f"worker-{i}", host=f"host-{i}", pid=1), ttl=30.0
+                )
+                for i in range(8)
+            )
+        )
+
+        granted = [c for c in claims if c.granted]
+        assert len(granted) == 1
+        holder = granted[0].record.lease_owner
+        assert all(c.record.lease_owner == holder for c in claims)
+        stored = await b.store.get_run("r1")
+        assert stored is not None
+        assert (stored.status, stored.lease_owner, stored.lease_expires_at) == (
+            "running",
+            holder,
+            130.0,
+        )
+
+
+async def test_of_racing_effect_claims_on_two_connections_exactly_one_runs(
+    postgres_url: str,
+) -> None:
+    async with (
+        SqliteCheckpointer.from_path(postgres_url) as a,
+        SqliteCheckpointer.from_path(postgres_url) as b,
+    ):
+        await a.store.create_run(run("r1"))
+        claims = await asyncio.gather(
+            *(
+                (a if i % 2 else b).store.begin_effect(
+                    "refund:r1:1", run_id="r1", node="refund", tool="refund", args={"i": i}
+                )
+                for i in range(8)
+            )
+        )
+
+        assert claims.count(None) == 1
+        others = [c for c in claims if c is not None]
+        assert len(others) == 7
+        assert all(isinstance(c, EffectRecord) and c.status == "started" for c in others)
+        assert len({c.args["i"] for c in others if c is not None}) == 1
+        assert await query(a, "SELECT COUNT(*) FROM tool_effects") == [(1,)]
+
+
+async def test_events_appended_at_once_on_two_connections_get_every_seq_once(
+    postgres_url: str,
+) -> None:
+    async with (
+        SqliteCheckpointer.from_path(postgres_url) as a,
+        SqliteCheckpointer.from_path(postgres_url) as b,
+    ):
+        await a.store.create_run(run("r1"))
+        await asyncio.gather(
+            *((a if n % 2 else b).store.append_events("r1", [event(n)]) for n in range(1, 13))
+        )
+
+        events = await a.store.list_events("r1")
+        assert [e.seq for e in events] == list(range(1, 13))
+        assert sorted(e.data["n"] for e in events) == list(range(1, 13))
+
+
+async def test_a_url_opens_the_run_store_and_reading_commands_never_write(
+    postgres_url: str,
+) -> None:
+    with pytest.raises(StoreError, match=r"holds no railgraph store yet .* nothing was created"):
+        async with open_store(postgres_url):
+            pass
+    async with open_store(postgres_url, read_only=False) as store:
+        await store.create_run(run("r1"))
+    async with open_store(postgres_url) as store:
+        assert [r.run_id for r in await store.list_runs()] == ["r1"]
+        with pytest.raises(StoreError, match=r"was opened read-only"):
+            await store.create_run(run("r2"))
+    async with SqliteCheckpointer.from_path(postgres_url, read_only=True) as saver:
+        assert await query(saver, "SELECT schema_version FROM railgraph_schema") == [
+            (SCHEMA_VERSION,)
+        ]
+
+
+async def test_postgres_scheme_and_tables_in_their_own_schema(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.create_database().replace("postgresql://", "postgres://", 1)
+    async with SqliteCheckpointer.from_path(url) as saver:
+        assert saver._db.engine == "postgresql"
+        await saver.store.create_run(run("r1"))
+    name = url.split("/")[3].split("?")[0]
+    tables = postgres_server.psql(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+        database=name,
+    ).split()
+    assert tables == [
+        "railgraph.approvals",
+        "railgraph.checkpoint_blobs",
+        "railgraph.checkpoint_values",
+        "railgraph.checkpoint_writes",
+        "railgraph.checkpoints",
+        "railgraph.graph_specs",
+        "railgraph.railgraph_schema",
+        "railgraph.run_events",
+        "railgraph.runs",
+        "railgraph.tool_effects",
+        "railgraph.user_sessions",
+        "railgraph.user_tokens",
+        "railgraph.users",
+    ]
+
+
+async def test_a_server_that_is_down_is_a_store_error_that_says_what_to_check() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free, and nobody listens on it
+    url = f"postgresql://railgraph:s3cret@127.0.0.1:{port}/runs"
+    with pytest.raises(StoreError) as caught:
+        async with SqliteCheckpointer.from_path(url):
+            pass
+    message = str(caught.value)
+    assert message.startswith(
+        f"cannot connect to the PostgreSQL database postgresql://railgraph:***@127.0.0.1:{port}/runs"
+    )
+    assert "Check that the server is running" in message
+    assert "s3cret" not in message
+
+
+async def test_a_database_that_does_not_exist_is_a_store_error(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.url("no_such_database")
+    with pytest.raises(StoreError, match=r'database "no_such_database" does not exist'):
+        async with open_store(url, read_only=False):
+            pass
+
+
+def test_the_dialect_says_sqlite_statements_postgresql_s_way() -> None:
+    assert translate("INSERT OR IGNORE INTO runs (a, b) VALUES (?, ?)").sql == (
+        "INSERT INTO runs (a, b) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+    )
+    upsert = translate(
+        "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, type) "
+        "VALUES (?, ?, ?, ?)"
+    )
+    assert upsert.sql == (
+        "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, type) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) "
+        "DO UPDATE SET type = EXCLUDED.type"
+    )
+    numbered = translate("SELECT ?2 WHERE a = ?1 AND b = ?1 AND c LIKE 'x%'")
+    assert numbered.sql == "SELECT %s WHERE a = %s AND b = %s AND c LIKE 'x%%'"
+    assert numbered.params(["one", "two"]) == ["two", "one", "one"]
+    assert translate("SELECT * FROM t WHERE 1 ORDER BY x LIMIT ?").sql == (
+        "SELECT * FROM t WHERE TRUE ORDER BY x LIMIT NULLIF(%s, -1)"
+    )
+    assert translate("SELECT a FROM t WHERE request ->> '$.graph' = ?").sql == (
+        "SELECT a FROM t WHERE request::json ->> 'graph' = %s"
+    )
+    with pytest.raises(StoreError, match=r"no PostgreSQL form .* SQLite's 'json_each\('"):
+        translate("SELECT key FROM json_each(t.x)")
