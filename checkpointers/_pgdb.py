@@ -15,8 +15,12 @@ only when it is given as a function that makes it (see `_backend.Work`); every w
 the run store and the checkpointer is. Reads are `REPEATABLE READ READ ONLY`: one
 snapshot for a whole body, and they never wait for writers.
 
-Several transactions run at once, each on its own pooled connection (SQLite's `Database`
-runs one at a time).
+Order. The writes of one process commit one at a time, in the order they were made, as on
+SQLite: LangGraph hands a task's writes over without waiting for them, and a run's events
+take their sequence numbers in commit order, so two writes in flight at once could number a
+later node's events before an earlier one's. Reads run at once, each on its own pooled
+connection, and so do the writes of different processes (that is what the isolation above
+is for).
 """
 
 from __future__ import annotations
@@ -137,6 +141,9 @@ class PostgresDatabase:
         """Whether every write is refused."""
         self.retries = 0
         """Write transactions run again after losing a race, since opening (for tests)."""
+        self._writing = asyncio.Lock()
+        """Makes this process's writes commit one at a time, in order (asyncio's lock is
+        first come, first served)."""
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -163,20 +170,21 @@ class PostgresDatabase:
                 f"the railgraph database at {self.location} was opened read-only; open it "
                 "without read_only to change it."
             )
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                async with self.pool.connection() as conn:
-                    return await self._transact(conn, _BEGIN_WRITE, make_body(work))
-            except _RETRY as exc:
-                if not callable(work) or attempt >= ATTEMPTS:
+        async with self._writing:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    async with self.pool.connection() as conn:
+                        return await self._transact(conn, _BEGIN_WRITE, make_body(work))
+                except _RETRY as exc:
+                    if not callable(work) or attempt >= ATTEMPTS:
+                        raise pg_store_error(self.location, exc) from exc
+                    self.retries += 1
+                    # Jitter, so that two racers do not collide again in step.
+                    await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+                except psycopg.Error as exc:
                     raise pg_store_error(self.location, exc) from exc
-                self.retries += 1
-                # Jitter, so that two racers do not collide again in step.
-                await asyncio.sleep(random.uniform(0, 0.002 * attempt))
-            except psycopg.Error as exc:
-                raise pg_store_error(self.location, exc) from exc
 
     async def read(self, body: Body[_T]) -> _T:
         """Run `body` as one read-only transaction on one snapshot."""
@@ -234,8 +242,11 @@ async def _run(conn: psycopg.AsyncConnection[Any], statement: Statement) -> Any:
     """Run one statement of a body, in PostgreSQL's SQL; return what the body is sent."""
     pg = translate(statement.sql)
     if statement.kind == "many":
+        # One execution per row rather than psycopg's executemany, whose pipeline logs a
+        # warning of its own when a lost race aborts it (the race is retried: see `write`).
         async with conn.cursor() as cursor:
-            await cursor.executemany(pg.sql, [pg.params(row) for row in statement.params])
+            for row in statement.params:
+                await cursor.execute(pg.sql, pg.params(row))
         return None
     params = pg.params(statement.params)
     if statement.kind == "count":
