@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from langgraph.checkpoint.base import Checkpoint, empty_checkpoint
 
 from checkpointers import SqliteCheckpointer
 from checkpointers._tx import fetchtuples
+from tests.postgres_server import PostgresServer
 
 MakeCheckpoint = Callable[[dict[str, Any], dict[str, str]], Checkpoint]
 
@@ -82,11 +86,51 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
+@pytest.fixture(scope="session")
+def postgres_store(
+    postgres_server: PostgresServer,
+) -> Iterator[tuple[str, psycopg.Connection[Any]]]:
+    """One PostgreSQL database with railgraph's schema for the session, and a connection to it.
+
+    Creating and migrating a database for each test would cost most of a second; emptying
+    this one costs milliseconds (see `postgres_store_url`).
+    """
+    url = postgres_server.create_database("railgraph_store")
+
+    async def create() -> None:
+        async with SqliteCheckpointer.from_path(url):
+            pass
+
+    # On a thread of its own: no event loop may be running where asyncio.run is called.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result()
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield url, conn
+
+
+@pytest.fixture
+def postgres_store_url(postgres_store: tuple[str, psycopg.Connection[Any]]) -> str:
+    """The URL of the session's PostgreSQL store, emptied of every row for this test."""
+    return emptied(postgres_store)
+
+
+def emptied(postgres_store: tuple[str, psycopg.Connection[Any]]) -> str:
+    """Delete every row of the session's PostgreSQL store; return its URL."""
+    url, conn = postgres_store
+    tables = conn.execute(
+        "SELECT string_agg('railgraph.' || quote_ident(tablename), ', ') FROM pg_tables "
+        "WHERE schemaname = 'railgraph' AND tablename != 'railgraph_schema'"
+    ).fetchone()
+    assert tables is not None
+    conn.execute(f"TRUNCATE {tables[0]} RESTART IDENTITY")
+    return url
+
+
 @pytest.fixture
 def db(backend: str, db_path: Path, request: pytest.FixtureRequest) -> str:
-    """Where the `saver` stores: a SQLite file, or the URL of a fresh PostgreSQL database."""
+    """Where the `saver` stores: a SQLite file, or an empty PostgreSQL store."""
     if backend == "postgresql":
-        return str(request.getfixturevalue("postgres_url"))
+        return str(request.getfixturevalue("postgres_store_url"))
     return str(db_path)
 
 
@@ -102,8 +146,12 @@ async def saver(db: str, clock: FakeClock) -> AsyncIterator[SqliteCheckpointer]:
 async def memory_saver(
     backend: str, clock: FakeClock, request: pytest.FixtureRequest
 ) -> AsyncIterator[SqliteCheckpointer]:
-    """A checkpointer in memory (or on a fresh PostgreSQL database, see `BOTH_BACKENDS`)."""
-    where = str(request.getfixturevalue("postgres_url")) if backend == "postgresql" else ":memory:"
+    """A checkpointer in memory (or on an empty PostgreSQL store, see `BOTH_BACKENDS`)."""
+    where = (
+        str(request.getfixturevalue("postgres_store_url"))
+        if backend == "postgresql"
+        else ":memory:"
+    )
     async with SqliteCheckpointer.from_path(where, clock=clock) as s:
         yield s
 

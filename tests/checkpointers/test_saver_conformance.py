@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
 from checkpointers import SqliteCheckpointer
 from checkpointers._open import open_database
 from checkpointers._schema import migrate
-from tests.postgres_server import PostgresServer
+from tests.checkpointers.conftest import emptied
 
 ALL_CAPABILITIES = {
     "put",
@@ -69,12 +70,12 @@ async def test_conformance_all_eight_capabilities_pass(factory: Any) -> None:
 
 
 async def test_conformance_all_eight_capabilities_pass_on_postgresql(
-    postgres_server: PostgresServer,
+    postgres_store: tuple[str, psycopg.Connection[Any]],
 ) -> None:
     @checkpointer_test(name="SqliteCheckpointer on PostgreSQL")
     async def postgres_checkpointer() -> AsyncIterator[SqliteCheckpointer]:
-        # A database of its own each time, as ":memory:" is for SQLite.
-        async with SqliteCheckpointer.from_path(postgres_server.create_database()) as saver:
+        # An empty store each time, as ":memory:" is for SQLite.
+        async with SqliteCheckpointer.from_path(emptied(postgres_store)) as saver:
             assert saver._db.engine == "postgresql"
             yield saver
 
