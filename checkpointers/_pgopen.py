@@ -52,6 +52,7 @@ async def open_postgres(
     clock: Clock = time.time,
     read_only: bool = False,
     pool_size: int = POOL_SIZE,
+    migrate: bool = True,
 ) -> AsyncIterator[PostgresDatabase]:
     """Connect to the database at `url`, create or upgrade railgraph's schema, and close after.
 
@@ -61,6 +62,8 @@ async def open_postgres(
         read_only: Create and migrate nothing, refuse every write (each transaction is
             read-only on the server too); the store must exist at this schema version.
         pool_size: Connections kept at most.
+        migrate: Bring the schema up to date; tests pass `False` to build an older store
+            with `migrate_postgres` themselves.
 
     Raises:
         StoreError: The driver is not installed, the server cannot be reached or refuses
@@ -117,7 +120,7 @@ async def open_postgres(
     try:
         if read_only:
             await check_schema(db, SCHEMA_VERSION)
-        else:
+        elif migrate:
             await migrate_postgres(db)
         yield db
     finally:

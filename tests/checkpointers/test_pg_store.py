@@ -12,6 +12,7 @@ import socket
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.base import empty_checkpoint
 
 from checkpointers import (
     SCHEMA_VERSION,
@@ -22,8 +23,10 @@ from checkpointers import (
     SqliteCheckpointer,
     open_store,
 )
+from checkpointers._pgopen import open_postgres
+from checkpointers._pgschema import PG_MIGRATIONS, migrate_postgres
 from checkpointers._pgsql import translate
-from railgraph.errors import DecisionError, StoreError
+from railgraph.errors import DecisionError, SchemaVersionError, StoreError
 from tests.checkpointers.conftest import query
 from tests.postgres_server import PostgresServer
 
@@ -254,3 +257,72 @@ def test_the_dialect_says_sqlite_statements_postgresql_s_way() -> None:
     )
     with pytest.raises(StoreError, match=r"no PostgreSQL form .* SQLite's 'json_each\('"):
         translate("SELECT key FROM json_each(t.x)")
+
+
+async def test_an_older_store_upgrades_with_its_rows_and_a_newer_one_is_refused(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    # A store made by the first five migrations, with an event stored the old way.
+    async with open_postgres(postgres_url, migrate=False) as db:
+        assert await migrate_postgres(db, PG_MIGRATIONS[:5]) == 5
+        async with db.connection() as conn:
+            await conn.execute(
+                "INSERT INTO runs (run_id, graph, graph_name, signature, status, input, budget, "
+                "usage, created_at, updated_at) VALUES "
+                "('r1', 'g:graph', 'g', 's', 'paused', '{}', '{}', '{}', 1, 1)"
+            )
+            await conn.execute(
+                "INSERT INTO run_events (run_id, seq, kind, node, at, data, checkpoint_id, "
+                "task_id, write_idx, position) VALUES ('r1', 1, 'note', 'a', 2, '{\"n\":1}', "
+                "'c1', 't1', 0, 0)"
+            )
+
+    async with SqliteCheckpointer.from_path(postgres_url) as saver:
+        assert await query(saver, "SELECT schema_version FROM railgraph_schema") == [
+            (SCHEMA_VERSION,)
+        ]
+        [stored] = await saver.store.list_events("r1")
+        assert (stored.seq, stored.kind, stored.node, stored.data) == (1, "note", "a", {"n": 1})
+        await saver.store.append_events("r1", [event(2)])
+        assert [e.seq for e in await saver.store.list_events("r1")] == [1, 2]
+
+    name = postgres_url.split("/")[3].split("?")[0]
+    postgres_server.psql("UPDATE railgraph.railgraph_schema SET schema_version = 99", name)
+    for read_only in (False, True):
+        with pytest.raises(SchemaVersionError, match=r"has schema version 99, but this railgraph"):
+            async with SqliteCheckpointer.from_path(postgres_url, read_only=read_only):
+                pass
+
+
+async def test_prune_deletes_a_run_with_everything_stored_for_it(postgres_url: str) -> None:
+    async with SqliteCheckpointer.from_path(postgres_url, clock=lambda: 50.0) as saver:
+        for run_id, status in (("old", "completed"), ("kept", "paused")):
+            await saver.store.create_run(run(run_id, status=status), events=[event(1)])
+            await saver.store.begin_effect(
+                f"k-{run_id}", run_id=run_id, node="n", tool="t", args={}
+            )
+            config = {"configurable": {"thread_id": run_id, "checkpoint_ns": ""}}
+            checkpoint = empty_checkpoint()
+            checkpoint["channel_values"] = {"big": "x" * 10_000}
+            checkpoint["channel_versions"] = {"big": "a1"}
+            await saver.aput(config, checkpoint, {}, {"big": "a1"})
+
+        report = await saver.store.prune(older_than=100.0)
+
+        assert report.run_ids == ["old"]
+        assert report.rows == {
+            "runs": 1,
+            "run_events": 1,
+            "approvals": 0,
+            "tool_effects": 1,
+            "checkpoints": 1,
+            "checkpoint_blobs": 1,
+            "checkpoint_writes": 0,
+            # The value is the same in both threads: the kept one still names it.
+            "checkpoint_values": 0,
+            "graph_specs": 0,
+        }
+        assert report.bytes_before > 0
+        assert [r.run_id for r in await saver.store.list_runs()] == ["kept"]
+        assert await query(saver, "SELECT thread_id FROM checkpoints") == [("kept",)]
+        assert await query(saver, "SELECT COUNT(*) FROM checkpoint_values") == [(1,)]
