@@ -195,23 +195,47 @@ class PostgresDatabase:
             raise pg_store_error(self.location, exc) from exc
 
     async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
-        """Run the body `make()` returns as one read (as `read`)."""
-        return await self.read(make())
+        """Run the body `make()` returns as one read, in one round trip when it can.
+
+        A body of one statement (a run's status, a record by its key: the kill switch
+        asks before every call) runs without `BEGIN` and `COMMIT`: one statement sees one
+        snapshot by itself. A body that goes on to a second statement is dropped and a
+        fresh one runs as `read` does, so that all its statements see one snapshot.
+        """
+        try:
+            async with self.pool.connection() as conn:
+                body = make()
+                try:
+                    statement = next(body)
+                    body.send(await _run(conn, statement))
+                except StopIteration as finished:
+                    return cast(_T, finished.value)
+                finally:
+                    body.close()
+                return await self._transact(conn, _BEGIN_READ, make())
+        except psycopg.Error as exc:
+            raise pg_store_error(self.location, exc) from exc
 
     async def _transact(self, conn: psycopg.AsyncConnection[Any], begin: str, body: Body[_T]) -> _T:
-        """Begin, run `body` statement by statement, and commit (or roll back if it raises)."""
+        """Begin, run `body` statement by statement, and commit (or roll back if it raises).
+
+        In psycopg's pipeline mode: `BEGIN` travels with the first statement, the rows of
+        a `many` statement with whatever follows them, and `COMMIT` alone; a statement
+        whose result the body reads waits for it.
+        """
         try:
-            await conn.execute(begin)
-            try:
-                statement = next(body)
-                while True:
-                    result = await _run(conn, statement)
-                    statement = body.send(result)
-            except StopIteration as finished:
-                outcome = cast(_T, finished.value)
-            finally:
-                body.close()
-            await conn.execute("COMMIT")
+            async with conn.pipeline() as pipeline:
+                await conn.execute(begin)
+                try:
+                    statement = next(body)
+                    while True:
+                        result = await _run(conn, statement, pipeline)
+                        statement = body.send(result)
+                except StopIteration as finished:
+                    outcome = cast(_T, finished.value)
+                finally:
+                    body.close()
+                await conn.execute("COMMIT")
         except BaseException:
             # Also on cancellation: a pooled connection never goes back mid-transaction
             # (the pool would roll it back too, but this says so at once).
@@ -238,12 +262,18 @@ class PostgresDatabase:
         await self.pool.close()
 
 
-async def _run(conn: psycopg.AsyncConnection[Any], statement: Statement) -> Any:
-    """Run one statement of a body, in PostgreSQL's SQL; return what the body is sent."""
+async def _run(
+    conn: psycopg.AsyncConnection[Any],
+    statement: Statement,
+    pipeline: psycopg.AsyncPipeline | None = None,
+) -> Any:
+    """Run one statement of a body, in PostgreSQL's SQL; return what the body is sent.
+
+    In a pipeline, a `many` statement's rows are only queued: the body is sent nothing
+    for them, and an error among them is raised where the pipeline next waits.
+    """
     pg = translate(statement.sql)
     if statement.kind == "many":
-        # One execution per row rather than psycopg's executemany, whose pipeline logs a
-        # warning of its own when a lost race aborts it (the race is retried: see `write`).
         async with conn.cursor() as cursor:
             for row in statement.params:
                 await cursor.execute(pg.sql, pg.params(row))
@@ -252,6 +282,8 @@ async def _run(conn: psycopg.AsyncConnection[Any], statement: Statement) -> Any:
     if statement.kind == "count":
         async with conn.cursor() as cursor:
             await cursor.execute(pg.sql, params)
+            if pipeline is not None:
+                await pipeline.sync()
             return cursor.rowcount
     factory: Any = tuple_row if statement.kind == "tuples" else _named_rows
     async with conn.cursor(row_factory=factory) as cursor:
