@@ -26,7 +26,7 @@ from checkpointers import (
 from checkpointers._pgopen import open_postgres
 from checkpointers._pgschema import PG_MIGRATIONS, migrate_postgres
 from checkpointers._pgsql import translate
-from railgraph.errors import DecisionError, SchemaVersionError, StoreError
+from railgraph.errors import DecisionError, RunCancelled, SchemaVersionError, StoreError
 from tests.checkpointers.conftest import query
 from tests.postgres_server import PostgresServer
 
@@ -326,3 +326,32 @@ async def test_prune_deletes_a_run_with_everything_stored_for_it(postgres_url: s
         assert [r.run_id for r in await saver.store.list_runs()] == ["kept"]
         assert await query(saver, "SELECT thread_id FROM checkpoints") == [("kept",)]
         assert await query(saver, "SELECT COUNT(*) FROM checkpoint_values") == [(1,)]
+
+
+async def test_a_cancel_racing_an_effect_claim_either_names_the_effect_or_stops_it(
+    postgres_url: str,
+) -> None:
+    async with (
+        SqliteCheckpointer.from_path(postgres_url) as a,
+        SqliteCheckpointer.from_path(postgres_url) as b,
+    ):
+        for i in range(10):
+            run_id = f"r{i}"
+            await a.store.create_run(run(run_id))
+            claim, cancel = await asyncio.gather(
+                a.store.begin_effect(f"k{i}", run_id=run_id, node="n", tool="refund", args={}),
+                b.store.cancel_run(run_id, by="ann", reason="stop", at=5.0),
+                return_exceptions=True,
+            )
+            assert not isinstance(cancel, BaseException)
+            cancelled, record, unknown = cancel
+            assert (cancelled, record.status) == (True, "cancelled")
+            if isinstance(claim, RunCancelled):
+                # The cancel committed first: the effect was never claimed.
+                assert unknown == []
+                assert await a.store.get_effect(f"k{i}") is None
+            else:
+                # The claim committed first: the cancel names it as possibly made.
+                assert claim is None
+                assert [e.idempotency_key for e in unknown] == [f"k{i}"]
+                assert record.error is not None and f"key k{i}" in record.error
