@@ -289,6 +289,22 @@ def test_killed_approval_resumes_and_refunds_once(tmp_path: Path, point: Point) 
     assert h["approvals"] == [("approved", "alice")]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("point", APPROVAL_POINTS, ids=lambda p: ":".join(map(str, p)))
+def test_killed_approval_on_postgresql_resumes_and_refunds_once(
+    tmp_path: Path, point: Point, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DB_ENV, postgres_url)
+    assert in_new_process(tmp_path, "run-2", "start:T-1002") == 0
+    assert in_new_process(tmp_path, "run-2", "approve", point) == -signal.SIGKILL
+
+    settle(tmp_path, "run-2", cli=point == ("effect", "after", "create_refund"))
+    h = asyncio.run(history(tmp_path, "run-2"))
+
+    check_consistent(h, T1002_PATH, "T-1002", 480.0)
+    assert h["approvals"] == [("approved", "alice")]
+
+
 class Args(BaseModel):
     amount: float
 
