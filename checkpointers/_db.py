@@ -32,10 +32,10 @@ from railgraph.errors import StoreError
 
 from ._inline import JOURNAL_SIZE_LIMIT, InlineWriter
 from ._tx import Body, Outcome, run_batch
+from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
 
 if TYPE_CHECKING:
     from ._backend import Work
-from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
 
 __all__ = [
     "IDLE_CHECKPOINT_S",
