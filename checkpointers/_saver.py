@@ -119,6 +119,7 @@ class SqliteCheckpointer(SyncBridge):
         clock: Clock = time.time,
         read_only: bool = False,
         redactor: Redactor | None = None,
+        inline: bool = True,
     ) -> AsyncIterator[Self]:
         """Open the database at `path`, creating or upgrading its schema, and close it after.
 
@@ -137,6 +138,11 @@ class SqliteCheckpointer(SyncBridge):
                 configured, and every write fails. For
                 commands that only read (`railgraph runs`, `show`, `pending`, `render`).
             redactor: Which secrets to redact (see the class).
+            inline: Run short writes and reads on the event loop's own thread (see
+                `_inline`). `False` sends every statement to aiosqlite's worker thread,
+                so the loop's thread never waits on the file: for hosts that forbid
+                blocking calls on their loop, such as LangGraph's server. (SQLite's only:
+                PostgreSQL's driver never blocks the loop.)
 
         Raises:
             SchemaVersionError: The database was written by a newer railgraph.
@@ -163,7 +169,7 @@ class SqliteCheckpointer(SyncBridge):
                     redactor=redactor,
                 )
             return
-        async with open_database(path, synchronous=synchronous, clock=clock) as db:
+        async with open_database(path, synchronous=synchronous, clock=clock, inline=inline) as db:
             await migrate(db)
             yield cls(
                 db,
