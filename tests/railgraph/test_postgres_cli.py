@@ -1,4 +1,5 @@
-"""The refund agent on PostgreSQL, chosen by URL: `--db`, `RAILGRAPH_DB` and `Runner.open`."""
+"""The refund agent on PostgreSQL, chosen by URL: `--db`, `RAILGRAPH_DB`, `Runner.open` and the
+database LangGraph's server serves from."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from graphs._helpdesk import Helpdesk
+from graphs.refund import make_graph
 from railgraph import Runner
 from railgraph._cli import app
+from railgraph._served_db import DATABASES, db_key
 from railgraph._settings import DB_ENV
+from railgraph.server import ServedGraph
+from tests.conftest import FakeTime
+from tests.railgraph.test_server import answer, drive
 
 
 def run_cli_json(*args: str) -> Any:
@@ -61,3 +68,24 @@ async def test_runner_open_takes_a_url(postgres_url: str) -> None:
             ("create_refund", "completed"),
             ("notify_customer", "completed"),
         ]
+
+
+async def test_a_graph_served_by_langgraphs_server_runs_on_postgresql(
+    postgres_url: str, tmp_path: Path, fake_time: FakeTime
+) -> None:
+    helpdesk = Helpdesk(tmp_path / "helpdesk.db")
+    served = ServedGraph(
+        make_graph(helpdesk=helpdesk), db=postgres_url, clock=fake_time.clock, timer=fake_time.timer
+    )
+    async with DATABASES.hold(db_key(postgres_url)) as saver:
+        assert saver._db.engine == "postgresql"
+        paused = await drive(served, saver, "r1", {"ticket_id": "T-1002"})
+        (asked,) = paused.interrupts
+        assert [request["action_request"]["action"] for request in asked.value] == ["create_refund"]
+        done = await drive(served, saver, "r1", answer("accept"))
+
+        assert (done.next, done.interrupts) == ((), ())
+        record = await saver.store.get_run("r1")
+        assert record is not None
+        assert (record.status, record.lease_owner) == ("completed", None)
+        assert [(r["ticket_id"], r["amount"]) for r in helpdesk.refunds()] == [("T-1002", 480.0)]
