@@ -62,6 +62,19 @@ _RETRY: Final = (
 )
 """Errors after which running the whole body again may succeed."""
 
+_VACUUMED: Final = (
+    "runs",
+    "run_events",
+    "approvals",
+    "tool_effects",
+    "graph_specs",
+    "checkpoints",
+    "checkpoint_blobs",
+    "checkpoint_writes",
+    "checkpoint_values",
+)
+"""The tables a prune deletes from."""
+
 _BEGIN_WRITE: Final = "BEGIN ISOLATION LEVEL SERIALIZABLE"
 _BEGIN_READ: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
@@ -255,7 +268,8 @@ class PostgresDatabase:
         is left to the database's administrators.
         """
         async with self.connection() as conn:
-            await conn.execute("VACUUM")
+            # railgraph's tables only: the database may hold other applications' too.
+            await conn.execute(f"VACUUM {', '.join(_VACUUMED)}")
 
     async def close(self) -> None:
         """Close the pool; later use raises `StoreError`."""

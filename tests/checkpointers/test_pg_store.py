@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from typing import Any
 
 import pytest
@@ -355,3 +356,16 @@ async def test_a_cancel_racing_an_effect_claim_either_names_the_effect_or_stops_
                 assert claim is None
                 assert [e.idempotency_key for e in unknown] == [f"k{i}"]
                 assert record.error is not None and f"key k{i}" in record.error
+
+
+async def test_without_the_driver_a_url_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    with pytest.raises(StoreError) as caught:
+        async with open_store("postgres://rg@/runs", read_only=False):
+            pass
+    assert str(caught.value) == (
+        "postgres:// names a PostgreSQL database. PostgreSQL support is an extra: install it "
+        "with `pip install 'railgraph[postgres]'` (psycopg 3 and its connection pool)."
+    )
