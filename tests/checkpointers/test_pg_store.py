@@ -369,3 +369,13 @@ async def test_without_the_driver_a_url_says_which_extra_to_install(
         "postgres:// names a PostgreSQL database. PostgreSQL support is an extra: install it "
         "with `pip install 'railgraph[postgres]'` (psycopg 3 and its connection pool)."
     )
+
+
+async def test_two_processes_opening_a_new_database_at_once_migrate_it_once(
+    postgres_url: str,
+) -> None:
+    async def open_and_count() -> list[tuple[Any, ...]]:
+        async with SqliteCheckpointer.from_path(postgres_url) as saver:
+            return await query(saver, "SELECT schema_version FROM railgraph_schema")
+
+    assert await asyncio.gather(*(open_and_count() for _ in range(4))) == [[(SCHEMA_VERSION,)]] * 4
