@@ -51,10 +51,12 @@ def event(n: int) -> dict[str, Any]:
     return {"kind": "note", "node": None, "at": float(n), "data": {"n": n}}
 
 
-async def test_of_racing_decisions_on_two_connections_exactly_one_wins(postgres_url: str) -> None:
+async def test_of_racing_decisions_on_two_connections_exactly_one_wins(
+    postgres_store_url: str,
+) -> None:
     async with (
-        SqliteCheckpointer.from_path(postgres_url) as a,
-        SqliteCheckpointer.from_path(postgres_url) as b,
+        SqliteCheckpointer.from_path(postgres_store_url) as a,
+        SqliteCheckpointer.from_path(postgres_store_url) as b,
     ):
         await a.store.create_run(run("r1"))
         await a.store.add_approval(
@@ -89,11 +91,11 @@ async def test_of_racing_decisions_on_two_connections_exactly_one_wins(postgres_
 
 
 async def test_of_racing_lease_claims_on_two_connections_exactly_one_wins(
-    postgres_url: str,
+    postgres_store_url: str,
 ) -> None:
     async with (
-        SqliteCheckpointer.from_path(postgres_url, clock=lambda: 100.0) as a,
-        SqliteCheckpointer.from_path(postgres_url, clock=lambda: 100.0) as b,
+        SqliteCheckpointer.from_path(postgres_store_url, clock=lambda: 100.0) as a,
+        SqliteCheckpointer.from_path(postgres_store_url, clock=lambda: 100.0) as b,
     ):
         await a.store.create_run(run("r1", status="paused"))
         # Hosts other than this one: a live lease is one that has not expired.
@@ -120,11 +122,11 @@ async def test_of_racing_lease_claims_on_two_connections_exactly_one_wins(
 
 
 async def test_of_racing_effect_claims_on_two_connections_exactly_one_runs(
-    postgres_url: str,
+    postgres_store_url: str,
 ) -> None:
     async with (
-        SqliteCheckpointer.from_path(postgres_url) as a,
-        SqliteCheckpointer.from_path(postgres_url) as b,
+        SqliteCheckpointer.from_path(postgres_store_url) as a,
+        SqliteCheckpointer.from_path(postgres_store_url) as b,
     ):
         await a.store.create_run(run("r1"))
         claims = await asyncio.gather(
@@ -145,11 +147,11 @@ async def test_of_racing_effect_claims_on_two_connections_exactly_one_runs(
 
 
 async def test_events_appended_at_once_on_two_connections_get_every_seq_once(
-    postgres_url: str,
+    postgres_store_url: str,
 ) -> None:
     async with (
-        SqliteCheckpointer.from_path(postgres_url) as a,
-        SqliteCheckpointer.from_path(postgres_url) as b,
+        SqliteCheckpointer.from_path(postgres_store_url) as a,
+        SqliteCheckpointer.from_path(postgres_store_url) as b,
     ):
         await a.store.create_run(run("r1"))
         await asyncio.gather(
@@ -295,8 +297,8 @@ async def test_an_older_store_upgrades_with_its_rows_and_a_newer_one_is_refused(
                 pass
 
 
-async def test_prune_deletes_a_run_with_everything_stored_for_it(postgres_url: str) -> None:
-    async with SqliteCheckpointer.from_path(postgres_url, clock=lambda: 50.0) as saver:
+async def test_prune_deletes_a_run_with_everything_stored_for_it(postgres_store_url: str) -> None:
+    async with SqliteCheckpointer.from_path(postgres_store_url, clock=lambda: 50.0) as saver:
         for run_id, status in (("old", "completed"), ("kept", "paused")):
             await saver.store.create_run(run(run_id, status=status), events=[event(1)])
             await saver.store.begin_effect(
@@ -330,11 +332,11 @@ async def test_prune_deletes_a_run_with_everything_stored_for_it(postgres_url: s
 
 
 async def test_a_cancel_racing_an_effect_claim_either_names_the_effect_or_stops_it(
-    postgres_url: str,
+    postgres_store_url: str,
 ) -> None:
     async with (
-        SqliteCheckpointer.from_path(postgres_url) as a,
-        SqliteCheckpointer.from_path(postgres_url) as b,
+        SqliteCheckpointer.from_path(postgres_store_url) as a,
+        SqliteCheckpointer.from_path(postgres_store_url) as b,
     ):
         for i in range(10):
             run_id = f"r{i}"
