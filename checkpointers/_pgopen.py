@@ -104,7 +104,11 @@ async def open_postgres(
         min_size=1,
         max_size=max(1, pool_size),
         configure=configure,
-        kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
+        # No server-side prepared statements: in pipeline mode, a transaction that loses a
+        # race can take a statement's PREPARE down with it while psycopg counts it as made
+        # ("prepared statement _pg3_3 does not exist" on its next use); parsing railgraph's
+        # short statements costs little, and poolers such as PgBouncer need this too.
+        kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "prepare_threshold": None},
         open=False,
         name="railgraph",
     )
