@@ -152,9 +152,6 @@ from typing import TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel
-from tests.checkpointers.conftest import SQLITE_ONLY, query
-
-ON_BOTH_BACKENDS = True
 
 
 class Item(BaseModel):
