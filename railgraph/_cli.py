@@ -57,8 +57,8 @@ def _options(
         str | None,
         typer.Option(
             "--db",
-            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...) "
-            "[default: $RAILGRAPH_DB or .railgraph/railgraph.db]. A command's own --db wins.",
+            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...); "
+            "by default $RAILGRAPH_DB, else .railgraph/railgraph.db. A command's own --db wins.",
         ),
     ] = None,
 ) -> None:

@@ -67,8 +67,8 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="Database file, or a PostgreSQL URL (postgresql://...) "
-        "[default: .railgraph/railgraph.db or $RAILGRAPH_DB].",
+        help="Database file, or a PostgreSQL URL (postgresql://...); by default "
+        "$RAILGRAPH_DB, else .railgraph/railgraph.db.",
     ),
 ]
 JsonOpt = Annotated[
