@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 import aiosqlite
 
@@ -37,6 +37,9 @@ from railgraph.errors import StoreError
 from ._inline import JOURNAL_SIZE_LIMIT, InlineWriter
 from ._tx import Body, Outcome, run_batch
 from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
+
+if TYPE_CHECKING:
+    from ._backend import Work
 
 __all__ = [
     "IDLE_CHECKPOINT_S",
@@ -93,6 +96,8 @@ class _Waiting:
 class Database(WalKeeper):
     """An open SQLite database with its connections, one lock and one clock.
 
+    One of the two backends (see `_backend`); PostgreSQL's is `_pgdb.PostgresDatabase`.
+
     Every transaction holds the lock. A single connection has a single
     transaction, so a read that ran while a writer's transaction was open would
     see the writer's uncommitted rows; running each transaction whole, under the
@@ -107,6 +112,9 @@ class Database(WalKeeper):
         wal_pages: The WAL's length, in pages, past which a checkpoint of inline
             commits also lets it start over (see `_checkpoint_wal`).
     """
+
+    engine: Final = "sqlite"
+    """Which database engine this is (see `_backend.Backend`)."""
 
     def __init__(
         self,
@@ -142,15 +150,16 @@ class Database(WalKeeper):
         """Whether each transaction runs as one call in aiosqlite's worker thread."""
         return self._in_worker is not None
 
-    async def write(self, body: Body[_T], *, short: bool = False) -> _T:
-        """Run `body` as a write transaction; its changes are committed when this returns.
+    async def write(self, work: Work[_T], *, short: bool = False) -> _T:
+        """Run `work` as a write transaction; its changes are committed when this returns.
 
         Its changes are rolled back if it raises. `BEGIN IMMEDIATE` takes
         SQLite's write lock up front, so another process writing the same file
         makes this wait (up to the busy timeout) instead of failing half-way.
 
         Args:
-            body: The transaction.
+            work: The transaction: its body, or a function that makes it (made here,
+                once: SQLite's writers never race, so a body never runs twice).
             short: The body touches a few small rows (a node's writes, a run
                 record), so it may run on the event loop's own thread, which is
                 quicker than a trip to the worker thread, and, when nothing else
@@ -158,6 +167,7 @@ class Database(WalKeeper):
                 work that grows with the data (migrations, deleting or copying
                 threads) or that moves large values, which would stall the loop.
         """
+        body: Body[_T] = work() if callable(work) else work
         if self._in_worker is None:
             async with self.lock:
                 return await self._transact_in_calls("BEGIN IMMEDIATE", body)

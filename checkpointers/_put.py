@@ -9,7 +9,8 @@ large value (see `Prepared.short`), otherwise in the database's worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
@@ -71,8 +72,8 @@ _STORED_WRITE_VALUE = """
 class Prepared(NamedTuple):
     """A write transaction ready to run."""
 
-    body: Body[None]
-    """The transaction."""
+    body: Callable[[], Body[None]]
+    """Makes the transaction (again, when PostgreSQL runs it again: see `_pgdb`)."""
     large: list[LargeValue]
     """The large values it stores (see `pack_values`)."""
     short: bool
@@ -152,7 +153,7 @@ def put_checkpoint(
         versions_json,
         None if run_id is None else str(run_id),
     )
-    return Prepared(_store_checkpoint(large, blobs, row), large, short=not large)
+    return Prepared(partial(_store_checkpoint, large, blobs, row), large, short=not large)
 
 
 def _store_checkpoint(
@@ -229,7 +230,7 @@ def put_writes(
         )
         (special if idx < 0 else regular).append(row)
     return Prepared(
-        _store_writes(thread_id, task_path, large, special, regular, harvested),
+        partial(_store_writes, thread_id, task_path, large, special, regular, harvested),
         large,
         short=not large,
     )

@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 from railgraph.errors import DecisionError, RunCancelled, StoreError
 from railgraph.vocab import EffectStatus, RunEventKind
 
-from ._db import Database
+from ._backend import Backend, Work
 from ._events import SELECT_EVENTS, SPEC_REF, event_rows, insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
 from ._leases import RunLeases, run_is_cancelled
@@ -84,14 +84,15 @@ class RunStore(RunLeases, RunPages, RunPruning):
     _approvals = _APPROVALS
     _effects = _EFFECTS
 
-    def __init__(self, db: Database, *, redactor: Redactor | None = None) -> None:
+    def __init__(self, db: Backend, *, redactor: Redactor | None = None) -> None:
         self._db = db
         self.redactor = redactor or Redactor()
         """Which secrets are redacted from what this store keeps for people."""
 
-    def _write(self, body: Body[_T]) -> Awaitable[_T]:
-        # Every write here changes a row or a few: short (see `Database.write`).
-        return self._db.write(body, short=True)
+    def _write(self, work: Work[_T]) -> Awaitable[_T]:
+        # Every write here changes a row or a few: short (see `Database.write`). A function
+        # that makes the body, so that PostgreSQL can run it again (see `_pgdb`).
+        return self._db.write(work, short=True)
 
     # -- runs ---------------------------------------------------------------
 
@@ -129,7 +130,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
             yield from insert_events(record.run_id, rows, first_seq=1)
             return True
 
-        if not await self._write(create()):
+        if not await self._write(create):
             raise StoreError(
                 f"run {record.run_id!r} already exists; start the new run with a fresh id."
             )
@@ -168,10 +169,11 @@ class RunStore(RunLeases, RunPages, RunPruning):
         sets = [f"{column} = ?" for column, value in changes.items() if value is not None]
         params = [value or None for value in changes.values() if value is not None]
         update = f"UPDATE runs SET {', '.join([*sets, 'updated_at = ?'])} WHERE run_id = ?"
+        now = self._db.clock()
         _, row = await self._write(
-            change_and_read(
+            lambda: change_and_read(
                 update,
-                (*params, self._db.clock(), run_id),
+                (*params, now, run_id),
                 f"{_RUNS.select} WHERE run_id = ?",
                 (run_id,),
             )
@@ -206,13 +208,13 @@ class RunStore(RunLeases, RunPages, RunPruning):
             StoreError: An event is not shaped like one; nothing is stored.
         """
         parsed = parse_events(list(events), source=f"append_events for run {run_id!r}")
-        insert = insert_events(run_id, event_rows(parsed, self.redactor))
+        rows_in = event_rows(parsed, self.redactor)
 
         def append() -> Body[list[sqlite3.Row]]:
             last = yield from fetchone(
                 "SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?", (run_id,)
             )
-            yield from insert
+            yield from insert_events(run_id, rows_in)
             return (
                 yield from fetchall(
                     f"{SELECT_EVENTS} WHERE e.run_id = ? AND e.seq > ? ORDER BY e.seq",
@@ -220,7 +222,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
                 )
             )
 
-        rows = await self._write(append())
+        rows = await self._write(append)
         return [row_to_event(row) for row in rows]
 
     async def list_events(self, run_id: str) -> list[EventRecord]:
@@ -242,9 +244,8 @@ class RunStore(RunLeases, RunPages, RunPruning):
             StoreError: A request with this id already exists.
         """
         record = record.model_copy(update={"request": self.redactor.redact(record.request)})
-        changed = await self._write(
-            execute(_APPROVALS.insert(or_ignore=True), _APPROVALS.params(record))
-        )
+        params = _APPROVALS.params(record)
+        changed = await self._write(lambda: execute(_APPROVALS.insert(or_ignore=True), params))
         if not changed:
             raise StoreError(
                 f"review request {record.request_id!r} already exists; "
@@ -287,11 +288,12 @@ class RunStore(RunLeases, RunPages, RunPruning):
             raise DecisionError(
                 f"{status!r} is not a decision; use one of {', '.join(sorted(_DECIDED_STATUSES))}."
             )
+        decided = (status, dumps(decision), decided_by, self._db.clock(), request_id)
         changed, row = await self._write(
-            change_and_read(
+            lambda: change_and_read(
                 "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? "
                 "WHERE request_id = ? AND status = 'pending'",
-                (status, dumps(decision), decided_by, self._db.clock(), request_id),
+                decided,
                 f"{_APPROVALS.select} WHERE request_id = ?",
                 (request_id,),
             )
@@ -345,7 +347,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
                 return None
             return (yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,)))
 
-        row = await self._write(claim())
+        row = await self._write(claim)
         return None if row is None else _EFFECTS.load(row)
 
     async def complete_effect(self, key: str, result: Any) -> None:
@@ -386,7 +388,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
             row = yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
             return changed, row
 
-        changed, row = await self._write(finish())
+        changed, row = await self._write(finish)
         if changed:
             return
         if row is None:

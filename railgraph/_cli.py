@@ -23,6 +23,7 @@ from railgraph import (
 )
 from railgraph._cli_app import app, err
 from railgraph._cli_text import esc
+from railgraph._settings import DB_ENV
 
 __all__ = ["DEBUG_ENV", "app", "main"]
 
@@ -60,8 +61,19 @@ def _options(
             help="Print railgraph's version and exit.",
         ),
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...); "
+            "by default $RAILGRAPH_DB, else .railgraph/railgraph.db. A command's own --db wins.",
+        ),
+    ] = None,
 ) -> None:
     """Run agent graphs on rails: durable runs, budgets, verification and human approval."""
+    if db is not None:
+        # Commands find their database through the variable, as when it is set outside.
+        os.environ[DB_ENV] = db
 
 
 def main() -> None:

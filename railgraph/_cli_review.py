@@ -109,7 +109,7 @@ def pending(
 
 
 def _draw_runs(
-    requests: list[ApprovalRecord], folder: Path, db: Path | None
+    requests: list[ApprovalRecord], folder: Path, db: str | Path | None
 ) -> dict[str, str | None]:
     """Draw each pending run's path as SVG into ``folder``; a run that cannot be drawn
     (its graph is not importable, or Graphviz is missing) gets None and a warning."""

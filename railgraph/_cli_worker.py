@@ -48,7 +48,7 @@ DeliverOpt = Annotated[
 
 
 def with_workers(
-    db: Path | None, queue_db: str | None, work: Callable[[Runner], Awaitable[RunOutcome]]
+    db: str | Path | None, queue_db: str | None, work: Callable[[Runner], Awaitable[RunOutcome]]
 ) -> RunOutcome:
     """Record something on a runner over ``db`` and enqueue a drive job for its run.
 

@@ -29,7 +29,7 @@ from railgraph._outcome import (
 )
 from railgraph._queue import ReviewQueue
 from railgraph._settings import (
-    default_db_path,
+    default_db,
     default_secret_words,
     default_synchronous,
     load_graph,
@@ -119,7 +119,8 @@ class Runner(ReviewQueue, Driver):
         """Open the database and yield a runner on it.
 
         Args:
-            db: The database file; ``$RAILGRAPH_DB`` or ``.railgraph/railgraph.db`` if unset.
+            db: The database file, or a PostgreSQL URL (``postgresql://...``);
+                ``$RAILGRAPH_DB`` or ``.railgraph/railgraph.db`` if unset.
             synchronous: ``"NORMAL"`` survives a process crash, ``"FULL"`` also a power loss;
                 ``$RAILGRAPH_SYNCHRONOUS`` or NORMAL if unset.
             clock: Wall clock for events and records (inject one in tests).
@@ -152,7 +153,7 @@ class Runner(ReviewQueue, Driver):
                 telemetry = RunExporter(provider)
             saver = await stack.enter_async_context(
                 SqliteCheckpointer.from_path(
-                    db if db is not None else default_db_path(),
+                    db if db is not None else default_db(),
                     synchronous=synchronous or default_synchronous(),
                     event_channel=EVENTS,
                     clock=clock,

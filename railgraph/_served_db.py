@@ -15,14 +15,20 @@ from typing import Any
 
 from checkpointers import Redactor, SqliteCheckpointer
 from nodes._state import EVENTS
-from railgraph._settings import default_db_path, default_secret_words, default_synchronous
+from railgraph._settings import (
+    default_db,
+    default_secret_words,
+    default_synchronous,
+    is_postgres_url,
+)
 
 __all__ = ["DATABASES", "checkpointer", "db_key"]
 
 
 @asynccontextmanager
 async def checkpointer() -> AsyncIterator[SqliteCheckpointer]:
-    """The server's checkpointer: railgraph's SQLite database at ``$RAILGRAPH_DB``.
+    """The server's checkpointer: railgraph's database at ``$RAILGRAPH_DB`` (a file, or a
+    PostgreSQL URL).
 
     Name it in ``langgraph.json`` as ``"checkpointer": {"backend": "custom", "path":
     "railgraph.server.checkpointer"}`` (a module path: the server reads ``a.b:c`` as a
@@ -34,9 +40,12 @@ async def checkpointer() -> AsyncIterator[SqliteCheckpointer]:
 
 
 def db_key(db: str | Path | None) -> str:
-    """The database's path as the process's databases are keyed: absolute, or ``:memory:``."""
-    path = str(db if db is not None else default_db_path())
-    return path if path == ":memory:" else os.path.abspath(os.path.expanduser(path))
+    """The database as the process's databases are keyed: an absolute path, ``:memory:``,
+    or a PostgreSQL URL as given."""
+    path = str(db if db is not None else default_db())
+    if path == ":memory:" or is_postgres_url(path):
+        return path
+    return os.path.abspath(os.path.expanduser(path))
 
 
 class _Databases:

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from checkpointers import is_postgres_url
 from railgraph.errors import InputError, StoreError
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ __all__ = [
     "QUEUE_ENV",
     "SWEEP_TASK",
     "WorkQueue",
-    "is_postgres",
     "queue_url",
 ]
 
@@ -43,11 +43,6 @@ SWEEP_TASK: Final = "railgraph.sweep"
 _SCHEMA_LOCK: Final = 0x7261696C  # "rail": one schema install at a time across workers
 
 
-def is_postgres(url: str | Path | None) -> bool:
-    """Whether ``url`` names a PostgreSQL database (not a SQLite file)."""
-    return isinstance(url, str) and url.startswith(("postgresql://", "postgres://"))
-
-
 def queue_url(queue_db: str | None, db: str | Path | None) -> str:
     """The work queue's database: ``--queue-db``, ``$RAILGRAPH_QUEUE_DB``, or the run
     store's own when that is PostgreSQL.
@@ -55,14 +50,18 @@ def queue_url(queue_db: str | None, db: str | Path | None) -> str:
     Raises:
         InputError: None is given, or the one given is not a PostgreSQL URL.
     """
-    url = queue_db or os.environ.get(QUEUE_ENV) or (str(db) if is_postgres(db) else None)
+    url = (
+        queue_db
+        or os.environ.get(QUEUE_ENV)
+        or (str(db) if db is not None and is_postgres_url(db) else None)
+    )
     if url is None:
         raise InputError(
             "workers take their jobs from a queue in PostgreSQL: pass --queue-db "
             f"postgresql://HOST/DB (or set {QUEUE_ENV}), or keep the runs themselves in "
             "PostgreSQL with --db postgresql://HOST/DB"
         )
-    if not is_postgres(url):
+    if not is_postgres_url(url):
         raise InputError(
             "the work queue lives in PostgreSQL: --queue-db must be a postgresql:// URL, not a file"
         )

@@ -2,9 +2,9 @@
 
 Everything here is a real process: `railgraph run --queue` submits, `railgraph worker`
 drives, `railgraph approve/reject --queue` decides from processes that never drive, and
-the test reads the store. The queue is a real PostgreSQL database; the run store is a
-SQLite file shared by every process on this machine (``store_url`` takes PostgreSQL as
-one more parameter once the store runs there).
+the test reads the store. The queue is a real PostgreSQL database; the run store is either
+the same PostgreSQL database (as a fleet runs) or a SQLite file shared by every process on
+this machine.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ WAIT_S = 120.0
 """How long a test waits for the workers before it reports what is stuck."""
 
 
-# Add "postgresql" once `Runner.open` takes a postgresql:// URL: nothing else changes.
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where every process keeps the runs: a SQLite file on this machine, or a PostgreSQL
     database of this test's own (apart from the queue's)."""
@@ -47,9 +46,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def queue_url(postgres_url: str) -> str:
-    """The work queue: a PostgreSQL database of this test's own."""
-    return postgres_url
+def queue_url(request: pytest.FixtureRequest, store_url: str) -> str:
+    """The work queue: the store's own PostgreSQL database, or (beside a SQLite store) a
+    PostgreSQL database of this test's own."""
+    if store_url.startswith("postgresql://"):
+        return store_url
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 class Cluster:
