@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
 import json
 import re
 import sys
@@ -17,15 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from checkpointers import ApprovalRecord, RunStore, open_store
 from railgraph._cli_text import esc, plain, quote
-from railgraph._report import display_redactor
 from railgraph._settings import db_exists, default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
 if TYPE_CHECKING:
-    # Only for annotations: commands that only read never import the runner (nor LangGraph).
+    # Only for annotations. Commands that only read never import the runner (nor LangGraph),
+    # and `--help` imports neither the store nor asyncio: what a command needs, it imports.
+    from checkpointers import ApprovalRecord, RunStore
     from railgraph._runner import Runner, RunOutcome
 
 __all__ = [
@@ -94,6 +92,8 @@ def with_runner(
     if read_only and db is None and not db_exists(default_db()):
         where, read_only = ":memory:", False  # nothing on disk to read, nothing to create
 
+    import asyncio
+
     from railgraph._runner import Runner  # here: LangGraph loads only for commands that run
 
     async def go() -> T:
@@ -116,6 +116,11 @@ def with_store(db: str | Path | None, work: Callable[[RunStore], Awaitable[T]]) 
     where: str | Path = db if db is not None else default_db()
     if db is None and not db_exists(where):
         where = ":memory:"  # nothing on disk to read, nothing to create
+
+    import asyncio
+
+    from checkpointers import open_store
+    from railgraph._report import display_redactor
 
     async def go() -> T:
         async with open_store(where, redactor=display_redactor()) as store:
@@ -231,6 +236,8 @@ def _not_a_number(name: str) -> Any:
 
 
 def finish(outcome: RunOutcome, as_json: bool) -> None:
+    from railgraph._report import display_redactor
+
     redactor = display_redactor()
     outcome = dataclasses.replace(
         outcome,
@@ -321,6 +328,8 @@ def safe_file_name(name: str) -> str:
     if _SAFE_NAME.fullmatch(name):
         return name
     cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in name)
+    import hashlib
+
     # Distinct ids that clean to the same text keep distinct names.
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{cleaned[:80]}-{digest}"

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 
 from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json
-from railgraph._profile_runs import read_runs_profile
-from railgraph._profile_text import profile_markdown
 from railgraph._settings import default_db, is_postgres_url, load_graph
 from railgraph.errors import InputError, RailgraphError
 
@@ -37,13 +33,17 @@ def profile(
     db: DbOpt = None,
 ) -> None:
     """The graph's workload profile: run, tools, memory, budget, trace, owner, and its runs."""
+    # Here, not at the top: `--help` and the other commands load none of this.
+    import asyncio
+
+    from railgraph._profile import design_profile  # it loads LangGraph
+    from railgraph._profile_text import profile_markdown
+
     try:
         if as_json and as_md:
             raise InputError("--json and --md print different forms; pass one of them")
         if runs < 0:
             raise InputError(f"--runs must be 0 or more, got {runs}")
-        from railgraph._profile import design_profile  # here: `--help` loads no LangGraph
-
         graph = load_graph(ref)
         data: dict[str, Any] = design_profile(graph, ref)
         where = db if db is not None else default_db()
@@ -58,11 +58,14 @@ def profile(
     elif as_md:
         out.print(profile_markdown(data), markup=False, highlight=False, end="")
     else:
+        from rich.markdown import Markdown  # here: slow to import, and only this form uses it
+
         out.print(Markdown(profile_markdown(data)))
 
 
 async def _read_runs(path: str | Path, ref: str, name: str, limit: int) -> dict[str, Any]:
     from checkpointers import SqliteCheckpointer  # here: it loads LangGraph
+    from railgraph._profile_runs import read_runs_profile
 
     async with SqliteCheckpointer.from_path(path) as saver:
         return await read_runs_profile(saver.store, ref, name, limit)

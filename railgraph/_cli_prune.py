@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from checkpointers import open_store
-from checkpointers._prune import ACTIVE, ENDED, PruneReport
 from railgraph._cli_app import DbOpt, JsonOpt, app, fail, out, print_json
 from railgraph._settings import db_exists, default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import RunStatus
+
+if TYPE_CHECKING:
+    from checkpointers._prune import PruneReport
 
 __all__ = ["parse_duration"]
 
@@ -73,6 +73,11 @@ def prune(
     where = db if db is not None else default_db()
     if not db_exists(where):
         fail(f"no railgraph database at {where}; there is nothing to prune")
+    # Here, not at the top: `--help` and the other commands load neither the store nor asyncio.
+    import asyncio
+
+    from checkpointers import open_store
+    from checkpointers._prune import ACTIVE, ENDED
 
     async def go() -> PruneReport:
         async with open_store(where, read_only=False) as store:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -69,6 +68,8 @@ def render(
     db: DbOpt = None,
 ) -> None:
     """Draw a graph as designed, a run's path on it, many runs' traffic, or a diff."""
+    import asyncio
+
     from visualize import (  # here: drawing loads graphs and LangGraph, `--help` does not
         FORMATS,
         design_diagram,

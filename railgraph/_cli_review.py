@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -10,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from checkpointers import ApprovalRecord, EffectRecord, RunStore
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
@@ -34,6 +32,7 @@ from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ApprovalStatus
 
 if TYPE_CHECKING:
+    from checkpointers import ApprovalRecord, EffectRecord, RunStore
     from railgraph._runner import Runner, RunOutcome
 
 __all__: list[str] = []
@@ -120,6 +119,8 @@ def _draw_runs(
     except OSError as exc:
         fail(f"--diagrams: cannot create the folder {folder} ({exc.strerror or exc})")
     # Here: drawing loads graphs (and LangGraph); the queue itself never does.
+    import asyncio
+
     from visualize import load_source, read_run, run_diagram, write_diagram
 
     drawn: dict[str, str | None] = {}

@@ -9,10 +9,7 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
 
-from checkpointers import RunRecord, RunStore, lease_live
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
@@ -29,14 +26,16 @@ from railgraph._cli_app import (
 )
 from railgraph._cli_text import esc, plain, quote
 from railgraph._cli_worker import QueueDbOpt, QueueOpt, with_workers
-from railgraph._lease import driver_line, shown_status
-from railgraph._report import display_redactor, trace
 from railgraph._settings import load_graph
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import RunStatus
 
 if TYPE_CHECKING:
+    from checkpointers import RunRecord, RunStore
     from railgraph._runner import Runner, RunOutcome
+
+# The store, Rich's tables and the runner are imported by the commands that use them:
+# `railgraph --help` and every other command load none of them.
 
 __all__: list[str] = []
 
@@ -127,6 +126,12 @@ def runs(
     as_json: JsonOpt = False,
 ) -> None:
     """List runs, newest first."""
+    from rich import box
+    from rich.table import Table
+
+    from checkpointers import lease_live
+    from railgraph._lease import shown_status
+    from railgraph._report import display_redactor
 
     async def work(store: RunStore) -> list[RunRecord]:
         if status is not None and status not in {s.value for s in RunStatus}:
@@ -188,6 +193,12 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a run: status, path, tool calls, decisions and spend."""
+    from rich import box
+    from rich.table import Table
+
+    from checkpointers import lease_live
+    from railgraph._lease import driver_line, shown_status
+    from railgraph._report import trace
 
     async def work(store: RunStore) -> dict[str, Any]:
         record = await store.get_run(run_id)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from checkpointers import UserRole
 from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json, when, with_runner
 from railgraph._settings import default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.web._settings import DEFAULT_HOST, DEFAULT_PORT, WebSettings, check_host
+
+if TYPE_CHECKING:
+    from checkpointers import UserRole
 
 __all__: list[str] = []
 
@@ -132,6 +133,8 @@ def serve(
     db: DbOpt = None,
 ) -> None:
     """Serve the review page and the HTTP API (sign-in required for everything)."""
+    import asyncio  # here: `--help` and the other commands do not load it
+
     try:
         check_host(host, users=asyncio.run(_count_users(db)), trusted_header=trusted_header)
     except RailgraphError as exc:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from checkpointers import DEFAULT_SECRET_WORDS, is_postgres_url
 from railgraph.errors import InputError
 
 if TYPE_CHECKING:
@@ -47,6 +46,9 @@ def default_secret_words() -> tuple[str, ...]:
     to it. A key matches a word when, in snake case, it is the word or holds it between
     underscores (``access_token``, ``X-Api-Key``); ``SecretStr`` values are always redacted.
     """
+    # Here: importing the store (and pydantic) at the top would cost `railgraph --help`.
+    from checkpointers import DEFAULT_SECRET_WORDS
+
     value = os.environ.get(REDACT_ENV, "").strip()
     if not value:
         return DEFAULT_SECRET_WORDS
@@ -78,6 +80,14 @@ def default_db_path() -> Path:
     For callers that need a SQLite file; `default_db` also gives a PostgreSQL URL.
     """
     return Path(os.environ.get(DB_ENV) or Path.cwd() / ".railgraph" / "railgraph.db")
+
+
+def is_postgres_url(location: str | Path) -> bool:
+    """Whether ``location`` is a PostgreSQL URL rather than a SQLite file path."""
+    # Here: importing the store (and pydantic) at the top would cost `railgraph --help`.
+    from checkpointers import is_postgres_url as postgres
+
+    return postgres(location)
 
 
 def default_db() -> str | Path:
