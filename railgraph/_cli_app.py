@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from railgraph._cli_text import esc, plain, quote
 from railgraph._settings import db_exists, default_db
@@ -21,6 +22,8 @@ from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
 if TYPE_CHECKING:
+    from typer._click import Context, HelpFormatter
+
     # Only for annotations. Commands that only read never import the runner (nor LangGraph),
     # and `--help` imports neither the store nor asyncio: what a command needs, it imports.
     from checkpointers import ApprovalRecord, RunStore
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAILED",
+    "CommandGroup",
     "DbOpt",
     "JsonOpt",
     "RequestOpt",
@@ -50,12 +54,33 @@ __all__ = [
 
 T = TypeVar("T")
 
+
+class CommandGroup(TyperGroup):
+    """A group whose help lists each command with its whole first sentence, not cut at ~60
+    characters with "..." as Click's plain help does."""
+
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=sys.maxsize)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="railgraph",
+    cls=CommandGroup,
     help="Run agent graphs on rails: durable runs, budgets, verification and human approval.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: Rich's panels import rich.markdown, rich.traceback and more
+    # (as much again as `--help` costs without them), and Rich markup swallowed a help text's
+    # brackets ("[default: ...]").
+    rich_markup_mode=None,
 )
 # Piped output is read by people too (in CI logs, pagers): give tables room there.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)

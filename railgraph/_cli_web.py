@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json, when, with_runner
+from railgraph._cli_app import (
+    CommandGroup,
+    DbOpt,
+    JsonOpt,
+    app,
+    err,
+    out,
+    print_json,
+    when,
+    with_runner,
+)
 from railgraph._settings import default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.web._settings import DEFAULT_HOST, DEFAULT_PORT, WebSettings, check_host
@@ -21,6 +31,7 @@ __all__: list[str] = []
 
 users_app = typer.Typer(
     name="users",
+    cls=CommandGroup,
     help="People who may sign in to the review page, and API tokens for bots and scripts.",
     no_args_is_help=True,
 )
