@@ -6,32 +6,80 @@ out of budget; 2 the command was used wrongly (bad input, unknown run, refused d
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from typing import Annotated
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from railgraph import (
-    _cli_profile,
-    _cli_prune,
-    _cli_render,
-    _cli_review,
-    _cli_runs,
-    _cli_web,
-    _cli_worker,
-)
-from railgraph._cli_app import app, err
+from railgraph import _cli_app
 from railgraph._cli_text import esc
 from railgraph._settings import DB_ENV
 
-__all__ = ["DEBUG_ENV", "app", "main"]
+if TYPE_CHECKING:
+    # At run time `app` comes from `__getattr__`, with every command registered.
+    from railgraph._cli_app import app
 
-# Importing the command modules registers their commands on the app.
-_COMMANDS = (_cli_runs, _cli_review, _cli_render, _cli_web, _cli_profile, _cli_prune, _cli_worker)
+__all__ = ["COMMANDS", "DEBUG_ENV", "app", "load_commands", "main"]
+
+COMMANDS: dict[str, str] = {
+    "profile": "railgraph._cli_profile",
+    "check": "railgraph._cli_profile",
+    "prune": "railgraph._cli_prune",
+    "render": "railgraph._cli_render",
+    "pending": "railgraph._cli_review",
+    "expire": "railgraph._cli_review",
+    "approve": "railgraph._cli_review",
+    "reject": "railgraph._cli_review",
+    "resume": "railgraph._cli_review",
+    "cancel": "railgraph._cli_review",
+    "run": "railgraph._cli_runs",
+    "runs": "railgraph._cli_runs",
+    "show": "railgraph._cli_runs",
+    "spec": "railgraph._cli_runs",
+    "serve": "railgraph._cli_web",
+    "users": "railgraph._cli_web",
+    "worker": "railgraph._cli_worker",
+}
+"""Every command and the module that defines it (importing the module registers it)."""
 
 DEBUG_ENV = "RAILGRAPH_DEBUG"
 """Set to 1 to see the Python traceback of an unexpected error instead of a message."""
+
+
+def load_commands(names: Iterable[str] | None = None) -> typer.Typer:
+    """The app with the commands ``names`` registered (every command when None).
+
+    A command line runs one command, and typer builds the parameters of every registered
+    command on each call: registering only the one named saves that, and importing the
+    other commands' modules, from every command's start-up.
+    """
+    wanted = set(COMMANDS) if names is None else set(names)
+    # In the order of the modules' names, which is the order `--help` lists them in.
+    for module in sorted({COMMANDS[name] for name in wanted}):
+        importlib.import_module(module)
+    return _cli_app.app
+
+
+def __getattr__(name: str) -> Any:
+    # `app` is the app with every command, for callers that drive it in-process.
+    if name == "app":
+        return load_commands()
+    raise AttributeError(f"module 'railgraph._cli' has no attribute {name!r}")
+
+
+def _named_command(args: list[str]) -> str | None:
+    """The command a command line names, if it is a known one.
+
+    The app's own options (``--version``, ``--help``) take no value, so the first argument
+    that is not an option is the command.
+    """
+    for arg in args:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
 
 
 def _version() -> str:
@@ -50,7 +98,7 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@_cli_app.app.callback()
 def _options(
     show_version: Annotated[
         bool,
@@ -83,6 +131,10 @@ def main() -> None:
     else is a bug: it is printed as one line saying so, with exit 1, unless
     ``RAILGRAPH_DEBUG=1`` asks for the traceback.
     """
+    # No command, or one that is not known: every command, for `--help` and Click's advice.
+    command = _named_command(sys.argv[1:])
+    app = load_commands(None if command is None else [command])
+    err = _cli_app.err
     try:
         app(standalone_mode=True)
     except KeyboardInterrupt:

@@ -1,0 +1,74 @@
+"""The command table the CLI starts from: a command line registers only the command it names."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from railgraph._cli import COMMANDS, app
+
+_PROBE = """
+import sys
+registered, sys.argv = sys.argv[1], ["railgraph", *sys.argv[2:]]
+if registered == "all":
+    from railgraph._cli import app  # registers every command
+from railgraph._cli import main
+main()
+"""
+
+
+def test_the_table_names_every_command_and_the_module_that_defines_it() -> None:
+    defined: dict[str, str] = {}
+    for command in app.registered_commands:
+        assert command.callback is not None
+        name = command.name or command.callback.__name__.replace("_", "-")
+        defined[name] = command.callback.__module__
+    for group in app.registered_groups:
+        instance = group.typer_instance
+        name = group.name or instance.info.name
+        assert isinstance(name, str)
+        (module,) = {
+            m
+            for m in set(COMMANDS.values())
+            if instance in vars(importlib.import_module(m)).values()
+        }
+        defined[name] = module
+
+    assert defined == COMMANDS
+    assert list(typer.main.get_command(app).commands) == list(COMMANDS)  # the order of --help
+
+
+def test_no_command_lists_them_all_and_a_misspelt_one_gets_advice() -> None:
+    done = CliRunner().invoke(app, ["--help"])
+    assert done.exit_code == 0
+    listed = done.stdout.split("Commands:\n", 1)[1]
+    assert [line.split()[0] for line in listed.splitlines() if line[2:3] != " "] == list(COMMANDS)
+
+    done = CliRunner().invoke(app, ["serv"])
+    assert done.exit_code == 2
+    assert "No such command 'serv'. Did you mean 'serve', 'users'?" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_a_command_alone_has_the_help_it_has_among_all(name: str) -> None:
+    def help_text(registered: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, registered, name, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return done.returncode, done.stdout
+
+    alone, among_all = help_text("one"), help_text("all")
+
+    assert alone == among_all
+    assert alone[0] == 0
+    assert alone[1].startswith(f"Usage: railgraph {name} [OPTIONS]")
