@@ -1,4 +1,8 @@
-"""The run store's records: frozen pydantic models with a stable JSON form."""
+"""The run store's records: frozen pydantic models with a stable JSON form.
+
+Each builds its validator on first use (``defer_build``), not on import: a command that
+reads runs builds the record types it reads, not all of them.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ __all__ = [
 class RunRecord(BaseModel):
     """One execution of a graph on one LangGraph thread (`run_id` is the thread id)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     run_id: str
     """The run's id, which is also its LangGraph `thread_id`."""
@@ -65,7 +69,7 @@ class RunRecord(BaseModel):
 class EventRecord(BaseModel):
     """One entry of a run's trace: a node started or finished, a tool call, a verdict, ..."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     run_id: str
     """The run the event belongs to."""
@@ -86,7 +90,7 @@ class EventRecord(BaseModel):
 class ApprovalRecord(BaseModel):
     """A structured review request raised by an approve gate, and its decision."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     request_id: str
     """The request's id."""
@@ -115,7 +119,7 @@ class ApprovalRecord(BaseModel):
 class EffectRecord(BaseModel):
     """One side effect in the tool-effect ledger, keyed by its idempotency key."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     idempotency_key: str
     """Derived from run, node and arguments; the same call always has the same key."""
