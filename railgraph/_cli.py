@@ -6,6 +6,7 @@ out of budget; 2 the command was used wrongly (bad input, unknown run, refused d
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -44,6 +45,9 @@ COMMANDS: dict[str, str] = {
     "worker": "railgraph._cli_worker",
 }
 """Every command and the module that defines it (importing the module registers it)."""
+
+_WITHOUT_GC = frozenset({"runs", "show", "pending"})
+"""Commands that only read and end soon, so start-up is most of their work (see `main`)."""
 
 DEBUG_ENV = "RAILGRAPH_DEBUG"
 """Set to 1 to see the Python traceback of an unexpected error instead of a message."""
@@ -133,6 +137,13 @@ def main() -> None:
     """
     # No command, or one that is not known: every command, for `--help` and Click's advice.
     command = _named_command(sys.argv[1:])
+    if command is None or command in _WITHOUT_GC:
+        # Start-up imports make tens of thousands of objects that live until the process
+        # ends; the cyclic collector's passes over them cost about a tenth of the CPU of a
+        # command that ends right after start-up, as help and the brief reading commands
+        # do (reference counting frees what they make). Commands that drive graphs, load
+        # them or serve keep the collector.
+        gc.disable()
     app = load_commands(None if command is None else [command])
     err = _cli_app.err
     try:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from railgraph._cli import COMMANDS, app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 _PROBE = """
 import sys
@@ -72,3 +76,41 @@ def test_a_command_alone_has_the_help_it_has_among_all(name: str) -> None:
     assert alone == among_all
     assert alone[0] == 0
     assert alone[1].startswith(f"Usage: railgraph {name} [OPTIONS]")
+
+
+_GC_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: sys.stderr.write(f"GC:{gc.isenabled()}\\n"))
+sys.argv = ["railgraph", *sys.argv[1:]]
+from railgraph._cli import main
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("command", "collector"),
+    [
+        (["--help"], False),
+        (["runs"], False),
+        (["show", "no-such-run"], False),
+        (["pending", "--json"], False),
+        (["spec", "graphs.refund:graph"], True),
+        (["expire"], True),
+    ],
+    ids=lambda c: "-".join(c) if isinstance(c, list) else str(c),
+)
+def test_only_help_and_the_brief_reading_commands_run_without_the_cyclic_collector(
+    tmp_path: Path, command: list[str], collector: bool
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RAILGRAPH_DB": str(tmp_path / "rg.db")},
+    )
+
+    assert done.stderr.strip().splitlines()[-1] == f"GC:{collector}", done.stderr
