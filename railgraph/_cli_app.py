@@ -82,9 +82,10 @@ app = typer.Typer(
     # brackets ("[default: ...]").
     rich_markup_mode=None,
 )
-# Piped output is read by people too (in CI logs, pagers): give tables room there.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output is read by people too (in CI logs, pagers): give tables room there. No emoji:
+# Rich would turn a stored ":warning:" into a sign, even with markup off.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 DbOpt = Annotated[
     str | None,

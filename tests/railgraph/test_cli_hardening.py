@@ -57,6 +57,18 @@ def test_markup_in_a_reason_and_a_name_prints_literally_in_every_listing() -> No
     assert "action:    create_refund" in queue
 
 
+def test_emoji_codes_in_a_reason_and_a_name_print_literally() -> None:
+    paused = run_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
+    run_json("reject", paused["run_id"], "--by", ":smile: bob", "--reason", ":warning: x", code=1)
+
+    for command in (["runs"], ["show", paused["run_id"]]):
+        code, stdout, stderr = run_cli(*command)
+        assert (code, stderr) == (0, "")
+        assert "rejected by :smile: bob: :warning: x" in stdout
+    _, shown, _ = run_cli("show", paused["run_id"])
+    assert "approve_refund: rejected by :smile: bob (:warning: x)" in shown
+
+
 def test_terminal_control_characters_are_shown_escaped() -> None:
     paused = run_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
     run_json(
