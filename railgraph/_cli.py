@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "check": "railgraph._cli_profile",
     "prune": "railgraph._cli_prune",
     "render": "railgraph._cli_render",
+    "worker": "railgraph._cli_worker",
     "pending": "railgraph._cli_review",
     "expire": "railgraph._cli_review",
     "approve": "railgraph._cli_review",
@@ -42,7 +43,6 @@ COMMANDS: dict[str, str] = {
     "spec": "railgraph._cli_runs",
     "serve": "railgraph._cli_web",
     "users": "railgraph._cli_web",
-    "worker": "railgraph._cli_worker",
 }
 """Every command and the module that defines it (importing the module registers it)."""
 
@@ -61,7 +61,8 @@ def load_commands(names: Iterable[str] | None = None) -> typer.Typer:
     other commands' modules, from every command's start-up.
     """
     wanted = set(COMMANDS) if names is None else set(names)
-    # In the order of the modules' names, which is the order `--help` lists them in.
+    # In the order of the modules' names (a module that imports another registers that one's
+    # commands first): the order `--help` lists them in.
     for module in sorted({COMMANDS[name] for name in wanted}):
         importlib.import_module(module)
     return _cli_app.app

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -55,6 +53,8 @@ def with_workers(
     When the queue cannot be reached, what ``work`` recorded stands: the workers' sweep
     finds the run by itself, and a warning says so.
     """
+    import asyncio  # here, as below: `runs`, `pending` and `--help` import this module
+
     from railgraph._runner import Runner
     from railgraph._work_queue import WorkQueue
 
@@ -119,6 +119,9 @@ def worker(
 ) -> None:
     """Drive runs from the work queue until stopped: queued runs, decided requests,
     expired requests and runs whose driver died, whichever process started them."""
+    import asyncio
+    import logging
+
     from railgraph._runner import Runner
     from railgraph._work_queue import WorkQueue
     from railgraph._worker import Worker
