@@ -56,7 +56,7 @@ USERS_MIGRATION: Final[tuple[str, ...]] = (
 class UserRecord(BaseModel):
     """A person who signs in to the review page or calls the HTTP API."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     """The name decisions are recorded under."""
@@ -71,7 +71,7 @@ class UserRecord(BaseModel):
 class SessionRecord(BaseModel):
     """A signed-in browser session."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     session_hash: str
     """SHA-256 of the session id the browser holds."""
