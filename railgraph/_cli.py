@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     # At run time `app` comes from `__getattr__`, with every command registered.
     from railgraph._cli_app import app
 
-__all__ = ["COMMANDS", "DEBUG_ENV", "app", "load_commands", "main"]
+__all__ = ["COMMANDS", "DEBUG_ENV", "OPTIONS_WITH_VALUES", "app", "load_commands", "main"]
 
 COMMANDS: dict[str, str] = {
     "profile": "railgraph._cli_profile",
@@ -75,14 +75,18 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'railgraph._cli' has no attribute {name!r}")
 
 
-def _named_command(args: list[str]) -> str | None:
-    """The command a command line names, if it is a known one.
+OPTIONS_WITH_VALUES = frozenset({"--db"})
+"""The app's own options that take a value (``--db PATH``): the command comes after it."""
 
-    The app's own options (``--version``, ``--help``) take no value, so the first argument
-    that is not an option is the command.
-    """
-    for arg in args:
-        if not arg.startswith("-"):
+
+def _named_command(args: list[str]) -> str | None:
+    """The command a command line names, if it is a known one: the first argument that is
+    neither an option of the app's own nor such an option's value."""
+    rest = iter(args)
+    for arg in rest:
+        if arg in OPTIONS_WITH_VALUES:
+            next(rest, None)
+        elif not arg.startswith("-"):
             return arg if arg in COMMANDS else None
     return None
 

@@ -77,9 +77,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Plain help and usage errors: Rich's panels import rich.markdown, rich.traceback and more
-    # (as much again as `--help` costs without them), and Rich markup swallowed a help text's
-    # brackets ("[default: ...]").
+    # Plain help and usage errors: Rich's panels import rich.markdown, rich.traceback and more,
+    # as much again as `--help` costs without them (and Rich markup would swallow any square
+    # brackets in a help text).
     rich_markup_mode=None,
 )
 # Piped output is read by people too (in CI logs, pagers): give tables room there. No emoji:

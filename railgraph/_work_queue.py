@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from checkpointers import is_postgres_url
+from railgraph._settings import is_postgres_url  # not the store's: `--help` imports this module
 from railgraph.errors import InputError, StoreError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from railgraph._cli import COMMANDS, app
+from railgraph._cli import COMMANDS, OPTIONS_WITH_VALUES, app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +45,32 @@ def test_the_table_names_every_command_and_the_module_that_defines_it() -> None:
 
     assert defined == COMMANDS
     assert list(typer.main.get_command(app).commands) == list(COMMANDS)  # the order of --help
+
+
+def test_the_apps_own_options_that_take_a_value_are_known() -> None:
+    group = typer.main.get_command(app)
+    valued = {
+        opt
+        for param in group.params
+        if isinstance(param, typer.core.TyperOption) and not param.is_flag
+        for opt in param.opts
+    }
+    assert valued == OPTIONS_WITH_VALUES
+
+
+@pytest.mark.slow
+def test_the_command_after_the_apps_own_db_option_is_found(tmp_path: Path) -> None:
+    # `runs` as --db's value (a file that does not exist: an empty store), `pending` (of
+    # another module) as the command.
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "one", "--db", "runs", "pending"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "no pending review requests\n", "")
 
 
 def test_no_command_lists_them_all_and_a_misspelt_one_gets_advice() -> None:
