@@ -79,12 +79,11 @@ async def test_read_tool_output_is_validated_and_stored(runner: Runner, dims: An
     events = await runner.store.list_events(outcome.run_id)
     assert [e.kind for e in events] == [
         "run_started",
-        "node_started",
         "tool_call",
         "node_finished",
         "run_finished",
     ]
-    assert events[2].data == {
+    assert events[1].data == {
         "tool": "double",
         "tier": "read",
         "args": {"x": 21},
