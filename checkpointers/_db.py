@@ -164,6 +164,20 @@ class Database(WalKeeper):
             self._committer = asyncio.create_task(self._commit_waiting())
         return await done
 
+    def write_with_next(self, body: Body[Any]) -> asyncio.Future[Any]:
+        """Queue a short write to commit in the transaction of the next write, or at `close`.
+
+        It starts no transaction of its own: for a record that the caller's next write
+        follows at once (a tool effect's completion, then the tool node's writes), so
+        both cost one commit. It commits no later than that write does. The caller need
+        not await the future it gets; a failure is the future's exception.
+        """
+        if self._in_worker is None:
+            return asyncio.ensure_future(self.write(body, short=True))
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(body, done, short=True))
+        return done
+
     async def read(self, body: Body[_T]) -> _T:
         """Run `body` as one read transaction (a consistent snapshot)."""
         async with self.lock:
@@ -330,6 +344,9 @@ class Database(WalKeeper):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
+        if self._waiting and self._committer is None:
+            # Writes queued to go with a next write that never came (`write_with_next`).
+            self._committer = asyncio.create_task(self._commit_waiting())
         while running := [t for t in (self._committer, self._checkpointer) if t is not None]:
             await asyncio.wait(running)
         async with self.lock:

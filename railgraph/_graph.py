@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,9 +54,10 @@ class RailGraph:
     checks: GraphChecks = field(default_factory=GraphChecks)
     """What the team decided for ``railgraph check``."""
 
-    @property
+    @functools.cached_property
     def signature(self) -> str:
-        """The spec's signature: changes whenever the graph's structure does."""
+        """The spec's signature: changes whenever the graph's structure does (the spec is
+        frozen, so it is hashed once, not at every run's start)."""
         return self.spec.signature
 
     def compile(
