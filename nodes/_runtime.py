@@ -175,7 +175,8 @@ class NodeContext:
         """Add to this node's usage (and to the run's running total)."""
         self.usage = self.usage.plus(**delta)
         for key, amount in delta.items():
-            self.spent[key] = self.spent.get(key, 0) + amount
+            if amount:  # a zero changes no total: not stored in the usage channel or events
+                self.spent[key] = self.spent.get(key, 0) + amount
 
     def ensure_budget(self, *counting: str, what: str) -> None:
         """Refuse the next piece of work if it would start over the envelope.

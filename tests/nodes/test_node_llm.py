@@ -73,8 +73,8 @@ async def test_unpriced_model_costs_nothing_and_says_so(runner: Runner, chat: An
     outcome = await runner.start(ask_graph(model), {})
 
     assert outcome.status == "completed"
-    assert outcome.usage["cost_usd"] == 0.0
-    assert outcome.usage["tokens"] == 57
+    # Nothing spent in dollars, so no cost is kept (usage keeps only what was spent).
+    assert ("cost_usd" in outcome.usage, outcome.usage["tokens"]) == (False, 57)
     events = await runner.store.list_events(outcome.run_id)
     (call,) = [e for e in events if e.kind == "llm_call"]
     # without model_name= the model's own type names it; it is not in the price table
