@@ -31,7 +31,7 @@ import aiosqlite
 from railgraph.errors import StoreError
 
 from ._inline import JOURNAL_SIZE_LIMIT, InlineWriter
-from ._tx import Body, Outcome, run_batch
+from ._tx import Body, Outcome, fetchone, run_batch
 from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
 
 __all__ = [
@@ -205,6 +205,32 @@ class Database(WalKeeper):
         if outcome.error is not None:
             raise outcome.error
         return cast(_T, outcome.value)
+
+    async def read_row(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+        """The first row of one query by key, run as a single statement on the loop's thread.
+
+        A single statement is its own read transaction (a consistent snapshot), so it
+        needs no `BEGIN` and `COMMIT` around it: for a read asked very often, such as the
+        kill switch before every LLM and tool call. Without the inline connection, or
+        when SQLite answers busy there, it runs as `read_short` does.
+        """
+        if self.inline is not None and self._in_worker is not None:
+            async with self.lock:
+                if self.inline is not None:
+                    try:
+                        cursor = self.inline.conn.execute(sql, params)
+                        try:
+                            # Read to the end: the statement, and its snapshot, end here.
+                            rows = cursor.fetchall()
+                        finally:
+                            cursor.close()
+                        return cast(sqlite3.Row, rows[0]) if rows else None
+                    except sqlite3.OperationalError as exc:
+                        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                            raise store_error(self, exc) from exc
+                    except sqlite3.Error as exc:
+                        raise store_error(self, exc) from exc
+        return await self.read_short(lambda: fetchone(sql, params))
 
     async def _commit_waiting(self) -> None:
         """Commit waiting writes in batches until none wait; the lock is released between."""
