@@ -1,4 +1,7 @@
-"""railgraph's checkpointer and run store: LangGraph checkpoints and run records in one SQLite file.
+"""railgraph's checkpointer and run store: LangGraph checkpoints and run records in one database.
+
+A SQLite file (the embedded default), or a PostgreSQL database named by its URL
+(`postgresql://...`, with `pip install 'railgraph[postgres]'`); the same code runs on both.
 
 Open both with `SqliteCheckpointer.from_path`; the run store is its `store`::
 
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._leases import Lease, LeaseClaim, RunState, lease_live
 from ._open import open_store
+from ._pgopen import is_postgres_url
 from ._records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -53,6 +57,7 @@ __all__ = [
     # the run store
     "RunStore",
     "open_store",
+    "is_postgres_url",
     "Lease",
     "LeaseClaim",
     "RunState",

@@ -11,10 +11,14 @@ Transactions are bodies (see `_tx`). A `Database` runs them in one of three ways
 - **one call per statement**, through aiosqlite's public API, when the private
   hook that the second way needs is missing (see `_worker_hook`).
 
-Writes that are waiting together also commit together (*group commit*), inline
-or in one trip: a node's writes and the checkpoint after it arrive in the same
-turn of the event loop, and one transaction stores both. Each write still runs
-in its own savepoint, fails alone, and returns only once its commit is done.
+A short write made while no transaction runs and none waits is run inline at
+once, within the call: no task, no future, no extra turn of the event loop, as
+LangGraph's in-memory saver costs. (Committing a node's writes and the checkpoint
+after it together, which LangGraph hands over in one turn, saved one commit but
+cost more in waiting for that turn than the commit does.) Writes that find
+others waiting, or the lock held, queue up and then commit together (*group
+commit*), inline or in one trip: each still runs in its own savepoint, fails
+alone, and returns only once its commit is done.
 
 Every transaction holds the database's lock.
 """
@@ -24,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 import aiosqlite
 
@@ -33,6 +37,9 @@ from railgraph.errors import StoreError
 from ._inline import JOURNAL_SIZE_LIMIT, InlineWriter
 from ._tx import Body, Outcome, fetchone, run_batch
 from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
+
+if TYPE_CHECKING:
+    from ._backend import Work
 
 __all__ = [
     "IDLE_CHECKPOINT_S",
@@ -89,6 +96,8 @@ class _Waiting:
 class Database(WalKeeper):
     """An open SQLite database with its connections, one lock and one clock.
 
+    One of the two backends (see `_backend`); PostgreSQL's is `_pgdb.PostgresDatabase`.
+
     Every transaction holds the lock. A single connection has a single
     transaction, so a read that ran while a writer's transaction was open would
     see the writer's uncommitted rows; running each transaction whole, under the
@@ -103,6 +112,9 @@ class Database(WalKeeper):
         wal_pages: The WAL's length, in pages, past which a checkpoint of inline
             commits also lets it start over (see `_checkpoint_wal`).
     """
+
+    engine: Final = "sqlite"
+    """Which database engine this is (see `_backend.Backend`)."""
 
     def __init__(
         self,
@@ -138,24 +150,54 @@ class Database(WalKeeper):
         """Whether each transaction runs as one call in aiosqlite's worker thread."""
         return self._in_worker is not None
 
-    async def write(self, body: Body[_T], *, short: bool = False) -> _T:
-        """Run `body` as a write transaction; its changes are committed when this returns.
+    async def write(self, work: Work[_T], *, short: bool = False) -> _T:
+        """Run `work` as a write transaction; its changes are committed when this returns.
 
         Its changes are rolled back if it raises. `BEGIN IMMEDIATE` takes
         SQLite's write lock up front, so another process writing the same file
         makes this wait (up to the busy timeout) instead of failing half-way.
 
         Args:
-            body: The transaction.
+            work: The transaction: its body, or a function that makes it (made here,
+                once: SQLite's writers never race, so a body never runs twice).
             short: The body touches a few small rows (a node's writes, a run
                 record), so it may run on the event loop's own thread, which is
-                quicker than a trip to the worker thread. Leave it `False` for
+                quicker than a trip to the worker thread, and, when nothing else
+                runs or waits, at once, within this call. Leave it `False` for
                 work that grows with the data (migrations, deleting or copying
                 threads) or that moves large values, which would stall the loop.
         """
+        body: Body[_T] = work() if callable(work) else work
         if self._in_worker is None:
             async with self.lock:
                 return await self._transact_in_calls("BEGIN IMMEDIATE", body)
+        if short and self.inline is not None and self._committer is None and not self.lock.locked():
+            # Nothing runs: run it now, on this thread, in one go (it never awaits, so no
+            # other transaction can start meanwhile), with the short writes queued to go
+            # with the next one (see `write_with_next`), in the same transaction.
+            ahead = [w for w in self._waiting if not w.done.done()]
+            self._waiting = []
+            try:
+                outcomes = self._run_inline([*(w.body for w in ahead), body])
+            except Exception as exc:
+                for waiting in ahead:
+                    waiting.done.set_exception(exc)
+                raise
+            if outcomes is not None:
+                self._when_idle()
+                for waiting, queued in zip(ahead, outcomes, strict=False):
+                    if queued.error is not None:
+                        waiting.done.set_exception(queued.error)
+                    else:
+                        waiting.done.set_result(queued.value)
+                outcome = outcomes[-1]
+                if outcome.error is not None:
+                    raise outcome.error
+                return cast(_T, outcome.value)
+            # Another connection holds the file's write lock: wait in the worker thread,
+            # without trying the inline connection again (the queued writes go too).
+            self._waiting = ahead
+            short = False
         done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(body, done, short))
         if self._committer is None:
@@ -164,7 +206,7 @@ class Database(WalKeeper):
             self._committer = asyncio.create_task(self._commit_waiting())
         return await done
 
-    def write_with_next(self, body: Body[Any]) -> asyncio.Future[Any]:
+    def write_with_next(self, work: Work[Any]) -> asyncio.Future[Any]:
         """Queue a short write to commit in the transaction of the next write, or at `close`.
 
         It starts no transaction of its own: for a record that the caller's next write
@@ -173,7 +215,8 @@ class Database(WalKeeper):
         not await the future it gets; a failure is the future's exception.
         """
         if self._in_worker is None:
-            return asyncio.ensure_future(self.write(body, short=True))
+            return asyncio.ensure_future(self.write(work, short=True))
+        body: Body[Any] = work() if callable(work) else work
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(body, done, short=True))
         return done

@@ -41,13 +41,13 @@ more for good."""
 
 __all__ = ["CHECK_EVERY", "InlineWriter", "connect_inline"]
 
-CHECK_EVERY = 200
+CHECK_EVERY = 400
 """Inline commits between checkpoints of the WAL.
 
-A node's commit adds about 5 to 10 pages to the WAL, so a checkpoint copies a
-thousand or two, in the worker thread while the loop goes on; a count costs
-nothing, where asking the file system for the WAL's size would cost a system call
-per commit.
+A node makes two commits (its writes, then the checkpoint after them), each adding
+about 3 to 6 pages to the WAL, so a checkpoint copies a thousand or two, in the
+worker thread while the loop goes on; a count costs nothing, where asking the file
+system for the WAL's size would cost a system call per commit.
 """
 
 

@@ -22,13 +22,18 @@ def _fallback(value: object) -> object:
     return str(value)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_fallback)
+"""One encoder for every call: `json.dumps` with options builds a new one each time,
+which took as long as encoding a checkpoint's metadata."""
+
+
 def dumps(value: object) -> str:
     """Write a value as compact JSON; values JSON has no form for become text.
 
     Compact separators matter: metadata filters compare stored JSON text with
     SQLite's `json()` of the filter value, which is compact too.
     """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_fallback)
+    return _ENCODER.encode(value)
 
 
 def dumps_or_none(value: object | None) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any, Final, TypeVar
 from railgraph.errors import StoreError
 from railgraph.vocab import CANCEL_DECISION, RunEventKind
 
-from ._db import Database
+from ._backend import Backend, Work
 from ._events import event_rows, insert_events, parse_events
 from ._json import dumps, dumps_or_none
 from ._records import EffectRecord, RunRecord, RunStatus
@@ -106,11 +106,11 @@ def lease_live(record: RunRecord, now: float, *, host: str | None = None) -> boo
 class RunLeases:
     """The run store's lease and status operations (a part of `RunStore`)."""
 
-    _db: Database
+    _db: Backend
     _runs: Table[RunRecord]
     _effects: Table[EffectRecord]
 
-    def _write(self, body: Body[_T]) -> Awaitable[_T]:
+    def _write(self, work: Work[_T]) -> Awaitable[_T]:
         raise NotImplementedError
 
     async def run_state(self, run_id: str) -> RunState | None:
@@ -158,13 +158,13 @@ class RunLeases:
             )
             return LeaseClaim(True, (yield from self._read_run(run_id)))
 
-        return await self._write(claim())
+        return await self._write(claim)
 
     async def renew_lease(self, run_id: str, owner: str, *, ttl: float) -> bool:
         """Move the lease's expiry on; `False` if `owner` no longer holds it."""
         now = self._db.clock()
         changed = await self._write(
-            execute(
+            lambda: execute(
                 "UPDATE runs SET heartbeat_at = ?, lease_expires_at = ? "
                 "WHERE run_id = ? AND lease_owner = ?",
                 (now, now + ttl, run_id, owner),
@@ -174,12 +174,13 @@ class RunLeases:
 
     async def release_lease(self, run_id: str, owner: str, *, error: str | None = None) -> bool:
         """Give the lease up, leaving the status as it is; `error` records why (if given)."""
+        now = self._db.clock()
         changed = await self._write(
-            execute(
+            lambda: execute(
                 "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
                 "heartbeat_at = NULL, lease_expires_at = NULL, error = COALESCE(?, error), "
                 "updated_at = ? WHERE run_id = ? AND lease_owner = ?",
-                (error, self._db.clock(), run_id, owner),
+                (error, now, run_id, owner),
             )
         )
         return bool(changed)
@@ -254,7 +255,7 @@ class RunLeases:
                 )
             return bool(changed), record
 
-        return await self._write(finish())
+        return await self._write(finish)
 
     async def list_unknown_effects(self) -> list[EffectRecord]:
         """Effects whose outcome the ledger does not know, of runs that have ended.
@@ -348,7 +349,7 @@ class RunLeases:
             yield from insert_events(run_id, event_rows(parse_events([event], source="cancel_run")))
             return True, (yield from self._read_run(run_id)), unknown
 
-        return await self._write(cancel())
+        return await self._write(cancel)
 
 
 def unknown_effects_text(effects: list[EffectRecord]) -> str:

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["EMPTY_BLOB", "CheckpointKey", "Page", "select_page", "thread_config", "to_tuples"]
 
 EMPTY_BLOB = "empty"
-"""The blob type of a channel that has a version but no value (it is not loaded)."""
+"""The blob type that earlier releases stored for a channel with a version but no value
+(such rows are not loaded; a channel like that now has no row at all)."""
 
 CheckpointKey = tuple[str, str, str]
 """(thread_id, checkpoint_ns, checkpoint_id)."""

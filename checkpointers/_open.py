@@ -23,6 +23,7 @@ from ._db import (
     store_error,
 )
 from ._inline import connect_inline
+from ._pgopen import is_postgres_url, open_postgres
 from ._redact import Redactor
 from ._schema import SCHEMA_VERSION, migrate
 from ._store import RunStore
@@ -267,12 +268,17 @@ async def open_store(
     For commands that only read runs, events, requests and the ledger (`railgraph runs`,
     `show`, `pending`): they never import LangGraph or langchain-core. `":memory:"`
     gives an empty store (there is no file to read yet). `read_only=False` opens (and
-    upgrades) the file for writing, as `railgraph prune` does.
+    upgrades) the file for writing, as `railgraph prune` does. A PostgreSQL URL
+    (`postgresql://...`) opens that database instead, read-only the same way (see `_pgopen`).
 
     Raises:
         StoreError: As `open_read_only`.
         SchemaVersionError: The database was written by a newer railgraph.
     """
+    if is_postgres_url(path):
+        async with open_postgres(str(path), clock=clock, read_only=read_only) as pg:
+            yield RunStore(pg, redactor=redactor)
+        return
     if str(path) == MEMORY or not read_only:
         async with open_database(path, synchronous="NORMAL", clock=clock) as db:
             await migrate(db)

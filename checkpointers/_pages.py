@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Final
 
-from ._db import Database
+from ._backend import Backend
 from ._records import ApprovalRecord, ApprovalStatus, RunRecord, RunStatus
 from ._rows import Table
 from ._tx import Body, fetchall
@@ -25,7 +25,7 @@ _NO_LIMIT: Final = -1
 class RunPages:
     """The run store's paged lists (a part of `RunStore`)."""
 
-    _db: Database
+    _db: Backend
     _runs: Table[RunRecord]
     _approvals: Table[ApprovalRecord]
 

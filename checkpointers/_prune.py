@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from railgraph.vocab import ENDED as RUN_ENDED
 
-from ._db import Database
+from ._backend import Backend
 from ._json import dumps
 from ._records import RunStatus
 from ._tx import Body, execute, fetchall, fetchone
@@ -58,7 +58,7 @@ class PruneReport:
 class RunPruning:
     """The run store's retention (a part of `RunStore`)."""
 
-    _db: Database
+    _db: Backend
 
     async def prune(
         self,
@@ -119,7 +119,7 @@ class RunPruning:
             rows["graph_specs"] = specs_before - (yield from _count("graph_specs"))
             return run_ids, rows, size
 
-        run_ids, rows, before = await self._db.write(prune())
+        run_ids, rows, before = await self._db.write(prune)
         after = before
         if run_ids and not dry_run:
             await self._db.vacuum()

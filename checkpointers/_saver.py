@@ -18,9 +18,13 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from railgraph.errors import StoreError
+
+from ._backend import Backend
 from ._db import Clock, Database, Synchronous
 from ._load import select_page, thread_config, to_tuples
 from ._open import open_database, open_read_only
+from ._pgopen import is_postgres_url, open_postgres
 from ._put import Prepared, put_checkpoint, put_writes, thread_of
 from ._redact import Redactor
 from ._schema import SCHEMA_VERSION, migrate
@@ -41,9 +45,11 @@ __all__ = ["SqliteCheckpointer"]
 
 
 class SqliteCheckpointer(SyncBridge):
-    """A LangGraph checkpointer, and railgraph's run store, in one SQLite file.
+    """A LangGraph checkpointer, and railgraph's run store, in one SQLite file or PostgreSQL.
 
-    Open it with `from_path`. Channel values are stored once per channel version,
+    Open it with `from_path`: a file path opens SQLite (the embedded default), a
+    `postgresql://` URL a PostgreSQL database (see `_pgopen`), with the same behaviour.
+    Channel values are stored once per channel version,
     so a value that never changes is written once however many checkpoints there
     are, and a large value (4 KB or more, serialized) once per distinct content,
     compressed, however many channels, writes and threads hold it. With
@@ -51,9 +57,8 @@ class SqliteCheckpointer(SyncBridge):
     in the run store in the same transaction as the node's writes: an event is
     stored iff the node result it describes is durable.
 
-    Every write is committed before its method returns. A node's writes and the
-    checkpoint that follows them, which LangGraph hands over together, usually
-    share one transaction.
+    Every write is committed before its method returns: on the event loop's own
+    thread, at once, when no other transaction runs or waits (see `_db`).
 
     The async methods are the implementation. The sync ones (`get_tuple`,
     `list`, `put`, ...) work from other threads by running the async method on
@@ -81,7 +86,7 @@ class SqliteCheckpointer(SyncBridge):
 
     def __init__(
         self,
-        db: Database,
+        db: Backend,
         *,
         event_channel: str | None = None,
         serde: SerializerProtocol | None = None,
@@ -113,27 +118,46 @@ class SqliteCheckpointer(SyncBridge):
         clock: Clock = time.time,
         read_only: bool = False,
         redactor: Redactor | None = None,
+        inline: bool = True,
     ) -> AsyncIterator[Self]:
         """Open the database at `path`, creating or upgrading its schema, and close it after.
 
         Args:
-            path: The database file (parent directories are created) or `":memory:"`.
+            path: The database file (parent directories are created) or `":memory:"`; or
+                a PostgreSQL URL (`postgresql://...` or `postgres://...`), which needs the
+                `postgres` extra (`pip install 'railgraph[postgres]'`).
             synchronous: `"NORMAL"` (durable across crashes of the process) or
                 `"FULL"` (also across power loss).
             event_channel: The state channel whose writes are run events, if any.
             serde: The serializer; an `AllowlistSerializer` if `None`.
             allowed_types: Types stored values may hold (see the class).
             clock: Timestamps for run store records; inject one in tests.
-            read_only: Open an existing railgraph database in SQLite's read-only mode:
-                nothing is created, migrated or configured, and every write fails. For
+            read_only: Open an existing railgraph database in SQLite's read-only mode (on
+                PostgreSQL, read-only transactions): nothing is created, migrated or
+                configured, and every write fails. For
                 commands that only read (`railgraph runs`, `show`, `pending`, `render`).
             redactor: Which secrets to redact (see the class).
+            inline: Run short writes and reads on the event loop's own thread (see
+                `_inline`). `False` sends every statement to aiosqlite's worker thread,
+                so the loop's thread never waits on the file: for hosts that forbid
+                blocking calls on their loop, such as LangGraph's server. (SQLite's only:
+                PostgreSQL's driver never blocks the loop.)
 
         Raises:
             SchemaVersionError: The database was written by a newer railgraph.
             StoreError: The database cannot be opened; read-only, also when there is no
                 such file or it is not a railgraph database of this schema version.
         """
+        if is_postgres_url(path):
+            async with open_postgres(str(path), clock=clock, read_only=read_only) as pg:
+                yield cls(
+                    pg,
+                    event_channel=event_channel,
+                    serde=serde,
+                    allowed_types=allowed_types,
+                    redactor=redactor,
+                )
+            return
         if read_only:
             async with open_read_only(path, schema_version=SCHEMA_VERSION, clock=clock) as db:
                 yield cls(
@@ -144,7 +168,7 @@ class SqliteCheckpointer(SyncBridge):
                     redactor=redactor,
                 )
             return
-        async with open_database(path, synchronous=synchronous, clock=clock) as db:
+        async with open_database(path, synchronous=synchronous, clock=clock, inline=inline) as db:
             await migrate(db)
             yield cls(
                 db,
@@ -170,7 +194,16 @@ class SqliteCheckpointer(SyncBridge):
 
     @property
     def conn(self) -> aiosqlite.Connection:
-        """The aiosqlite connection, for diagnostics; write through the saver or `store`."""
+        """The aiosqlite connection, for diagnostics; write through the saver or `store`.
+
+        Raises:
+            StoreError: The saver is on PostgreSQL, which has a pool of connections.
+        """
+        if not isinstance(self._db, Database):
+            raise StoreError(
+                "this checkpointer is on PostgreSQL, which has no single connection; write "
+                "through the saver or its `store`."
+            )
         return self._db.conn
 
     # -- reads --------------------------------------------------------------
@@ -268,11 +301,11 @@ class SqliteCheckpointer(SyncBridge):
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete a thread's checkpoints, blobs and writes (its run records stay)."""
-        await self._db.write(delete_threads([thread_id]))
+        await self._db.write(lambda: delete_threads([thread_id]))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints and writes created by these LangGraph run ids."""
-        await self._db.write(delete_for_runs(run_ids))
+        await self._db.write(lambda: delete_for_runs(run_ids))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy a thread's whole history, writes included, to a new thread id.
@@ -280,7 +313,7 @@ class SqliteCheckpointer(SyncBridge):
         Raises:
             StoreError: The source has no checkpoints or the target already has some.
         """
-        await self._db.write(copy_thread(source_thread_id, target_thread_id))
+        await self._db.write(lambda: copy_thread(source_thread_id, target_thread_id))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Prune threads: `"keep_latest"` keeps each namespace's latest checkpoint, `"delete"` all.
@@ -291,7 +324,7 @@ class SqliteCheckpointer(SyncBridge):
         Raises:
             StoreError: The strategy is unknown.
         """
-        await self._db.write(prune_threads(thread_ids, strategy))
+        await self._db.write(lambda: prune_threads(thread_ids, strategy))
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         """The version after `current`: short, increasing, and unique across forks.

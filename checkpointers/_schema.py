@@ -270,6 +270,37 @@ _EVENTS_ONCE: Migration = (
     "WHERE status = 'started'",
 )
 
+_CHECKPOINTS_ONE_KEY: Migration = (
+    # A checkpoint's row went into three B-trees: the table, its key (thread, namespace,
+    # id) and the index in `alist`'s order (thread, id, namespace). The index, made
+    # unique, is the key now: a lookup by all three columns uses it whole, and the
+    # newest checkpoint of one namespace is the first match reading it backwards. So
+    # each step's commit writes one page fewer. Still a rowid table: keyed WITHOUT
+    # ROWID, rows this large inserted at random thread ids left pages half full.
+    *_rebuild(
+        "checkpoints",
+        """
+        CREATE TABLE checkpoints_new (
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL DEFAULT '',
+            checkpoint_id TEXT NOT NULL,
+            parent_checkpoint_id TEXT,
+            type TEXT NOT NULL,
+            checkpoint BLOB NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            channel_versions TEXT NOT NULL DEFAULT '{}',
+            run_id TEXT
+        )
+        """,
+        "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+        "metadata, channel_versions, run_id",
+    ),
+    # Dropping the old table dropped its indexes.
+    "CREATE UNIQUE INDEX checkpoints_by_thread_and_id ON checkpoints "
+    "(thread_id, checkpoint_id, checkpoint_ns)",
+    "CREATE INDEX checkpoints_by_run_id ON checkpoints (run_id) WHERE run_id IS NOT NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_TABLES,
     _RUN_STORE_TABLES,
@@ -277,6 +308,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _RUN_LEASES,
     USERS_MIGRATION,
     _EVENTS_ONCE,
+    _CHECKPOINTS_ONE_KEY,
 )
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
 

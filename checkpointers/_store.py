@@ -7,6 +7,7 @@ a write here and a checkpoint write never interleave.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any, Final, TypeVar
 from railgraph.errors import DecisionError, RunCancelled, StoreError
 from railgraph.vocab import EffectStatus, RunEventKind
 
+from ._backend import Backend, Work
 from ._db import Database
 from ._events import SELECT_EVENTS, SPEC_REF, event_rows, insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
@@ -62,6 +64,12 @@ _DECIDED_STATUSES: Final[frozenset[str]] = frozenset(
 )
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    # Looked at here too, so that a failure nobody asks about is not reported as lost.
+    if not future.cancelled():
+        future.exception()
+
+
 def _when(timestamp: float | None) -> str:
     """A unix time as readable UTC, for messages."""
     if timestamp is None:
@@ -85,16 +93,17 @@ class RunStore(RunLeases, RunPages, RunPruning):
     _approvals = _APPROVALS
     _effects = _EFFECTS
 
-    def __init__(self, db: Database, *, redactor: Redactor | None = None) -> None:
+    def __init__(self, db: Backend, *, redactor: Redactor | None = None) -> None:
         self._db = db
         self.redactor = redactor or Redactor()
         """Which secrets are redacted from what this store keeps for people."""
-        self._unrecorded: dict[str, BaseException] = {}
-        """By run: the first completion `complete_effect_with_next_write` failed to store."""
+        self._queued: dict[str, list[asyncio.Future[Any]]] = {}
+        """By run: completions `complete_effect_with_next_write` queued, until looked at."""
 
-    def _write(self, body: Body[_T]) -> Awaitable[_T]:
-        # Every write here changes a row or a few: short (see `Database.write`).
-        return self._db.write(body, short=True)
+    def _write(self, work: Work[_T]) -> Awaitable[_T]:
+        # Every write here changes a row or a few: short (see `Database.write`). A function
+        # that makes the body, so that PostgreSQL can run it again (see `_pgdb`).
+        return self._db.write(work, short=True)
 
     # -- runs ---------------------------------------------------------------
 
@@ -132,7 +141,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
             yield from insert_events(record.run_id, rows, first_seq=1)
             return True
 
-        if not await self._write(create()):
+        if not await self._write(create):
             raise StoreError(
                 f"run {record.run_id!r} already exists; start the new run with a fresh id."
             )
@@ -171,10 +180,11 @@ class RunStore(RunLeases, RunPages, RunPruning):
         sets = [f"{column} = ?" for column, value in changes.items() if value is not None]
         params = [value or None for value in changes.values() if value is not None]
         update = f"UPDATE runs SET {', '.join([*sets, 'updated_at = ?'])} WHERE run_id = ?"
+        now = self._db.clock()
         _, row = await self._write(
-            change_and_read(
+            lambda: change_and_read(
                 update,
-                (*params, self._db.clock(), run_id),
+                (*params, now, run_id),
                 f"{_RUNS.select} WHERE run_id = ?",
                 (run_id,),
             )
@@ -209,13 +219,13 @@ class RunStore(RunLeases, RunPages, RunPruning):
             StoreError: An event is not shaped like one; nothing is stored.
         """
         parsed = parse_events(list(events), source=f"append_events for run {run_id!r}")
-        insert = insert_events(run_id, event_rows(parsed, self.redactor))
+        rows_in = event_rows(parsed, self.redactor)
 
         def append() -> Body[list[sqlite3.Row]]:
             last = yield from fetchone(
                 "SELECT COALESCE(MAX(seq), 0) AS seq FROM run_events WHERE run_id = ?", (run_id,)
             )
-            yield from insert
+            yield from insert_events(run_id, rows_in)
             return (
                 yield from fetchall(
                     f"{SELECT_EVENTS} WHERE e.run_id = ? AND e.seq > ? ORDER BY e.seq",
@@ -223,7 +233,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
                 )
             )
 
-        rows = await self._write(append())
+        rows = await self._write(append)
         return [row_to_event(row) for row in rows]
 
     async def list_events(self, run_id: str) -> list[EventRecord]:
@@ -245,9 +255,8 @@ class RunStore(RunLeases, RunPages, RunPruning):
             StoreError: A request with this id already exists.
         """
         record = record.model_copy(update={"request": self.redactor.redact(record.request)})
-        changed = await self._write(
-            execute(_APPROVALS.insert(or_ignore=True), _APPROVALS.params(record))
-        )
+        params = _APPROVALS.params(record)
+        changed = await self._write(lambda: execute(_APPROVALS.insert(or_ignore=True), params))
         if not changed:
             raise StoreError(
                 f"review request {record.request_id!r} already exists; "
@@ -290,11 +299,12 @@ class RunStore(RunLeases, RunPages, RunPruning):
             raise DecisionError(
                 f"{status!r} is not a decision; use one of {', '.join(sorted(_DECIDED_STATUSES))}."
             )
+        decided = (status, dumps(decision), decided_by, self._db.clock(), request_id)
         changed, row = await self._write(
-            change_and_read(
+            lambda: change_and_read(
                 "UPDATE approvals SET status = ?, decision = ?, decided_by = ?, decided_at = ? "
                 "WHERE request_id = ? AND status = 'pending'",
-                (status, dumps(decision), decided_by, self._db.clock(), request_id),
+                decided,
                 f"{_APPROVALS.select} WHERE request_id = ?",
                 (request_id,),
             )
@@ -351,7 +361,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
                 return None
             return (yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,)))
 
-        row = await self._write(claim())
+        row = await self._write(claim)
         return None if row is None else _EFFECTS.load(row)
 
     async def complete_effect(self, key: str, result: Any) -> None:
@@ -360,28 +370,28 @@ class RunStore(RunLeases, RunPages, RunPruning):
         Raises:
             StoreError: There is no such entry, or it is already completed.
         """
-        await self._write(self._finish_effect(key, EffectStatus.COMPLETED, result=result))
+        await self._write(
+            functools.partial(self._finish_effect, key, EffectStatus.COMPLETED, result=result)
+        )
 
-    def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
+    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
         """Record that a side effect happened, in the transaction of the database's next write.
 
-        A tool node's writes follow its call at once: the record commits with them (or
-        earlier), at no transaction of its own. A crash before that commit leaves the
-        effect `started`, as a crash between the effect and `complete_effect` does: its
+        A tool node's writes follow its call at once: on SQLite the record commits with
+        them (or earlier), at no transaction of its own. A crash before that commit leaves
+        the effect `started`, as a crash between the effect and `complete_effect` does: its
         outcome is unknown, so it is sent again only to an idempotent tool, otherwise a
         person decides. A failure to record it is raised by `raise_unrecorded` and by the
-        run's next `begin_effect`.
+        run's next `begin_effect`. On PostgreSQL, whose writes each commit on their own,
+        it is recorded at once, as by `complete_effect`.
         """
-        done = self._db.write_with_next(
-            self._finish_effect(key, EffectStatus.COMPLETED, result=result)
-        )
-        done.add_done_callback(lambda future: self._recorded(run_id, future))
-
-    def _recorded(self, run_id: str, future: asyncio.Future[Any]) -> None:
-        # Cancelled only when the loop shuts down: the effect stays `started` (unknown),
-        # as after a crash.
-        if not future.cancelled() and (error := future.exception()) is not None:
-            self._unrecorded.setdefault(run_id, error)
+        work = functools.partial(self._finish_effect, key, EffectStatus.COMPLETED, result=result)
+        if not isinstance(self._db, Database):
+            await self._write(work)
+            return
+        done = self._db.write_with_next(work)
+        done.add_done_callback(_retrieved)  # its failure is raised by raise_unrecorded
+        self._queued.setdefault(run_id, []).append(done)
 
     def raise_unrecorded(self, run_id: str) -> None:
         """Raise the first failure to record a completed effect of the run, if any.
@@ -390,7 +400,20 @@ class RunStore(RunLeases, RunPages, RunPruning):
             StoreError: Recording a completion that `complete_effect_with_next_write`
                 queued failed; the effect stays as it was stored before.
         """
-        error = self._unrecorded.pop(run_id, None)
+        queued = self._queued.pop(run_id, None)
+        if not queued:
+            return
+        error: BaseException | None = None
+        waiting = []
+        for future in queued:
+            if not future.done():
+                waiting.append(future)
+            elif not future.cancelled() and error is None:
+                # Cancelled only when the loop shuts down: the effect stays `started`
+                # (unknown), as after a crash.
+                error = future.exception()
+        if waiting:
+            self._queued[run_id] = waiting
         if error is not None:
             raise StoreError(
                 f"run {run_id}: recording a completed tool effect failed ({error}); the run "
@@ -404,7 +427,9 @@ class RunStore(RunLeases, RunPages, RunPruning):
         Raises:
             StoreError: There is no such entry, or it is already completed.
         """
-        await self._write(self._finish_effect(key, EffectStatus.FAILED, error=error))
+        await self._write(
+            functools.partial(self._finish_effect, key, EffectStatus.FAILED, error=error)
+        )
 
     def _finish_effect(
         self,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import aiosqlite
 
@@ -44,9 +44,12 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """One SQL statement of a body, with its parameters."""
+class Statement(NamedTuple):
+    """One SQL statement of a body, with its parameters.
+
+    A named tuple: a node's transaction makes a few, and a tuple is made in half the
+    time a frozen dataclass takes.
+    """
 
     sql: str
     """Parameterised SQL."""
@@ -61,12 +64,17 @@ class Statement:
         if self.kind == "many":
             conn.executemany(self.sql, self.params).close()
             return None
+        if self.kind == "count":
+            cursor = conn.execute(self.sql, self.params)
+            count = cursor.rowcount
+            cursor.close()
+            return count
         cursor = conn.cursor()
         if self.kind == "tuples":
             cursor.row_factory = None
         try:
             cursor.execute(self.sql, self.params)
-            return cursor.rowcount if self.kind == "count" else cursor.fetchall()
+            return cursor.fetchall()
         finally:
             cursor.close()
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from railgraph.errors import StoreError
 
-from ._db import Database
+from ._backend import Backend
 from ._rows import Table
 from ._tx import Body, execute, fetchall, fetchone
 
@@ -109,7 +109,7 @@ class UserStore:
         db: The checkpointer's open database.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self._db = db
 
     def now(self) -> float:
@@ -130,8 +130,9 @@ class UserStore:
         record = UserRecord(
             name=name, role=role, password_hash=password_hash, created_at=self.now()
         )
+        params = _USERS.params(record)
         added = await self._db.write(
-            execute(_USERS.insert(or_ignore=True), _USERS.params(record)), short=True
+            lambda: execute(_USERS.insert(or_ignore=True), params), short=True
         )
         if not added:
             raise StoreError(
@@ -159,10 +160,10 @@ class UserStore:
         user = await self.get_user(name)
         if user is None:
             raise StoreError(f"no user {name!r}; add them with `railgraph users add {name}`.")
+        row = (token_hash, user.name, self.now())
         await self._db.write(
-            execute(
-                "INSERT INTO user_tokens (token_hash, name, created_at) VALUES (?, ?, ?)",
-                (token_hash, user.name, self.now()),
+            lambda: execute(
+                "INSERT INTO user_tokens (token_hash, name, created_at) VALUES (?, ?, ?)", row
             ),
             short=True,
         )
@@ -191,7 +192,7 @@ class UserStore:
             expires_at=now + lifetime_s,
         )
         # Sessions past their end are dropped as new ones open, so the table stays small.
-        await self._db.write(_open_session(record, now), short=True)
+        await self._db.write(lambda: _open_session(record, now), short=True)
         return record
 
     async def get_session(self, session_hash: str) -> tuple[SessionRecord, UserRecord] | None:
@@ -210,7 +211,7 @@ class UserStore:
     async def end_session(self, session_hash: str) -> None:
         """End a session (signing out); unknown sessions are ignored."""
         await self._db.write(
-            execute("DELETE FROM user_sessions WHERE session_hash = ?", (session_hash,)),
+            lambda: execute("DELETE FROM user_sessions WHERE session_hash = ?", (session_hash,)),
             short=True,
         )
 

@@ -65,8 +65,15 @@ def _counter(version: str | int | float | None) -> int:
         ) from exc
 
 
+_PAIRS = [a + b for a in _DIGITS for b in _DIGITS]
+"""Every two-digit base-62 number, in order: a tail is four look-ups, not eight divisions."""
+
+
 def next_version(current: str | int | float | None) -> str:
     """The version after `current` (`None` for a channel's first version)."""
     counter = _base62(_counter(current) + 1)
-    tail = _base62(random.getrandbits(_TAIL_BITS), _TAIL_DIGITS)
+    # LangGraph asks once per step; the tail is eight base-62 digits of 47 random bits.
+    bits = random.getrandbits(_TAIL_BITS)
+    high, low = divmod(bits, 3844 * 3844)
+    tail = _PAIRS[high // 3844] + _PAIRS[high % 3844] + _PAIRS[low // 3844] + _PAIRS[low % 3844]
     return f"{chr(ord('a') + len(counter) - 1)}{counter}{tail}"

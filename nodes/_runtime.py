@@ -62,7 +62,7 @@ class EffectLedger(Protocol):
         """Record that the effect happened, with its result."""
         ...
 
-    def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
+    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
         """Record that the effect happened, in the transaction that stores what the node
         writes next (the node's result): no transaction of its own. A crash before that
         commit leaves the effect started, its outcome unknown."""

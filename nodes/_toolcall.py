@@ -248,7 +248,7 @@ async def _attempts(
                 # any unknown outcome (sent again only if idempotent, else a person
                 # decides). A node that goes on after the call records it at once, so
                 # that what it does next cannot leave a completed effect unknown.
-                ledger.complete_effect_with_next_write(key, ctx.run_id, result)
+                await ledger.complete_effect_with_next_write(key, ctx.run_id, result)
             else:
                 await ledger.complete_effect(key, result)
         status = ToolCallStatus.RECOVERED if recovering else ToolCallStatus.OK

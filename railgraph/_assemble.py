@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,14 @@ from nodes._state import BRANCH, PARKED
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
 from railgraph.vocab import START_ID, NodeMeta, RunStatus
 
-__all__ = ["START", "Declaration", "build_langgraph", "build_spec", "state_model"]
+__all__ = [
+    "START",
+    "Declaration",
+    "ServingNodes",
+    "build_langgraph",
+    "build_spec",
+    "state_model",
+]
 
 START = START_ID
 """Source of the edge to the first node."""
@@ -56,6 +63,23 @@ class Declaration:
     """The graph's tool policy."""
     budget: BudgetEnvelope
     """The graph's envelope."""
+
+
+@dataclass(frozen=True)
+class ServingNodes:
+    """What a graph served by LangGraph's server adds around the declared nodes.
+
+    Under the runner a parked branch simply takes no edge and the runner settles the run;
+    a server knows only the graph, so the graph itself opens, settles and asks.
+    """
+
+    begin: tuple[str, Callable[..., Any]]
+    """A node that runs first, before the declared first node (it records the run)."""
+    settle: tuple[str, Callable[..., Any]]
+    """A deferred node that every edge to the end and every parked branch leads to: it
+    runs once nothing else can, and asks a person or finishes the run."""
+    wrap: Callable[[RailNode], Callable[..., Any]]
+    """What each declared node runs as (it records a failure before the server sees it)."""
 
 
 def build_spec(declared: Declaration) -> GraphSpec:
@@ -117,31 +141,53 @@ def state_model(state: type[BaseModel]) -> type[BaseModel]:
 
 
 def build_langgraph(
-    declared: Declaration, nodes: Mapping[str, RailNode], model: type[BaseModel]
+    declared: Declaration,
+    nodes: Mapping[str, RailNode],
+    model: type[BaseModel],
+    *,
+    serving: ServingNodes | None = None,
 ) -> StateGraph[Any, Any, Any, Any]:
-    """The uncompiled LangGraph graph: every gate's outcomes as declared conditional edges."""
+    """The uncompiled LangGraph graph: every gate's outcomes as declared conditional edges.
+
+    With ``serving``, the graph LangGraph's server runs: the same nodes and edges, entered
+    through ``serving.begin``, with the end and every parked branch led to ``serving.settle``.
+    """
     graph: StateGraph[Any, Any, Any, Any] = StateGraph(model, input_schema=model)
+    end = LG_END if serving is None else serving.settle[0]
+
+    def lg(target: str) -> str:
+        return end if target in (END, FAIL) else target
+
     for node in nodes.values():
-        graph.add_node(node.id, node)
+        graph.add_node(node.id, node if serving is None else serving.wrap(node))
+    entry = LG_START
+    if serving is not None:
+        entry = serving.begin[0]
+        graph.add_node(entry, serving.begin[1])
+        graph.add_edge(LG_START, entry)
+        graph.add_node(serving.settle[0], serving.settle[1], defer=True)
+        graph.add_edge(serving.settle[0], LG_END)
     for source, target in declared.edges:
-        graph.add_edge(LG_START if source == START else source, _lg(target))
+        graph.add_edge(entry if source == START else source, lg(target))
     for sources, target in declared.joins:
-        graph.add_edge(list(sources), _lg(target))
+        graph.add_edge(list(sources), lg(target))
     for node in nodes.values():
         if isinstance(node, GateNode):
+            ends: dict[Hashable, str] = {
+                outcome: lg(target) for outcome, target in node.targets.items()
+            }
+            if serving is not None:
+                ends[PARKED] = end
             graph.add_conditional_edges(
                 node.id,
-                functools.partial(_read_branch, node.id),
-                {outcome: _lg(target) for outcome, target in node.targets.items()},
+                functools.partial(_read_branch, node.id, serving is not None),
+                ends,
             )
     return graph
 
 
-def _lg(target: str) -> str:
-    return LG_END if target in (END, FAIL) else target
-
-
-def _read_branch(node_id: str, state: Any) -> str | list[str]:
+def _read_branch(node_id: str, serving: bool, state: Any) -> str | list[str]:
     branch: str = getattr(state, BRANCH)[node_id]
-    # A parked approve gate's branch waits: no edge is taken until its decision arrives.
-    return [] if branch == PARKED else branch
+    # A parked approve gate's branch waits: no edge is taken until its decision arrives
+    # (served, it leads to the settle node, which asks for the decision).
+    return [] if branch == PARKED and not serving else branch

@@ -406,6 +406,7 @@ class GraphBuilder(AgentDeclarations, Generic[S]):
             module=self.module,
             owner=self.owner,
             checks=self.checks,
+            declaration=declared,
         )
 
     # -- helpers -----------------------------------------------------------------------------

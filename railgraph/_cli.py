@@ -12,14 +12,23 @@ from typing import Annotated
 
 import typer
 
-from railgraph import _cli_profile, _cli_prune, _cli_render, _cli_review, _cli_runs, _cli_web
+from railgraph import (
+    _cli_profile,
+    _cli_prune,
+    _cli_render,
+    _cli_review,
+    _cli_runs,
+    _cli_web,
+    _cli_worker,
+)
 from railgraph._cli_app import app, err
 from railgraph._cli_text import esc
+from railgraph._settings import DB_ENV
 
 __all__ = ["DEBUG_ENV", "app", "main"]
 
 # Importing the command modules registers their commands on the app.
-_COMMANDS = (_cli_runs, _cli_review, _cli_render, _cli_web, _cli_profile, _cli_prune)
+_COMMANDS = (_cli_runs, _cli_review, _cli_render, _cli_web, _cli_profile, _cli_prune, _cli_worker)
 
 DEBUG_ENV = "RAILGRAPH_DEBUG"
 """Set to 1 to see the Python traceback of an unexpected error instead of a message."""
@@ -52,8 +61,19 @@ def _options(
             help="Print railgraph's version and exit.",
         ),
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...); "
+            "by default $RAILGRAPH_DB, else .railgraph/railgraph.db. A command's own --db wins.",
+        ),
+    ] = None,
 ) -> None:
     """Run agent graphs on rails: durable runs, budgets, verification and human approval."""
+    if db is not None:
+        # Commands find their database through the variable, as when it is set outside.
+        os.environ[DB_ENV] = db
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from rich.console import Console
 from checkpointers import ApprovalRecord, RunStore, open_store
 from railgraph._cli_text import esc, plain, quote
 from railgraph._report import display_redactor
-from railgraph._settings import default_db_path
+from railgraph._settings import db_exists, default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
@@ -64,8 +64,12 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 DbOpt = Annotated[
-    Path | None,
-    typer.Option("--db", help="Database file [default: .railgraph/railgraph.db or $RAILGRAPH_DB]."),
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database file, or a PostgreSQL URL (postgresql://...); by default "
+        "$RAILGRAPH_DB, else .railgraph/railgraph.db.",
+    ),
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object (a list for listings).")
@@ -78,7 +82,7 @@ FAILED = ENDED - {RunStatus.COMPLETED}
 
 
 def with_runner(
-    db: Path | None, work: Callable[[Runner], Awaitable[T]], *, read_only: bool = False
+    db: str | Path | None, work: Callable[[Runner], Awaitable[T]], *, read_only: bool = False
 ) -> T:
     """Run ``work`` on a runner over ``db``; a railgraph error is printed and exits 2.
 
@@ -87,7 +91,7 @@ def with_runner(
     memory (a ``--db`` that does not exist is an error).
     """
     where: str | Path | None = db
-    if read_only and db is None and not default_db_path().expanduser().exists():
+    if read_only and db is None and not db_exists(default_db()):
         where, read_only = ":memory:", False  # nothing on disk to read, nothing to create
 
     from railgraph._runner import Runner  # here: LangGraph loads only for commands that run
@@ -102,15 +106,15 @@ def with_runner(
         fail(exc)
 
 
-def with_store(db: Path | None, work: Callable[[RunStore], Awaitable[T]]) -> T:
+def with_store(db: str | Path | None, work: Callable[[RunStore], Awaitable[T]]) -> T:
     """Run ``work`` on the run store alone, read-only; a railgraph error is printed and exits 2.
 
     For commands that only read: neither LangGraph nor langchain-core is imported. When the
     default database does not exist yet, the command reads an empty store in memory (a
     ``--db`` that does not exist is an error).
     """
-    where: str | Path = db if db is not None else default_db_path()
-    if db is None and not default_db_path().expanduser().exists():
+    where: str | Path = db if db is not None else default_db()
+    if db is None and not db_exists(where):
         where = ":memory:"  # nothing on disk to read, nothing to create
 
     async def go() -> T:

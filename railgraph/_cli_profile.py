@@ -13,7 +13,7 @@ from rich.markup import escape
 from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json
 from railgraph._profile_runs import read_runs_profile
 from railgraph._profile_text import profile_markdown
-from railgraph._settings import default_db_path, load_graph
+from railgraph._settings import default_db, is_postgres_url, load_graph
 from railgraph.errors import InputError, RailgraphError
 
 __all__: list[str] = []
@@ -46,10 +46,10 @@ def profile(
 
         graph = load_graph(ref)
         data: dict[str, Any] = design_profile(graph, ref)
-        path = Path(db) if db is not None else default_db_path()
+        where = db if db is not None else default_db()
         # A database that does not exist is not created: profiling only reads.
-        if runs and path.is_file():
-            data["runs"] = asyncio.run(_read_runs(path, ref, graph.name, runs))
+        if runs and (is_postgres_url(where) or Path(where).is_file()):
+            data["runs"] = asyncio.run(_read_runs(where, ref, graph.name, runs))
     except RailgraphError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(2) from None
@@ -61,7 +61,7 @@ def profile(
         out.print(Markdown(profile_markdown(data)))
 
 
-async def _read_runs(path: Path, ref: str, name: str, limit: int) -> dict[str, Any]:
+async def _read_runs(path: str | Path, ref: str, name: str, limit: int) -> dict[str, Any]:
     from checkpointers import SqliteCheckpointer  # here: it loads LangGraph
 
     async with SqliteCheckpointer.from_path(path) as saver:

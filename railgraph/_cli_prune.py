@@ -12,7 +12,7 @@ import typer
 from checkpointers import open_store
 from checkpointers._prune import ACTIVE, ENDED, PruneReport
 from railgraph._cli_app import DbOpt, JsonOpt, app, fail, out, print_json
-from railgraph._settings import default_db_path
+from railgraph._settings import db_exists, default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import RunStatus
 
@@ -70,8 +70,8 @@ def prune(
                 raise InputError(f"unknown status {s!r}; use one of {', '.join(RunStatus)}")
     except RailgraphError as exc:
         fail(exc)
-    where = db if db is not None else default_db_path()
-    if not where.expanduser().exists():
+    where = db if db is not None else default_db()
+    if not db_exists(where):
         fail(f"no railgraph database at {where}; there is nothing to prune")
 
     async def go() -> PruneReport:

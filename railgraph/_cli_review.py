@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +29,7 @@ from railgraph._cli_app import (
     with_store,
 )
 from railgraph._cli_text import esc, plain
+from railgraph._cli_worker import DeliverOpt, QueueDbOpt, with_workers
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ApprovalStatus
 
@@ -107,7 +109,7 @@ def pending(
 
 
 def _draw_runs(
-    requests: list[ApprovalRecord], folder: Path, db: Path | None
+    requests: list[ApprovalRecord], folder: Path, db: str | Path | None
 ) -> dict[str, str | None]:
     """Draw each pending run's path as SVG into ``folder``; a run that cannot be drawn
     (its graph is not importable, or Graphviz is missing) gets None and a warning."""
@@ -169,10 +171,13 @@ def approve(
         ),
     ] = None,
     request: RequestOpt = None,
+    queue: DeliverOpt = False,
+    queue_db: QueueDbOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve a paused run's request (optionally with edited arguments) and resume it."""
+    """Approve a paused run's request (optionally with edited arguments) and resume it
+    (with --queue, a worker resumes it)."""
 
     async def work(runner: Runner) -> RunOutcome:
         if happened is not None:
@@ -182,11 +187,15 @@ def approve(
                     "request about an effect a crash left unknown, --edit an approval"
                 )
             result = parse_json(happened, "--happened")
-            return await runner.happened(run_id, by=by, result=result, request_id=request)
+            return await runner.happened(
+                run_id, by=by, result=result, request_id=request, deliver=not queue
+            )
         changes = parse_json(edit, "--edit") if edit is not None else None
-        return await runner.approve(run_id, by=by, edit=changes, request_id=request)
+        return await runner.approve(
+            run_id, by=by, edit=changes, request_id=request, deliver=not queue
+        )
 
-    finish(with_runner(db, work), as_json)
+    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
 
 
 @app.command()
@@ -195,14 +204,18 @@ def reject(
     by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
     reason: Annotated[str, typer.Option("--reason", help="Why the action is rejected.")],
     request: RequestOpt = None,
+    queue: DeliverOpt = False,
+    queue_db: QueueDbOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Reject a paused run's request; the run takes the gate's rejected outcome."""
-    outcome = with_runner(
-        db, lambda runner: runner.reject(run_id, by=by, reason=reason, request_id=request)
-    )
-    finish(outcome, as_json)
+    """Reject a paused run's request; the run takes the gate's rejected outcome (with
+    --queue, a worker delivers it)."""
+
+    def work(runner: Runner) -> Awaitable[RunOutcome]:
+        return runner.reject(run_id, by=by, reason=reason, request_id=request, deliver=not queue)
+
+    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
 
 
 @app.command()

@@ -28,6 +28,7 @@ from railgraph._cli_app import (
     with_store,
 )
 from railgraph._cli_text import esc, plain, quote
+from railgraph._cli_worker import QueueDbOpt, QueueOpt, with_workers
 from railgraph._lease import driver_line, shown_status
 from railgraph._report import display_redactor, trace
 from railgraph._settings import load_graph
@@ -60,12 +61,17 @@ def run(
         ),
     ] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who starts the run.")] = None,
+    queue: QueueOpt = False,
+    queue_db: QueueDbOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a run and drive it until it pauses for approval or ends."""
+    """Start a run and drive it until it pauses for approval or ends (with --queue, a
+    worker drives it)."""
 
     async def work(runner: Runner) -> RunOutcome:
+        if queue:
+            return await runner.submit(ref, data, budget=overrides, started_by=by)
         return await runner.start(ref, data, budget=overrides, started_by=by)
 
     try:
@@ -73,7 +79,7 @@ def run(
         overrides = budget_overrides(budget or [])
     except RailgraphError as exc:
         fail(exc)
-    finish(with_runner(db, work), as_json)
+    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
 
 
 MAX_LIMIT = 1e12

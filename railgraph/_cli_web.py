@@ -12,7 +12,7 @@ import typer
 
 from checkpointers import UserRole
 from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json, when, with_runner
-from railgraph._settings import default_db_path
+from railgraph._settings import default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.web._settings import DEFAULT_HOST, DEFAULT_PORT, WebSettings, check_host
 
@@ -100,10 +100,10 @@ def users_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         out.print("no users; add one with `railgraph users add NAME`", markup=False)
 
 
-async def _count_users(db: Path | None) -> int:
+async def _count_users(db: str | Path | None) -> int:
     from checkpointers import SqliteCheckpointer  # here: it loads LangGraph
 
-    async with SqliteCheckpointer.from_path(db if db is not None else default_db_path()) as saver:
+    async with SqliteCheckpointer.from_path(db if db is not None else default_db()) as saver:
         return len(await saver.users.list_users())
 
 

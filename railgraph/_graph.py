@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from checkpointers import SqliteCheckpointer, model_types
 from nodes import INTERNAL_CHANNELS, BudgetEnvelope, PriceTable, RailNode, ToolPolicy, ToolRegistry
+from railgraph._assemble import Declaration
 from railgraph._graph_checks import GraphChecks
 from railgraph._spec import GraphSpec
 from railgraph.errors import InputError
@@ -53,6 +54,9 @@ class RailGraph:
     """Who answers for the graph in production."""
     checks: GraphChecks = field(default_factory=GraphChecks)
     """What the team decided for ``railgraph check``."""
+    declaration: Declaration | None = field(default=None, repr=False)
+    """What the builder collected; the graph LangGraph's server runs is built from it again
+    (see ``railgraph.server``)."""
 
     @functools.cached_property
     def signature(self) -> str:

@@ -78,12 +78,15 @@ class ReviewQueue(ABC):
         *,
         request_id: str | None = None,
         allow_changed_graph: bool = False,
+        deliver: bool = True,
     ) -> RunOutcome:
         """Record a reviewer's decision on a paused run's request and resume the run.
 
         The decision is recorded first (once: a compare-and-set on the request). If another
         process drives the run, that process delivers it; this call waits up to
         ``decision_wait_s`` for the run to move on, then says the decision is recorded.
+        With ``deliver=False`` it only records the decision: a worker delivers it
+        (``railgraph worker``), as does any later resume.
 
         Raises:
             DecisionError: The run is not paused, the request is unknown or already decided,
@@ -116,6 +119,14 @@ class ReviewQueue(ABC):
             decision=stamped.model_dump(mode="json"),
             decided_by=decision.by,
         )
+        if not deliver:
+            return RunOutcome(
+                run_id,
+                record.status,
+                record.result or {},
+                record.usage,
+                f"the decision on request {request.request_id} is recorded; a worker delivers it",
+            )
         return await self._deliver(run_id, allow_changed_graph=allow_changed_graph)
 
     async def _deliver(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
@@ -162,8 +173,11 @@ class ReviewQueue(ABC):
         by: str,
         edit: Mapping[str, Any] | None = None,
         request_id: str | None = None,
+        deliver: bool = True,
     ) -> RunOutcome:
-        """Approve a paused run's request as proposed, or with ``edit`` merged into its args."""
+        """Approve a paused run's request as proposed, or with ``edit`` merged into its args.
+
+        ``deliver=False`` only records the decision, as in :meth:`decide`."""
         decision = parse_decision(
             {
                 "decision": DecisionKind.EDIT if edit else DecisionKind.APPROVE,
@@ -171,7 +185,7 @@ class ReviewQueue(ABC):
                 "args": dict(edit or {}) or None,
             }
         )
-        return await self.decide(run_id, decision, request_id=request_id)
+        return await self.decide(run_id, decision, request_id=request_id, deliver=deliver)
 
     async def happened(
         self,
@@ -181,6 +195,7 @@ class ReviewQueue(ABC):
         result: Mapping[str, Any],
         reason: str | None = None,
         request_id: str | None = None,
+        deliver: bool = True,
     ) -> RunOutcome:
         """Answer a request about an effect a crash left unknown: it did happen.
 
@@ -191,14 +206,22 @@ class ReviewQueue(ABC):
         decision = parse_decision(
             {"decision": DecisionKind.HAPPENED, "by": by, "result": dict(result), "reason": reason}
         )
-        return await self.decide(run_id, decision, request_id=request_id)
+        return await self.decide(run_id, decision, request_id=request_id, deliver=deliver)
 
     async def reject(
-        self, run_id: str, *, by: str, reason: str, request_id: str | None = None
+        self,
+        run_id: str,
+        *,
+        by: str,
+        reason: str,
+        request_id: str | None = None,
+        deliver: bool = True,
     ) -> RunOutcome:
-        """Reject a paused run's request; the run takes the gate's ``rejected`` outcome."""
+        """Reject a paused run's request; the run takes the gate's ``rejected`` outcome.
+
+        ``deliver=False`` only records the decision, as in :meth:`decide`."""
         decision = parse_decision({"decision": DecisionKind.REJECT, "by": by, "reason": reason})
-        return await self.decide(run_id, decision, request_id=request_id)
+        return await self.decide(run_id, decision, request_id=request_id, deliver=deliver)
 
     async def cancel(self, run_id: str, *, by: str, reason: str) -> RunOutcome:
         """Stop a run for good: it ends ``cancelled`` and calls no further tool.

@@ -29,7 +29,7 @@ from railgraph._outcome import (
 )
 from railgraph._queue import ReviewQueue
 from railgraph._settings import (
-    default_db_path,
+    default_db,
     default_secret_words,
     default_synchronous,
     load_graph,
@@ -119,7 +119,8 @@ class Runner(ReviewQueue, Driver):
         """Open the database and yield a runner on it.
 
         Args:
-            db: The database file; ``$RAILGRAPH_DB`` or ``.railgraph/railgraph.db`` if unset.
+            db: The database file, or a PostgreSQL URL (``postgresql://...``);
+                ``$RAILGRAPH_DB`` or ``.railgraph/railgraph.db`` if unset.
             synchronous: ``"NORMAL"`` survives a process crash, ``"FULL"`` also a power loss;
                 ``$RAILGRAPH_SYNCHRONOUS`` or NORMAL if unset.
             clock: Wall clock for events and records (inject one in tests).
@@ -152,7 +153,7 @@ class Runner(ReviewQueue, Driver):
                 telemetry = RunExporter(provider)
             saver = await stack.enter_async_context(
                 SqliteCheckpointer.from_path(
-                    db if db is not None else default_db_path(),
+                    db if db is not None else default_db(),
                     synchronous=synchronous or default_synchronous(),
                     event_channel=EVENTS,
                     clock=clock,
@@ -260,12 +261,48 @@ class Runner(ReviewQueue, Driver):
 
         ``started_by`` defaults to the operating-system user running this process.
         """
+        rail, record, state = await self._create(graph, input, budget, run_id, started_by, True)
+        self._started[record.run_id] = rail
+        return await self._hold(rail, record, state)
+
+    async def submit(
+        self,
+        graph: str | RailGraph,
+        input: Mapping[str, Any],
+        *,
+        budget: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        started_by: str | None = None,
+    ) -> RunOutcome:
+        """Record a run for a worker (``railgraph worker``) to drive; nothing runs here.
+
+        The run is stored ``running`` with nobody's lease, checked as :meth:`start` checks
+        it. Any runner that resumes it starts it from its input: a worker's drive job, or
+        the workers' sweep, which finds every run that nobody drives.
+
+        Raises:
+            InputError: As :meth:`start`; nothing is stored then.
+        """
+        _, record, _ = await self._create(graph, input, budget, run_id, started_by, False)
+        return RunOutcome(record.run_id, RunStatus.RUNNING, {}, {}, None)
+
+    async def _create(
+        self,
+        graph: str | RailGraph,
+        input: Mapping[str, Any],
+        budget: Mapping[str, Any] | None,
+        run_id: str | None,
+        started_by: str | None,
+        leased: bool,
+    ) -> tuple[RailGraph, RunRecord, dict[str, Any]]:
+        """Store a new run (with this runner's lease if ``leased``) and its first event."""
         ref, rail = self.graph(graph)
         state = rail.validate_input(input)
         started_by = starter(started_by)
         overrides = dict(budget or {})
         envelope = rail.budget.override(overrides)
         now = self.clock()
+        lease = self.lease if leased else None
         record = RunRecord(
             run_id=run_id or uuid.uuid4().hex[:12],
             graph=ref,
@@ -278,11 +315,11 @@ class Runner(ReviewQueue, Driver):
             started_by=started_by,
             created_at=now,
             updated_at=now,
-            lease_owner=self.lease.owner,
-            lease_host=self.lease.host,
-            lease_pid=self.lease.pid,
-            heartbeat_at=now,
-            lease_expires_at=now + self.lease_s,
+            lease_owner=lease.owner if lease else None,
+            lease_host=lease.host if lease else None,
+            lease_pid=lease.pid if lease else None,
+            heartbeat_at=now if lease else None,
+            lease_expires_at=now + self.lease_s if lease else None,
         )
         # One transaction: the run and its first event (whose spec the store keeps once
         # per graph signature).
@@ -295,8 +332,7 @@ class Runner(ReviewQueue, Driver):
             record,
             events=[self._new_event(RunEventKind.RUN_STARTED, **started)],
         )
-        self._started[record.run_id] = rail
-        return await self._hold(rail, record, state.model_dump())
+        return rail, record, state.model_dump()
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
         """Continue a run: with the decisions taken on its requests, or after a crash.

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from checkpointers import DEFAULT_SECRET_WORDS
+from checkpointers import DEFAULT_SECRET_WORDS, is_postgres_url
 from railgraph.errors import InputError
 
 if TYPE_CHECKING:
@@ -18,7 +18,10 @@ __all__ = [
     "DB_ENV",
     "REDACT_ENV",
     "SYNCHRONOUS_ENV",
+    "db_exists",
+    "default_db",
     "default_db_path",
+    "is_postgres_url",
     "default_secret_words",
     "default_synchronous",
     "import_ref",
@@ -27,7 +30,8 @@ __all__ = [
 ]
 
 DB_ENV = "RAILGRAPH_DB"
-"""Environment variable that overrides the default database path."""
+"""Environment variable that overrides the default database: a file path, or a PostgreSQL URL
+(``postgresql://...`` or ``postgres://...``)."""
 SYNCHRONOUS_ENV = "RAILGRAPH_SYNCHRONOUS"
 """Environment variable that chooses SQLite's durability: NORMAL (default) or FULL."""
 
@@ -69,8 +73,23 @@ def default_synchronous() -> Literal["NORMAL", "FULL"]:
 
 
 def default_db_path() -> Path:
-    """``$RAILGRAPH_DB``, else ``.railgraph/railgraph.db`` under the working directory."""
+    """``$RAILGRAPH_DB``, else ``.railgraph/railgraph.db`` under the working directory.
+
+    For callers that need a SQLite file; `default_db` also gives a PostgreSQL URL.
+    """
     return Path(os.environ.get(DB_ENV) or Path.cwd() / ".railgraph" / "railgraph.db")
+
+
+def default_db() -> str | Path:
+    """``$RAILGRAPH_DB`` (a PostgreSQL URL stays a string), else the default file path."""
+    value = os.environ.get(DB_ENV, "").strip()
+    return value if is_postgres_url(value) else default_db_path()
+
+
+def db_exists(db: str | Path) -> bool:
+    """Whether there is a database to read at ``db``: a file, or any PostgreSQL URL (the
+    server says whether it holds a store)."""
+    return is_postgres_url(db) or Path(db).expanduser().exists()
 
 
 def import_ref(ref: str) -> object:

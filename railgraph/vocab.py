@@ -49,6 +49,7 @@ __all__ = [
     "EffectStatus",
     "EventKind",
     "GateOutcome",
+    "InboxResponse",
     "LlmCallData",
     "NodeEventKind",
     "NodeFinishedData",
@@ -189,6 +190,20 @@ class ReviewKind(StrEnum):
     """May the action run?"""
     UNKNOWN_EFFECT = "unknown_effect"
     """A crash left the outcome of this call unknown: send it again, did it happen, or stop?"""
+
+
+class InboxResponse(StrEnum):
+    """Agent Inbox's answers to an interrupt (a *HumanResponse*'s ``type``), which a graph
+    served by LangGraph's server takes as decisions."""
+
+    ACCEPT = "accept"
+    """Approve as proposed."""
+    EDIT = "edit"
+    """Approve with the arguments changed."""
+    RESPONSE = "response"
+    """Reject, the text being the reason."""
+    IGNORE = "ignore"
+    """Skip: refused, a review is never skipped silently."""
 
 
 # -- nodes ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from graphs._helpdesk import HELPDESK_ENV
 from nodes import DIMENSIONS
 from railgraph import Runner
 from railgraph._settings import DB_ENV
+from tests.postgres_server import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -114,3 +115,19 @@ def dims() -> Callable[[dict[str, Any]], dict[str, float]]:
         return {d: usage.get(d, 0) for d in DIMENSIONS}
 
     return pick
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (started only when a test asks for it)."""
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty PostgreSQL database of this test's own."""
+    return postgres_server.create_database()

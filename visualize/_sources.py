@@ -21,7 +21,7 @@ from checkpointers import (
 )
 from railgraph._graph import RailGraph
 from railgraph._report import display_redactor
-from railgraph._settings import default_db_path, import_ref
+from railgraph._settings import default_db, import_ref, is_postgres_url
 from railgraph._spec import GraphSpec
 from railgraph.errors import InputError
 from visualize._checkpoints import path_from_checkpoints, read_checkpoints, spec_from_langgraph
@@ -86,8 +86,11 @@ def load_spec(ref_or_file: str) -> GraphSource:
     return load_source(ref_or_file)
 
 
-def _database(db: str | Path | None) -> Path:
-    path = Path(db) if db is not None else default_db_path()
+def _database(db: str | Path | None) -> str | Path:
+    where = db if db is not None else default_db()
+    if is_postgres_url(where):
+        return where  # the server says whether it holds a store
+    path = Path(where)
     if not path.is_file():
         raise InputError(
             f"no database at {path}; pass --db PATH (or set RAILGRAPH_DB) to the file the "

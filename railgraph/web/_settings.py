@@ -20,8 +20,9 @@ DEFAULT_PORT = 8321
 class WebSettings:
     """What ``railgraph serve`` was started with."""
 
-    db: Path | None = None
-    """The database; ``$RAILGRAPH_DB`` or ``.railgraph/railgraph.db`` when unset."""
+    db: str | Path | None = None
+    """The database (a file or a PostgreSQL URL); ``$RAILGRAPH_DB`` or
+    ``.railgraph/railgraph.db`` when unset."""
     session_hours: float = 8.0
     """How long a sign-in lasts."""
     trusted_header: str | None = None

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from langgraph.checkpoint.base import Checkpoint, empty_checkpoint
 
 from checkpointers import SqliteCheckpointer
+from checkpointers._tx import fetchtuples
+from tests.postgres_server import PostgresServer
 
 MakeCheckpoint = Callable[[dict[str, Any], dict[str, str]], Checkpoint]
 
@@ -57,14 +62,102 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "railgraph.db"
 
 
+BOTH_BACKENDS = "ON_BOTH_BACKENDS"
+"""A test module that sets this name to `True` runs its tests that take `saver` (or `db`)
+on each backend: a SQLite file and a PostgreSQL database of the test's own."""
+
+
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""For a test of such a module that checks SQLite's own workings (its query plans, its file)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if not getattr(metafunc.module, BOTH_BACKENDS, False) or "backend" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        if mark.args and mark.args[0] == "backend":
+            return  # the test chose its backends itself
+    metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-async def saver(db_path: Path, clock: FakeClock) -> AsyncIterator[SqliteCheckpointer]:
-    """A checkpointer on a real WAL file that harvests events from the `events` channel."""
-    async with SqliteCheckpointer.from_path(db_path, event_channel="events", clock=clock) as s:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The engine the `saver` runs on: SQLite unless the module asks for both."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_store(
+    postgres_server: PostgresServer,
+) -> Iterator[tuple[str, psycopg.Connection[Any]]]:
+    """One PostgreSQL database with railgraph's schema for the session, and a connection to it.
+
+    Creating and migrating a database for each test would cost most of a second; emptying
+    this one costs milliseconds (see `postgres_store_url`).
+    """
+    url = postgres_server.create_database("railgraph_store")
+
+    async def create() -> None:
+        async with SqliteCheckpointer.from_path(url):
+            pass
+
+    # On a thread of its own: no event loop may be running where asyncio.run is called.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result()
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield url, conn
+
+
+@pytest.fixture
+def postgres_store_url(postgres_store: tuple[str, psycopg.Connection[Any]]) -> str:
+    """The URL of the session's PostgreSQL store, emptied of every row for this test."""
+    return emptied(postgres_store)
+
+
+def emptied(postgres_store: tuple[str, psycopg.Connection[Any]]) -> str:
+    """Delete every row of the session's PostgreSQL store; return its URL."""
+    url, conn = postgres_store
+    tables = conn.execute(
+        "SELECT string_agg('railgraph.' || quote_ident(tablename), ', ') FROM pg_tables "
+        "WHERE schemaname = 'railgraph' AND tablename != 'railgraph_schema'"
+    ).fetchone()
+    assert tables is not None
+    conn.execute(f"TRUNCATE {tables[0]} RESTART IDENTITY")
+    return url
+
+
+@pytest.fixture
+def db(backend: str, db_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the `saver` stores: a SQLite file, or an empty PostgreSQL store."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_store_url"))
+    return str(db_path)
+
+
+@pytest.fixture
+async def saver(db: str, clock: FakeClock) -> AsyncIterator[SqliteCheckpointer]:
+    """A checkpointer on a real WAL file (or on PostgreSQL, see `BOTH_BACKENDS`) that
+    harvests events from the `events` channel."""
+    async with SqliteCheckpointer.from_path(db, event_channel="events", clock=clock) as s:
         yield s
 
 
 @pytest.fixture
-async def memory_saver(clock: FakeClock) -> AsyncIterator[SqliteCheckpointer]:
-    async with SqliteCheckpointer.from_path(":memory:", clock=clock) as s:
+async def memory_saver(
+    backend: str, clock: FakeClock, request: pytest.FixtureRequest
+) -> AsyncIterator[SqliteCheckpointer]:
+    """A checkpointer in memory (or on an empty PostgreSQL store, see `BOTH_BACKENDS`)."""
+    where = (
+        str(request.getfixturevalue("postgres_store_url"))
+        if backend == "postgresql"
+        else ":memory:"
+    )
+    async with SqliteCheckpointer.from_path(where, clock=clock) as s:
         yield s
+
+
+async def query(
+    saver: SqliteCheckpointer, sql: str, params: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows of a query in SQLite's SQL, read in one transaction on either backend."""
+    return await saver._db.read(fetchtuples(sql, params))

@@ -50,7 +50,7 @@ async def test_the_completion_waits_for_the_next_write_and_commits_in_it(
     assert inline is not None
     commits = inline.commits
 
-    store.complete_effect_with_next_write("k1", "r1", {"ok": True})
+    await store.complete_effect_with_next_write("k1", "r1", {"ok": True})
     for _ in range(5):
         await asyncio.sleep(0)  # turns of the loop start no transaction for it
 
@@ -69,7 +69,7 @@ async def test_closing_commits_a_completion_no_write_followed(db_path: Path) -> 
     async with SqliteCheckpointer.from_path(db_path) as saver:
         await saver.store.create_run(run())
         await saver.store.begin_effect("k1", run_id="r1", node="pay", tool="pay", args={})
-        saver.store.complete_effect_with_next_write("k1", "r1", {"ok": True})
+        await saver.store.complete_effect_with_next_write("k1", "r1", {"ok": True})
 
     assert stored_status(db_path, "k1") == "completed"
 
@@ -84,7 +84,7 @@ async def test_a_completion_that_fails_to_record_stops_the_runs_next_effect(
     await store.complete_effect("k1", {"ok": True})
 
     # Completing it again would mean it ran twice: the queued record fails in its write.
-    store.complete_effect_with_next_write("k1", "r1", {"ok": True})
+    await store.complete_effect_with_next_write("k1", "r1", {"ok": True})
     await store.append_events("r1", [{"kind": "x", "node": "pay", "at": 2.0, "data": {}}])
 
     # Another run is not stopped by it; this run's next effect is, and nothing is claimed.

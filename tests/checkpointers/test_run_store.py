@@ -11,6 +11,9 @@ import pytest
 
 from checkpointers import ApprovalRecord, EffectRecord, EventRecord, RunRecord, SqliteCheckpointer
 from railgraph.errors import DecisionError, StoreError
+from tests.checkpointers.conftest import SQLITE_ONLY, query
+
+ON_BOTH_BACKENDS = True
 
 
 def run(
@@ -240,6 +243,7 @@ async def test_concurrent_decisions_exactly_one_wins(saver: SqliteCheckpointer) 
     assert (await saver.store.get_approval("q1")) == winners[0]
 
 
+@SQLITE_ONLY
 async def test_pending_approvals_use_the_status_index_across_10000_runs(
     saver: SqliteCheckpointer,
 ) -> None:
@@ -360,9 +364,9 @@ async def test_a_spec_is_stored_once_per_signature_and_reads_back_with_each_run(
     with pytest.raises(StoreError, match=r"^run 'r1' already exists"):
         await saver.store.create_run(run("r1"), events=[started(9)])
 
-    stored = await saver.conn.execute_fetchall("SELECT signature, spec FROM graph_specs")
-    raw = await saver.conn.execute_fetchall(
-        "SELECT run_id, data FROM run_events WHERE run_id != 'old' ORDER BY run_id"
+    stored = await query(saver, "SELECT signature, spec FROM graph_specs")
+    raw = await query(
+        saver, "SELECT run_id, data FROM run_events WHERE run_id != 'old' ORDER BY run_id"
     )
     assert [tuple(r) for r in stored] == [
         ("sig-1", '{"name":"refund","nodes":[{"id":"a"}],"edges":[]}')

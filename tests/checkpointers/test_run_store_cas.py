@@ -12,6 +12,8 @@ import pytest
 from checkpointers import Lease, RunRecord, SqliteCheckpointer
 from railgraph.errors import RunCancelled
 
+ON_BOTH_BACKENDS = True
+
 A = Lease(owner="a", host="host-a", pid=10)
 B = Lease(owner="b", host="host-b", pid=20)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from checkpointers import ApprovalRecord, RunRecord, SqliteCheckpointer
+from tests.checkpointers.conftest import SQLITE_ONLY
+
+ON_BOTH_BACKENDS = True
 
 
 def run(run_id: str, created_at: float, *, graph: str = "graphs.refund:graph") -> RunRecord:
@@ -80,6 +83,7 @@ async def test_runs_page_by_cursor_newest_first_ties_in_insertion_order(
     assert [r.run_id for r in by_ref] == ["r4", "r2"]
 
 
+@SQLITE_ONLY
 async def test_a_page_of_runs_of_a_graph_reads_its_indexes_in_order(
     saver: SqliteCheckpointer,
 ) -> None:
@@ -98,6 +102,7 @@ async def test_a_page_of_runs_of_a_graph_reads_its_indexes_in_order(
     ]
 
 
+@SQLITE_ONLY
 async def test_pending_requests_page_by_cursor_and_expiry_reads_only_expiring_ones(
     saver: SqliteCheckpointer,
 ) -> None:

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
 from checkpointers import SqliteCheckpointer
 from checkpointers._open import open_database
 from checkpointers._schema import migrate
+from tests.checkpointers.conftest import emptied
 
 ALL_CAPABILITIES = {
     "put",
@@ -56,6 +58,28 @@ async def sqlite_checkpointer_call_per_statement() -> AsyncIterator[SqliteCheckp
 )
 async def test_conformance_all_eight_capabilities_pass(factory: Any) -> None:
     report = await validate(factory)
+
+    assert {name: r.failures for name, r in report.results.items()} == {
+        name: [] for name in ALL_CAPABILITIES
+    }
+    assert {name: (r.detected, r.passed, r.tests_failed) for name, r in report.results.items()} == {
+        name: (True, True, 0) for name in ALL_CAPABILITIES
+    }
+    assert all(r.tests_passed > 0 for r in report.results.values())
+    assert report.conformance_level() == "FULL"
+
+
+async def test_conformance_all_eight_capabilities_pass_on_postgresql(
+    postgres_store: tuple[str, psycopg.Connection[Any]],
+) -> None:
+    @checkpointer_test(name="SqliteCheckpointer on PostgreSQL")
+    async def postgres_checkpointer() -> AsyncIterator[SqliteCheckpointer]:
+        # An empty store each time, as ":memory:" is for SQLite.
+        async with SqliteCheckpointer.from_path(emptied(postgres_store)) as saver:
+            assert saver._db.engine == "postgresql"
+            yield saver
+
+    report = await validate(postgres_checkpointer)
 
     assert {name: r.failures for name, r in report.results.items()} == {
         name: [] for name in ALL_CAPABILITIES

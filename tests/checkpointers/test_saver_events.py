@@ -13,6 +13,9 @@ from langgraph.graph import END, START, StateGraph
 
 from checkpointers import EventRecord, SqliteCheckpointer
 from railgraph.errors import StoreError
+from tests.checkpointers.conftest import query
+
+ON_BOTH_BACKENDS = True
 
 
 class EventState(TypedDict):
@@ -55,7 +58,7 @@ def two_step_graph(*nodes: Any) -> StateGraph[EventState]:
 
 
 async def rows(saver: SqliteCheckpointer, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in await saver.conn.execute_fetchall(sql, params)]
+    return [tuple(row) for row in await query(saver, sql, params)]
 
 
 async def test_events_are_harvested_with_the_writes(saver: SqliteCheckpointer) -> None:

@@ -77,7 +77,8 @@ async def test_a_batch_runs_inline_only_when_every_write_in_it_is_short(db: Data
     inline: list[str] = []
     inline_conn(db).set_trace_callback(inline.append)
 
-    await asyncio.gather(db.write(insert_runs("a"), short=True), db.write(insert_runs("b")))
+    # The long write queues first, so the short one finds it waiting and joins its batch.
+    await asyncio.gather(db.write(insert_runs("b")), db.write(insert_runs("a"), short=True))
 
     assert inline == []
     assert await count_runs(db) == 2

@@ -65,7 +65,8 @@ async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) ->
             )
         }
 
-    assert len(MIGRATIONS) == SCHEMA_VERSION == 6  # 5: users; 6: events once, specs, indexes
+    # 5: users; 6: events once, specs, indexes; 7: one key for checkpoints
+    assert len(MIGRATIONS) == SCHEMA_VERSION == 7
     assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES | USER_TABLES
     assert pragmas == {
@@ -95,6 +96,33 @@ async def test_older_database_is_upgraded_and_keeps_its_data(db_path: Path) -> N
     assert found.config == stored
     assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES | USER_TABLES
+
+
+async def test_a_schema_6_database_keeps_its_checkpoints_under_one_unique_key(
+    db_path: Path,
+) -> None:
+    config: Any = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+    older, newer = empty_checkpoint(), empty_checkpoint()
+    async with open_database(db_path, synchronous="NORMAL") as db:
+        assert await migrate(db, MIGRATIONS[:6]) == 6
+        old = SqliteCheckpointer(db)
+        first = await old.aput(config, older, {"step": 1}, {})
+        second = await old.aput(first, newer, {"step": 2}, {})
+
+    async with SqliteCheckpointer.from_path(db_path) as saver:
+        listed = [t.config["configurable"]["checkpoint_id"] async for t in saver.alist(config)]
+        # The same checkpoint stored again replaces its row, as under the old key.
+        await saver.aput(first, newer, {"step": 3}, {})
+        again = await saver.aget_tuple(second)
+
+    assert listed == [newer["id"], older["id"]]
+    assert again is not None and again.metadata == {"step": 3}
+    assert read_file(db_path, "SELECT COUNT(*) FROM checkpoints") == [(2,)]
+    assert read_file(
+        db_path,
+        "SELECT name FROM sqlite_master WHERE tbl_name = 'checkpoints' AND type = 'index' "
+        "ORDER BY name",
+    ) == [("checkpoints_by_run_id",), ("checkpoints_by_thread_and_id",)]
 
 
 async def test_newer_database_is_refused(db_path: Path) -> None:

@@ -8,6 +8,9 @@ from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.graph import END, START, StateGraph
 
 from checkpointers import SqliteCheckpointer
+from tests.checkpointers.conftest import SQLITE_ONLY, query
+
+ON_BOTH_BACKENDS = True
 
 BIG = "x" * 100_000
 
@@ -33,7 +36,7 @@ def chain_of_ten() -> StateGraph[BigState]:
 
 
 async def scalar(saver: SqliteCheckpointer, sql: str, *params: Any) -> Any:
-    rows = list(await saver.conn.execute_fetchall(sql, params))
+    rows = list(await query(saver, sql, params))
     return rows[0][0]
 
 
@@ -99,6 +102,7 @@ async def list_counting_statements(
     return found, statements
 
 
+@SQLITE_ONLY
 async def test_alist_runs_the_same_statements_for_3_and_30_rows(
     memory_saver: SqliteCheckpointer, make_checkpoint: Any
 ) -> None:

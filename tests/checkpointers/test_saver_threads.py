@@ -12,10 +12,13 @@ from langgraph.graph import END, START, StateGraph
 
 from checkpointers import SqliteCheckpointer
 from railgraph.errors import StoreError
+from tests.checkpointers.conftest import query
+
+ON_BOTH_BACKENDS = True
 
 
 async def rows(saver: SqliteCheckpointer, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in await saver.conn.execute_fetchall(sql, params)]
+    return [tuple(row) for row in await query(saver, sql, params)]
 
 
 async def put(

@@ -12,6 +12,9 @@ from langgraph.graph import END, START, StateGraph
 
 from checkpointers import SqliteCheckpointer
 from checkpointers._values import LARGE
+from tests.checkpointers.conftest import query
+
+ON_BOTH_BACKENDS = True
 
 TEXT = "".join(random.Random(1).choices(string.ascii_letters + string.digits, k=50_000))
 NOISE = random.Random(2).randbytes(20_000)
@@ -37,7 +40,7 @@ def two_steps() -> StateGraph[State]:
 
 
 async def rows(saver: SqliteCheckpointer, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in await saver.conn.execute_fetchall(sql, params)]
+    return [tuple(row) for row in await query(saver, sql, params)]
 
 
 async def value_count(saver: SqliteCheckpointer) -> int:

@@ -10,6 +10,8 @@ from checkpointers import SqliteCheckpointer
 from checkpointers._versions import next_version
 from railgraph.errors import StoreError
 
+ON_BOTH_BACKENDS = True
+
 
 def chain(start: str | None, count: int) -> list[str]:
     versions = []

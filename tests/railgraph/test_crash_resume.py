@@ -32,6 +32,7 @@ from nodes._state import EVENTS
 from nodes._toolcall import _idempotency_key
 from railgraph import END, START, DecisionError, GraphBuilder, Runner
 from railgraph._report import path_of
+from railgraph._settings import DB_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = "graphs.refund:graph"
@@ -67,6 +68,11 @@ ROLLBACK_POINTS = [
 ]
 
 Point = tuple[str, str, Any]
+
+
+def database(workdir: Path) -> str:
+    """The run's database: ``$RAILGRAPH_DB`` (a PostgreSQL URL), else a file in ``workdir``."""
+    return os.environ.get(DB_ENV) or str(workdir / ".railgraph" / "railgraph.db")
 
 
 def die_at(point: Point | None, what: str, when: str, which: Any) -> None:
@@ -126,8 +132,7 @@ class CrashingCatalogue(ServiceCatalogue):
 async def drive(workdir: Path, run_id: str, action: str, point: Point | None) -> None:
     os.chdir(workdir)
     CrashingSaver.point = CrashingHelpdesk.point = CrashingCatalogue.point = point
-    db = workdir / ".railgraph" / "railgraph.db"
-    async with CrashingSaver.from_path(db, event_channel=EVENTS) as saver:
+    async with CrashingSaver.from_path(database(workdir), event_channel=EVENTS) as saver:
         runner = Runner(saver)
         runner.register(REF, make_graph(helpdesk=CrashingHelpdesk()))
         runner.register(INCIDENT, make_incident(catalogue=CrashingCatalogue()))
@@ -173,7 +178,7 @@ def resume_with_the_cli(workdir: Path, run_id: str) -> None:
 
 
 async def history(workdir: Path, run_id: str) -> dict[str, Any]:
-    async with Runner.open(workdir / ".railgraph" / "railgraph.db") as runner:
+    async with Runner.open(database(workdir)) as runner:
         record = await runner.store.get_run(run_id)
         events = await runner.store.list_events(run_id)
         effects = await runner.store.list_effects(run_id)
@@ -228,6 +233,23 @@ def test_killed_automatic_run_resumes_and_refunds_once(tmp_path: Path, point: Po
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("point", T1001_POINTS, ids=lambda p: ":".join(map(str, p)))
+def test_killed_automatic_run_on_postgresql_resumes_and_refunds_once(
+    tmp_path: Path, point: Point, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every process (forked, and the CLI's) finds the database through the variable.
+    monkeypatch.setenv(DB_ENV, postgres_url)
+    assert in_new_process(tmp_path, "run-1", "start:T-1001", point) == -signal.SIGKILL
+
+    settle(tmp_path, "run-1", cli=point in T1001_POINTS[-4:-2])
+    h = asyncio.run(history(tmp_path, "run-1"))
+
+    check_consistent(h, T1001_PATH, "T-1001", 42.5)
+    if point == ("effect", "after", "create_refund"):
+        assert ("create_refund", "recovered") in h["tools"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ROLLBACK_POINTS, ids=lambda p: ":".join(map(str, p)))
 def test_killed_while_approving_the_rollback_rolls_back_once(tmp_path: Path, point: Point) -> None:
     assert in_new_process(tmp_path, "run-3", "incident") == 0
@@ -257,6 +279,22 @@ def test_killed_while_approving_the_rollback_rolls_back_once(tmp_path: Path, poi
 @pytest.mark.slow
 @pytest.mark.parametrize("point", APPROVAL_POINTS, ids=lambda p: ":".join(map(str, p)))
 def test_killed_approval_resumes_and_refunds_once(tmp_path: Path, point: Point) -> None:
+    assert in_new_process(tmp_path, "run-2", "start:T-1002") == 0
+    assert in_new_process(tmp_path, "run-2", "approve", point) == -signal.SIGKILL
+
+    settle(tmp_path, "run-2", cli=point == ("effect", "after", "create_refund"))
+    h = asyncio.run(history(tmp_path, "run-2"))
+
+    check_consistent(h, T1002_PATH, "T-1002", 480.0)
+    assert h["approvals"] == [("approved", "alice")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", APPROVAL_POINTS, ids=lambda p: ":".join(map(str, p)))
+def test_killed_approval_on_postgresql_resumes_and_refunds_once(
+    tmp_path: Path, point: Point, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DB_ENV, postgres_url)
     assert in_new_process(tmp_path, "run-2", "start:T-1002") == 0
     assert in_new_process(tmp_path, "run-2", "approve", point) == -signal.SIGKILL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from railgraph import InputError, Runner
-from railgraph._settings import DB_ENV, SYNCHRONOUS_ENV, default_db_path
+from railgraph._settings import DB_ENV, SYNCHRONOUS_ENV, db_exists, default_db, default_db_path
 
 
 async def synchronous_of(runner: Runner) -> int:
@@ -46,3 +46,16 @@ def test_database_path_defaults_under_the_working_directory(
     assert default_db_path() == tmp_path / ".railgraph" / "railgraph.db"
     monkeypatch.setenv(DB_ENV, str(tmp_path / "elsewhere.db"))
     assert default_db_path() == tmp_path / "elsewhere.db"
+
+
+def test_a_postgresql_url_in_the_variable_stays_a_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert default_db() == tmp_path / ".railgraph" / "railgraph.db"
+    assert not db_exists(default_db())
+    for url in ("postgresql://rg:pw@db.internal:5432/runs", "postgres://rg@/runs?host=/run/pg"):
+        monkeypatch.setenv(DB_ENV, url)
+        assert default_db() == url
+        assert db_exists(url)
+    monkeypatch.setenv(DB_ENV, str(tmp_path / "elsewhere.db"))
+    assert default_db() == tmp_path / "elsewhere.db"

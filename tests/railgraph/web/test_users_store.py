@@ -8,6 +8,7 @@ import pytest
 
 from checkpointers import SqliteCheckpointer
 from railgraph.errors import StoreError
+from tests.checkpointers.conftest import query
 
 
 class Clock:
@@ -17,9 +18,15 @@ class Clock:
         return self.now
 
 
-async def test_users_tokens_and_sessions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_users_tokens_and_sessions(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     clock = Clock()
-    async with SqliteCheckpointer.from_path(tmp_path / "u.db", clock=clock) as saver:
+    where = str(tmp_path / "u.db")
+    if backend == "postgresql":
+        where = str(request.getfixturevalue("postgres_url"))
+    async with SqliteCheckpointer.from_path(where, clock=clock) as saver:
         users = saver.users
         alice = await users.add_user(" Alice ", role="reviewer", password_hash="h1")
         assert (alice.name, alice.role, alice.created_at) == ("Alice", "reviewer", 1000.0)
@@ -44,7 +51,7 @@ async def test_users_tokens_and_sessions(tmp_path: Path) -> None:
         clock.now = 1060.0
         assert await users.get_session("s1") is None
         await users.add_session("alice", session_hash="s2", csrf="c", lifetime_s=60)
-        rows = await saver.conn.execute_fetchall("SELECT session_hash FROM user_sessions")
+        rows = await query(saver, "SELECT session_hash FROM user_sessions")
         assert [r[0] for r in rows] == ["s2"]  # the ended one was dropped
         await users.end_session("s2")
         assert await users.get_session("s2") is None

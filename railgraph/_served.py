@@ -1,0 +1,451 @@
+"""A railgraph graph as LangGraph's server runs it, with its rails.
+
+The server knows only a graph: it starts runs on threads, shows a thread that waits as
+*interrupted* and resumes it with ``Command(resume=...)``. So the served graph does itself
+what the runner does around a run:
+
+- a first node records the run (``running``, its ``run_started`` event), as ``start`` does;
+- every declared node runs as under the runner (budget, policy, ledger, events harvested by
+  the checkpointer); a node that fails records the run's failure before the server sees it;
+- a deferred *settle* node runs once nothing else can: the end of every branch and every
+  parked approve gate lead to it. With parked requests it registers them in the review
+  queue, marks the run ``paused`` and calls ``interrupt()`` for the first; the answer is
+  checked by the queue's rules and recorded, the run goes back to ``running``, and the
+  decision is delivered to its gate while the settle node waits for the rest. With none,
+  it finishes the run as the runner would.
+
+The settle node re-runs from its first line on resume; everything it does before
+``interrupt()`` is idempotent (registering known requests, pausing a paused run), and it
+acts only after a valid answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+# Where LangGraph hands a running graph its checkpointer (the server reads it there too).
+from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command, interrupt
+from pydantic import BaseModel
+
+from checkpointers import (
+    ApprovalRecord,
+    Lease,
+    RunRecord,
+    RunStore,
+    model_types,
+)
+from nodes import PARTIAL_ATTR, RUNTIME_KEY, Decision, RailNode, ReviewRequest, Runtime
+from nodes._budget import add_usage
+from nodes._channels import deliveries_update, disposition_of, requests_of, usage_total
+from nodes._runtime import runtime_from_config
+from nodes._state import EVENTS
+from railgraph._assemble import ServingNodes, build_langgraph
+from railgraph._decisions import checked_decision
+from railgraph._drive import _FAILURE_EVENTS
+from railgraph._graph import RailGraph
+from railgraph._identity import os_host, os_user, starter
+from railgraph._outcome import DELIVERABLE, failure, short_traceback
+from railgraph._report import path_of
+from railgraph._served_db import DATABASES, db_key
+from railgraph._served_review import decision_of, human_interrupt
+from railgraph._settings import (
+    load_graph,
+    ref_of,
+)
+from railgraph.errors import (
+    BudgetExhausted,
+    DecisionError,
+    DefinitionError,
+    InputError,
+    RunCancelled,
+)
+from railgraph.vocab import (
+    ApprovalStatus,
+    RunEventKind,
+    RunFailedData,
+    RunFinishedData,
+    RunStartedData,
+    RunStatus,
+)
+
+__all__ = ["BEGIN", "SERVER_LEASE", "SETTLE", "ServedGraph", "served"]
+
+BEGIN = "__railgraph_begin__"
+"""The node that records a served run before its first declared node."""
+SETTLE = "__railgraph_settle__"
+"""The deferred node that asks for decisions and finishes a served run."""
+SERVER_LEASE = "langgraph-server"
+"""Who holds a served run's lease while the server drives it: a runner sees it as busy."""
+
+
+def served(
+    graph: str | RailGraph,
+    *,
+    db: str | Path | None = None,
+    lease_s: float = 3600.0,
+) -> ServedGraph:
+    """A graph factory for ``langgraph.json`` that serves a railgraph graph with its rails.
+
+    Example (``serve.py``, named in ``langgraph.json`` as ``"refund": "./serve.py:refund"``):
+        >>> from railgraph.server import served  # doctest: +SKIP
+        >>> refund = served("graphs.refund:graph")  # doctest: +SKIP
+
+    Args:
+        graph: The graph, or its import reference (``module:attr``).
+        db: The database of checkpoints and the run store; ``$RAILGRAPH_DB`` or
+            ``.railgraph/railgraph.db`` if unset. Name the same one for the server's
+            checkpointer (``railgraph.server.checkpointer`` reads ``$RAILGRAPH_DB``).
+        lease_s: Seconds a served run's lease lasts while the server drives it.
+    """
+    return ServedGraph(graph, db=db, lease_s=lease_s)
+
+
+class ServedGraph:
+    """A railgraph graph as a graph factory for LangGraph's server (see :func:`served`).
+
+    The server calls it with each run's config; it yields the served graph with the run's
+    :class:`nodes.Runtime` bound (the thread id is the run id).
+    """
+
+    def __init__(
+        self,
+        graph: str | RailGraph,
+        *,
+        db: str | Path | None = None,
+        lease_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if isinstance(graph, str):
+            self.ref, self.rail = graph, load_graph(graph)
+        else:
+            self.ref = ref_of(graph) or f"{graph.module or '__main__'}:{graph.name}"
+            self.rail = graph
+        if self.rail.declaration is None:
+            raise DefinitionError(
+                f"graph {self.rail.name!r} was not made by GraphBuilder.build(), so it cannot "
+                "be served; build it with railgraph's GraphBuilder"
+            )
+        self.db = db_key(db)
+        """The database file (absolute) or ``:memory:``."""
+        self.lease = Lease.here(SERVER_LEASE)
+        self.lease_s = lease_s
+        self.clock = clock
+        self.timer = timer
+        self.types = model_types(self.rail.builder.state_schema)
+        """The classes the graph's checkpoints may name (the loader's allowlist)."""
+        DATABASES.types.update(self.types)
+        serving = ServingNodes(
+            begin=(BEGIN, self._begin), settle=(SETTLE, self._settle), wrap=self._wrap
+        )
+        builder = build_langgraph(
+            self.rail.declaration, self.rail.nodes, self.rail.state_model, serving=serving
+        )
+        compiled = builder.compile(name=self.rail.name)
+        self.app: CompiledStateGraph[Any, Any, Any, Any] = _Durable(
+            **{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+        )
+        """The served graph, without a checkpointer (the server gives it its own)."""
+
+    @asynccontextmanager
+    async def __call__(
+        self, config: RunnableConfig
+    ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+        saver = await DATABASES.get(self.db)
+        saver.allow_types(self.types)
+        run_id = str((config.get("configurable") or {}).get("thread_id") or "")
+        record = await saver.store.get_run(run_id) if run_id else None
+        yield self.app.with_config(self.config(saver.store, run_id, record))
+
+    def config(self, store: RunStore, run_id: str, record: RunRecord | None) -> RunnableConfig:
+        """The config that binds a run's runtime to the served graph."""
+        rail = self.rail
+        runtime = Runtime(
+            run_id=run_id,
+            graph=rail.name,
+            envelope=rail.budget.override(record.budget) if record else rail.budget,
+            tools=rail.tools,
+            policy=rail.policy,
+            prices=rail.prices,
+            ledger=store,
+            clock=self.clock,
+            timer=self.timer,
+            cancelled=functools.partial(_cancelled, store, run_id),
+            redact=store.redactor.redact,
+        )
+        steps = runtime.envelope.steps
+        return {
+            "configurable": {RUNTIME_KEY: runtime},
+            "recursion_limit": max(200, 2 * steps + 10 if steps is not None else 0),
+        }
+
+    # -- the nodes the server runs around the declared ones ---------------------------------
+
+    async def _begin(self, state: BaseModel, config: RunnableConfig) -> dict[str, Any]:
+        runtime = runtime_from_config(config)
+        # The server's own checkpointer would keep the thread but drop the nodes' events,
+        # which railgraph's stores as the run's trace: refuse before anything is stored.
+        used = (config.get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
+        if getattr(used, "event_channel", None) != EVENTS or not isinstance(
+            getattr(used, "store", None), RunStore
+        ):
+            raise DefinitionError(
+                f"graph {self.rail.name!r} is served on a checkpointer that is not railgraph's "
+                f"({type(used).__name__}), which would lose its runs' events; add "
+                '"checkpointer": {"backend": "custom", "path": '
+                '"railgraph.server.checkpointer"} to langgraph.json'
+            )
+        store = (await DATABASES.get(self.db)).store
+        known = await store.get_run(runtime.run_id)
+        if known is not None:
+            if known.status == RunStatus.RUNNING:
+                return {}  # recorded by this step before a crash stopped it
+            raise InputError(
+                f"thread {runtime.run_id} already holds railgraph run {runtime.run_id}, which "
+                f"is {known.status}; start each run on a new thread"
+            )
+        rail = self.rail
+        now = self.clock()
+        record = RunRecord(
+            run_id=runtime.run_id,
+            graph=self.ref,
+            graph_name=rail.name,
+            signature=rail.signature,
+            status=RunStatus.RUNNING,
+            input=rail.user_values(state.model_dump(mode="json")),
+            budget=runtime.envelope.limits(),
+            usage={},
+            started_by=_identity(config) or starter(None),
+            created_at=now,
+            updated_at=now,
+            lease_owner=self.lease.owner,
+            lease_host=self.lease.host,
+            lease_pid=self.lease.pid,
+            heartbeat_at=now,
+            lease_expires_at=now + self.lease_s,
+        )
+        started: RunStartedData = {
+            "input": record.input,
+            "budget": record.budget,
+            "spec": rail.spec.model_dump(mode="json"),
+        }
+        await store.create_run(record, events=[self._event(RunEventKind.RUN_STARTED, **started)])
+        return {}
+
+    def _wrap(self, node: RailNode) -> Callable[..., Any]:
+        async def recorded(state: BaseModel, config: RunnableConfig) -> dict[str, Any]:
+            try:
+                return await node(state, config)
+            except GraphBubbleUp:
+                raise  # an interrupt, not a failure
+            except Exception as exc:
+                await self._failed(state, config, exc)
+                raise
+
+        return recorded
+
+    async def _failed(self, state: BaseModel, config: RunnableConfig, error: Exception) -> None:
+        """Record how a node's failure ends the run, as the runner's settle does."""
+        runtime = runtime_from_config(config)
+        store = (await DATABASES.get(self.db)).store
+        values = dict(state)
+        status, reason = failure(error)
+        usage = usage_total(values)
+        events: list[dict[str, Any]] = []
+        partial = getattr(error, PARTIAL_ATTR, None)
+        if partial is not None:
+            events.extend(partial[1])
+            usage = add_usage(usage, partial[2])
+        failed: RunFailedData = {
+            "error": reason,
+            "error_type": type(error).__name__,
+            "traceback": None if status != RunStatus.FAILED else short_traceback(error),
+        }
+        refusal = error.details() if isinstance(error, BudgetExhausted) else {}
+        node = partial[0] if partial else None
+        events.append(self._event(_FAILURE_EVENTS[status], node=node, **failed, **refusal))
+        cancelled = isinstance(error, RunCancelled)
+        await store.finish_drive(
+            runtime.run_id,
+            self.lease.owner,
+            expect=RunStatus.CANCELLED if cancelled else RunStatus.RUNNING,
+            status=status,
+            usage=usage,
+            result=self.rail.user_values(values),
+            error=None if cancelled else reason,
+            events=events,
+        )
+
+    async def _settle(self, state: BaseModel, config: RunnableConfig) -> Any:
+        runtime = runtime_from_config(config)
+        store = (await DATABASES.get(self.db)).store
+        run_id = runtime.run_id
+        values = dict(state)
+        usage, result = usage_total(values), self.rail.user_values(values)
+        waiting = [
+            (key, entry)
+            for key, entry in requests_of(values).items()
+            if entry.open and entry.request_id is not None
+        ]
+        if not waiting:
+            disposition = disposition_of(values)
+            status = disposition.status or RunStatus.COMPLETED
+            reason = disposition.reason or ""
+            finished: RunFinishedData = {"status": status.value, "reason": reason}
+            await store.finish_drive(
+                run_id,
+                self.lease.owner,
+                status=status,
+                usage=usage,
+                result=result,
+                error=reason,
+                events=[self._event(RunEventKind.RUN_FINISHED, **finished)],
+            )
+            return {}
+        record = await store.get_run(run_id)
+        if record is None:
+            raise InputError(f"no railgraph run {run_id!r}: the thread was not started here")
+        # Idempotent, so the re-run on resume changes nothing: known requests are not
+        # registered again, and a paused run is not paused again.
+        pending = await self._register(store, record, waiting)
+        await store.finish_drive(
+            run_id,
+            self.lease.owner,
+            status=RunStatus.PAUSED,
+            usage=usage,
+            result=result,
+            error="; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending),
+        )
+        key, entry = waiting[0]
+        assert entry.request_id is not None
+        approval = await store.get_approval(entry.request_id)
+        assert approval is not None
+        review = ReviewRequest.model_validate(approval.request)
+        refused: str | None = None
+        while True:
+            answer = interrupt([human_interrupt(approval, refused)])
+            try:
+                decision = decision_of(answer, review, _identity(config))
+                decision = checked_decision(decision, review, self.rail, record, entry.request_id)
+                break
+            except DecisionError as exc:
+                refused = str(exc)  # asked again, with the reason; nothing was recorded
+        chosen = await self._record_decision(store, approval, review, decision)
+        claim = await store.acquire_lease(run_id, self.lease, ttl=self.lease_s)
+        if not claim.granted:
+            raise RunCancelled(
+                f"run {run_id} is {claim.record.status}, so the decision on request "
+                f"{entry.request_id} is recorded but not delivered"
+            )
+        return Command(
+            update=deliveries_update({key: (entry.request_id, chosen)}),
+            goto=[entry.target(key), SETTLE],
+        )
+
+    async def _register(
+        self, store: RunStore, record: RunRecord, waiting: list[tuple[str, Any]]
+    ) -> list[ApprovalRecord]:
+        """Store the run's open requests in the review queue, once each; list the pending."""
+        out: list[ApprovalRecord] = []
+        path: list[str] | None = None
+        for _key, entry in waiting:
+            known = await store.get_approval(entry.request_id)
+            if known is not None:
+                if known.status == ApprovalStatus.PENDING:
+                    out.append(known)
+                continue
+            if path is None:
+                path = path_of(await store.list_events(record.run_id))
+            now = self.clock()
+            expires = entry.request.get("expires_after_s")
+            approval = ApprovalRecord(
+                request_id=entry.request_id,
+                run_id=record.run_id,
+                graph=record.graph,
+                node=entry.request.get("gate", "?"),
+                status=ApprovalStatus.PENDING,
+                request={
+                    **entry.request,
+                    "run_id": record.run_id,
+                    "graph": self.rail.name,
+                    "path": path,
+                },
+                created_at=now,
+                expires_at=now + expires if expires else None,
+            )
+            await store.add_approval(approval)
+            out.append(approval)
+        return out
+
+    async def _record_decision(
+        self,
+        store: RunStore,
+        approval: ApprovalRecord,
+        review: ReviewRequest,
+        decision: Decision,
+    ) -> Any:
+        """Record the decision once; what to deliver (the one recorded first, if another
+        was: a decision taken elsewhere, or this one before a crash)."""
+        stamped = decision.model_copy(
+            update={
+                "at": self.clock(),
+                "reviewed": review.action.args if review.action is not None else None,
+                "os_user": os_user(),
+                "host": os_host(),
+            }
+        )
+        try:
+            await store.decide_approval(
+                approval.request_id,
+                status=decision.decision.status,
+                decision=stamped.model_dump(mode="json"),
+                decided_by=decision.by,
+            )
+        except DecisionError:
+            known = await store.get_approval(approval.request_id)
+            if known is None or known.status not in DELIVERABLE or known.decision is None:
+                raise
+            return known.decision
+        return stamped.model_dump(mode="json")
+
+    def _event(self, kind: RunEventKind, *, node: str | None = None, **data: Any) -> dict[str, Any]:
+        return {"kind": kind.value, "node": node, "at": self.clock(), "data": data}
+
+
+class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
+    """A compiled graph that stores each step before the next starts, whatever it is asked.
+
+    The server runs graphs with ``durability="async"`` unless a run asks otherwise; railgraph
+    promises that a node's result is durable before the next node starts. Every way the
+    server runs a graph (``ainvoke``, ``astream``, ``astream_events``) goes through
+    ``astream``, and the server's copies of the graph keep this class.
+    """
+
+    def astream(  # one keyword forced; the overloads above it are unchanged
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        kwargs.pop("checkpoint_during", None)
+        kwargs["durability"] = "sync"
+        return super().astream(input, config, **kwargs)
+
+
+async def _cancelled(store: RunStore, run_id: str) -> bool:
+    """The kill switch of a served run: whether someone cancelled it."""
+    state = await store.run_state(run_id)
+    return state is not None and state.status == RunStatus.CANCELLED
+
+
+def _identity(config: RunnableConfig) -> str | None:
+    """The user LangGraph's server authenticated for this request, if any."""
+    user = (config.get("configurable") or {}).get("langgraph_auth_user_id")
+    return user if isinstance(user, str) and user.strip() else None
