@@ -12,8 +12,9 @@ are transaction *bodies* (see `_tx`), written once in SQLite's SQL. A backend ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal, Protocol, TypeVar
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
 
 from ._db import Clock
 from ._tx import Body
@@ -54,6 +55,9 @@ class Backend(Protocol):
 
     async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
         """Run the body `make()` returns as one short read (a few rows by key)."""
+
+    async def read_row(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+        """The first row of one query by key, read as a single statement (its own snapshot)."""
 
     async def vacuum(self) -> None:
         """Let the space of deleted rows be reused (SQLite also gives it back to the disk)."""

@@ -35,7 +35,7 @@ import aiosqlite
 from railgraph.errors import StoreError
 
 from ._inline import JOURNAL_SIZE_LIMIT, InlineWriter
-from ._tx import Body, Outcome, run_batch
+from ._tx import Body, Outcome, fetchone, run_batch
 from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
 
 if TYPE_CHECKING:
@@ -172,17 +172,31 @@ class Database(WalKeeper):
             async with self.lock:
                 return await self._transact_in_calls("BEGIN IMMEDIATE", body)
         if short and self.inline is not None and self._committer is None and not self.lock.locked():
-            # Nothing runs or waits: run it now, on this thread, in one go (it never
-            # awaits, so no other transaction can start meanwhile).
-            outcomes = self._run_inline([body])
+            # Nothing runs: run it now, on this thread, in one go (it never awaits, so no
+            # other transaction can start meanwhile), with the short writes queued to go
+            # with the next one (see `write_with_next`), in the same transaction.
+            ahead = [w for w in self._waiting if not w.done.done()]
+            self._waiting = []
+            try:
+                outcomes = self._run_inline([*(w.body for w in ahead), body])
+            except Exception as exc:
+                for waiting in ahead:
+                    waiting.done.set_exception(exc)
+                raise
             if outcomes is not None:
                 self._when_idle()
-                (outcome,) = outcomes
+                for waiting, queued in zip(ahead, outcomes, strict=False):
+                    if queued.error is not None:
+                        waiting.done.set_exception(queued.error)
+                    else:
+                        waiting.done.set_result(queued.value)
+                outcome = outcomes[-1]
                 if outcome.error is not None:
                     raise outcome.error
                 return cast(_T, outcome.value)
             # Another connection holds the file's write lock: wait in the worker thread,
-            # without trying the inline connection again.
+            # without trying the inline connection again (the queued writes go too).
+            self._waiting = ahead
             short = False
         done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(body, done, short))
@@ -191,6 +205,21 @@ class Database(WalKeeper):
             # turn (a node's writes, then the checkpoint after it) join the batch.
             self._committer = asyncio.create_task(self._commit_waiting())
         return await done
+
+    def write_with_next(self, work: Work[Any]) -> asyncio.Future[Any]:
+        """Queue a short write to commit in the transaction of the next write, or at `close`.
+
+        It starts no transaction of its own: for a record that the caller's next write
+        follows at once (a tool effect's completion, then the tool node's writes), so
+        both cost one commit. It commits no later than that write does. The caller need
+        not await the future it gets; a failure is the future's exception.
+        """
+        if self._in_worker is None:
+            return asyncio.ensure_future(self.write(work, short=True))
+        body: Body[Any] = work() if callable(work) else work
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(body, done, short=True))
+        return done
 
     async def read(self, body: Body[_T]) -> _T:
         """Run `body` as one read transaction (a consistent snapshot)."""
@@ -219,6 +248,32 @@ class Database(WalKeeper):
         if outcome.error is not None:
             raise outcome.error
         return cast(_T, outcome.value)
+
+    async def read_row(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+        """The first row of one query by key, run as a single statement on the loop's thread.
+
+        A single statement is its own read transaction (a consistent snapshot), so it
+        needs no `BEGIN` and `COMMIT` around it: for a read asked very often, such as the
+        kill switch before every LLM and tool call. Without the inline connection, or
+        when SQLite answers busy there, it runs as `read_short` does.
+        """
+        if self.inline is not None and self._in_worker is not None:
+            async with self.lock:
+                if self.inline is not None:
+                    try:
+                        cursor = self.inline.conn.execute(sql, params)
+                        try:
+                            # Read to the end: the statement, and its snapshot, end here.
+                            rows = cursor.fetchall()
+                        finally:
+                            cursor.close()
+                        return cast(sqlite3.Row, rows[0]) if rows else None
+                    except sqlite3.OperationalError as exc:
+                        if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                            raise store_error(self, exc) from exc
+                    except sqlite3.Error as exc:
+                        raise store_error(self, exc) from exc
+        return await self.read_short(lambda: fetchone(sql, params))
 
     async def _commit_waiting(self) -> None:
         """Commit waiting writes in batches until none wait; the lock is released between."""
@@ -358,6 +413,9 @@ class Database(WalKeeper):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
+        if self._waiting and self._committer is None:
+            # Writes queued to go with a next write that never came (`write_with_next`).
+            self._committer = asyncio.create_task(self._commit_waiting())
         while running := [t for t in (self._committer, self._checkpointer) if t is not None]:
             await asyncio.wait(running)
         async with self.lock:

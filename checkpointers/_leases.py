@@ -116,12 +116,12 @@ class RunLeases:
     async def run_state(self, run_id: str) -> RunState | None:
         """The run's status and lease holder, or `None` if there is no such run.
 
-        Two columns by primary key, read on the event loop's thread (see
-        `Database.read_short`): cheap enough to ask before every LLM and tool call,
+        Two columns by primary key, read by one statement on the event loop's thread
+        (see `Database.read_row`): cheap enough to ask before every LLM and tool call,
         whatever the size of the run's input or result.
         """
-        row = await self._db.read_short(
-            lambda: fetchone("SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,))
+        row = await self._db.read_row(
+            "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,)
         )
         return None if row is None else RunState(row[0], row[1])
 

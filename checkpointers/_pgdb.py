@@ -43,7 +43,7 @@ from railgraph.errors import StoreError
 from ._backend import Work, make_body
 from ._db import Clock
 from ._pgsql import translate
-from ._tx import Body, Statement
+from ._tx import Body, Statement, fetchone
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -206,6 +206,10 @@ class PostgresDatabase:
                 return await self._transact(conn, _BEGIN_READ, body)
         except psycopg.Error as exc:
             raise pg_store_error(self.location, exc) from exc
+
+    async def read_row(self, sql: str, params: Sequence[Any]) -> Any:
+        """The first row of one query by key: one statement, one round trip (see `read_short`)."""
+        return await self.read_short(lambda: fetchone(sql, params))
 
     async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
         """Run the body `make()` returns as one read, in one round trip when it can.

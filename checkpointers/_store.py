@@ -6,6 +6,8 @@ a write here and a checkpoint write never interleave.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import sqlite3
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from railgraph.errors import DecisionError, RunCancelled, StoreError
 from railgraph.vocab import EffectStatus, RunEventKind
 
 from ._backend import Backend, Work
+from ._db import Database
 from ._events import SELECT_EVENTS, SPEC_REF, event_rows, insert_events, parse_events, row_to_event
 from ._json import dumps, dumps_or_none
 from ._leases import RunLeases, run_is_cancelled
@@ -61,6 +64,12 @@ _DECIDED_STATUSES: Final[frozenset[str]] = frozenset(
 )
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    # Looked at here too, so that a failure nobody asks about is not reported as lost.
+    if not future.cancelled():
+        future.exception()
+
+
 def _when(timestamp: float | None) -> str:
     """A unix time as readable UTC, for messages."""
     if timestamp is None:
@@ -88,6 +97,8 @@ class RunStore(RunLeases, RunPages, RunPruning):
         self._db = db
         self.redactor = redactor or Redactor()
         """Which secrets are redacted from what this store keeps for people."""
+        self._queued: dict[str, list[asyncio.Future[Any]]] = {}
+        """By run: completions `complete_effect_with_next_write` queued, until looked at."""
 
     def _write(self, work: Work[_T]) -> Awaitable[_T]:
         # Every write here changes a row or a few: short (see `Database.write`). A function
@@ -326,6 +337,8 @@ class RunStore(RunLeases, RunPages, RunPruning):
         Raises:
             RunCancelled: The run is cancelled (the kill switch, checked in the same
                 transaction as the claim, so no effect starts after a cancel commits).
+            StoreError: Recording an earlier completed effect of the run failed (see
+                `complete_effect_with_next_write`); no new effect starts.
         """
         record = EffectRecord(
             idempotency_key=key,
@@ -337,6 +350,7 @@ class RunStore(RunLeases, RunPages, RunPruning):
             started_at=self._db.clock(),
         )
         params = _EFFECTS.params(record)
+        self.raise_unrecorded(run_id)
 
         def claim() -> Body[sqlite3.Row | None]:
             if (yield from run_is_cancelled(run_id)):
@@ -356,7 +370,56 @@ class RunStore(RunLeases, RunPages, RunPruning):
         Raises:
             StoreError: There is no such entry, or it is already completed.
         """
-        await self._finish_effect(key, EffectStatus.COMPLETED, result=dumps_or_none(result))
+        await self._write(
+            functools.partial(self._finish_effect, key, EffectStatus.COMPLETED, result=result)
+        )
+
+    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
+        """Record that a side effect happened, in the transaction of the database's next write.
+
+        A tool node's writes follow its call at once: on SQLite the record commits with
+        them (or earlier), at no transaction of its own. A crash before that commit leaves
+        the effect `started`, as a crash between the effect and `complete_effect` does: its
+        outcome is unknown, so it is sent again only to an idempotent tool, otherwise a
+        person decides. A failure to record it is raised by `raise_unrecorded` and by the
+        run's next `begin_effect`. On PostgreSQL, whose writes each commit on their own,
+        it is recorded at once, as by `complete_effect`.
+        """
+        work = functools.partial(self._finish_effect, key, EffectStatus.COMPLETED, result=result)
+        if not isinstance(self._db, Database):
+            await self._write(work)
+            return
+        done = self._db.write_with_next(work)
+        done.add_done_callback(_retrieved)  # its failure is raised by raise_unrecorded
+        self._queued.setdefault(run_id, []).append(done)
+
+    def raise_unrecorded(self, run_id: str) -> None:
+        """Raise the first failure to record a completed effect of the run, if any.
+
+        Raises:
+            StoreError: Recording a completion that `complete_effect_with_next_write`
+                queued failed; the effect stays as it was stored before.
+        """
+        queued = self._queued.pop(run_id, None)
+        if not queued:
+            return
+        error: BaseException | None = None
+        waiting = []
+        for future in queued:
+            if not future.done():
+                waiting.append(future)
+            elif not future.cancelled() and error is None:
+                # Cancelled only when the loop shuts down: the effect stays `started`
+                # (unknown), as after a crash.
+                error = future.exception()
+        if waiting:
+            self._queued[run_id] = waiting
+        if error is not None:
+            raise StoreError(
+                f"run {run_id}: recording a completed tool effect failed ({error}); the run "
+                "stops so that nothing runs on an effect the ledger does not know of. "
+                f"Check `railgraph show {run_id}`, then resume it"
+            ) from error
 
     async def fail_effect(self, key: str, error: str) -> None:
         """Record that a side effect failed (a later `complete_effect` may still succeed).
@@ -364,40 +427,34 @@ class RunStore(RunLeases, RunPages, RunPruning):
         Raises:
             StoreError: There is no such entry, or it is already completed.
         """
-        await self._finish_effect(key, EffectStatus.FAILED, error=error)
+        await self._write(
+            functools.partial(self._finish_effect, key, EffectStatus.FAILED, error=error)
+        )
 
-    async def _finish_effect(
+    def _finish_effect(
         self,
         key: str,
         status: EffectStatus,
         *,
-        result: str | None = None,
+        result: Any = None,
         error: str | None = None,
-    ) -> None:
+    ) -> Body[None]:
         # A completed effect is final: finishing it again would mean it ran twice.
-        params = (status, result, error, self._db.clock(), key)
-
-        def finish() -> Body[tuple[int, sqlite3.Row | None]]:
-            changed = yield from execute(
-                "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
-                "WHERE idempotency_key = ? AND status != 'completed'",
-                params,
-            )
-            if changed:
-                return changed, None  # the usual case: nothing to read back
-            row = yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
-            return changed, row
-
-        changed, row = await self._write(finish)
+        params = (status, dumps_or_none(result), error, self._db.clock(), key)
+        changed = yield from execute(
+            "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
+            "WHERE idempotency_key = ? AND status != 'completed'",
+            params,
+        )
         if changed:
-            return
+            return  # the usual case: nothing to read back
+        row = yield from fetchone(f"{_EFFECTS.select} WHERE idempotency_key = ?", (key,))
         if row is None:
             raise StoreError(f"no tool effect with key {key!r}; call `begin_effect` first.")
-        if not changed:
-            raise StoreError(
-                f"tool effect {key!r} already completed at {_when(row['finished_at'])}; "
-                "its result is final, so reuse it instead of running the tool again."
-            )
+        raise StoreError(
+            f"tool effect {key!r} already completed at {_when(row['finished_at'])}; "
+            "its result is final, so reuse it instead of running the tool again."
+        )
 
     async def get_effect(self, key: str) -> EffectRecord | None:
         """The ledger entry with this key, or `None`."""

@@ -104,26 +104,34 @@ class RailNode(ABC):
         elapsed = runtime.timer() - started
         outcome = update.get(BRANCH, {}).get(self.id)
         # A gate that parks finishes later, when its decision arrives: one step, not two.
-        ctx.spend(steps=0 if outcome == PARKED else 1, wall_s=elapsed)
-        started_data: NodeStartedData = {"kind": self.kind.value}
-        events = [
-            {
-                "kind": NodeEventKind.NODE_STARTED.value,
-                "node": self.id,
-                "at": started_at,
-                "data": started_data,
-            },
-            *ctx.events,
-        ]
-        # A parked approve gate has not finished: it finishes when its decision arrives.
-        if outcome != PARKED:
+        ctx.spend(steps=0 if outcome == PARKED else 1, wall_s=round(elapsed, 6))
+        events = ctx.events
+        if outcome == PARKED:
+            # A parked approve gate has started but not finished: it finishes when its
+            # decision arrives, so only here is its start an event of its own.
+            started_data: NodeStartedData = {"kind": self.kind.value}
+            events.insert(
+                0,
+                {
+                    "kind": NodeEventKind.NODE_STARTED.value,
+                    "node": self.id,
+                    "at": started_at,
+                    "data": started_data,
+                },
+            )
+        else:
+            # One event per node that finished, with its duration: the start is `at`
+            # less the duration, and a node a crash stopped wrote no event at all.
             finished: NodeFinishedData = {
                 "kind": self.kind.value,
                 "duration_ms": round(elapsed * 1000, 3),
-                "outcome": outcome,
                 "usage": ctx.spent,
-                "status": update.get(STATUS, {}).get("status"),
             }
+            if outcome is not None:
+                finished["outcome"] = outcome
+            status = update.get(STATUS, {}).get("status")
+            if status is not None:
+                finished["status"] = status
             events.append(
                 {
                     "kind": NodeEventKind.NODE_FINISHED.value,

@@ -62,6 +62,12 @@ class EffectLedger(Protocol):
         """Record that the effect happened, with its result."""
         ...
 
+    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
+        """Record that the effect happened, in the transaction that stores what the node
+        writes next (the node's result): no transaction of its own. A crash before that
+        commit leaves the effect started, its outcome unknown."""
+        ...
+
     async def fail_effect(self, key: str, error: str) -> None:
         """Record that the effect failed and did not happen."""
         ...
@@ -169,7 +175,8 @@ class NodeContext:
         """Add to this node's usage (and to the run's running total)."""
         self.usage = self.usage.plus(**delta)
         for key, amount in delta.items():
-            self.spent[key] = self.spent.get(key, 0) + amount
+            if amount:  # a zero changes no total: not stored in the usage channel or events
+                self.spent[key] = self.spent.get(key, 0) + amount
 
     def ensure_budget(self, *counting: str, what: str) -> None:
         """Refuse the next piece of work if it would start over the envelope.

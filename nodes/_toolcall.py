@@ -45,12 +45,19 @@ def canonical_json(value: Any) -> str:
 
 
 async def call_tool(
-    ctx: NodeContext, name: str, args: Mapping[str, Any], *, scope: str | None = None
+    ctx: NodeContext,
+    name: str,
+    args: Mapping[str, Any],
+    *,
+    scope: str | None = None,
+    last: bool = False,
 ) -> dict[str, Any]:
     """The guarded call behind :meth:`NodeContext.call_tool` (documented there).
 
     ``scope`` joins the idempotency key when one node makes several calls that may have
     equal arguments (an agent's turn and call id), so each is its own effect in the ledger.
+    ``last`` says the node returns right after this call (a tool node): the ledger then
+    records the completed effect with the node's writes, not in a transaction of its own.
     """
     spec = ctx.runtime.tools[name]
     await ctx.ensure_running(f"the call to tool {name!r}")
@@ -91,7 +98,7 @@ async def call_tool(
         # Here an earlier attempt failed or ended unknown (a crash between the effect and
         # its record) and either the tool is idempotent (its system drops the repeat) or
         # a person checked the system and said to send it again.
-    return await _attempts(ctx, spec, payload, key, recovering=prior is not None)
+    return await _attempts(ctx, spec, payload, key, recovering=prior is not None, last=last)
 
 
 def _replay(
@@ -191,19 +198,29 @@ async def _happened(
 
 
 async def _attempts(
-    ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str | None, *, recovering: bool
+    ctx: NodeContext,
+    spec: ToolSpec,
+    payload: dict[str, Any],
+    key: str | None,
+    *,
+    recovering: bool,
+    last: bool,
 ) -> dict[str, Any]:
     ledger = ctx.runtime.ledger
     arg_model = spec.input.model_validate(payload)
     for attempt in range(1, spec.retries + 2):
         if attempt > 1:
             ctx.ensure_budget("tool_calls", "retries", what=f"a retry of tool {spec.name!r}")
-        ctx.spend(tool_calls=1, retries=1 if attempt > 1 else 0)
+        # Only what changed: a zero stored in every tool node's usage and event is bytes.
+        ctx.spend(tool_calls=1, **({"retries": 1} if attempt > 1 else {}))
         call = ToolCall(ctx.run_id, ctx.node, attempt, key)
         started = ctx.runtime.timer()
         error: BaseException | None = None
         try:
-            raw = await asyncio.wait_for(_invoke(spec, arg_model, call), spec.timeout_s)
+            # A deadline on this task, not a task of its own as `wait_for` makes: one
+            # trip around the event loop less per call.
+            async with asyncio.timeout(spec.timeout_s):
+                raw = await _invoke(spec, arg_model, call)
         except (TransientToolError, TimeoutError) as exc:
             error = exc
         except Exception as exc:
@@ -225,7 +242,15 @@ async def _attempts(
             continue
         result = validate(spec.output, raw, f"output of tool {spec.name!r}", ctx.node)
         if key is not None and ledger is not None:
-            await ledger.complete_effect(key, result)
+            if last:
+                # The node's writes follow at once and the record commits with them: a
+                # crash between leaves the effect started, which the ledger handles as
+                # any unknown outcome (sent again only if idempotent, else a person
+                # decides). A node that goes on after the call records it at once, so
+                # that what it does next cannot leave a completed effect unknown.
+                await ledger.complete_effect_with_next_write(key, ctx.run_id, result)
+            else:
+                await ledger.complete_effect(key, result)
         status = ToolCallStatus.RECOVERED if recovering else ToolCallStatus.OK
         _tool_event(ctx, spec, payload, key, attempt, started, status, result=result)
         return result

@@ -14,6 +14,7 @@ from nodes._kinds import NodeKind
 from nodes._node import RailNode
 from nodes._runtime import NodeContext, call_user, canonical_json
 from nodes._state import APPROVALS, INTERNAL_CHANNELS
+from nodes._toolcall import call_tool
 from railgraph.errors import RunError
 from railgraph.vocab import NodeMeta
 
@@ -142,7 +143,9 @@ class ToolNode(RailNode):
     async def run(self, state: Any, ctx: NodeContext) -> dict[str, Any]:
         approval = ctx.approval
         args = dict(approval["args"]) if approval is not None else self.proposed_args(state)
-        result = await ctx.call_tool(self.tool, args)
+        # The node returns right after its one call: the ledger records the completed
+        # effect with the node's writes.
+        result = await call_tool(ctx, self.tool, args, last=True)
         update: dict[str, Any] = {self.output: result} if self.output else {}
         if approval is not None:
             # An approval authorises one call: spend it so a loop back here asks again.

@@ -135,6 +135,8 @@ class Driver(ABC):
                 while payload is not _WAIT:
                     try:
                         await app.ainvoke(payload, config, durability="sync")
+                        # A tool node's completed effect commits with the node's writes.
+                        self.store.raise_unrecorded(record.run_id)
                     except Exception as exc:
                         error = exc
                         break

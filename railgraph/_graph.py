@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,9 +58,10 @@ class RailGraph:
     """What the builder collected; the graph LangGraph's server runs is built from it again
     (see ``railgraph.server``)."""
 
-    @property
+    @functools.cached_property
     def signature(self) -> str:
-        """The spec's signature: changes whenever the graph's structure does."""
+        """The spec's signature: changes whenever the graph's structure does (the spec is
+        frozen, so it is hashed once, not at every run's start)."""
         return self.spec.signature
 
     def compile(

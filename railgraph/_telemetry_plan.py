@@ -137,7 +137,8 @@ def _apply(
         return
     span = open_spans.get(node)
     if span is None or kind == NodeEventKind.NODE_STARTED:
-        # A node that failed left its events but no node_started: the spec knows its kind.
+        # Only a parked gate (and any node of an older release) writes node_started; for
+        # the others, and a node that failed, the spec knows the kind.
         started = kind == NodeEventKind.NODE_STARTED
         node_kind = str(data.get("kind", "")) if started else kinds.get(node, "")
         span = _node_span(node, node_kind, event, history, predecessors, record.graph_name)
@@ -147,6 +148,9 @@ def _apply(
     if kind == NodeEventKind.NODE_STARTED:
         return
     if kind == NodeEventKind.NODE_FINISHED:
+        # A node's start is its node_finished's `at` less its duration (older releases
+        # wrote a node_started too, which opened the span at the same moment).
+        span.start = min(span.start, event.at - float(data.get("duration_ms", 0.0)) / 1000)
         _finish_node(span, data)
         del open_spans[node]
     elif kind == NodeEventKind.LLM_CALL:
@@ -192,6 +196,8 @@ def _node_span(
     start = event.at
     if event.kind in (NodeEventKind.TOOL_CALL, NodeEventKind.LLM_CALL):
         start -= float(event.data.get("latency_ms", 0.0)) / 1000
+    elif event.kind == NodeEventKind.NODE_FINISHED:
+        start -= float(event.data.get("duration_ms", 0.0)) / 1000
     attrs: dict[str, SpanAttr] = {
         "railgraph.node.id": node,
         "graph.node.id": node,

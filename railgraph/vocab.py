@@ -467,7 +467,11 @@ class RunCancelledData(TypedDict):
 
 
 class NodeStartedData(TypedDict):
-    """Payload of ``node_started``."""
+    """Payload of ``node_started``: written only by an approve gate that parks.
+
+    A node that finishes writes ``node_finished`` alone (its start is ``at`` less its
+    duration); runs stored by older releases have a ``node_started`` before every node.
+    """
 
     kind: str
 
@@ -477,8 +481,10 @@ class NodeFinishedData(TypedDict):
 
     kind: str
     duration_ms: float
-    outcome: str | None
+    """How long the node ran; it started this long before the event's ``at``."""
     usage: dict[str, float]
+    outcome: NotRequired[str | None]
+    """The route or gate outcome the node took; absent (or ``None``) for other nodes."""
     status: NotRequired[str | None]
     """The run status the node set (a gate wired to an end), if any."""
 

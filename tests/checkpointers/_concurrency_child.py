@@ -43,8 +43,7 @@ RAIL_TRACE: tuple[tuple[str, str | None], ...] = (
         pair
         for node in RAIL_NODES
         for pair in (
-            (("node_started", node),)
-            + ((("tool_call", node),) if node == "record" else ())
+            ((("tool_call", node),) if node == "record" else ())
             + ((("verdict", node),) if node == "check" else ())
             + (("node_finished", node),)
         )

@@ -91,7 +91,7 @@ async def test_prune_deletes_old_ended_runs_and_everything_theirs(tmp_path: Path
 
     assert before == {
         "runs": 3,
-        "run_events": 22,
+        "run_events": 17,
         "approvals": 1,
         "tool_effects": 2,
         "checkpoints": 12,
@@ -103,7 +103,7 @@ async def test_prune_deletes_old_ended_runs_and_everything_theirs(tmp_path: Path
     # (values and specs: in the whole database)
     assert of_old == {
         "runs": 1,
-        "run_events": 8,
+        "run_events": 6,
         "approvals": 0,
         "tool_effects": 1,
         "checkpoints": 4,

@@ -60,7 +60,6 @@ def test_expected_counts_per_run_and_thread() -> None:
     # The constants every test below compares against, spelled out once.
     assert RAIL_EVENT_COUNTS == {
         "run_started": 1,
-        "node_started": 8,
         "node_finished": 8,
         "tool_call": 1,
         "verdict": 1,
@@ -88,7 +87,7 @@ async def assert_rail_runs(saver: SqliteCheckpointer, run_ids: Sequence[str]) ->
     for run_id in run_ids:
         events = await store.list_events(run_id)
         assert Counter(e.kind for e in events) == RAIL_EVENT_COUNTS, run_id
-        # The exact sequence also says that each node's node_started precedes its
+        # The exact sequence also says that each node's events precede its
         # node_finished and that no other run's event slipped in between.
         assert [(e.kind, e.node) for e in events] == list(child.RAIL_TRACE), run_id
         assert [e.seq for e in events] == list(range(1, len(child.RAIL_TRACE) + 1)), run_id

@@ -93,13 +93,12 @@ async def test_llm_calls(runner: Runner, chat: Any, dims: Any) -> None:
     }
     assert await kinds(runner, outcome.run_id) == [
         ("run_started", None),
-        ("node_started", "a"),
         ("llm_call", "a"),
         ("node_finished", "a"),
         ("budget_exhausted", "b"),  # one refusal, one event
     ]
     events = await runner.store.list_events(outcome.run_id)
-    assert events[4].data == {
+    assert events[3].data == {
         "error": outcome.reason,
         "error_type": "BudgetExhausted",
         "traceback": None,

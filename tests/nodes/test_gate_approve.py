@@ -94,7 +94,6 @@ async def test_pause_raises_a_structured_review_request(runner: Runner) -> None:
     events = await runner.store.list_events(outcome.run_id)
     assert [(e.kind, e.node) for e in events] == [
         ("run_started", None),
-        ("node_started", "prepare"),
         ("node_finished", "prepare"),
         ("node_started", "review"),
         ("approval_requested", "review"),  # stored with the parked state, atomically
@@ -119,16 +118,14 @@ async def test_approve_runs_the_reviewed_call_once(runner: Runner) -> None:
     assert approval.decision["decision"] == "approve"
     events = await runner.store.list_events(paused.run_id)
     # After the parked gate's node_started and approval_requested, the decided run:
-    assert [(e.kind, e.node) for e in events][5:] == [
-        ("node_started", "review"),
+    assert [(e.kind, e.node) for e in events][4:] == [
         ("approval_decided", "review"),
         ("node_finished", "review"),
-        ("node_started", "pay"),
         ("tool_call", "pay"),
         ("node_finished", "pay"),
         ("run_finished", None),
     ]
-    decided = events[6].data
+    decided = events[4].data
     assert decided == {
         "decision": "approve",
         "by": "ann",
@@ -137,7 +134,7 @@ async def test_approve_runs_the_reviewed_call_once(runner: Runner) -> None:
         "reason": None,
         "args": None,
     }
-    assert events[7].data["outcome"] == "approved"
+    assert events[5].data["outcome"] == "approved"
     effects = await runner.store.list_effects(paused.run_id)
     assert [(e.tool, e.status, e.args) for e in effects] == [
         ("pay", "completed", {"amount": 250.0, "memo": "refund"})

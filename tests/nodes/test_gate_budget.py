@@ -133,22 +133,20 @@ async def test_needs_reservation_stops_work_that_cannot_finish(runner: Runner, d
     events = await runner.store.list_events(outcome.run_id)
     assert [(e.kind, e.node) for e in events] == [
         ("run_started", None),
-        ("node_started", "fetch"),
         ("tool_call", "fetch"),
         ("node_finished", "fetch"),
-        ("node_started", "room"),
         ("budget_check", "room"),
         ("node_finished", "room"),
         ("run_finished", None),
     ]
-    check = events[5].data
+    check = events[3].data
     assert (check["outcome"], check["dimension"], check["needs"]) == (
         "exceeded",
         "tool_calls",
         {"tool_calls": 2},
     )
-    assert events[6].data["outcome"] == "exceeded"
-    assert events[6].data["status"] == "budget_exhausted"
+    assert events[4].data["outcome"] == "exceeded"
+    assert events[4].data["status"] == "budget_exhausted"
     assert events[-1].data == {
         "status": "budget_exhausted",
         "reason": "tool_calls: 1 of 2 used, 2 more needed",
@@ -218,16 +216,14 @@ async def test_at_the_cost_limit_the_gate_takes_exceeded(runner: Runner, chat: A
     events = await runner.store.list_events(outcome.run_id)
     assert [(e.kind, e.node) for e in events] == [
         ("run_started", None),
-        ("node_started", "draft"),
         ("llm_call", "draft"),
         ("node_finished", "draft"),
-        ("node_started", "room"),
         ("budget_check", "room"),
         ("node_finished", "room"),
         ("run_finished", None),
     ]
-    assert (events[5].data["outcome"], events[5].data["dimension"]) == ("exceeded", "cost_usd")
-    assert events[6].data["outcome"] == "exceeded"
+    assert (events[3].data["outcome"], events[3].data["dimension"]) == ("exceeded", "cost_usd")
+    assert events[4].data["outcome"] == "exceeded"
 
 
 async def test_at_the_step_limit_the_gate_takes_exceeded(runner: Runner) -> None:

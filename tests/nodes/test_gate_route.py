@@ -86,7 +86,6 @@ async def test_undeclared_label_fails_the_run_naming_route_and_targets(runner: R
     events = await runner.store.list_events(outcome.run_id)
     assert [(e.kind, e.node) for e in events] == [
         ("run_started", None),
-        ("node_started", "intake"),
         ("node_finished", "intake"),
         ("run_failed", "by_kind"),
     ]

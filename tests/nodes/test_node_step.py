@@ -44,21 +44,15 @@ async def test_sync_step_updates_state_and_records_events(runner: Runner, dims: 
     events = await runner.store.list_events(outcome.run_id)
     assert [(e.kind, e.node) for e in events] == [
         ("run_started", None),
-        ("node_started", "inc"),
         ("node_finished", "inc"),
-        ("node_started", "double"),
         ("node_finished", "double"),
         ("run_finished", None),
     ]
-    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
-    finished = events[2].data
-    assert finished == {
-        "kind": "step",
-        "duration_ms": 0.0,
-        "outcome": None,
-        "usage": {"steps": 1, "wall_s": 0.0},
-        "status": None,
-    }
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+    finished = events[1].data
+    # One event per node: no outcome or status for a plain step, the start is implied,
+    # and no time spent on the stopped test clock.
+    assert finished == {"kind": "step", "duration_ms": 0.0, "usage": {"steps": 1}}
     assert events[-1].data == {"status": "completed", "reason": ""}
     record = await runner.store.get_run(outcome.run_id)
     assert record is not None
@@ -157,4 +151,5 @@ async def test_step_duration_comes_from_the_injected_timer(runner: Runner, fake_
     events = await runner.store.list_events(outcome.run_id)
     finished = [e for e in events if e.kind == "node_finished"]
     assert finished[0].data["duration_ms"] == 2500.0
-    assert finished[0].at - events[1].at == 2.5
+    # The run started the node 2.5 s before it finished, on the injected clock too.
+    assert finished[0].at - events[0].at == 2.5

@@ -756,3 +756,26 @@ async def test_an_agent_loop_is_one_span_per_step_with_its_chats_tools_and_calls
         "railgraph.rule": "tool delete_customer → block",
         "railgraph.latency_ms": 0.0,
     }
+
+
+class Slow(BaseModel):
+    n: int = 0
+
+
+async def test_a_node_span_starts_its_duration_before_node_finished(
+    traced: Runner, spans: tuple[TracerProvider, InMemorySpanExporter], fake_time: Any
+) -> None:
+    # A node that finishes writes node_finished alone: its span's start is derived.
+    def slow(state: Slow) -> dict[str, Any]:
+        fake_time.advance(2.5)
+        return {"n": state.n + 1}
+
+    g = GraphBuilder("slow", Slow)
+    g.step("work", slow)
+    g.edge(START, "work").edge("work", END)
+    outcome = await traced.start(g.build(), {})
+    span = one(take(spans[1]), "step work")
+    events = await traced.store.list_events(outcome.run_id)
+
+    assert [e.kind for e in events][:3] == ["run_started", "node_finished", "run_finished"]
+    assert (span.start_time, span.end_time) == (1_700_000_000 * 10**9, 1_700_000_002_500_000_000)
