@@ -20,10 +20,21 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel, Field
 
-from graphs._services import ServiceCatalogue
-from nodes import BudgetEnvelope, ModelPrice, ToolCall, ToolPolicy, ToolRegistry
-from railgraph import END, START, GraphBuilder, GraphChecks, RailGraph
-from verifiers import InRange, RequiredFields
+from railgraph import (
+    END,
+    START,
+    BudgetEnvelope,
+    GraphBuilder,
+    GraphChecks,
+    InRange,
+    ModelPrice,
+    RailGraph,
+    RequiredFields,
+    ToolCall,
+    ToolPolicy,
+    ToolRegistry,
+)
+from railgraph.graphs._services import ServiceCatalogue
 
 __all__ = ["IncidentState", "graph", "make_graph", "scripted_model"]
 

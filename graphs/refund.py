@@ -19,10 +19,22 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from graphs._helpdesk import Helpdesk
-from nodes import BudgetEnvelope, ModelPrice, ToolCall, ToolPolicy, ToolRegistry
-from railgraph import END, START, GraphBuilder, GraphChecks, RailGraph
-from verifiers import InRange, NoErrorSignal, Schema
+from railgraph import (
+    END,
+    START,
+    BudgetEnvelope,
+    GraphBuilder,
+    GraphChecks,
+    InRange,
+    ModelPrice,
+    NoErrorSignal,
+    RailGraph,
+    Schema,
+    ToolCall,
+    ToolPolicy,
+    ToolRegistry,
+)
+from railgraph.graphs._helpdesk import Helpdesk
 
 __all__ = ["AUTO_APPROVE_LIMIT", "RefundState", "graph", "make_graph", "scripted_model"]
 

@@ -21,10 +21,19 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
-from graphs._library import Library
-from nodes import BudgetEnvelope, ModelPrice, ToolRegistry
-from railgraph import END, FAIL, START, GraphBuilder, RailGraph
-from verifiers import Predicate, RequiredFields
+from railgraph import (
+    END,
+    FAIL,
+    START,
+    BudgetEnvelope,
+    GraphBuilder,
+    ModelPrice,
+    Predicate,
+    RailGraph,
+    RequiredFields,
+    ToolRegistry,
+)
+from railgraph.graphs._library import Library
 
 __all__ = ["ResearchState", "ScriptedResearcher", "graph", "make_graph"]
 

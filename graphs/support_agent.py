@@ -33,10 +33,19 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
-from graphs._helpdesk import Helpdesk
-from graphs.refund import SCRIPTED_MODEL, _tools
-from nodes import ArgRule, BudgetEnvelope, ModelPrice, ToolPolicy, ToolRegistry
-from railgraph import END, START, GraphBuilder, RailGraph
+from railgraph import (
+    END,
+    START,
+    ArgRule,
+    BudgetEnvelope,
+    GraphBuilder,
+    ModelPrice,
+    RailGraph,
+    ToolPolicy,
+    ToolRegistry,
+)
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.refund import SCRIPTED_MODEL, _tools
 
 __all__ = [
     "AUTO_REFUND_LIMIT",

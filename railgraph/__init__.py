@@ -4,8 +4,10 @@ Declare an agent as an explicit state graph whose verify, budget and approve gat
 of their own, run it durably on SQLite, resume it after a person decides, and draw both the
 designed graph and the path each run took.
 
-The names below load on first use: the lower packages (``nodes``, ``checkpointers``, …)
-import :mod:`railgraph.errors`, and an eager import here would import them back.
+An author imports everything from here: the builder, the runner, and the tools, budget and
+verifier names of :mod:`railgraph.nodes` and :mod:`railgraph.verifiers`. The names load on
+first use: the packages below (``railgraph.nodes``, ``railgraph.checkpointers``, …) import
+:mod:`railgraph.errors`, and an eager import here would import them back.
 """
 
 from __future__ import annotations
@@ -41,6 +43,32 @@ if TYPE_CHECKING:
     from railgraph._graph_checks import GraphChecks
     from railgraph._runner import Runner, RunOutcome
     from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+    from railgraph.nodes import (
+        ArgRule,
+        BudgetEnvelope,
+        Decision,
+        ModelPrice,
+        PolicyAction,
+        PriceTable,
+        ReviewRequest,
+        ToolCall,
+        ToolPolicy,
+        ToolRegistry,
+        ToolTier,
+        TransientToolError,
+        load_mcp_tools,
+    )
+    from railgraph.verifiers import (
+        Bound,
+        Failure,
+        InRange,
+        NoErrorSignal,
+        Predicate,
+        RequiredFields,
+        Schema,
+        Verdict,
+        Verifier,
+    )
 
 _LAZY = {
     "END": "railgraph._builder",
@@ -55,9 +83,28 @@ _LAZY = {
     "EdgeSpec": "railgraph._spec",
     "GraphSpec": "railgraph._spec",
     "NodeSpec": "railgraph._spec",
-    "ArgRule": "nodes",
-    "Decision": "nodes",
-    "ReviewRequest": "nodes",
+    "ArgRule": "railgraph.nodes",
+    "BudgetEnvelope": "railgraph.nodes",
+    "Decision": "railgraph.nodes",
+    "ModelPrice": "railgraph.nodes",
+    "PolicyAction": "railgraph.nodes",
+    "PriceTable": "railgraph.nodes",
+    "ReviewRequest": "railgraph.nodes",
+    "ToolCall": "railgraph.nodes",
+    "ToolPolicy": "railgraph.nodes",
+    "ToolRegistry": "railgraph.nodes",
+    "ToolTier": "railgraph.nodes",
+    "TransientToolError": "railgraph.nodes",
+    "load_mcp_tools": "railgraph.nodes",
+    "Bound": "railgraph.verifiers",
+    "Failure": "railgraph.verifiers",
+    "InRange": "railgraph.verifiers",
+    "NoErrorSignal": "railgraph.verifiers",
+    "Predicate": "railgraph.verifiers",
+    "RequiredFields": "railgraph.verifiers",
+    "Schema": "railgraph.verifiers",
+    "Verdict": "railgraph.verifiers",
+    "Verifier": "railgraph.verifiers",
 }
 
 __all__ = [
@@ -68,13 +115,34 @@ __all__ = [
     "GraphBuilder",
     "GraphChecks",
     "RailGraph",
+    # tools, policy and budget
+    "ArgRule",
+    "BudgetEnvelope",
+    "ModelPrice",
+    "PolicyAction",
+    "PriceTable",
+    "ToolCall",
+    "ToolPolicy",
+    "ToolRegistry",
+    "ToolTier",
+    "TransientToolError",
+    "load_mcp_tools",
+    # verifiers
+    "Bound",
+    "Failure",
+    "InRange",
+    "NoErrorSignal",
+    "Predicate",
+    "RequiredFields",
+    "Schema",
+    "Verdict",
+    "Verifier",
     # the designed graph as data
     "EdgeKind",
     "EdgeSpec",
     "GraphSpec",
     "NodeSpec",
     # running and reviewing
-    "ArgRule",
     "Decision",
     "ReviewRequest",
     "RunOutcome",

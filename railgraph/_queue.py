@@ -250,9 +250,9 @@ class ReviewQueue(ABC):
     ) -> list[ApprovalRecord]:
         """Review requests waiting for a decision, oldest first, across all runs.
 
-        ``graph`` filters by a graph's reference (``graphs.refund:graph``) or name (``refund``).
-        ``limit`` and ``after`` (the id of the last request of the previous page) read one
-        page at the database.
+        ``graph`` filters by a graph's reference (``railgraph.graphs.refund:graph``) or name
+        (``refund``). ``limit`` and ``after`` (the id of the last request of the previous
+        page) read one page at the database.
 
         Requests past their expiry are expired first (their runs take the timeout outcome).
         """

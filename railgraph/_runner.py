@@ -29,6 +29,7 @@ from railgraph._outcome import (
 )
 from railgraph._queue import ReviewQueue
 from railgraph._settings import (
+    canonical_ref,
     default_db,
     default_secret_words,
     default_synchronous,
@@ -60,7 +61,8 @@ class Runner(ReviewQueue, Driver):
     Example:
         >>> async def main() -> None:  # doctest: +SKIP
         ...     async with Runner.open(".railgraph/railgraph.db") as runner:
-        ...         outcome = await runner.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+        ...         ref = "railgraph.graphs.refund:graph"
+        ...         outcome = await runner.start(ref, {"ticket_id": "T-1001"})
 
     Args:
         saver: The checkpointer (and run store) to run on.
@@ -179,6 +181,8 @@ class Runner(ReviewQueue, Driver):
             key = ref_of(ref) or f"{ref.module or '__main__'}:{ref.name}"
             self._graphs[key] = ref
             return key, ref
+        # One reference per graph in the store, however the caller spelt it.
+        ref = canonical_ref(ref)
         if ref not in self._graphs:
             self._graphs[ref] = load_graph(ref)
         return ref, self._graphs[ref]
@@ -189,7 +193,7 @@ class Runner(ReviewQueue, Driver):
         For a graph built by a factory with local parts (a test double of a system, another
         model) that stands for an importable reference.
         """
-        self._graphs[ref] = graph
+        self._graphs[canonical_ref(ref)] = graph
 
     def _graph_of(self, record: RunRecord) -> RailGraph:
         # The object that started a run in this process wins over a later graph registered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DB_ENV",
+    "MOVED_PACKAGES",
     "REDACT_ENV",
     "SYNCHRONOUS_ENV",
+    "canonical_ref",
     "db_exists",
     "default_db",
     "default_db_path",
@@ -102,9 +105,46 @@ def db_exists(db: str | Path) -> bool:
     return is_postgres_url(db) or Path(db).expanduser().exists()
 
 
+MOVED_PACKAGES = ("nodes", "graphs", "verifiers", "checkpointers", "visualize")
+"""railgraph's packages that older references name without the ``railgraph.`` prefix."""
+
+
+def canonical_ref(ref: str) -> str:
+    """``ref`` as railgraph imports and stores it.
+
+    A reference that starts with one of railgraph's own packages without the ``railgraph.``
+    prefix, as stored runs and older scripts spell it (``graphs.<module>:graph``), names the
+    module under railgraph (``railgraph.graphs.<module>:graph``), unless a package of that
+    name that is not railgraph's is importable (a project's own ``graphs`` package in the
+    working directory): then the reference is the project's and stays as it is. A folder
+    without ``__init__.py`` (a ``graphs/`` of pictures) is not a package that takes the name.
+    """
+    module_name, sep, attr = ref.partition(":")
+    root = module_name.partition(".")[0]
+    if not sep or root not in MOVED_PACKAGES:
+        return ref
+    _cwd_on_path()
+    ours = Path(__file__).resolve().parent / root
+    try:
+        spec = importlib.util.find_spec(root)
+    except (ImportError, ValueError):
+        return ref
+    if spec is not None and spec.origin not in (None, "namespace"):
+        found = [Path(p).resolve() for p in spec.submodule_search_locations or ()]
+        if ours.resolve() not in found:
+            return ref  # someone else's package of that name
+    return f"railgraph.{module_name}:{attr}"
+
+
+def _cwd_on_path() -> None:
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+
+
 def import_ref(ref: str) -> object:
     """Import what a ``module:attribute`` reference names (the working directory is on the
-    import path, as it is for ``python -m``).
+    import path, as it is for ``python -m``); a reference to one of railgraph's packages
+    without the ``railgraph.`` prefix names railgraph's (see :func:`canonical_ref`).
 
     Raises:
         InputError: The reference is malformed, the module cannot be imported, or it has no
@@ -113,10 +153,11 @@ def import_ref(ref: str) -> object:
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise InputError(
-            f"graph reference {ref!r} must look like module:attribute, e.g. graphs.refund:graph"
+            f"graph reference {ref!r} must look like module:attribute, "
+            "e.g. railgraph.graphs.refund:graph"
         )
-    if str(Path.cwd()) not in sys.path and "" not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    _cwd_on_path()
+    module_name = canonical_ref(ref).partition(":")[0]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -145,7 +145,7 @@ def test_human_output_shows_the_review_queue() -> None:
     [
         (["run", "graphs.refund:graph", "--input", "{not json"], "--input is not valid JSON"),
         (["run", "graphs.refund:graph", "--input", "[]"], "--input must be a JSON object"),
-        (["run", "graphs.nope:graph"], "cannot import module 'graphs.nope'"),
+        (["run", "railgraph.graphs.nope:graph"], "cannot import module 'railgraph.graphs.nope'"),
         (["run", "graphs.refund"], "must look like module:attribute"),
         (
             [
@@ -217,7 +217,8 @@ def test_the_review_queue_names_the_request_and_draws_each_run(tmp_path: Path) -
     assert {q["diagram"] for q in queue} == {str(drawn)}
     assert drawn.read_text().lstrip().startswith(("<?xml", "<svg"))
     assert queue[0]["render"] == (
-        f"railgraph render graphs.incident:graph --run {paused['run_id']} -o {paused['run_id']}.svg"
+        f"railgraph render railgraph.graphs.incident:graph --run {paused['run_id']} "
+        f"-o {paused['run_id']}.svg"
     )
 
 

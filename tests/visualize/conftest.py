@@ -161,7 +161,8 @@ def refund_graph(tmp_path: Path, fake_time: Any, runner: Runner) -> RailGraph:
 
 @pytest.fixture
 def research_graph(tmp_path: Path, fake_time: Any, runner: Runner) -> RailGraph:
-    """The research graph, timed, registered on ``runner`` as ``graphs.research:graph``."""
+    """The research graph, timed, registered on ``runner`` as
+    ``railgraph.graphs.research:graph``."""
     graph = research.make_graph(
         model=TimedResearcher(advance=fake_time.advance),
         model_name=research.SCRIPTED_MODEL,

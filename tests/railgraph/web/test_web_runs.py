@@ -103,9 +103,10 @@ def test_graphs_page_lists_graphs_with_runs(client: TestClient, world: World) ->
     world.start("graphs.refund:graph", {"ticket_id": "T-1001"})
     sign_in(client, "bob")
     page = client.get("/graphs").text
+    # In the order of their references.
     assert re.findall(r'<td><a href="/graphs/([^"]+)">(\w+)</a>', page) == [
-        ("graphs.refund%3Agraph", "refund"),
         ("payouts%3Agraph", "payouts"),
+        ("railgraph.graphs.refund%3Agraph", "refund"),
     ]
 
 
