@@ -31,7 +31,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Durability
 
-from checkpointers import SqliteCheckpointer
+from railgraph.checkpointers import SqliteCheckpointer
 
 # -- graphs -------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel
 
-from nodes import ToolPolicy, ToolRegistry
 from railgraph import GraphBuilder, RailGraph, Runner
+from railgraph.nodes import ToolPolicy, ToolRegistry
 
 __all__ = ["RAIL_GRAPHS", "RailResult", "measure_rails"]
 

@@ -24,7 +24,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from checkpointers import SqliteCheckpointer
+from railgraph.checkpointers import SqliteCheckpointer
 
 __all__ = [
     "cli_ratios",

@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 # LangGraph's saver interface loads on first use: commands that only read the run store
 # (`railgraph runs`, `show`, `pending`) never import LangGraph or langchain-core.
 _LAZY = {
-    "SqliteCheckpointer": "checkpointers._saver",
-    "AllowlistSerializer": "checkpointers._serde",
-    "model_types": "checkpointers._serde",
+    "SqliteCheckpointer": "railgraph.checkpointers._saver",
+    "AllowlistSerializer": "railgraph.checkpointers._serde",
+    "model_types": "railgraph.checkpointers._serde",
 }
 
 __all__ = [

@@ -31,7 +31,7 @@ class RunRecord(BaseModel):
     run_id: str
     """The run's id, which is also its LangGraph `thread_id`."""
     graph: str
-    """The graph's import reference, such as `"graphs.refund:graph"`."""
+    """The graph's import reference, such as `"railgraph.graphs.refund:graph"`."""
     graph_name: str
     """The graph's short name."""
     signature: str

@@ -329,7 +329,7 @@ class SqliteCheckpointer(SyncBridge):
     def get_next_version(self, current: str | None, channel: None) -> str:
         """The version after `current`: short, increasing, and unique across forks.
 
-        See `checkpointers._versions` for the format; versions written by older
+        See `railgraph.checkpointers._versions` for the format; versions written by older
         railgraph releases are continued from.
         """
         return next_version(current)

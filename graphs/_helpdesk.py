@@ -11,7 +11,7 @@ import sqlite3
 import time
 from typing import Any
 
-from graphs._demo import DemoDatabase
+from railgraph.graphs._demo import DemoDatabase
 
 __all__ = ["HELPDESK_ENV", "Helpdesk"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from graphs._demo import DemoDatabase
+from railgraph.graphs._demo import DemoDatabase
 
 __all__ = ["LIBRARY_ENV", "Library"]
 

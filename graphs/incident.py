@@ -332,4 +332,4 @@ def make_graph(
 
 
 graph = make_graph()
-"""The reference incident agent, offline: ``railgraph run graphs.incident:graph``."""
+"""The reference incident agent, offline: ``railgraph run railgraph.graphs.incident:graph``."""

@@ -302,4 +302,4 @@ def make_graph(
 
 
 graph = make_graph()
-"""The reference refund agent, offline: ``railgraph run graphs.refund:graph``."""
+"""The reference refund agent, offline: ``railgraph run railgraph.graphs.refund:graph``."""

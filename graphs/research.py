@@ -209,4 +209,4 @@ def make_graph(
 
 
 graph = make_graph()
-"""The reference research agent, offline: ``railgraph run graphs.research:graph``."""
+"""The reference research agent, offline: ``railgraph run railgraph.graphs.research:graph``."""

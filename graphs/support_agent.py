@@ -253,4 +253,4 @@ def make_graph(
 
 
 graph = make_graph()
-"""The reference support agent, offline: ``railgraph run graphs.support_agent:graph``."""
+"""The reference support agent, offline: ``railgraph run railgraph.graphs.support_agent:graph``."""

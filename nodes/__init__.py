@@ -6,19 +6,19 @@ policy (tiers, names, rules on arguments; LangChain and MCP tools), the budget e
 usage accounting, and the wrapper that records what each node did as run events.
 """
 
-from nodes._agent import AgentNode
-from nodes._budget import DIMENSIONS, BudgetEnvelope, ModelPrice, PriceTable, Usage
-from nodes._gates import ApproveNode, BudgetNode, RouteNode, VerifyNode
-from nodes._kinds import NodeKind, PolicyAction, ToolTier
-from nodes._mcp import load_mcp_tools
-from nodes._node import END, FAIL, PARTIAL_ATTR, GateNode, RailNode, usage_of
-from nodes._review import Decision, ReviewAction, ReviewRequest
-from nodes._rules import ArgRule
-from nodes._runtime import RUNTIME_KEY, EffectLedger, NodeContext, Runtime, canonical_json
-from nodes._state import INTERNAL_CHANNELS, internal_fields
-from nodes._strict import merge_edit, observed_result
-from nodes._tools import ToolCall, ToolPolicy, ToolRegistry, ToolSpec, TransientToolError
-from nodes._work import LlmNode, StepNode, ToolNode
+from railgraph.nodes._agent import AgentNode
+from railgraph.nodes._budget import DIMENSIONS, BudgetEnvelope, ModelPrice, PriceTable, Usage
+from railgraph.nodes._gates import ApproveNode, BudgetNode, RouteNode, VerifyNode
+from railgraph.nodes._kinds import NodeKind, PolicyAction, ToolTier
+from railgraph.nodes._mcp import load_mcp_tools
+from railgraph.nodes._node import END, FAIL, PARTIAL_ATTR, GateNode, RailNode, usage_of
+from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
+from railgraph.nodes._rules import ArgRule
+from railgraph.nodes._runtime import RUNTIME_KEY, EffectLedger, NodeContext, Runtime, canonical_json
+from railgraph.nodes._state import INTERNAL_CHANNELS, internal_fields
+from railgraph.nodes._strict import merge_edit, observed_result
+from railgraph.nodes._tools import ToolCall, ToolPolicy, ToolRegistry, ToolSpec, TransientToolError
+from railgraph.nodes._work import LlmNode, StepNode, ToolNode
 
 __all__ = [
     # node kinds

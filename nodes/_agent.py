@@ -18,16 +18,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import Runnable
 
-from nodes._agent_calls import CallOutcome, Calls, record_of
-from nodes._channels import Disposition
-from nodes._kinds import NodeKind
-from nodes._node import GateNode
-from nodes._rules import rule_in_words
-from nodes._runtime import NodeContext
-from nodes._state import BRANCH, DECISIONS, PARKED, REQUESTS, STATUS
-from nodes._tools import ToolPolicy, ToolSpec
-from nodes._work import model_name_of
 from railgraph.errors import ToolError
+from railgraph.nodes._agent_calls import CallOutcome, Calls, record_of
+from railgraph.nodes._channels import Disposition
+from railgraph.nodes._kinds import NodeKind
+from railgraph.nodes._node import GateNode
+from railgraph.nodes._rules import rule_in_words
+from railgraph.nodes._runtime import NodeContext
+from railgraph.nodes._state import BRANCH, DECISIONS, PARKED, REQUESTS, STATUS
+from railgraph.nodes._tools import ToolPolicy, ToolSpec
+from railgraph.nodes._work import model_name_of
+from railgraph.verifiers import Verifier
 from railgraph.vocab import (
     FAIL_ID,
     AgentCallOutcome,
@@ -36,7 +37,6 @@ from railgraph.vocab import (
     NodeMeta,
     RunStatus,
 )
-from verifiers import Verifier
 
 __all__ = ["AgentNode", "ordered_for_model"]
 

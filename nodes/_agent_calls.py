@@ -2,7 +2,7 @@
 
 Each call of a model turn is handled on its own: an undeclared tool or bad arguments and a
 policy block answer the model with a ToolMessage; an auto call runs through the same guarded
-path as a tool node (:func:`nodes._toolcall.call_tool`, keyed in the ledger by run, node,
+path as a tool node (:func:`railgraph.nodes._toolcall.call_tool`, keyed in the ledger by run, node,
 turn and call); a call the policy sends to a person parks with a review request bound to its
 tool_call_id and arguments until a decision is delivered.
 """
@@ -17,14 +17,15 @@ from typing import Any
 from langchain_core.messages import BaseMessage, ToolCall, ToolMessage
 from pydantic import ValidationError
 
-from nodes._kinds import PolicyAction
-from nodes._review import Decision, ReviewAction, ReviewRequest
-from nodes._rules import rule_that_fired
-from nodes._runtime import NodeContext
-from nodes._strict import merge_edit
-from nodes._toolcall import call_tool, canonical_json
-from nodes._tools import ToolPolicy, ToolSpec
 from railgraph.errors import ToolError, VerificationFailed
+from railgraph.nodes._kinds import PolicyAction
+from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
+from railgraph.nodes._rules import rule_that_fired
+from railgraph.nodes._runtime import NodeContext
+from railgraph.nodes._strict import merge_edit
+from railgraph.nodes._toolcall import call_tool, canonical_json
+from railgraph.nodes._tools import ToolPolicy, ToolSpec
+from railgraph.verifiers import Verifier, run_verifier
 from railgraph.vocab import AgentCallOutcome as O
 from railgraph.vocab import (
     AgentCallStatus,
@@ -34,7 +35,6 @@ from railgraph.vocab import (
     NodeEventKind,
 )
 from railgraph.vocab import AgentCallStatus as S
-from verifiers import Verifier, run_verifier
 
 __all__ = ["ARTIFACT_KEY", "CallOutcome", "CallStatus", "Calls", "record_of", "request_key"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nodes._state import DECISIONS, REQUESTS, STATUS, USAGE
+from railgraph.nodes._state import DECISIONS, REQUESTS, STATUS, USAGE
 from railgraph.vocab import RunStatus
 
 __all__ = [

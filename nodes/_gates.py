@@ -9,12 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from nodes._channels import Disposition, RequestEntry, consumed, delivered, request_entry
-from nodes._kinds import NodeKind
-from nodes._node import GateNode
-from nodes._review import Decision, ReviewAction, ReviewRequest
-from nodes._runtime import NodeContext, call_user
-from nodes._state import (
+from railgraph.errors import DecisionError, RouteError, RunError
+from railgraph.nodes._channels import Disposition, RequestEntry, consumed, delivered, request_entry
+from railgraph.nodes._kinds import NodeKind
+from railgraph.nodes._node import GateNode
+from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
+from railgraph.nodes._runtime import NodeContext, call_user
+from railgraph.nodes._state import (
     APPROVALS,
     ATTEMPTS,
     BRANCH,
@@ -24,10 +25,10 @@ from nodes._state import (
     REQUESTS,
     STATUS,
 )
-from nodes._strict import merge_edit
-from nodes._tools import ToolSpec
-from nodes._work import ToolNode, approval_hash
-from railgraph.errors import DecisionError, RouteError, RunError
+from railgraph.nodes._strict import merge_edit
+from railgraph.nodes._tools import ToolSpec
+from railgraph.nodes._work import ToolNode, approval_hash
+from railgraph.verifiers import Verifier, run_verifier
 from railgraph.vocab import (
     ApprovalDecidedData,
     ApprovalRequestedData,
@@ -40,7 +41,6 @@ from railgraph.vocab import (
     RunStatus,
     VerdictData,
 )
-from verifiers import Verifier, run_verifier
 
 __all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode"]
 

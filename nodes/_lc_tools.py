@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from nodes._kinds import ToolTier
 from railgraph.errors import DefinitionError
+from railgraph.nodes._kinds import ToolTier
 
 if TYPE_CHECKING:
-    from nodes._tools import ToolRegistry, ToolSpec
+    from railgraph.nodes._tools import ToolRegistry, ToolSpec
 
 __all__ = ["ToolOutput", "register_langchain_tool"]
 

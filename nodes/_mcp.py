@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from nodes._kinds import ToolTier
 from railgraph.errors import DefinitionError
+from railgraph.nodes._kinds import ToolTier
 
 if TYPE_CHECKING:
-    from nodes._tools import ToolRegistry, ToolSpec
+    from railgraph.nodes._tools import ToolRegistry, ToolSpec
 
 __all__ = ["load_mcp_tools"]
 

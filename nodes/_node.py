@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
-from nodes._budget import Usage
-from nodes._channels import Disposition
-from nodes._kinds import NodeKind
-from nodes._runtime import NodeContext, runtime_from_config
-from nodes._state import BRANCH, EVENTS, FEEDBACK, PARKED, STATUS, USAGE, checked_update
+from railgraph.nodes._budget import Usage
+from railgraph.nodes._channels import Disposition
+from railgraph.nodes._kinds import NodeKind
+from railgraph.nodes._runtime import NodeContext, runtime_from_config
+from railgraph.nodes._state import BRANCH, EVENTS, FEEDBACK, PARKED, STATUS, USAGE, checked_update
 from railgraph.vocab import (
     END_ID,
     FAIL_ID,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nodes._kinds import PolicyAction
-from nodes._tools import ToolPolicy, ToolSpec
+from railgraph.nodes._kinds import PolicyAction
+from railgraph.nodes._tools import ToolPolicy, ToolSpec
 
 __all__ = ["ArgRule", "rule_in_words", "rule_that_fired"]
 

@@ -17,10 +17,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from nodes._budget import BudgetEnvelope, PriceTable, Usage
-from nodes._toolcall import call_tool, canonical_json
-from nodes._tools import ToolPolicy, ToolRegistry
 from railgraph.errors import BudgetExhausted, RunCancelled, ToolError
+from railgraph.nodes._budget import BudgetEnvelope, PriceTable, Usage
+from railgraph.nodes._toolcall import call_tool, canonical_json
+from railgraph.nodes._tools import ToolPolicy, ToolRegistry
 from railgraph.vocab import EffectStatus, NodeEventKind
 
 __all__ = [

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from langgraph.channels.topic import Topic
 from pydantic import BaseModel, Field, ValidationError
 
-from nodes._budget import add_usage
 from railgraph.errors import RunError
+from railgraph.nodes._budget import add_usage
 
 __all__ = [
     "APPROVALS",

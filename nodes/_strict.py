@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from nodes._tools import ToolSpec
 from railgraph.errors import DecisionError
+from railgraph.nodes._tools import ToolSpec
 
 __all__ = ["merge_edit", "observed_result"]
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
-from nodes._kinds import PolicyAction
-from nodes._review import Decision, ReviewAction, ReviewRequest
-from nodes._tools import ToolCall, ToolSpec, TransientToolError
 from railgraph.errors import PolicyError, ToolError
+from railgraph.nodes._kinds import PolicyAction
+from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
+from railgraph.nodes._tools import ToolCall, ToolSpec, TransientToolError
 from railgraph.vocab import (
     DecisionKind,
     EffectReviewedData,
@@ -34,7 +34,7 @@ from railgraph.vocab import (
 )
 
 if TYPE_CHECKING:
-    from nodes._runtime import EffectState, NodeContext
+    from railgraph.nodes._runtime import EffectState, NodeContext
 
 __all__ = ["call_tool", "canonical_json", "validate"]
 

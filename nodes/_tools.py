@@ -9,8 +9,8 @@ from typing import Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict
 
-from nodes._kinds import PolicyAction, ToolTier
 from railgraph.errors import DefinitionError, PolicyError
+from railgraph.nodes._kinds import PolicyAction, ToolTier
 
 __all__ = [
     "ToolCall",
@@ -207,7 +207,7 @@ class ToolRegistry:
         Raises:
             DefinitionError: Not a LangChain tool, a name taken, or no readable schema.
         """
-        from nodes._lc_tools import register_langchain_tool
+        from railgraph.nodes._lc_tools import register_langchain_tool
 
         return register_langchain_tool(
             self,

@@ -10,12 +10,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel
 
-from nodes._kinds import NodeKind
-from nodes._node import RailNode
-from nodes._runtime import NodeContext, call_user, canonical_json
-from nodes._state import APPROVALS, INTERNAL_CHANNELS
-from nodes._toolcall import call_tool
 from railgraph.errors import RunError
+from railgraph.nodes._kinds import NodeKind
+from railgraph.nodes._node import RailNode
+from railgraph.nodes._runtime import NodeContext, call_user, canonical_json
+from railgraph.nodes._state import APPROVALS, INTERNAL_CHANNELS
+from railgraph.nodes._toolcall import call_tool
 from railgraph.vocab import NodeMeta
 
 __all__ = ["ArgsFn", "LlmNode", "PromptFn", "StepNode", "ToolNode", "model_name_of"]

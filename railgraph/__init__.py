@@ -37,7 +37,6 @@ from railgraph.errors import (
 from railgraph.vocab import RunStatus
 
 if TYPE_CHECKING:
-    from nodes import ArgRule, Decision, ReviewRequest
     from railgraph._builder import END, FAIL, START, GraphBuilder
     from railgraph._graph import RailGraph
     from railgraph._graph_checks import GraphChecks

@@ -12,7 +12,8 @@ from langgraph.graph import START as LG_START
 from langgraph.graph import StateGraph
 from pydantic import BaseModel, create_model
 
-from nodes import (
+from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.nodes import (
     END,
     FAIL,
     BudgetEnvelope,
@@ -26,8 +27,7 @@ from nodes import (
     ToolRegistry,
     internal_fields,
 )
-from nodes._state import BRANCH, PARKED
-from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.nodes._state import BRANCH, PARKED
 from railgraph.vocab import START_ID, NodeMeta, RunStatus
 
 __all__ = [

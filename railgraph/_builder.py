@@ -12,7 +12,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel
 
-from nodes import (
+from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
+from railgraph._builder_agent import AgentDeclarations
+from railgraph._checks import check_graph, rejoins, require_field, require_wired, reviewer_names
+from railgraph._graph import RailGraph
+from railgraph._graph_checks import GraphChecks
+from railgraph.errors import DefinitionError
+from railgraph.nodes import (
     END,
     FAIL,
     INTERNAL_CHANNELS,
@@ -30,14 +36,8 @@ from nodes import (
     ToolRegistry,
     VerifyNode,
 )
-from railgraph._assemble import START, Declaration, build_langgraph, build_spec, state_model
-from railgraph._builder_agent import AgentDeclarations
-from railgraph._checks import check_graph, rejoins, require_field, require_wired, reviewer_names
-from railgraph._graph import RailGraph
-from railgraph._graph_checks import GraphChecks
-from railgraph.errors import DefinitionError
+from railgraph.verifiers import Verifier
 from railgraph.vocab import GateOutcome
-from verifiers import Verifier
 
 __all__ = ["END", "FAIL", "START", "GraphBuilder"]
 

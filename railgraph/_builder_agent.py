@@ -9,11 +9,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel
 
-from nodes import FAIL, AgentNode, RailNode, ToolPolicy, ToolRegistry
 from railgraph._checks import require_field, require_wired
 from railgraph.errors import DefinitionError
+from railgraph.nodes import FAIL, AgentNode, RailNode, ToolPolicy, ToolRegistry
+from railgraph.verifiers import Verifier
 from railgraph.vocab import GateOutcome
-from verifiers import Verifier
 
 __all__ = ["AgentDeclarations"]
 

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 import networkx as nx
 from pydantic import BaseModel
 
-from nodes import (
+from railgraph._spec import GraphSpec
+from railgraph.errors import DefinitionError
+from railgraph.nodes import (
     END,
     FAIL,
     ApproveNode,
@@ -19,8 +21,6 @@ from nodes import (
     ToolRegistry,
     VerifyNode,
 )
-from railgraph._spec import GraphSpec
-from railgraph.errors import DefinitionError
 from railgraph.vocab import START_ID
 
 __all__ = [

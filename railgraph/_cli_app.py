@@ -24,10 +24,11 @@ from railgraph.vocab import ENDED, ReviewKind, RunStatus
 if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter
 
+    from railgraph._runner import Runner, RunOutcome
+
     # Only for annotations. Commands that only read never import the runner (nor LangGraph),
     # and `--help` imports neither the store nor asyncio: what a command needs, it imports.
-    from checkpointers import ApprovalRecord, RunStore
-    from railgraph._runner import Runner, RunOutcome
+    from railgraph.checkpointers import ApprovalRecord, RunStore
 
 __all__ = [
     "FAILED",
@@ -145,8 +146,8 @@ def with_store(db: str | Path | None, work: Callable[[RunStore], Awaitable[T]]) 
 
     import asyncio
 
-    from checkpointers import open_store
     from railgraph._report import display_redactor
+    from railgraph.checkpointers import open_store
 
     async def go() -> T:
         async with open_store(where, redactor=display_redactor()) as store:

@@ -15,7 +15,10 @@ from railgraph.errors import InputError, RailgraphError
 __all__: list[str] = []
 
 RefArg = Annotated[
-    str, typer.Argument(metavar="REF", help="Graph as module:attribute, e.g. graphs.refund:graph.")
+    str,
+    typer.Argument(
+        metavar="REF", help="Graph as module:attribute, e.g. railgraph.graphs.refund:graph."
+    ),
 ]
 
 
@@ -64,8 +67,8 @@ def profile(
 
 
 async def _read_runs(path: str | Path, ref: str, name: str, limit: int) -> dict[str, Any]:
-    from checkpointers import SqliteCheckpointer  # here: it loads LangGraph
     from railgraph._profile_runs import read_runs_profile
+    from railgraph.checkpointers import SqliteCheckpointer  # here: it loads LangGraph
 
     async with SqliteCheckpointer.from_path(path) as saver:
         return await read_runs_profile(saver.store, ref, name, limit)

@@ -14,7 +14,7 @@ from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import RunStatus
 
 if TYPE_CHECKING:
-    from checkpointers._prune import PruneReport
+    from railgraph.checkpointers._prune import PruneReport
 
 __all__ = ["parse_duration"]
 
@@ -76,8 +76,8 @@ def prune(
     # Here, not at the top: `--help` and the other commands load neither the store nor asyncio.
     import asyncio
 
-    from checkpointers import open_store
-    from checkpointers._prune import ACTIVE, ENDED
+    from railgraph.checkpointers import open_store
+    from railgraph.checkpointers._prune import ACTIVE, ENDED
 
     async def go() -> PruneReport:
         async with open_store(where, read_only=False) as store:

@@ -17,12 +17,12 @@ from railgraph._cli_text import plain
 from railgraph.errors import InputError, RailgraphError
 
 if TYPE_CHECKING:
-    from visualize import Diagram, RunPath
+    from railgraph.visualize import Diagram, RunPath
 
 __all__: list[str] = ["FORMAT_HELP"]
 
 FORMAT_HELP = ".dot, .mmd, .svg, .png, .html"
-"""The formats `visualize.FORMATS` knows, for `--help`, which must not import `visualize`
+"""The formats `railgraph.visualize.FORMATS` knows, for `--help`, which must not import `visualize`
 (it loads LangGraph); a test checks the two agree."""
 
 
@@ -70,7 +70,7 @@ def render(
     """Draw a graph as designed, a run's path on it, many runs' traffic, or a diff."""
     import asyncio
 
-    from visualize import (  # here: drawing loads graphs and LangGraph, `--help` does not
+    from railgraph.visualize import (  # here: drawing loads graphs and LangGraph, `--help` does not
         FORMATS,
         design_diagram,
         diff_diagram,

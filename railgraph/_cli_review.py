@@ -32,8 +32,8 @@ from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ApprovalStatus
 
 if TYPE_CHECKING:
-    from checkpointers import ApprovalRecord, EffectRecord, RunStore
     from railgraph._runner import Runner, RunOutcome
+    from railgraph.checkpointers import ApprovalRecord, EffectRecord, RunStore
 
 __all__: list[str] = []
 
@@ -121,7 +121,7 @@ def _draw_runs(
     # Here: drawing loads graphs (and LangGraph); the queue itself never does.
     import asyncio
 
-    from visualize import load_source, read_run, run_diagram, write_diagram
+    from railgraph.visualize import load_source, read_run, run_diagram, write_diagram
 
     drawn: dict[str, str | None] = {}
     for request in requests:

@@ -31,8 +31,8 @@ from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import RunStatus
 
 if TYPE_CHECKING:
-    from checkpointers import RunRecord, RunStore
     from railgraph._runner import Runner, RunOutcome
+    from railgraph.checkpointers import RunRecord, RunStore
 
 # The store, Rich's tables and the runner are imported by the commands that use them:
 # `railgraph --help` and every other command load none of them.
@@ -43,7 +43,7 @@ __all__: list[str] = []
 @app.command()
 def run(
     ref: Annotated[
-        str, typer.Argument(help="Graph as module:attribute, e.g. graphs.refund:graph.")
+        str, typer.Argument(help="Graph as module:attribute, e.g. railgraph.graphs.refund:graph.")
     ],
     input: Annotated[
         str,
@@ -109,7 +109,7 @@ def budget_overrides(flags: list[str]) -> dict[str, float]:
                 f"bad --budget {plain(pair)}: a limit is a finite number from 0 to "
                 f"{MAX_LIMIT:g}; leave the key out to keep the graph's limit"
             )
-    from nodes import BudgetEnvelope  # here: only `run` needs it, and it loads LangGraph
+    from railgraph.nodes import BudgetEnvelope  # here: only `run` needs it, and it loads LangGraph
 
     return BudgetEnvelope.parse_overrides(pairs)
 
@@ -129,9 +129,9 @@ def runs(
     from rich import box
     from rich.table import Table
 
-    from checkpointers import lease_live
     from railgraph._lease import shown_status
     from railgraph._report import display_redactor
+    from railgraph.checkpointers import lease_live
 
     async def work(store: RunStore) -> list[RunRecord]:
         if status is not None and status not in {s.value for s in RunStatus}:
@@ -196,9 +196,9 @@ def show(
     from rich import box
     from rich.table import Table
 
-    from checkpointers import lease_live
     from railgraph._lease import driver_line, shown_status
     from railgraph._report import trace
+    from railgraph.checkpointers import lease_live
 
     async def work(store: RunStore) -> dict[str, Any]:
         record = await store.get_run(run_id)

@@ -25,7 +25,7 @@ from railgraph.errors import InputError, RailgraphError
 from railgraph.web._settings import DEFAULT_HOST, DEFAULT_PORT, WebSettings, check_host
 
 if TYPE_CHECKING:
-    from checkpointers import UserRole
+    from railgraph.checkpointers import UserRole
 
 __all__: list[str] = []
 
@@ -113,7 +113,7 @@ def users_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
 
 
 async def _count_users(db: str | Path | None) -> int:
-    from checkpointers import SqliteCheckpointer  # here: it loads LangGraph
+    from railgraph.checkpointers import SqliteCheckpointer  # here: it loads LangGraph
 
     async with SqliteCheckpointer.from_path(db if db is not None else default_db()) as saver:
         return len(await saver.users.list_users())

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from checkpointers import RunRecord
-from nodes import Decision, ReviewRequest, merge_edit, observed_result
-from nodes._review import same_person
 from railgraph._graph import RailGraph
+from railgraph.checkpointers import RunRecord
 from railgraph.errors import DecisionError
+from railgraph.nodes import Decision, ReviewRequest, merge_edit, observed_result
+from railgraph.nodes._review import same_person
 from railgraph.vocab import DecisionKind, ReviewKind
 
 __all__ = ["checked_decision", "parse_decision"]

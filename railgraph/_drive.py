@@ -18,16 +18,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 
-from checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
-from nodes import PARTIAL_ATTR
-from nodes._budget import add_usage
-from nodes._channels import (
-    deliveries_update,
-    disposition_of,
-    open_requests,
-    requests_of,
-    usage_total,
-)
 from railgraph._graph import RailGraph
 from railgraph._lease import Heartbeat, fault_of
 from railgraph._outcome import (
@@ -39,7 +29,17 @@ from railgraph._outcome import (
     failure,
     short_traceback,
 )
+from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from railgraph.errors import BudgetExhausted, RunBusy, RunCancelled, RunInterrupted, StoreError
+from railgraph.nodes import PARTIAL_ATTR
+from railgraph.nodes._budget import add_usage
+from railgraph.nodes._channels import (
+    deliveries_update,
+    disposition_of,
+    open_requests,
+    requests_of,
+    usage_total,
+)
 from railgraph.vocab import RunEventKind, RunFailedData, RunFinishedData
 
 __all__ = ["Driver"]

@@ -12,12 +12,19 @@ from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ValidationError
 
-from checkpointers import SqliteCheckpointer, model_types
-from nodes import INTERNAL_CHANNELS, BudgetEnvelope, PriceTable, RailNode, ToolPolicy, ToolRegistry
 from railgraph._assemble import Declaration
 from railgraph._graph_checks import GraphChecks
 from railgraph._spec import GraphSpec
+from railgraph.checkpointers import SqliteCheckpointer, model_types
 from railgraph.errors import InputError
+from railgraph.nodes import (
+    INTERNAL_CHANNELS,
+    BudgetEnvelope,
+    PriceTable,
+    RailNode,
+    ToolPolicy,
+    ToolRegistry,
+)
 
 __all__ = ["RailGraph"]
 

@@ -11,8 +11,8 @@ import getpass
 import os
 import socket
 
-from nodes._review import person_name
 from railgraph.errors import InputError
+from railgraph.nodes._review import person_name
 
 __all__ = ["os_host", "os_user", "starter"]
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 
-from checkpointers import RunRecord
+from railgraph.checkpointers import RunRecord
 from railgraph.errors import RunError, StoreError
 from railgraph.vocab import RunStatus
 

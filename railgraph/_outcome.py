@@ -6,7 +6,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkpointers import ApprovalRecord, RunRecord
+from railgraph.checkpointers import ApprovalRecord, RunRecord
 from railgraph.errors import BudgetExhausted, RunCancelled
 from railgraph.vocab import DELIVERABLE, ENDED, RunStatus
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from nodes import NodeKind, PolicyAction, ToolSpec, ToolTier
 from railgraph._checks import to_networkx
 from railgraph._graph import RailGraph
+from railgraph.nodes import NodeKind, PolicyAction, ToolSpec, ToolTier
 from railgraph.vocab import GateOutcome
 
 __all__ = ["RULES", "Violation", "check_policies", "node_tools"]

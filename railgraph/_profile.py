@@ -13,12 +13,12 @@ from typing import Any
 import networkx as nx
 from pydantic import SecretBytes, SecretStr
 
-from checkpointers import Redactor
-from nodes import END, FAIL, INTERNAL_CHANNELS, NodeKind, PolicyAction, ToolTier
 from railgraph._checks import to_networkx
 from railgraph._graph import RailGraph
 from railgraph._policy_checks import node_tools
 from railgraph._settings import default_secret_words
+from railgraph.checkpointers import Redactor
+from railgraph.nodes import END, FAIL, INTERNAL_CHANNELS, NodeKind, PolicyAction, ToolTier
 from railgraph.vocab import GateOutcome, RunStatus
 
 __all__ = ["design_profile"]
@@ -208,7 +208,7 @@ def _memory(graph: RailGraph) -> dict[str, Any]:
 
 def _type_name(annotation: Any) -> str:
     text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
-    return re.sub(r"\b[\w]+\.", "", text)  # graphs.refund.Ticket -> Ticket
+    return re.sub(r"\b[\w]+\.", "", text)  # railgraph.graphs.refund.Ticket -> Ticket
 
 
 def _is_secret(annotation: Any) -> bool:

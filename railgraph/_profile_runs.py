@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from checkpointers import ApprovalRecord, RunRecord, RunStore
+from railgraph.checkpointers import ApprovalRecord, RunRecord, RunStore
 from railgraph.vocab import ApprovalStatus, RunStatus
 
 __all__ = ["ENDED_STATUSES", "percentile", "read_runs_profile", "runs_profile"]

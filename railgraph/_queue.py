@@ -10,22 +10,22 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from checkpointers import (
-    ApprovalRecord,
-    EffectRecord,
-    RunRecord,
-    RunStore,
-    lease_live,
-)
-from nodes import Decision, ReviewRequest
-from nodes._channels import open_requests
 from railgraph._decisions import checked_decision, parse_decision
 from railgraph._graph import RailGraph
 from railgraph._identity import os_host, os_user
 from railgraph._lease import busy_message
 from railgraph._outcome import ENDED, RunOutcome, ended
 from railgraph._report import path_of
+from railgraph.checkpointers import (
+    ApprovalRecord,
+    EffectRecord,
+    RunRecord,
+    RunStore,
+    lease_live,
+)
 from railgraph.errors import DecisionError, RunBusy
+from railgraph.nodes import Decision, ReviewRequest
+from railgraph.nodes._channels import open_requests
 from railgraph.vocab import (
     ApprovalRequestedData,
     ApprovalStatus,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from checkpointers import ApprovalRecord, EventRecord, Redactor, RunRecord
 from railgraph._settings import default_secret_words
+from railgraph.checkpointers import ApprovalRecord, EventRecord, Redactor, RunRecord
 from railgraph.vocab import AgentCallData, NodeEventKind, ToolCallData, event_kind
 
 __all__ = ["display_redactor", "path_of", "trace"]

@@ -13,12 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
-from checkpointers import Lease, Redactor, RunRecord, RunStore, SqliteCheckpointer
-from nodes import (
-    RUNTIME_KEY,
-    Runtime,
-)
-from nodes._state import EVENTS
 from railgraph._drive import Driver
 from railgraph._graph import RailGraph
 from railgraph._identity import starter
@@ -37,11 +31,17 @@ from railgraph._settings import (
     ref_of,
 )
 from railgraph._spec import GraphSpec
+from railgraph.checkpointers import Lease, Redactor, RunRecord, RunStore, SqliteCheckpointer
 from railgraph.errors import (
     DecisionError,
     InputError,
     RunBusy,
 )
+from railgraph.nodes import (
+    RUNTIME_KEY,
+    Runtime,
+)
+from railgraph.nodes._state import EVENTS
 from railgraph.vocab import NodeEventKind, RunEventKind, RunStartedData, RunStatus
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ __all__ = ["RunOutcome", "Runner"]
 class Runner(ReviewQueue, Driver):
     """Runs railgraph graphs durably on one SQLite database.
 
-    Whoever drives a run holds its lease (see `checkpointers.Lease`): a second runner is
+    Whoever drives a run holds its lease (see `railgraph.checkpointers.Lease`): a second runner is
     refused while the lease is live, and takes a lapsed one over.
 
     Example:
@@ -130,7 +130,7 @@ class Runner(ReviewQueue, Driver):
             read_only: Open an existing database without creating, migrating or changing
                 anything (for listing and showing runs); every write then fails.
             redact: Key words that name secrets, redacted from events, review requests
-                and the ledger's arguments (see ``checkpointers.Redactor``);
+                and the ledger's arguments (see ``railgraph.checkpointers.Redactor``);
                 ``$RAILGRAPH_REDACT`` or railgraph's list if unset.
             lease_s: Seconds a run's lease lasts without a heartbeat.
             heartbeat_s: Seconds between heartbeats; a third of ``lease_s`` if unset.

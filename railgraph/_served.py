@@ -37,18 +37,6 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 from pydantic import BaseModel
 
-from checkpointers import (
-    ApprovalRecord,
-    Lease,
-    RunRecord,
-    RunStore,
-    model_types,
-)
-from nodes import PARTIAL_ATTR, RUNTIME_KEY, Decision, RailNode, ReviewRequest, Runtime
-from nodes._budget import add_usage
-from nodes._channels import deliveries_update, disposition_of, requests_of, usage_total
-from nodes._runtime import runtime_from_config
-from nodes._state import EVENTS
 from railgraph._assemble import ServingNodes, build_langgraph
 from railgraph._decisions import checked_decision
 from railgraph._drive import _FAILURE_EVENTS
@@ -62,6 +50,13 @@ from railgraph._settings import (
     load_graph,
     ref_of,
 )
+from railgraph.checkpointers import (
+    ApprovalRecord,
+    Lease,
+    RunRecord,
+    RunStore,
+    model_types,
+)
 from railgraph.errors import (
     BudgetExhausted,
     DecisionError,
@@ -69,6 +64,11 @@ from railgraph.errors import (
     InputError,
     RunCancelled,
 )
+from railgraph.nodes import PARTIAL_ATTR, RUNTIME_KEY, Decision, RailNode, ReviewRequest, Runtime
+from railgraph.nodes._budget import add_usage
+from railgraph.nodes._channels import deliveries_update, disposition_of, requests_of, usage_total
+from railgraph.nodes._runtime import runtime_from_config
+from railgraph.nodes._state import EVENTS
 from railgraph.vocab import (
     ApprovalStatus,
     RunEventKind,
@@ -98,7 +98,7 @@ def served(
 
     Example (``serve.py``, named in ``langgraph.json`` as ``"refund": "./serve.py:refund"``):
         >>> from railgraph.server import served  # doctest: +SKIP
-        >>> refund = served("graphs.refund:graph")  # doctest: +SKIP
+        >>> refund = served("railgraph.graphs.refund:graph")  # doctest: +SKIP
 
     Args:
         graph: The graph, or its import reference (``module:attr``).
@@ -114,7 +114,7 @@ class ServedGraph:
     """A railgraph graph as a graph factory for LangGraph's server (see :func:`served`).
 
     The server calls it with each run's config; it yields the served graph with the run's
-    :class:`nodes.Runtime` bound (the thread id is the run id).
+    :class:`railgraph.nodes.Runtime` bound (the thread id is the run id).
     """
 
     def __init__(

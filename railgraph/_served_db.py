@@ -13,14 +13,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from checkpointers import Redactor, SqliteCheckpointer
-from nodes._state import EVENTS
 from railgraph._settings import (
     default_db,
     default_secret_words,
     default_synchronous,
     is_postgres_url,
 )
+from railgraph.checkpointers import Redactor, SqliteCheckpointer
+from railgraph.nodes._state import EVENTS
 
 __all__ = ["DATABASES", "checkpointer", "db_key"]
 

@@ -22,10 +22,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from checkpointers import ApprovalRecord
-from nodes import Decision, ReviewRequest
 from railgraph._decisions import parse_decision
+from railgraph.checkpointers import ApprovalRecord
 from railgraph.errors import DecisionError
+from railgraph.nodes import Decision, ReviewRequest
 from railgraph.vocab import DecisionKind, InboxResponse, ReviewKind
 
 __all__ = ["decision_of", "human_interrupt"]

@@ -50,7 +50,7 @@ def default_secret_words() -> tuple[str, ...]:
     underscores (``access_token``, ``X-Api-Key``); ``SecretStr`` values are always redacted.
     """
     # Here: importing the store (and pydantic) at the top would cost `railgraph --help`.
-    from checkpointers import DEFAULT_SECRET_WORDS
+    from railgraph.checkpointers import DEFAULT_SECRET_WORDS
 
     value = os.environ.get(REDACT_ENV, "").strip()
     if not value:
@@ -88,7 +88,7 @@ def default_db_path() -> Path:
 def is_postgres_url(location: str | Path) -> bool:
     """Whether ``location`` is a PostgreSQL URL rather than a SQLite file path."""
     # Here: importing the store (and pydantic) at the top would cost `railgraph --help`.
-    from checkpointers import is_postgres_url as postgres
+    from railgraph.checkpointers import is_postgres_url as postgres
 
     return postgres(location)
 

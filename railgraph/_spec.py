@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nodes import NodeKind, canonical_json
 from railgraph.errors import InputError
+from railgraph.nodes import NodeKind, canonical_json
 
 __all__ = ["EdgeKind", "EdgeSpec", "GraphSpec", "NodeSpec", "node_changes"]
 

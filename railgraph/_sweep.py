@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from checkpointers import ApprovalRecord, RunRecord, RunStore, lease_live
+from railgraph.checkpointers import ApprovalRecord, RunRecord, RunStore, lease_live
 from railgraph.vocab import DELIVERABLE, RunStatus
 
 __all__ = ["DriveReason", "Snapshot", "read_snapshot", "runs_to_drive"]

@@ -22,9 +22,9 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
 
-from checkpointers import RunStore
 from railgraph._telemetry_plan import TRACE_EXPORTED, plan_segment
 from railgraph._telemetry_spans import PlannedSpan
+from railgraph.checkpointers import RunStore
 
 if TYPE_CHECKING:
     from railgraph._graph import RailGraph

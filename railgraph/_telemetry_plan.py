@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from checkpointers import EventRecord, RunRecord
 from railgraph._spec import GraphSpec
 from railgraph._telemetry_spans import (
     PlannedEvent,
@@ -32,6 +31,7 @@ from railgraph._telemetry_spans import (
     span_event,
     tool_span,
 )
+from railgraph.checkpointers import EventRecord, RunRecord
 from railgraph.vocab import NodeEventKind, RunEventKind, RunStatus, event_kind, superseded
 
 __all__ = ["TRACE_EXPORTED", "plan_segment"]

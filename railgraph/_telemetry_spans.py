@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkpointers import EventRecord, Redactor, RunRecord
 from railgraph._settings import default_secret_words
+from railgraph.checkpointers import EventRecord, Redactor, RunRecord
 from railgraph.vocab import NodeEventKind
 
 __all__ = [

@@ -22,10 +22,10 @@ import os
 import socket
 from typing import TYPE_CHECKING, Final
 
-from checkpointers import lease_live
 from railgraph._outcome import ENDED
 from railgraph._sweep import read_snapshot, runs_to_drive
 from railgraph._work_queue import DRIVE_TASK, QUEUE, SWEEP_TASK, WorkQueue
+from railgraph.checkpointers import lease_live
 from railgraph.errors import DecisionError, RunBusy, StoreError
 from railgraph.vocab import RunStatus
 

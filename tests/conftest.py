@@ -18,10 +18,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import Field
 
-from graphs._helpdesk import HELPDESK_ENV
-from nodes import DIMENSIONS
 from railgraph import Runner
 from railgraph._settings import DB_ENV
+from railgraph.graphs._helpdesk import HELPDESK_ENV
+from railgraph.nodes import DIMENSIONS
 from tests.postgres_server import PostgresServer
 
 

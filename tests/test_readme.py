@@ -44,7 +44,7 @@ def run_script(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second() -> None:
     setup = blocks("bash")[0].strip().splitlines()
     assert setup == [
-        "./scripts/setup && . .venv/bin/activate && railgraph run graphs.refund:graph "
+        "./scripts/setup && . .venv/bin/activate && railgraph run railgraph.graphs.refund:graph "
         """--input '{"ticket_id":"T-1001"}'""",
         "./scripts/setup && ./scripts/check",
     ]
@@ -82,7 +82,9 @@ def test_the_diagram_commands_write_their_files(tmp_path: Path) -> None:
     assert (tmp_path / "refund.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "traffic.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     diff = (tmp_path / "diff.mmd").read_text()
-    assert diff.startswith('---\ntitle: "refund — refund-spec.json → graphs.refund:graph"')
+    assert diff.startswith(
+        '---\ntitle: "refund — refund-spec.json → railgraph.graphs.refund:graph"'
+    )
     assert "    %% no structural change\n" in diff  # compared with itself: nothing marked
     assert json.loads((tmp_path / "refund-spec.json").read_text())["name"] == "refund"
 
@@ -189,13 +191,13 @@ def test_the_profile_example_prints_what_the_readme_shows(tmp_path: Path) -> Non
 
 def test_the_check_example_passes_the_reference_graphs(tmp_path: Path) -> None:
     done = run_script(block_starting("bash", "# check:"), tmp_path)
-    assert done.stdout == "graph refund (graphs.refund:graph): 5 rules passed\n"
+    assert done.stdout == "graph refund (railgraph.graphs.refund:graph): 5 rules passed\n"
     checked = json.loads((tmp_path / "incident-checks.json").read_text())
     assert (checked["graph"], checked["violations"]) == ("incident", [])
 
 
 def test_the_agent_walkthrough_runs_every_lane(tmp_path: Path) -> None:
-    [block] = [b for b in blocks("bash") if "graphs.support_agent:graph" in b]
+    [block] = [b for b in blocks("bash") if "railgraph.graphs.support_agent:graph" in b]
     done = run_script(block, tmp_path)
     assert "action:    create_refund (irreversible, policy conditional)" in done.stdout
     assert "call:      call_3_0 (turn 3); rule: create_refund: amount > 100 (holds)" in done.stdout

@@ -5,20 +5,24 @@ plain LangGraph graph's checkpoints) into a small :class:`Diagram` model; render
 into deterministic DOT or Mermaid text; Graphviz's ``dot`` draws SVG and PNG, and the HTML
 report inlines the SVG. Nothing here runs a graph::
 
-    from graphs.refund import graph
-    from visualize import design_diagram, to_dot, write_diagram
+    from railgraph.graphs.refund import graph
+    from railgraph.visualize import design_diagram, to_dot, write_diagram
 
     text = to_dot(design_diagram(graph.spec))
     write_diagram(design_diagram(graph.spec), "refund.png")
 """
 
-from visualize._checkpoints import path_from_checkpoints, read_checkpoints, spec_from_langgraph
-from visualize._design import design_diagram
-from visualize._diff import diff_diagram
-from visualize._dot import to_dot
-from visualize._html import html_report
-from visualize._mermaid import to_mermaid
-from visualize._model import (
+from railgraph.visualize._checkpoints import (
+    path_from_checkpoints,
+    read_checkpoints,
+    spec_from_langgraph,
+)
+from railgraph.visualize._design import design_diagram
+from railgraph.visualize._diff import diff_diagram
+from railgraph.visualize._dot import to_dot
+from railgraph.visualize._html import html_report
+from railgraph.visualize._mermaid import to_mermaid
+from railgraph.visualize._model import (
     Change,
     Diagram,
     DiagramEdge,
@@ -27,8 +31,8 @@ from visualize._model import (
     Mode,
     StopStatus,
 )
-from visualize._output import FORMATS, output_format, render_image, write_diagram
-from visualize._path import (
+from railgraph.visualize._output import FORMATS, output_format, render_image, write_diagram
+from railgraph.visualize._path import (
     Decision,
     Hop,
     RunPath,
@@ -36,10 +40,10 @@ from visualize._path import (
     link_steps,
     path_from_events,
 )
-from visualize._run import run_diagram
-from visualize._sources import GraphSource, load_source, load_spec, read_run, read_runs
-from visualize._timeline import TimelineEntry, timeline_of
-from visualize._traffic import traffic_diagram
+from railgraph.visualize._run import run_diagram
+from railgraph.visualize._sources import GraphSource, load_source, load_spec, read_run, read_runs
+from railgraph.visualize._timeline import TimelineEntry, timeline_of
+from railgraph.visualize._traffic import traffic_diagram
 
 __all__ = [
     # diagrams from data

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from checkpointers import EventRecord
 from railgraph._spec import NodeSpec
+from railgraph.checkpointers import EventRecord
+from railgraph.visualize._model import DiagramNode, Emphasis, ToolChip
 from railgraph.vocab import AgentCallOutcome, AgentCallStatus, NodeEventKind, NodeKind, event_kind
-from visualize._model import DiagramNode, Emphasis, ToolChip
 
 __all__ = [
     "AgentCall",

@@ -20,10 +20,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.visualize._model import StopStatus
+from railgraph.visualize._path import RunPath, Visit, link_steps
+from railgraph.visualize._timeline import TimelineEntry
 from railgraph.vocab import END_ID, START_ID, NodeKind, RunStatus
-from visualize._model import StopStatus
-from visualize._path import RunPath, Visit, link_steps
-from visualize._timeline import TimelineEntry
 
 __all__ = ["path_from_checkpoints", "read_checkpoints", "spec_from_langgraph"]
 

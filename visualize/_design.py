@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from railgraph._spec import EdgeKind, EdgeSpec, GraphSpec, NodeSpec
+from railgraph.visualize._agent import agent_details, tool_chips
+from railgraph.visualize._model import Diagram, DiagramEdge, DiagramNode, Mode
+from railgraph.visualize._text import TIMES, money, number, wrap
 from railgraph.vocab import FAIL_ID, GateOutcome, NodeKind, NodeMeta, RunStatus
-from visualize._agent import agent_details, tool_chips
-from visualize._model import Diagram, DiagramEdge, DiagramNode, Mode
-from visualize._text import TIMES, money, number, wrap
 
 __all__ = ["FAIL_ID", "design_diagram", "diagram_node", "node_details"]
 
@@ -135,7 +135,7 @@ def design_diagram(spec: GraphSpec) -> Diagram:
     """The designed graph: every node with its shape, colour and facts, every edge labelled.
 
     Example:
-        >>> from graphs.refund import graph
+        >>> from railgraph.graphs.refund import graph
         >>> diagram = design_diagram(graph.spec)
         >>> diagram.node("create_refund").details
         ('irreversible · policy conditional', 'timeout 10 s')

@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 from railgraph._spec import EdgeSpec, GraphSpec, NodeSpec, node_changes
-from visualize._design import design_diagram, diagram_node
-from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Mode
-from visualize._text import clip
+from railgraph.visualize._design import design_diagram, diagram_node
+from railgraph.visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Mode
+from railgraph.visualize._text import clip
 
 __all__ = ["diff_diagram"]
 

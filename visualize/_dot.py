@@ -14,9 +14,8 @@ from html import escape
 import graphviz
 
 from railgraph._spec import EdgeKind
-from railgraph.vocab import NodeKind
-from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
-from visualize._style import (
+from railgraph.visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
+from railgraph.visualize._style import (
     CHANGE_COLOUR,
     FADED,
     STOP_LOOK,
@@ -28,7 +27,8 @@ from visualize._style import (
     node_look,
     outcome_tone,
 )
-from visualize._text import times
+from railgraph.visualize._text import times
+from railgraph.vocab import NodeKind
 
 __all__ = ["to_dot"]
 

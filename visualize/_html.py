@@ -9,10 +9,10 @@ import json
 from collections import defaultdict
 from html import escape
 
-from visualize._model import Diagram
-from visualize._path import RunPath, Visit
-from visualize._run import when
-from visualize._text import duration, money, number
+from railgraph.visualize._model import Diagram
+from railgraph.visualize._path import RunPath, Visit
+from railgraph.visualize._run import when
+from railgraph.visualize._text import duration, money, number
 
 __all__ = ["html_report"]
 

@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass, replace
 
 from railgraph._spec import EdgeKind
-from railgraph.vocab import NodeKind
-from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
-from visualize._style import (
+from railgraph.visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
+from railgraph.visualize._style import (
     CHANGE_COLOUR,
     FADED,
     STOP_LOOK,
@@ -25,7 +24,8 @@ from visualize._style import (
     legend,
     node_look,
 )
-from visualize._text import times
+from railgraph.visualize._text import times
+from railgraph.vocab import NodeKind
 
 __all__ = ["to_mermaid"]
 

@@ -17,11 +17,11 @@ from typing import Literal
 import graphviz
 
 from railgraph.errors import RenderError
-from visualize._dot import to_dot
-from visualize._html import html_report
-from visualize._mermaid import to_mermaid
-from visualize._model import Diagram
-from visualize._path import RunPath
+from railgraph.visualize._dot import to_dot
+from railgraph.visualize._html import html_report
+from railgraph.visualize._mermaid import to_mermaid
+from railgraph.visualize._model import Diagram
+from railgraph.visualize._path import RunPath
 
 __all__ = ["FORMATS", "INSTALL_GRAPHVIZ", "output_format", "render_image", "write_diagram"]
 

@@ -16,8 +16,11 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from checkpointers import ApprovalRecord, EventRecord, RunRecord
 from railgraph._spec import EdgeSpec, GraphSpec
+from railgraph.checkpointers import ApprovalRecord, EventRecord, RunRecord
+from railgraph.visualize._agent import AgentCall, agent_calls
+from railgraph.visualize._model import StopStatus
+from railgraph.visualize._timeline import TimelineEntry, timeline_of
 from railgraph.vocab import (
     END_ID,
     FAIL_ID,
@@ -30,9 +33,6 @@ from railgraph.vocab import (
     RunStatus,
     event_kind,
 )
-from visualize._agent import AgentCall, agent_calls
-from visualize._model import StopStatus
-from visualize._timeline import TimelineEntry, timeline_of
 
 __all__ = [
     "END_ID",

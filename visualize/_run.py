@@ -14,12 +14,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from railgraph._spec import GraphSpec
+from railgraph.visualize._agent import run_overlay
+from railgraph.visualize._design import design_diagram
+from railgraph.visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
+from railgraph.visualize._path import Decision, RunPath, Visit
+from railgraph.visualize._text import clip, duration, money, number
 from railgraph.vocab import CANCEL_DECISION, ApprovalStatus, DecisionKind, NodeKind
-from visualize._agent import run_overlay
-from visualize._design import design_diagram
-from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode
-from visualize._path import Decision, RunPath, Visit
-from visualize._text import clip, duration, money, number
 
 __all__ = ["run_diagram", "spend_line", "when"]
 

@@ -12,20 +12,24 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from checkpointers import (
+from railgraph._graph import RailGraph
+from railgraph._report import display_redactor
+from railgraph._settings import default_db, import_ref, is_postgres_url
+from railgraph._spec import GraphSpec
+from railgraph.checkpointers import (
     ApprovalRecord,
     EventRecord,
     RunRecord,
     SqliteCheckpointer,
     model_types,
 )
-from railgraph._graph import RailGraph
-from railgraph._report import display_redactor
-from railgraph._settings import default_db, import_ref, is_postgres_url
-from railgraph._spec import GraphSpec
 from railgraph.errors import InputError
-from visualize._checkpoints import path_from_checkpoints, read_checkpoints, spec_from_langgraph
-from visualize._path import RunPath, path_from_events
+from railgraph.visualize._checkpoints import (
+    path_from_checkpoints,
+    read_checkpoints,
+    spec_from_langgraph,
+)
+from railgraph.visualize._path import RunPath, path_from_events
 
 __all__ = ["GraphSource", "load_source", "load_spec", "read_run", "read_runs"]
 

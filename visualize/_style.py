@@ -11,8 +11,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from railgraph._spec import EdgeKind
+from railgraph.visualize._model import (
+    Change,
+    Diagram,
+    DiagramEdge,
+    DiagramNode,
+    Emphasis,
+    Mode,
+    StopStatus,
+)
 from railgraph.vocab import GateOutcome, NodeKind
-from visualize._model import Change, Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
 
 __all__ = [
     "CHANGE_COLOUR",

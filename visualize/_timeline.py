@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from checkpointers import EventRecord
+from railgraph.checkpointers import EventRecord
+from railgraph.visualize._text import clip
 from railgraph.vocab import (
     AgentCallData,
     AgentCallStatus,
@@ -25,7 +26,6 @@ from railgraph.vocab import (
     VerdictData,
     event_kind,
 )
-from visualize._text import clip
 
 __all__ = ["TimelineEntry", "timeline_of"]
 

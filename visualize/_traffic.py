@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from railgraph._spec import GraphSpec
+from railgraph.visualize._agent import traffic_overlay
+from railgraph.visualize._design import design_diagram
+from railgraph.visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
+from railgraph.visualize._path import RunPath
+from railgraph.visualize._text import percent, wrap
 from railgraph.vocab import GateOutcome, NodeKind, RunStatus
-from visualize._agent import traffic_overlay
-from visualize._design import design_diagram
-from visualize._model import Diagram, DiagramEdge, DiagramNode, Emphasis, Mode, StopStatus
-from visualize._path import RunPath
-from visualize._text import percent, wrap
 
 __all__ = ["escalated_at", "traffic_diagram"]
 

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.requests import Request
 
-from checkpointers import UserRecord, UserRole, UserStore
+from railgraph.checkpointers import UserRecord, UserRole, UserStore
 
 __all__ = [
     "SESSION_COOKIE",

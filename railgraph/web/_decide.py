@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from checkpointers import ApprovalRecord
-from nodes import Decision, ReviewRequest
 from railgraph._outcome import RunOutcome
+from railgraph.checkpointers import ApprovalRecord
 from railgraph.errors import DecisionError, InputError, RailgraphError
+from railgraph.nodes import Decision, ReviewRequest
 from railgraph.vocab import ApprovalStatus
 from railgraph.web._auth import Principal
 from railgraph.web._state import WebState

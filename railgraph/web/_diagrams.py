@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from checkpointers import ApprovalRecord, EventRecord, RunRecord
 from railgraph._spec import GraphSpec
+from railgraph.checkpointers import ApprovalRecord, EventRecord, RunRecord
 from railgraph.errors import RailgraphError
-from visualize import (
+from railgraph.visualize import (
     Diagram,
     design_diagram,
     diff_diagram,

@@ -9,17 +9,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkpointers import ApprovalRecord, RunRecord
-from nodes import ToolSpec
 from railgraph._cli_app import pending_json
 from railgraph._graph import RailGraph
 from railgraph._report import trace
 from railgraph._spec import GraphSpec
+from railgraph.checkpointers import ApprovalRecord, RunRecord
 from railgraph.errors import RailgraphError
+from railgraph.nodes import ToolSpec
+from railgraph.visualize import timeline_of
 from railgraph.vocab import ApprovalStatus, NodeEventKind
 from railgraph.web._forms import EditForm, edit_form
 from railgraph.web._state import WebState
-from visualize import timeline_of
 
 __all__ = [
     "AGES",

@@ -27,10 +27,10 @@ from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from checkpointers import SqliteCheckpointer
-from nodes import ToolRegistry
 from railgraph import END, FAIL, START, GraphBuilder, RailGraph, Runner
-from verifiers import RequiredFields
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.nodes import ToolRegistry
+from railgraph.verifiers import RequiredFields
 
 # -- the railgraph graph: s1 → s2 → s3 → record (write tool) → check (verify) → s4 → s5 → s6
 

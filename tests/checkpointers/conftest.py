@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from langgraph.checkpoint.base import Checkpoint, empty_checkpoint
 
-from checkpointers import SqliteCheckpointer
-from checkpointers._tx import fetchtuples
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.checkpointers._tx import fetchtuples
 from tests.postgres_server import PostgresServer
 
 MakeCheckpoint = Callable[[dict[str, Any], dict[str, str]], Checkpoint]

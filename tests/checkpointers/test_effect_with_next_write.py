@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from checkpointers import RunRecord, SqliteCheckpointer
+from railgraph.checkpointers import RunRecord, SqliteCheckpointer
 from railgraph.errors import StoreError
 
 
 def run(run_id: str = "r1") -> RunRecord:
     return RunRecord(
         run_id=run_id,
-        graph="graphs.refund:graph",
+        graph="railgraph.graphs.refund:graph",
         graph_name="refund",
         signature="sig-1",
         status="running",

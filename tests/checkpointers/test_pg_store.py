@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 
-from checkpointers import (
+from railgraph.checkpointers import (
     SCHEMA_VERSION,
     ApprovalRecord,
     EffectRecord,
@@ -24,9 +24,9 @@ from checkpointers import (
     SqliteCheckpointer,
     open_store,
 )
-from checkpointers._pgopen import open_postgres
-from checkpointers._pgschema import PG_MIGRATIONS, migrate_postgres
-from checkpointers._pgsql import translate
+from railgraph.checkpointers._pgopen import open_postgres
+from railgraph.checkpointers._pgschema import PG_MIGRATIONS, migrate_postgres
+from railgraph.checkpointers._pgsql import translate
 from railgraph.errors import DecisionError, RunCancelled, SchemaVersionError, StoreError
 from tests.checkpointers.conftest import query
 from tests.postgres_server import PostgresServer
@@ -35,7 +35,7 @@ from tests.postgres_server import PostgresServer
 def run(run_id: str, *, status: str = "running") -> RunRecord:
     return RunRecord(
         run_id=run_id,
-        graph="graphs.refund:graph",
+        graph="railgraph.graphs.refund:graph",
         graph_name="refund",
         signature="sig-1",
         status=status,
@@ -63,7 +63,7 @@ async def test_of_racing_decisions_on_two_connections_exactly_one_wins(
             ApprovalRecord(
                 request_id="q1",
                 run_id="r1",
-                graph="graphs.refund:graph",
+                graph="railgraph.graphs.refund:graph",
                 node="approve",
                 status="pending",
                 request={},

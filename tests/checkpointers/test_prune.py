@@ -8,9 +8,9 @@ from pathlib import Path
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
+from railgraph.nodes import ToolRegistry
 
 TABLES = (
     "runs",

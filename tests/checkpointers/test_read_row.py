@@ -5,15 +5,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from checkpointers import RunRecord, SqliteCheckpointer
-from checkpointers._leases import RunState
+from railgraph.checkpointers import RunRecord, SqliteCheckpointer
+from railgraph.checkpointers._leases import RunState
 from railgraph.vocab import RunStatus
 
 
 def run(run_id: str) -> RunRecord:
     return RunRecord(
         run_id=run_id,
-        graph="graphs.refund:graph",
+        graph="railgraph.graphs.refund:graph",
         graph_name="refund",
         signature="sig-1",
         status="running",

@@ -12,10 +12,10 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from checkpointers import REDACTED, Redactor
 from railgraph import Runner
 from railgraph._cli import app
 from railgraph._settings import REDACT_ENV, default_secret_words
+from railgraph.checkpointers import REDACTED, Redactor
 
 SECRET = "sk-live-4242-do-not-print"
 TOKEN = "tok-9f8e7d6c5b4a"
@@ -23,7 +23,7 @@ TOKEN = "tok-9f8e7d6c5b4a"
 GRAPH = '''
 from pydantic import BaseModel
 
-from nodes import ToolRegistry
+from railgraph.nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder
 
 tools = ToolRegistry()

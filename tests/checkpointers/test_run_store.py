@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from checkpointers import ApprovalRecord, EffectRecord, EventRecord, RunRecord, SqliteCheckpointer
+from railgraph.checkpointers import (
+    ApprovalRecord,
+    EffectRecord,
+    EventRecord,
+    RunRecord,
+    SqliteCheckpointer,
+)
 from railgraph.errors import DecisionError, StoreError
 from tests.checkpointers.conftest import SQLITE_ONLY, query
 
@@ -17,7 +23,11 @@ ON_BOTH_BACKENDS = True
 
 
 def run(
-    run_id: str, *, graph: str = "graphs.refund:graph", created_at: float = 1.0, **changes: Any
+    run_id: str,
+    *,
+    graph: str = "railgraph.graphs.refund:graph",
+    created_at: float = 1.0,
+    **changes: Any,
 ) -> RunRecord:
     fields: dict[str, Any] = {
         "run_id": run_id,
@@ -41,7 +51,7 @@ def approval(
     fields: dict[str, Any] = {
         "request_id": request_id,
         "run_id": run_id,
-        "graph": "graphs.refund:graph",
+        "graph": "railgraph.graphs.refund:graph",
         "node": "approve_refund",
         "status": "pending",
         "request": {"action": "refund", "args": {"amount": 40}},
@@ -99,7 +109,9 @@ async def test_run_errors(saver: SqliteCheckpointer) -> None:
 async def test_list_runs_newest_first_with_filters(saver: SqliteCheckpointer) -> None:
     store = saver.store
     await store.create_run(run("a", created_at=1.0))
-    await store.create_run(run("b", created_at=2.0, graph="graphs.research:graph", status="paused"))
+    await store.create_run(
+        run("b", created_at=2.0, graph="railgraph.graphs.research:graph", status="paused")
+    )
     await store.create_run(run("c", created_at=3.0, status="paused"))
     await store.create_run(run("d", created_at=4.0, graph="adhoc"))
 
@@ -109,7 +121,7 @@ async def test_list_runs_newest_first_with_filters(saver: SqliteCheckpointer) ->
     assert await ids() == ["d", "c", "b", "a"]
     assert await ids(limit=2) == ["d", "c"]
     assert await ids(status="paused") == ["c", "b"]
-    assert await ids(graph="graphs.refund:graph") == ["c", "a"]
+    assert await ids(graph="railgraph.graphs.refund:graph") == ["c", "a"]
     assert await ids(graph="research") == ["b"]  # by graph_name
     assert await ids(graph="refund", status="running") == ["a"]
     assert await ids(graph="nope") == []
@@ -172,7 +184,7 @@ async def test_add_get_and_list_approvals(saver: SqliteCheckpointer) -> None:
     await store.add_approval(approval("q2", created_at=2.0, expires_at=100.0))
     await store.add_approval(approval("q1", created_at=1.0))
     await store.add_approval(
-        approval("q3", created_at=3.0, run_id="r2", graph="graphs.other:graph")
+        approval("q3", created_at=3.0, run_id="r2", graph="railgraph.graphs.other:graph")
     )
     await store.add_approval(approval("q0", created_at=0.5, status="expired"))
 
@@ -185,7 +197,7 @@ async def test_add_get_and_list_approvals(saver: SqliteCheckpointer) -> None:
     assert await ids(status=None) == ["q0", "q1", "q2", "q3"]
     assert await ids(status="expired") == ["q0"]
     assert await ids(run_id="r2") == ["q3"]
-    assert await ids(graph="graphs.refund:graph") == ["q1", "q2"]
+    assert await ids(graph="railgraph.graphs.refund:graph") == ["q1", "q2"]
     with pytest.raises(StoreError, match=re.escape("review request 'q1' already exists")):
         await store.add_approval(approval("q1"))
 
@@ -251,7 +263,7 @@ async def test_pending_approvals_use_the_status_index_across_10000_runs(
         (
             f"q{i:05}",
             f"r{i:05}",
-            "graphs.refund:graph",
+            "railgraph.graphs.refund:graph",
             "approve",
             "pending" if i % 1000 == 0 else "approved",
             "{}",

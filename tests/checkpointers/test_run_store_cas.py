@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from checkpointers import Lease, RunRecord, SqliteCheckpointer
+from railgraph.checkpointers import Lease, RunRecord, SqliteCheckpointer
 from railgraph.errors import RunCancelled
 
 ON_BOTH_BACKENDS = True
@@ -21,7 +21,7 @@ B = Lease(owner="b", host="host-b", pid=20)
 def run(run_id: str = "r1", **changes: Any) -> RunRecord:
     fields: dict[str, Any] = {
         "run_id": run_id,
-        "graph": "graphs.refund:graph",
+        "graph": "railgraph.graphs.refund:graph",
         "graph_name": "refund",
         "signature": "sig-1",
         "status": "paused",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from checkpointers import ApprovalRecord, RunRecord, SqliteCheckpointer
+from railgraph.checkpointers import ApprovalRecord, RunRecord, SqliteCheckpointer
 from tests.checkpointers.conftest import SQLITE_ONLY
 
 ON_BOTH_BACKENDS = True
 
 
-def run(run_id: str, created_at: float, *, graph: str = "graphs.refund:graph") -> RunRecord:
+def run(
+    run_id: str, created_at: float, *, graph: str = "railgraph.graphs.refund:graph"
+) -> RunRecord:
     return RunRecord(
         run_id=run_id,
         graph=graph,
@@ -29,7 +31,7 @@ def request(request_id: str, created_at: float, expires_at: float | None) -> App
     return ApprovalRecord(
         request_id=request_id,
         run_id="r",
-        graph="graphs.refund:graph",
+        graph="railgraph.graphs.refund:graph",
         node="approve",
         status="pending",
         request={"graph": "refund"},
@@ -63,9 +65,9 @@ async def test_runs_page_by_cursor_newest_first_ties_in_insertion_order(
     # Times with ties; the module:attribute of one graph and an older copy under its name.
     times = [1.0, 2.0, 2.0, 2.0, 3.0, 4.0, 4.0]
     for i, at in enumerate(times):
-        graph = "graphs.refund:graph" if i % 3 else "old.refund:graph"
+        graph = "railgraph.graphs.refund:graph" if i % 3 else "old.refund:graph"
         await saver.store.create_run(run(f"r{i}", at, graph=graph))
-    await saver.store.create_run(run("other", 5.0, graph="graphs.research:graph"))
+    await saver.store.create_run(run("other", 5.0, graph="railgraph.graphs.research:graph"))
 
     pages: list[list[str]] = []
     before: str | None = None
@@ -79,7 +81,9 @@ async def test_runs_page_by_cursor_newest_first_ties_in_insertion_order(
 
     assert pages == [["r6", "r5", "r4"], ["r3", "r2", "r1"], ["r0"]]
     assert [r.run_id for r in everything] == ["r6", "r5", "r4", "r3", "r2", "r1", "r0"]
-    by_ref = await saver.store.list_runs(graph="graphs.refund:graph", limit=2, before="r5")
+    by_ref = await saver.store.list_runs(
+        graph="railgraph.graphs.refund:graph", limit=2, before="r5"
+    )
     assert [r.run_id for r in by_ref] == ["r4", "r2"]
 
 

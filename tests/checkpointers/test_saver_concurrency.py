@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
-from checkpointers import SCHEMA_VERSION, ApprovalRecord, SqliteCheckpointer
-from nodes._state import EVENTS
 from railgraph import Runner
+from railgraph.checkpointers import SCHEMA_VERSION, ApprovalRecord, SqliteCheckpointer
 from railgraph.errors import DecisionError
+from railgraph.nodes._state import EVENTS
 
 # Real subprocesses: CI runs these; the default developer run skips them.
 pytestmark = pytest.mark.slow

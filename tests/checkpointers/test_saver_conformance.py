@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
-from checkpointers import SqliteCheckpointer
-from checkpointers._open import open_database
-from checkpointers._schema import migrate
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.checkpointers._open import open_database
+from railgraph.checkpointers._schema import migrate
 from tests.checkpointers.conftest import emptied
 
 ALL_CAPABILITIES = {

@@ -11,7 +11,7 @@ from langgraph.channels.topic import Topic
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.graph import END, START, StateGraph
 
-from checkpointers import EventRecord, SqliteCheckpointer
+from railgraph.checkpointers import EventRecord, SqliteCheckpointer
 from railgraph.errors import StoreError
 from tests.checkpointers.conftest import query
 
@@ -210,8 +210,8 @@ async def test_without_event_channel_nothing_is_harvested(
 
 
 async def test_a_schema_4_database_keeps_its_events_and_event_writes(tmp_path: Any) -> None:
-    from checkpointers._open import open_database
-    from checkpointers._schema import MIGRATIONS, migrate
+    from railgraph.checkpointers._open import open_database
+    from railgraph.checkpointers._schema import MIGRATIONS, migrate
 
     path = tmp_path / "old.db"
     events = [{"kind": "node_started", "node": "first", "at": 10.0, "data": {}}]
@@ -252,7 +252,7 @@ async def test_a_schema_4_database_keeps_its_events_and_event_writes(tmp_path: A
 
 
 def test_the_quick_path_for_well_shaped_events_agrees_with_validation() -> None:
-    from checkpointers._events import NewEvent, parse_events
+    from railgraph.checkpointers._events import NewEvent, parse_events
 
     quick = parse_events([{"kind": "k", "node": None, "at": 1, "data": {"n": 1}}], source="s")
     validated = NewEvent.model_validate({"kind": "k", "node": None, "at": 1, "data": {"n": 1}})

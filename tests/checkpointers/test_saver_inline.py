@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from checkpointers import SqliteCheckpointer
-from checkpointers._db import Database
-from checkpointers._open import open_database
-from checkpointers._put import put_checkpoint
-from checkpointers._schema import migrate
-from checkpointers._tx import Body, execute, fetchone
-from checkpointers._values import LARGE
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.checkpointers._db import Database
+from railgraph.checkpointers._open import open_database
+from railgraph.checkpointers._put import put_checkpoint
+from railgraph.checkpointers._schema import migrate
+from railgraph.checkpointers._tx import Body, execute, fetchone
+from railgraph.checkpointers._values import LARGE
 
 INSERT_RUN = (
     "INSERT INTO runs (run_id, graph, graph_name, signature, status, input, budget, usage, "
@@ -323,7 +323,7 @@ async def test_a_reader_that_always_holds_a_snapshot_cannot_keep_the_wal_growing
 ) -> None:
     import threading
 
-    import checkpointers._wal as db_module
+    import railgraph.checkpointers._wal as db_module
 
     assert db.inline is not None
     db.inline.check_every, db.wal_pages = 10, 50

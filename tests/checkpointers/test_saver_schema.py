@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 
-from checkpointers import SCHEMA_VERSION, RunRecord, SqliteCheckpointer
-from checkpointers._open import open_database
-from checkpointers._schema import MIGRATIONS, migrate
+from railgraph.checkpointers import SCHEMA_VERSION, RunRecord, SqliteCheckpointer
+from railgraph.checkpointers._open import open_database
+from railgraph.checkpointers._schema import MIGRATIONS, migrate
 from railgraph.errors import SchemaVersionError, StoreError
 
 CHECKPOINT_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
@@ -40,7 +40,7 @@ async def pragma(saver: SqliteCheckpointer, name: str) -> Any:
 def run_record(run_id: str) -> RunRecord:
     return RunRecord(
         run_id=run_id,
-        graph="graphs.refund:graph",
+        graph="railgraph.graphs.refund:graph",
         graph_name="refund",
         signature="sig-1",
         status="running",

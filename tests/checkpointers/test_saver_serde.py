@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 from typing_extensions import TypedDict
 
-from checkpointers import AllowlistSerializer, SqliteCheckpointer, model_types
 from railgraph._cli import app
+from railgraph.checkpointers import AllowlistSerializer, SqliteCheckpointer, model_types
 from railgraph.errors import StoreError
 
 
@@ -115,7 +115,7 @@ def test_state_types_round_trip_once_allowed() -> None:
 def test_resume_and_approve_on_a_crafted_row_refuse_without_running_it(tmp_path: Path) -> None:
     runner = CliRunner()
     started = runner.invoke(
-        app, ["run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', "--json"]
+        app, ["run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', "--json"]
     )
     assert started.exit_code == 0, started.stderr
     run_id = json.loads(started.stdout)["run_id"]

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.graph import END, START, StateGraph
 
-from checkpointers import SqliteCheckpointer
+from railgraph.checkpointers import SqliteCheckpointer
 from tests.checkpointers.conftest import SQLITE_ONLY, query
 
 ON_BOTH_BACKENDS = True

@@ -11,7 +11,7 @@ import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.graph import END, START, StateGraph
 
-from checkpointers import SqliteCheckpointer
+from railgraph.checkpointers import SqliteCheckpointer
 from railgraph.errors import StoreError
 
 CONFIG: Any = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}

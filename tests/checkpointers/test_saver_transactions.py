@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from checkpointers._db import Database, _worker_hook
-from checkpointers._open import open_database
-from checkpointers._schema import migrate
-from checkpointers._tx import Body, execute, fetchone
+from railgraph.checkpointers._db import Database, _worker_hook
+from railgraph.checkpointers._open import open_database
+from railgraph.checkpointers._schema import migrate
+from railgraph.checkpointers._tx import Body, execute, fetchone
 from railgraph.errors import StoreError
 
 INSERT_RUN = (

@@ -18,10 +18,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import END, START, StateGraph
 
-from checkpointers import SCHEMA_VERSION, SqliteCheckpointer
-from checkpointers._json import dumps
-from checkpointers._open import open_database
-from checkpointers._schema import MIGRATIONS, migrate
+from railgraph.checkpointers import SCHEMA_VERSION, SqliteCheckpointer
+from railgraph.checkpointers._json import dumps
+from railgraph.checkpointers._open import open_database
+from railgraph.checkpointers._schema import MIGRATIONS, migrate
 
 BIG = "".join(chr(ord("a") + (i * 7919) % 26) for i in range(100_000))
 

@@ -10,8 +10,8 @@ from typing import Any, TypedDict
 import pytest
 from langgraph.graph import END, START, StateGraph
 
-from checkpointers import SqliteCheckpointer
-from checkpointers._values import LARGE
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.checkpointers._values import LARGE
 from tests.checkpointers.conftest import query
 
 ON_BOTH_BACKENDS = True
@@ -193,7 +193,7 @@ async def test_a_page_shares_immutable_values_and_copies_mutable_ones(
 async def test_large_values_are_compressed_before_the_transaction_not_under_its_lock(
     saver: SqliteCheckpointer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import checkpointers._values as values
+    import railgraph.checkpointers._values as values
 
     under_lock: list[bool] = []
     pack = values._pack

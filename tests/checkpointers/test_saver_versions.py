@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from checkpointers import SqliteCheckpointer
-from checkpointers._versions import next_version
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.checkpointers._versions import next_version
 from railgraph.errors import StoreError
 
 ON_BOTH_BACKENDS = True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkpointers import RunRecord, SqliteCheckpointer
-from checkpointers._inline import JOURNAL_SIZE_LIMIT
+from railgraph.checkpointers import RunRecord, SqliteCheckpointer
+from railgraph.checkpointers._inline import JOURNAL_SIZE_LIMIT
 
 
 def record(run_id: str) -> RunRecord:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from graphs._helpdesk import Helpdesk
-from graphs._library import Library
-from graphs._services import ServiceCatalogue
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs._library import Library
+from railgraph.graphs._services import ServiceCatalogue
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from graphs._services import ServiceCatalogue
-from graphs.incident import make_graph
 from railgraph import DecisionError, RailGraph, Runner
 from railgraph._report import path_of
+from railgraph.graphs._services import ServiceCatalogue
+from railgraph.graphs.incident import make_graph
 
 PROBES = {"logs", "metrics", "deploys"}
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from graphs._helpdesk import Helpdesk
-from graphs.refund import make_graph
 from railgraph import InputError, RailGraph, Runner
 from railgraph._report import path_of
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.refund import make_graph
 
 AUTO_PATH = [
     "load_ticket",

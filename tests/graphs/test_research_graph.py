@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from graphs._library import Library
-from graphs.research import COST_PER_DRAFT, make_graph
 from railgraph import RailGraph, Runner
 from railgraph._report import path_of
+from railgraph.graphs._library import Library
+from railgraph.graphs.research import COST_PER_DRAFT, make_graph
 
 ROUND = ["retrieve", "collect", "summarize", "verify_citations"]
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from graphs._helpdesk import HELPDESK_ENV, Helpdesk
-from graphs.support_agent import make_graph
 from railgraph import DecisionError, RailGraph, Runner
 from railgraph._report import trace
 from railgraph._settings import DB_ENV
+from railgraph.graphs._helpdesk import HELPDESK_ENV, Helpdesk
+from railgraph.graphs.support_agent import make_graph
 
 
 @pytest.fixture
@@ -248,7 +248,7 @@ def _pending(tmp_path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_every_lane_from_the_cli(tmp_path: Path) -> None:
-    ref = "graphs.support_agent:graph"
+    ref = "railgraph.graphs.support_agent:graph"
     helpdesk = Helpdesk(tmp_path / "hd.db")
 
     done = _cli(tmp_path, "run", ref, "--input", '{"ticket_id":"T-1001"}')

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphs._helpdesk import Helpdesk
-from graphs.support_agent import make_graph
 from railgraph._policy_checks import check_policies, node_tools
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.support_agent import make_graph
 
 
 def test_the_support_agent_passes_the_policy_checks(tmp_path: Path) -> None:

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from graphs._helpdesk import Helpdesk
-from graphs.support_agent import make_graph
-from nodes._state import EVENTS
 from railgraph import Runner
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.support_agent import make_graph
+from railgraph.nodes._state import EVENTS
 from tests.railgraph.test_crash_resume import CrashingHelpdesk, CrashingSaver, Point
 
-REF = "graphs.support_agent:graph"
+REF = "railgraph.graphs.support_agent:graph"
 EFFECTS: list[Point] = [
     ("effect", when, tool) for tool in ("create_refund", "notify") for when in ("before", "after")
 ]

@@ -22,8 +22,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import ToolRegistry
 from tests.conftest import RecordingChatModel
 
 REF = "tests.nodes.test_agent_crash:graph"

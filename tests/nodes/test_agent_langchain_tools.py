@@ -10,9 +10,9 @@ from langchain_core.tools import BaseTool, StructuredTool, tool
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field, ValidationError
 
-from nodes import ToolPolicy, ToolRegistry
-from nodes._lc_tools import model_from_json_schema
 from railgraph import END, START, DefinitionError, GraphBuilder, Runner
+from railgraph.nodes import ToolPolicy, ToolRegistry
+from railgraph.nodes._lc_tools import model_from_json_schema
 from tests.conftest import RecordingChatModel
 
 sent: list[str] = []

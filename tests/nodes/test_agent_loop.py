@@ -10,10 +10,10 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, ToolMess
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
-from nodes import ArgRule, ToolPolicy, ToolRegistry
 from railgraph import END, START, DecisionError, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import ArgRule, ToolPolicy, ToolRegistry
+from railgraph.verifiers import InRange
 from tests.conftest import RecordingChatModel
-from verifiers import InRange
 
 
 class State(BaseModel):

@@ -11,8 +11,8 @@ from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
-from nodes import ToolPolicy, ToolRegistry, load_mcp_tools
 from railgraph import END, START, DefinitionError, GraphBuilder, Runner
+from railgraph.nodes import ToolPolicy, ToolRegistry, load_mcp_tools
 from tests.conftest import RecordingChatModel
 
 SERVER = Path(__file__).with_name("_mcp_notes_server.py")

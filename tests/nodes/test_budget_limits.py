@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nodes import BudgetEnvelope, ModelPrice, NodeContext, ToolCall, ToolRegistry
-from nodes import TransientToolError as Transient
 from railgraph import END, FAIL, START, GraphBuilder, Runner
-from verifiers import Predicate
-from visualize import StopStatus, path_from_events
+from railgraph.nodes import BudgetEnvelope, ModelPrice, NodeContext, ToolCall, ToolRegistry
+from railgraph.nodes import TransientToolError as Transient
+from railgraph.verifiers import Predicate
+from railgraph.visualize import StopStatus, path_from_events
 
 
 class Work(BaseModel):

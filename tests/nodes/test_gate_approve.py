@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from nodes import BudgetEnvelope, Decision, ToolCall, ToolRegistry
 from railgraph import END, START, DecisionError, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import BudgetEnvelope, Decision, ToolCall, ToolRegistry
 
 # Who really runs these tests, read the way an audit would (not through railgraph).
 OS_USER = pwd.getpwuid(os.getuid()).pw_name

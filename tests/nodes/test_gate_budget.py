@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from nodes import BudgetEnvelope, ModelPrice, ToolRegistry, Usage
 from railgraph import END, FAIL, START, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import BudgetEnvelope, ModelPrice, ToolRegistry, Usage
 
 
 class Job(BaseModel):

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from nodes import NodeContext
 from railgraph import END, FAIL, START, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import NodeContext
 
 
 class Ticket(BaseModel):

@@ -8,7 +8,7 @@ from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
 from railgraph import END, FAIL, START, GraphBuilder, RailGraph, Runner
-from verifiers import Predicate, RequiredFields
+from railgraph.verifiers import Predicate, RequiredFields
 
 FEEDBACK = HumanMessage(
     "Your previous answer failed verification:\n- value: the answer must be 42\nTry again."

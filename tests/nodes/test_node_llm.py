@@ -7,8 +7,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from nodes import ModelPrice, PriceTable
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import ModelPrice, PriceTable
 
 
 class Chat(BaseModel):

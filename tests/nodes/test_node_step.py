@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nodes import NodeContext
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import NodeContext
 
 
 class Counter(BaseModel):

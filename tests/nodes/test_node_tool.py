@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from nodes import NodeContext, ToolCall, ToolPolicy, ToolRegistry, TransientToolError
 from railgraph import END, START, DefinitionError, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import NodeContext, ToolCall, ToolPolicy, ToolRegistry, TransientToolError
 
 
 class Box(BaseModel):

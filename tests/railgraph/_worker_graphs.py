@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from graphs._helpdesk import Helpdesk
-from graphs.refund import make_graph
 from railgraph import END, START, GraphBuilder
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.refund import make_graph
 
 CRASH_ENV = "RAILGRAPH_TEST_CRASH"
 

@@ -17,7 +17,7 @@ from railgraph._settings import load_graph
 GRAPHS = '''
 from pydantic import BaseModel
 
-from nodes import ToolPolicy, ToolRegistry
+from railgraph.nodes import ToolPolicy, ToolRegistry
 from railgraph import END, START, GraphBuilder, GraphChecks
 
 
@@ -234,6 +234,8 @@ def test_check_exits_1_with_node_and_fix_and_0_when_clean() -> None:
     assert missing.exit_code == 2
 
 
-@pytest.mark.parametrize("ref", ["graphs.refund:graph", "graphs.incident:graph"])
+@pytest.mark.parametrize(
+    "ref", ["railgraph.graphs.refund:graph", "railgraph.graphs.incident:graph"]
+)
 def test_the_reference_graphs_pass(ref: str) -> None:
     assert check_policies(load_graph(ref)) == []

@@ -55,12 +55,14 @@ def refund_rows(cwd: Path) -> list[tuple[str, float]]:
 
 
 def test_acceptance_walkthrough(tmp_path: Path) -> None:
-    done = cli_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1001"}', cwd=tmp_path)
+    done = cli_json(
+        "run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1001"}', cwd=tmp_path
+    )
     assert done["status"] == "completed"
     assert (tmp_path / ".railgraph" / "railgraph.db").exists()
 
     paused = cli_json(
-        "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', cwd=tmp_path
+        "run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}', cwd=tmp_path
     )
     assert paused["status"] == "paused"
     [pending] = cli_json("pending", cwd=tmp_path)
@@ -99,7 +101,7 @@ def test_acceptance_walkthrough(tmp_path: Path) -> None:
     assert all(c["latency_ms"] >= 0 for c in shown["tool_calls"])
 
     paused = cli_json(
-        "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}', cwd=tmp_path
+        "run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}', cwd=tmp_path
     )
     rejected = cli_json(
         "reject", paused["run_id"], "--by", "bob", "--reason", "too old", cwd=tmp_path, code=1
@@ -109,7 +111,7 @@ def test_acceptance_walkthrough(tmp_path: Path) -> None:
 
     starved = cli_json(
         "run",
-        "graphs.refund:graph",
+        "railgraph.graphs.refund:graph",
         "--input",
         '{"ticket_id":"T-1001"}',
         "--budget",
@@ -130,7 +132,9 @@ def test_acceptance_walkthrough(tmp_path: Path) -> None:
 
 
 def test_human_output_shows_the_review_queue() -> None:
-    code, stdout, _ = run_cli("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}')
+    code, stdout, _ = run_cli(
+        "run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}'
+    )
     assert code == 0
     assert ": paused" in stdout
     code, listing, _ = run_cli("pending")
@@ -143,14 +147,20 @@ def test_human_output_shows_the_review_queue() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "graphs.refund:graph", "--input", "{not json"], "--input is not valid JSON"),
-        (["run", "graphs.refund:graph", "--input", "[]"], "--input must be a JSON object"),
+        (
+            ["run", "railgraph.graphs.refund:graph", "--input", "{not json"],
+            "--input is not valid JSON",
+        ),
+        (
+            ["run", "railgraph.graphs.refund:graph", "--input", "[]"],
+            "--input must be a JSON object",
+        ),
         (["run", "railgraph.graphs.nope:graph"], "cannot import module 'railgraph.graphs.nope'"),
-        (["run", "graphs.refund"], "must look like module:attribute"),
+        (["run", "railgraph.graphs.refund"], "must look like module:attribute"),
         (
             [
                 "run",
-                "graphs.refund:graph",
+                "railgraph.graphs.refund:graph",
                 "--input",
                 '{"ticket_id": "T-1001"}',
                 "--budget",
@@ -158,7 +168,7 @@ def test_human_output_shows_the_review_queue() -> None:
             ],
             "unknown budget dimension 'coins'",
         ),
-        (["run", "graphs.refund:graph", "--budget", "tool_calls"], "write KEY=VALUE"),
+        (["run", "railgraph.graphs.refund:graph", "--budget", "tool_calls"], "write KEY=VALUE"),
         (["approve", "nope", "--by", "alice"], "no run 'nope'"),
         (["show", "nope"], "no run 'nope'"),
         (["runs", "--status", "done"], "unknown status 'done'; use one of running, paused"),
@@ -171,7 +181,9 @@ def test_usage_errors_exit_2_with_the_fix(args: list[str], message: str) -> None
 
 
 def test_second_decision_and_invalid_edit_are_refused(tmp_path: Path) -> None:
-    paused = run_cli_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}')
+    paused = run_cli_json(
+        "run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}'
+    )
     run_id = paused["run_id"]
 
     code, _, stderr = run_cli("approve", run_id, "--by", "alice", "--edit", '{"amount": -5}')
@@ -188,7 +200,7 @@ def test_second_decision_and_invalid_edit_are_refused(tmp_path: Path) -> None:
 
 
 def test_spec_prints_the_designed_graph() -> None:
-    code, stdout, _ = run_cli("spec", "graphs.refund:graph")
+    code, stdout, _ = run_cli("spec", "railgraph.graphs.refund:graph")
     assert code == 0
     spec = json.loads(stdout)
     assert spec["name"] == "refund"
@@ -202,7 +214,9 @@ def test_spec_prints_the_designed_graph() -> None:
 
 
 def test_the_review_queue_names_the_request_and_draws_each_run(tmp_path: Path) -> None:
-    paused = run_cli_json("run", "graphs.incident:graph", "--input", '{"service":"checkout"}')
+    paused = run_cli_json(
+        "run", "railgraph.graphs.incident:graph", "--input", '{"service":"checkout"}'
+    )
     assert paused["status"] == "paused"
 
     code, listing, _ = run_cli("pending")

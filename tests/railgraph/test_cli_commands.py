@@ -121,7 +121,7 @@ main()
         (["runs"], False),
         (["show", "no-such-run"], False),
         (["pending", "--json"], False),
-        (["spec", "graphs.refund:graph"], True),
+        (["spec", "railgraph.graphs.refund:graph"], True),
         (["expire"], True),
     ],
     ids=lambda c: "-".join(c) if isinstance(c, list) else str(c),

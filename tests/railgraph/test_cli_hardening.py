@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from graphs import refund
 from railgraph import Runner
 from railgraph._cli import app
 from railgraph.errors import RenderError
-from visualize import design_diagram, write_diagram
+from railgraph.graphs import refund
+from railgraph.visualize import design_diagram, write_diagram
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,11 +39,11 @@ def run_json(*args: str, code: int = 0) -> Any:
 
 
 def test_markup_in_a_reason_and_a_name_prints_literally_in_every_listing() -> None:
-    paused = run_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
+    paused = run_json("run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
     reason = "dup of [/r/refunds]"
     by = "[bold red]SYSTEM[/bold red]"
     run_json("reject", paused["run_id"], "--by", by, "--reason", reason, code=1)
-    run_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}')
+    run_json("run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}')
 
     code, listing, stderr = run_cli("runs")
     assert (code, stderr) == (0, "")
@@ -58,7 +58,7 @@ def test_markup_in_a_reason_and_a_name_prints_literally_in_every_listing() -> No
 
 
 def test_emoji_codes_in_a_reason_and_a_name_print_literally() -> None:
-    paused = run_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
+    paused = run_json("run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
     run_json("reject", paused["run_id"], "--by", ":smile: bob", "--reason", ":warning: x", code=1)
 
     for command in (["runs"], ["show", paused["run_id"]]):
@@ -70,7 +70,7 @@ def test_emoji_codes_in_a_reason_and_a_name_print_literally() -> None:
 
 
 def test_terminal_control_characters_are_shown_escaped() -> None:
-    paused = run_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
+    paused = run_json("run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1003"}')
     run_json(
         "reject", paused["run_id"], "--by", "eve\x1b]0;owned\x07", "--reason", "\x1b[2Jgone", code=1
     )
@@ -97,7 +97,9 @@ def test_run_ids_become_safe_file_names_and_quoted_hints(tmp_path: Path) -> None
     drawn = sorted(p.name for p in reviews.iterdir())
     assert len(drawn) == 2
     assert all(Path(q["diagram"]).parent == reviews for q in queue)
-    assert queue[1]["render"].startswith("railgraph render graphs.refund:graph --run 'a b;touch")
+    assert queue[1]["render"].startswith(
+        "railgraph render railgraph.graphs.refund:graph --run 'a b;touch"
+    )
     _, listing, _ = run_cli("pending")
     assert "railgraph approve 'a b;touch pwned' --by NAME" in listing
 
@@ -140,7 +142,7 @@ def test_a_ref_whose_module_fails_is_a_message(
 def test_bad_run_input_is_refused_before_anything_is_stored(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    code, _, stderr = run_cli("run", "graphs.refund:graph", *args)
+    code, _, stderr = run_cli("run", "railgraph.graphs.refund:graph", *args)
     assert code == 2
     assert message in stderr
     assert not (tmp_path / ".railgraph" / "railgraph.db").exists()
@@ -148,16 +150,21 @@ def test_bad_run_input_is_refused_before_anything_is_stored(
 
 def test_input_from_a_file_and_from_stdin_and_budget_lists(tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text('{"ticket_id": "T-1001"}')
-    assert run_json("run", "graphs.refund:graph", "--input", "@input.json")["status"] == (
+    assert run_json("run", "railgraph.graphs.refund:graph", "--input", "@input.json")["status"] == (
         "completed"
     )
     code, stdout, stderr = run_cli(
-        "run", "graphs.refund:graph", "--input", "-", "--json", stdin='{"ticket_id": "T-1002"}'
+        "run",
+        "railgraph.graphs.refund:graph",
+        "--input",
+        "-",
+        "--json",
+        stdin='{"ticket_id": "T-1002"}',
     )
     assert (code, json.loads(stdout)["status"]) == (0, "paused"), stderr
     starved = run_json(
         "run",
-        "graphs.refund:graph",
+        "railgraph.graphs.refund:graph",
         "--input",
         '{"ticket_id": "T-1001"}',
         "--budget",
@@ -179,10 +186,10 @@ def test_version() -> None:
 
 def test_render_onto_a_folder_or_into_a_missing_one_is_refused(tmp_path: Path) -> None:
     (tmp_path / "out.svg").mkdir()
-    code, _, stderr = run_cli("render", "graphs.refund:graph", "-o", "out.svg")
+    code, _, stderr = run_cli("render", "railgraph.graphs.refund:graph", "-o", "out.svg")
     assert code == 2
     assert "-o out.svg is a folder; name a file in it" in stderr
-    code, _, stderr = run_cli("render", "graphs.refund:graph", "-o", "typo/dir/graph.dot")
+    code, _, stderr = run_cli("render", "railgraph.graphs.refund:graph", "-o", "typo/dir/graph.dot")
     assert code == 2
     assert "the folder typo/dir does not exist; create it first" in stderr
     assert not (tmp_path / "typo").exists()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, Runner
 from railgraph._cli_render import FORMAT_HELP
-from visualize import FORMATS
+from railgraph.nodes import ToolRegistry
+from railgraph.visualize import FORMATS
 
 pytestmark = pytest.mark.slow
 

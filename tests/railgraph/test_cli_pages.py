@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from checkpointers import ApprovalRecord, RunRecord, SqliteCheckpointer
 from railgraph._cli import app
+from railgraph.checkpointers import ApprovalRecord, RunRecord, SqliteCheckpointer
 
 
 def seed(db: Path, n: int) -> None:
@@ -18,7 +18,7 @@ def seed(db: Path, n: int) -> None:
                 await saver.store.create_run(
                     RunRecord(
                         run_id=f"r{i}",
-                        graph="graphs.refund:graph",
+                        graph="railgraph.graphs.refund:graph",
                         graph_name="refund",
                         signature="s",
                         status="paused",
@@ -33,7 +33,7 @@ def seed(db: Path, n: int) -> None:
                     ApprovalRecord(
                         request_id=f"q{i}",
                         run_id=f"r{i}",
-                        graph="graphs.refund:graph",
+                        graph="railgraph.graphs.refund:graph",
                         node="approve",
                         status="pending",
                         request={"graph": "refund", "action": {"tool": "refund", "args": {}}},

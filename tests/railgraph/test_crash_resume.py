@@ -22,21 +22,21 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import BaseModel
 
-from checkpointers import SqliteCheckpointer
-from graphs._helpdesk import Helpdesk
-from graphs._services import ServiceCatalogue
-from graphs.incident import make_graph as make_incident
-from graphs.refund import make_graph
-from nodes import ToolRegistry, ToolTier
-from nodes._state import EVENTS
-from nodes._toolcall import _idempotency_key
 from railgraph import END, START, DecisionError, GraphBuilder, Runner
 from railgraph._report import path_of
 from railgraph._settings import DB_ENV
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs._services import ServiceCatalogue
+from railgraph.graphs.incident import make_graph as make_incident
+from railgraph.graphs.refund import make_graph
+from railgraph.nodes import ToolRegistry, ToolTier
+from railgraph.nodes._state import EVENTS
+from railgraph.nodes._toolcall import _idempotency_key
 
 ROOT = Path(__file__).resolve().parents[2]
-REF = "graphs.refund:graph"
-INCIDENT = "graphs.incident:graph"
+REF = "railgraph.graphs.refund:graph"
+INCIDENT = "railgraph.graphs.incident:graph"
 AUTO = ["load_ticket", "classify", "by_intent", "lookup_invoice", "verify_invoice", "budget"]
 T1001_PATH = [*AUTO, "by_amount", "create_refund", "notify_customer"]
 T1002_PATH = [*AUTO, "by_amount", "approve_refund", "create_refund", "notify_customer"]

@@ -20,10 +20,6 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from typer.testing import CliRunner
 
-from checkpointers import EffectRecord
-from nodes import NodeContext, ToolRegistry
-from nodes._toolcall import _idempotency_key
-from nodes._work import approval_hash
 from railgraph import (
     END,
     START,
@@ -37,6 +33,10 @@ from railgraph import (
 )
 from railgraph._cli import app
 from railgraph._report import trace
+from railgraph.checkpointers import EffectRecord
+from railgraph.nodes import NodeContext, ToolRegistry
+from railgraph.nodes._toolcall import _idempotency_key
+from railgraph.nodes._work import approval_hash
 
 # Who really runs these tests, read the way an audit would (not through railgraph).
 OS_USER = pwd.getpwuid(os.getuid()).pw_name
@@ -335,7 +335,7 @@ async def test_it_happened_answers_only_an_unknown_effect(runner: Runner) -> Non
 
 
 async def test_it_happened_needs_a_result() -> None:
-    from nodes import Decision
+    from railgraph.nodes import Decision
 
     with pytest.raises(ValueError, match="saying an effect happened needs the result observed"):
         Decision(decision="happened", by="ops")
@@ -349,7 +349,7 @@ def write_graph_module(folder: Path) -> None:
         "from pathlib import Path\n"
         "from typing import Any\n"
         "from pydantic import BaseModel\n"
-        "from nodes import ToolRegistry\n"
+        "from railgraph.nodes import ToolRegistry\n"
         "from railgraph import END, START, GraphBuilder\n\n"
         "class Amount(BaseModel):\n    amount: float\n\n"
         "class Sent(BaseModel):\n    ok: bool\n    ref: str\n\n"

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nodes import ToolPolicy, ToolRegistry
+from railgraph.nodes import ToolPolicy, ToolRegistry
 from railgraph import END, START, GraphBuilder
 
 

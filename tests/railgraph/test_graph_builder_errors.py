@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from nodes import ToolRegistry
 from railgraph import END, FAIL, START, DefinitionError, GraphBuilder
-from verifiers import Predicate
+from railgraph.nodes import ToolRegistry
+from railgraph.verifiers import Predicate
 
 
 class State(BaseModel):

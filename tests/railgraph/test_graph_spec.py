@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from nodes import BudgetEnvelope, NodeKind, ToolRegistry
 from railgraph import (
     END,
     FAIL,
@@ -20,7 +19,8 @@ from railgraph import (
     RailGraph,
 )
 from railgraph._checks import to_networkx
-from verifiers import Predicate
+from railgraph.nodes import BudgetEnvelope, NodeKind, ToolRegistry
+from railgraph.verifiers import Predicate
 
 
 class Doc(BaseModel):

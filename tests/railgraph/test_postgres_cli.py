@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from graphs._helpdesk import Helpdesk
-from graphs.refund import make_graph
 from railgraph import Runner
 from railgraph._cli import app
 from railgraph._served_db import DATABASES, db_key
 from railgraph._settings import DB_ENV
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.refund import make_graph
 from railgraph.server import ServedGraph
 from tests.conftest import FakeTime
 from tests.railgraph.test_server import answer, drive
@@ -34,12 +34,19 @@ def test_the_walkthrough_on_postgresql_by_flag_and_by_variable(
     # test's end puts it back.
     monkeypatch.setenv(DB_ENV, "unused")
     done = run_cli_json(
-        "--db", postgres_url, "run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1001"}'
+        "--db",
+        postgres_url,
+        "run",
+        "railgraph.graphs.refund:graph",
+        "--input",
+        '{"ticket_id":"T-1001"}',
     )
     assert done["status"] == "completed"
 
     monkeypatch.setenv(DB_ENV, postgres_url)
-    paused = run_cli_json("run", "graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}')
+    paused = run_cli_json(
+        "run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id":"T-1002"}'
+    )
     assert paused["status"] == "paused"
     [pending] = run_cli_json("pending")
     assert (pending["run_id"], pending["action"]) == (paused["run_id"], "create_refund")
@@ -57,7 +64,7 @@ def test_the_walkthrough_on_postgresql_by_flag_and_by_variable(
 
 async def test_runner_open_takes_a_url(postgres_url: str) -> None:
     async with Runner.open(postgres_url) as runner:
-        outcome = await runner.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+        outcome = await runner.start("railgraph.graphs.refund:graph", {"ticket_id": "T-1001"})
         assert outcome.status == "completed"
     async with Runner.open(postgres_url, read_only=True) as runner:
         record = await runner.store.get_run(outcome.run_id)

@@ -12,27 +12,29 @@ import pytest
 from pydantic import BaseModel, SecretStr
 from typer.testing import CliRunner
 
-from graphs._helpdesk import Helpdesk
-from graphs.refund import make_graph
 from railgraph import END, START, GraphBuilder, Runner
 from railgraph._cli import app
 from railgraph._profile import design_profile
 from railgraph._profile_runs import percentile, runs_profile
 from railgraph._profile_text import profile_markdown
 from railgraph._settings import load_graph
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.refund import make_graph
 
 COST = (120 * 0.15 + 2 * 0.60) / 1e6
 """What one classification by the scripted model costs: every refund run makes one."""
 
 
 def profile_json(*args: str) -> Any:
-    done = CliRunner().invoke(app, ["profile", "graphs.refund:graph", *args, "--json"])
+    done = CliRunner().invoke(app, ["profile", "railgraph.graphs.refund:graph", *args, "--json"])
     assert done.exit_code == 0, done.output
     return json.loads(done.stdout)
 
 
 def test_the_refund_agents_declared_profile() -> None:
-    profile = design_profile(load_graph("graphs.refund:graph"), "graphs.refund:graph")
+    profile = design_profile(
+        load_graph("railgraph.graphs.refund:graph"), "railgraph.graphs.refund:graph"
+    )
 
     run = profile["run"]
     assert run["entry"] == ["load_ticket"]
@@ -179,7 +181,7 @@ async def test_figures_from_stored_runs_match_the_store(
 
 def test_markdown_profile_for_a_review_document(tmp_path: Path) -> None:
     done = CliRunner().invoke(
-        app, ["profile", "graphs.refund:graph", "--md", "--db", str(tmp_path / "none.db")]
+        app, ["profile", "railgraph.graphs.refund:graph", "--md", "--db", str(tmp_path / "none.db")]
     )
 
     assert done.exit_code == 0
@@ -200,7 +202,7 @@ def test_markdown_profile_for_a_review_document(tmp_path: Path) -> None:
     )
     # Profiling reads only: a missing database is not created.
     assert not (tmp_path / "none.db").exists()
-    both = CliRunner().invoke(app, ["profile", "graphs.refund:graph", "--md", "--json"])
+    both = CliRunner().invoke(app, ["profile", "railgraph.graphs.refund:graph", "--md", "--json"])
     assert both.exit_code == 2
 
 
@@ -226,7 +228,9 @@ def test_secret_fields_and_undeclared_owner_are_reported() -> None:
 
 
 def test_an_agent_loops_profile_shows_its_reviews_bound_and_trace() -> None:
-    profile = design_profile(load_graph("graphs.support_agent:graph"), "graphs.support_agent:graph")
+    profile = design_profile(
+        load_graph("railgraph.graphs.support_agent:graph"), "railgraph.graphs.support_agent:graph"
+    )
 
     run = profile["run"]
     assert run["entry"] == ["support"]

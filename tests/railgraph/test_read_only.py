@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from checkpointers import SqliteCheckpointer
 from railgraph import Runner
 from railgraph._cli import app
+from railgraph.checkpointers import SqliteCheckpointer
 from railgraph.errors import StoreError
 
 READERS = [
     ["runs"],
     ["show", "r1"],
     ["pending"],
-    ["render", "graphs.refund:graph", "--run", "r1", "-o", "run.dot"],
-    ["render", "graphs.refund:graph", "--runs", "3", "-o", "runs.dot"],
+    ["render", "railgraph.graphs.refund:graph", "--run", "r1", "-o", "run.dot"],
+    ["render", "railgraph.graphs.refund:graph", "--runs", "3", "-o", "runs.dot"],
 ]
 
 
@@ -90,7 +90,7 @@ def test_reading_a_railgraph_database_changes_none_of_its_bytes(tmp_path: Path) 
     async def start() -> str:
         # Two hours ago: the rollback request (one hour to decide) is past its expiry now.
         async with Runner.open(clock=lambda: time.time() - 7200) as runner:
-            paused = await runner.start("graphs.incident:graph", {"service": "checkout"})
+            paused = await runner.start("railgraph.graphs.incident:graph", {"service": "checkout"})
             assert paused.status == "paused"
             return paused.run_id
 
@@ -102,7 +102,7 @@ def test_reading_a_railgraph_database_changes_none_of_its_bytes(tmp_path: Path) 
         ["show", run_id],
         ["pending"],
         ["pending", "--json"],
-        ["render", "graphs.incident:graph", "--run", run_id, "-o", "run.dot"],
+        ["render", "railgraph.graphs.incident:graph", "--run", run_id, "-o", "run.dot"],
     ):
         code, _, stderr = run_cli(*command)
         assert code == 0, (command, stderr)

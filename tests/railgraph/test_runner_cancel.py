@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from nodes import ToolCall, ToolRegistry
 from railgraph import END, START, DecisionError, GraphBuilder, Runner
+from railgraph.nodes import ToolCall, ToolRegistry
 
 
 class Step(BaseModel):

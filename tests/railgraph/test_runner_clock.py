@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, Runner
+from railgraph.nodes import ToolRegistry
 
 
 class Note(BaseModel):

@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from checkpointers._tx import Statement
-from graphs._helpdesk import Helpdesk
-from graphs.refund import make_graph
 from railgraph import Runner
 from railgraph._lease import fault_of
 from railgraph._report import path_of
+from railgraph.checkpointers._tx import Statement
 from railgraph.errors import RunInterrupted, StoreError, ToolError
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.refund import make_graph
 
-REF = "graphs.refund:graph"
+REF = "railgraph.graphs.refund:graph"
 PATH = [
     "load_ticket",
     "classify",

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import ToolRegistry
 
 
 class Transfer(BaseModel):

@@ -15,14 +15,14 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from checkpointers import SCHEMA_VERSION, Lease
-from checkpointers._tx import Statement
-from nodes import ToolCall, ToolRegistry
 from railgraph import END, START, DecisionError, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
 from railgraph._lease import Heartbeat, when
 from railgraph._report import path_of
+from railgraph.checkpointers import SCHEMA_VERSION, Lease
+from railgraph.checkpointers._tx import Statement
 from railgraph.errors import RunBusy
+from railgraph.nodes import ToolCall, ToolRegistry
 
 
 class Step(BaseModel):

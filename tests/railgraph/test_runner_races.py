@@ -21,21 +21,21 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from graphs._helpdesk import Helpdesk
-from graphs._services import ServiceCatalogue
-from graphs.incident import make_graph as make_incident
-from graphs.refund import make_graph as make_refund
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
 from railgraph._report import path_of
 from railgraph.errors import RailgraphError
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs._services import ServiceCatalogue
+from railgraph.graphs.incident import make_graph as make_incident
+from railgraph.graphs.refund import make_graph as make_refund
+from railgraph.nodes import ToolRegistry
 from tests.railgraph.test_crash_resume import APPROVAL_POINTS, Point, in_new_process
 
 pytestmark = pytest.mark.slow
 
-INCIDENT = "graphs.incident:graph"
-REFUND = "graphs.refund:graph"
+INCIDENT = "railgraph.graphs.incident:graph"
+REFUND = "railgraph.graphs.refund:graph"
 FORK = multiprocessing.get_context("fork")
 Result = tuple[str, ...]
 

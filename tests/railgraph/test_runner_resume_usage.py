@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from nodes import DIMENSIONS, BudgetEnvelope, ModelPrice, ToolRegistry
 from railgraph import END, START, DecisionError, GraphBuilder, RailGraph, Runner
+from railgraph.nodes import DIMENSIONS, BudgetEnvelope, ModelPrice, ToolRegistry
 
 
 class Claim(BaseModel):

@@ -17,11 +17,6 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, StateSnapshot
 from pydantic import BaseModel
 
-from checkpointers import SqliteCheckpointer
-from graphs._helpdesk import Helpdesk
-from graphs.refund import make_graph
-from graphs.support_agent import make_graph as make_agent
-from nodes import BudgetEnvelope, Decision
 from railgraph import (
     END,
     START,
@@ -32,6 +27,11 @@ from railgraph import (
     RailGraph,
 )
 from railgraph._served_db import DATABASES
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.refund import make_graph
+from railgraph.graphs.support_agent import make_graph as make_agent
+from railgraph.nodes import BudgetEnvelope, Decision
 from railgraph.server import SETTLE, ServedGraph
 from railgraph.vocab import ApprovalStatus, DecisionKind
 from tests.conftest import FakeTime
@@ -141,7 +141,7 @@ async def test_a_large_refund_waits_as_an_interrupt_in_agent_inbox_shape(
     assert (record.status, record.error, record.graph, record.lease_owner) == (
         "paused",
         "approve_refund: refund of $480.00 is over the $100.00 limit",
-        "graphs.refund:refund",  # the module and name of a graph object not exported
+        "railgraph.graphs.refund:refund",  # the module and name of a graph object not exported
         None,
     )
     assert record.usage["tool_calls"] == 2

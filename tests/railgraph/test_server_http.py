@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from checkpointers import RunRecord, SqliteCheckpointer
-from graphs._helpdesk import Helpdesk
+from railgraph.checkpointers import RunRecord, SqliteCheckpointer
+from railgraph.graphs._helpdesk import Helpdesk
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, InputError, RailGraph, Runner
+from railgraph.nodes import ToolRegistry
 
 
 class Counter(BaseModel):

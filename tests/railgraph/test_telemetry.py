@@ -15,15 +15,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import format_span_id, format_trace_id
 from pydantic import BaseModel
 
-from graphs._helpdesk import Helpdesk
-from graphs._services import ServiceCatalogue
-from graphs.incident import make_graph as make_incident
-from graphs.refund import make_graph as make_refund
-from graphs.support_agent import make_graph as make_support_agent
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, InputError, Runner
 from railgraph._telemetry_plan import TRACE_EXPORTED
 from railgraph._telemetry_sdk import tracer_provider_from_env
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs._services import ServiceCatalogue
+from railgraph.graphs.incident import make_graph as make_incident
+from railgraph.graphs.refund import make_graph as make_refund
+from railgraph.graphs.support_agent import make_graph as make_support_agent
+from railgraph.nodes import ToolRegistry
 
 
 def in_memory() -> tuple[TracerProvider, InMemorySpanExporter]:

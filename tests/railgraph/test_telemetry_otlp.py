@@ -133,7 +133,7 @@ def test_a_reviewed_refund_reaches_phoenix_as_two_linked_traces(
             tmp_path,
             base,
             "run",
-            "graphs.refund:graph",
+            "railgraph.graphs.refund:graph",
             "--input",
             '{"ticket_id": "T-1002"}',
             "--by",

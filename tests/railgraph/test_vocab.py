@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from checkpointers import RunRecord
 from railgraph import vocab
+from railgraph.checkpointers import RunRecord
 from railgraph.vocab import (
     DELIVERABLE,
     ENDED,

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from checkpointers import RunRecord, open_store
-from graphs._helpdesk import Helpdesk
 from railgraph._work_queue import QUEUE_ENV
+from railgraph.checkpointers import RunRecord, open_store
+from railgraph.graphs._helpdesk import Helpdesk
 from tests.postgres_server import PostgresServer
 from tests.railgraph._worker_graphs import CRASH_ENV
 

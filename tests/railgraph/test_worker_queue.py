@@ -7,13 +7,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from graphs.refund import make_graph
 from railgraph import Runner
 from railgraph._work_queue import DRIVE_TASK, WorkQueue
 from railgraph._worker import Worker
+from railgraph.graphs.refund import make_graph
 from tests.conftest import FakeTime
 
-REF = "graphs.refund:graph"
+REF = "railgraph.graphs.refund:graph"
 
 
 def waiting(jobs: object) -> list[tuple[str, str | None]]:

@@ -10,18 +10,18 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from checkpointers import Lease
-from graphs.refund import make_graph
-from nodes import ToolRegistry
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
 from railgraph._sweep import DriveReason, read_snapshot, runs_to_drive
 from railgraph._work_queue import WorkQueue, queue_url
 from railgraph._worker import BUSY, Worker
+from railgraph.checkpointers import Lease
 from railgraph.errors import InputError
+from railgraph.graphs.refund import make_graph
+from railgraph.nodes import ToolRegistry
 from tests.conftest import FakeTime
 
-REF = "graphs.refund:graph"
+REF = "railgraph.graphs.refund:graph"
 EXPIRING = "tests.expiring:graph"
 
 

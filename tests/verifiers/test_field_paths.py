@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from pydantic import BaseModel
 
-from verifiers._values import MISSING, describe, lookup, split_path, to_data
+from railgraph.verifiers._values import MISSING, describe, lookup, split_path, to_data
 
 
 class Item(BaseModel):

@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 from pydantic import BaseModel
 
-from verifiers import Failure, InRange, Verdict
+from railgraph.verifiers import Failure, InRange, Verdict
 
 
 class Refund(BaseModel):

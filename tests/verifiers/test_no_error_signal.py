@@ -5,7 +5,7 @@ import enum
 import pytest
 from pydantic import BaseModel
 
-from verifiers import Failure, NoErrorSignal, Verdict
+from railgraph.verifiers import Failure, NoErrorSignal, Verdict
 
 NAME = "no_error_signal"
 RETRY = "handle the failure or retry"

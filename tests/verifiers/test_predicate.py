@@ -3,7 +3,7 @@
 import pytest
 from pydantic import BaseModel
 
-from verifiers import Failure, Predicate, Verdict, run_verifier
+from railgraph.verifiers import Failure, Predicate, Verdict, run_verifier
 
 
 class Refund(BaseModel):

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import BaseModel
 
-from verifiers import Failure, RequiredFields, Verdict
+from railgraph.verifiers import Failure, RequiredFields, Verdict
 
 
 class Customer(BaseModel):

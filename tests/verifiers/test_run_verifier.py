@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any
 
-from verifiers import (
+from railgraph.verifiers import (
     Failure,
     InRange,
     NoErrorSignal,

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 from pydantic import BaseModel, Field
 
-from verifiers import Failure, Schema, Verdict
+from railgraph.verifiers import Failure, Schema, Verdict
 
 
 class Item(BaseModel):

@@ -3,7 +3,7 @@
 import pydantic
 import pytest
 
-from verifiers import Failure, Verdict, combine
+from railgraph.verifiers import Failure, Verdict, combine
 
 
 def failure(verifier: str = "check", path: str = "amount", code: str = "below_min") -> Failure:

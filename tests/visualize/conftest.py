@@ -26,16 +26,16 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
 
-from graphs import refund, research
-from graphs._helpdesk import Helpdesk
-from graphs._library import Library
 from railgraph import RailGraph, Runner
-from visualize import RunPath, path_from_events
+from railgraph.graphs import refund, research
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs._library import Library
+from railgraph.visualize import RunPath, path_from_events
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE_ENV = "RAILGRAPH_UPDATE_SNAPSHOTS"
-REFUND_REF = "graphs.refund:graph"
-RESEARCH_REF = "graphs.research:graph"
+REFUND_REF = "railgraph.graphs.refund:graph"
+RESEARCH_REF = "railgraph.graphs.research:graph"
 
 Snapshot = Callable[[str, str], None]
 
@@ -153,7 +153,7 @@ def timed_refund(tmp_path: Path, advance: Callable[[float], None], **kwargs: Any
 
 @pytest.fixture
 def refund_graph(tmp_path: Path, fake_time: Any, runner: Runner) -> RailGraph:
-    """The refund graph, timed, registered on ``runner`` as ``graphs.refund:graph``."""
+    """The refund graph, timed, registered on ``runner`` as ``railgraph.graphs.refund:graph``."""
     graph = timed_refund(tmp_path, fake_time.advance)
     runner.register(REFUND_REF, graph)
     return graph

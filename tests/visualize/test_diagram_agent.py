@@ -6,11 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from graphs.support_agent import make_graph
 from railgraph import RailGraph, Runner
-from tests.conftest import FakeTime
-from tests.visualize.conftest import TimedHelpdesk
-from visualize import (
+from railgraph.graphs.support_agent import make_graph
+from railgraph.visualize import (
     Emphasis,
     StopStatus,
     design_diagram,
@@ -19,6 +17,8 @@ from visualize import (
     to_mermaid,
     traffic_diagram,
 )
+from tests.conftest import FakeTime
+from tests.visualize.conftest import TimedHelpdesk
 
 Snapshot = Callable[[str, str], None]
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from graphs import refund, research
-from nodes import NodeKind
-from visualize import design_diagram, to_dot, to_mermaid
+from railgraph.graphs import refund, research
+from railgraph.nodes import NodeKind
+from railgraph.visualize import design_diagram, to_dot, to_mermaid
 
 Snapshot = Callable[[str, str], None]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from graphs import refund
-from graphs._helpdesk import Helpdesk
-from nodes import BudgetEnvelope, ToolPolicy
 from railgraph import END, FAIL, START, GraphBuilder, GraphSpec, RailGraph
-from verifiers import InRange, NoErrorSignal, Schema
-from visualize import Change, design_diagram, diff_diagram, load_spec, to_dot, to_mermaid
+from railgraph.graphs import refund
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.nodes import BudgetEnvelope, ToolPolicy
+from railgraph.verifiers import InRange, NoErrorSignal, Schema
+from railgraph.visualize import Change, design_diagram, diff_diagram, load_spec, to_dot, to_mermaid
 
 Snapshot = Callable[[str, str], None]
 
@@ -82,7 +82,9 @@ def test_diff_against_an_edited_copy(tmp_path: Path, snapshot: Snapshot) -> None
     old = refund.graph.spec
     new = edited_refund(Helpdesk(tmp_path / "helpdesk.db")).spec
 
-    diagram = diff_diagram(old, new, old_name="graphs.refund:graph", new_name="edited copy")
+    diagram = diff_diagram(
+        old, new, old_name="railgraph.graphs.refund:graph", new_name="edited copy"
+    )
 
     changes = {n.id: n.change for n in diagram.nodes if n.change is not Change.SAME}
     assert changes == {

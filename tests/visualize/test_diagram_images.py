@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from graphs import refund
 from railgraph import RailGraph, Runner
 from railgraph.errors import RailgraphError, RenderError
-from visualize import design_diagram, render_image, run_diagram, to_dot, write_diagram
+from railgraph.graphs import refund
+from railgraph.visualize import design_diagram, render_image, run_diagram, to_dot, write_diagram
 
-REFUND = "graphs.refund:graph"
+REFUND = "railgraph.graphs.refund:graph"
 SVG = "{http://www.w3.org/2000/svg}"
 TAKEN = "#0d47a1"
 FADED_EDGE = "#cfd8dc"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphs._services import ServiceCatalogue
-from graphs.incident import make_graph
 from railgraph import Runner
-from visualize import StopStatus, path_from_events, run_diagram, to_dot
+from railgraph.graphs._services import ServiceCatalogue
+from railgraph.graphs.incident import make_graph
+from railgraph.visualize import StopStatus, path_from_events, run_diagram, to_dot
 
 
 async def test_each_open_request_marks_its_gate_paused(tmp_path: Path) -> None:

@@ -18,10 +18,10 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
-from checkpointers import SqliteCheckpointer
-from nodes import NodeKind
 from railgraph import EdgeKind
-from visualize import (
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.nodes import NodeKind
+from railgraph.visualize import (
     StopStatus,
     path_from_checkpoints,
     read_checkpoints,

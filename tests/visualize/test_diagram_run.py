@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from railgraph import RailGraph, Runner
-from visualize import Emphasis, StopStatus, run_diagram, to_dot, to_mermaid
+from railgraph.visualize import Emphasis, StopStatus, run_diagram, to_dot, to_mermaid
 
 Snapshot = Callable[[str, str], None]
-REFUND = "graphs.refund:graph"
-RESEARCH = "graphs.research:graph"
+REFUND = "railgraph.graphs.refund:graph"
+RESEARCH = "railgraph.graphs.research:graph"
 
 
 def hops(path: Any) -> list[tuple[int, str, str, str | None]]:

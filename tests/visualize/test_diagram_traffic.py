@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from railgraph import RailGraph, Runner
-from visualize import Emphasis, to_dot, to_mermaid, traffic_diagram
+from railgraph.visualize import Emphasis, to_dot, to_mermaid, traffic_diagram
 
 Snapshot = Callable[[str, str], None]
-REFUND = "graphs.refund:graph"
+REFUND = "railgraph.graphs.refund:graph"
 TICKETS = ["T-1001", "T-1002", "T-1003", "T-1004"]
 
 

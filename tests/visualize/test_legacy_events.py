@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from checkpointers import EventRecord
-from nodes import BudgetEnvelope
 from railgraph import END, START, GraphBuilder, Runner
 from railgraph._report import trace
 from railgraph._telemetry_plan import plan_segment
-from visualize import StopStatus, Visit, path_from_events, run_diagram, to_dot
+from railgraph.checkpointers import EventRecord
+from railgraph.nodes import BudgetEnvelope
+from railgraph.visualize import StopStatus, Visit, path_from_events, run_diagram, to_dot
 
 
 class Work(BaseModel):

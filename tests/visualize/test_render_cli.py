@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from checkpointers import SqliteCheckpointer
-from graphs._helpdesk import HELPDESK_ENV
 from railgraph._cli import app
-from visualize import FORMATS
+from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.graphs._helpdesk import HELPDESK_ENV
+from railgraph.visualize import FORMATS
 
-REFUND = "graphs.refund:graph"
+REFUND = "railgraph.graphs.refund:graph"
 PLAIN_MODULE = """
 from typing import TypedDict
 
@@ -83,7 +83,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Stored:
     paused = start("T-1002", db, env)
     for ticket in ("T-1001", "T-1003", "T-1004"):
         start(ticket, db, env)
-    code, spec_json, stderr = cli("spec", "graphs.research:graph")
+    code, spec_json, stderr = cli("spec", "railgraph.graphs.research:graph")
     assert code == 0, stderr
     (where / "research.json").write_text(spec_json)
     return Stored(db=db, paused=paused, spec=where / "research.json")
@@ -106,7 +106,7 @@ TITLES = {
     "design": "refund — designed graph",
     "run": "refund — run {paused}: paused",
     "runs": "refund — traffic of the last 4 runs",
-    "diff": "refund — {spec} → graphs.refund:graph",
+    "diff": "refund — {spec} → railgraph.graphs.refund:graph",
 }
 
 
@@ -229,9 +229,9 @@ def test_unknown_run_bad_counts_and_missing_database_exit_2(stored: Stored, tmp_
     assert code == 2
     assert "--runs must be at least 1, got 0" in stderr
 
-    code, _, stderr = cli("render", "graphs.refund:nothing", "-o", out)
+    code, _, stderr = cli("render", "railgraph.graphs.refund:nothing", "-o", out)
     assert code == 2
-    assert "module 'graphs.refund' has no attribute 'nothing'" in stderr
+    assert "module 'railgraph.graphs.refund' has no attribute 'nothing'" in stderr
 
 
 def test_without_graphviz_images_fail_clearly_and_text_still_works(

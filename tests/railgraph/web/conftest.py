@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from checkpointers import ApprovalRecord, EventRecord, UserRole
-from nodes._toolcall import _idempotency_key
 from railgraph import Runner
+from railgraph.checkpointers import ApprovalRecord, EventRecord, UserRole
+from railgraph.nodes._toolcall import _idempotency_key
 from railgraph.web import WebSettings, create_app, hash_password
 
 PASSWORD = "correct horse battery"
@@ -29,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nodes import ToolPolicy, ToolRegistry
+from railgraph.nodes import ToolPolicy, ToolRegistry
 from railgraph import END, START, GraphBuilder
 
 

@@ -118,7 +118,7 @@ def shoot(page: Page, name: str, tmp: Path) -> None:
 
 
 def test_review_in_a_browser(world: World, server: str, browser: Browser, tmp_path: Path) -> None:
-    first = cli(world, "run", "graphs.refund:graph", "--input", '{"ticket_id": "T-1002"}')
+    first = cli(world, "run", "railgraph.graphs.refund:graph", "--input", '{"ticket_id": "T-1002"}')
     refund_request = first["pending"][0]["request_id"]
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     sign_in(page, server, "bob")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from checkpointers import SqliteCheckpointer
+from railgraph.checkpointers import SqliteCheckpointer
 from railgraph.errors import StoreError
 from tests.checkpointers.conftest import query
 

@@ -172,7 +172,7 @@ def test_not_json_is_refused(client: TestClient, world: World) -> None:
 
 
 def test_deciding_an_unknown_run_or_a_finished_one(client: TestClient, world: World) -> None:
-    done = world.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+    done = world.start("railgraph.graphs.refund:graph", {"ticket_id": "T-1001"})
     bob = token_for(world, "bob")
     unknown = post(client, "/api/runs/nope/decisions", bob, {"decision": "approve"})
     assert unknown.status_code == 404

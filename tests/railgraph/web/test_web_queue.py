@@ -8,8 +8,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from checkpointers import ApprovalRecord
 from railgraph import Runner
+from railgraph.checkpointers import ApprovalRecord
 
 from .conftest import World, sign_in
 
@@ -208,7 +208,7 @@ def test_unknown_runs_and_requests_are_not_found(client: TestClient, world: Worl
 def test_filters_and_pages(client: TestClient, world: World) -> None:
     small = [world.payout(10 + i) for i in range(3)]
     world.clock.now += 3600
-    refund = world.start("graphs.refund:graph", {"ticket_id": "T-1002"})
+    refund = world.start("railgraph.graphs.refund:graph", {"ticket_id": "T-1002"})
     sign_in(client, "bob")
 
     def shown(query: str) -> list[str]:
@@ -317,7 +317,7 @@ def test_a_conversation_in_a_request_is_shown_escaped(client: TestClient, world:
 def test_parallel_requests_of_one_run_are_decided_one_by_one(
     client: TestClient, world: World
 ) -> None:
-    run_id = world.start("graphs.incident:graph", {"service": "checkout"}, by="carol")
+    run_id = world.start("railgraph.graphs.incident:graph", {"service": "checkout"}, by="carol")
     requests = {a.node: a.request_id for a in world.approvals(run_id)}
     assert sorted(requests) == ["approve_rollback", "approve_status_page"]
     csrf = sign_in(client, "bob")
@@ -353,8 +353,8 @@ AGENT_DESK = '''
 """The support agent on a helpdesk of its own beside the test's database."""
 from pathlib import Path
 
-from graphs._helpdesk import Helpdesk
-from graphs.support_agent import make_graph
+from railgraph.graphs._helpdesk import Helpdesk
+from railgraph.graphs.support_agent import make_graph
 
 graph = make_graph(helpdesk=Helpdesk(Path(__file__).parent / "helpdesk.db"))
 '''

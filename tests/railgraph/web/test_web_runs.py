@@ -16,7 +16,7 @@ def run_links(html: str) -> list[str]:
 
 
 def test_runs_are_listed_newest_first_filtered_and_paged(client: TestClient, world: World) -> None:
-    done = world.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+    done = world.start("railgraph.graphs.refund:graph", {"ticket_id": "T-1001"})
     world.clock.now += 1
     waiting = [world.payout(10), world.payout(20)]
     world.clock.now += 1
@@ -26,14 +26,14 @@ def test_runs_are_listed_newest_first_filtered_and_paged(client: TestClient, wor
     assert run_links(client.get("/runs?page=2").text) == [waiting[0], done]
     assert run_links(client.get("/runs?status=completed").text) == [done]
     assert run_links(client.get("/runs?graph=payouts&page=2").text) == [waiting[0]]
-    assert run_links(client.get("/runs?graph=graphs.refund:graph").text) == [done]
+    assert run_links(client.get("/runs?graph=railgraph.graphs.refund:graph").text) == [done]
     assert "No runs that match these filters." in client.get("/runs?status=failed").text
 
 
 def test_a_run_page_shows_diagram_timeline_tool_calls_decisions_and_spend(
     client: TestClient, world: World
 ) -> None:
-    run_id = world.start("graphs.refund:graph", {"ticket_id": "T-1002"})
+    run_id = world.start("railgraph.graphs.refund:graph", {"ticket_id": "T-1002"})
     sign_in(client, "bob")
     page = client.get(f"/runs/{run_id}").text
     assert '<span class="status paused">paused</span>' in page
@@ -85,7 +85,7 @@ def test_resume_leaves_a_waiting_run_waiting_and_refuses_an_ended_one(
     client: TestClient, world: World
 ) -> None:
     run_id = world.payout(250)
-    ended = world.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+    ended = world.start("railgraph.graphs.refund:graph", {"ticket_id": "T-1001"})
     csrf = sign_in(client, "bob")
     response = client.post(f"/runs/{run_id}/resume", data={"csrf": csrf})
     assert response.status_code == 303
@@ -100,7 +100,7 @@ def test_resume_leaves_a_waiting_run_waiting_and_refuses_an_ended_one(
 
 def test_graphs_page_lists_graphs_with_runs(client: TestClient, world: World) -> None:
     world.payout(250)
-    world.start("graphs.refund:graph", {"ticket_id": "T-1001"})
+    world.start("railgraph.graphs.refund:graph", {"ticket_id": "T-1001"})
     sign_in(client, "bob")
     page = client.get("/graphs").text
     # In the order of their references.
@@ -118,7 +118,9 @@ def test_a_graph_page_draws_design_and_traffic_and_a_diff(client: TestClient, wo
     assert "<h2>Traffic over the last 2 runs</h2>" in page
     assert page.count("<svg") == 2
     assert "Legend" in page
-    saved = load_graph("graphs.refund:graph").spec.to_json()  # as `railgraph spec` writes it
+    saved = load_graph(
+        "railgraph.graphs.refund:graph"
+    ).spec.to_json()  # as `railgraph spec` writes it
     diff = client.post(
         "/graphs/payouts%3Agraph",
         data={"csrf": csrf},
