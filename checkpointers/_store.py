@@ -421,6 +421,15 @@ class RunStore(RunLeases, RunPages, RunPruning):
                 f"Check `railgraph show {run_id}`, then resume it"
             ) from error
 
+    def forget_unrecorded(self, run_id: str) -> None:
+        """Stop watching the run's queued completions: its drive is over.
+
+        A completion that failed, or fails later, leaves its effect `started` in the ledger;
+        the next drive treats it as an effect that may have happened, as after a crash, and
+        never meets this drive's failure again.
+        """
+        self._queued.pop(run_id, None)
+
     async def fail_effect(self, key: str, error: str) -> None:
         """Record that a side effect failed (a later `complete_effect` may still succeed).
 

@@ -165,6 +165,8 @@ class Driver(ABC):
                     await self.store.release_lease(record.run_id, self.lease.owner, error=text)
                 raise
             raise await self._interrupted(record, fault) from exc
+        finally:
+            self.store.forget_unrecorded(record.run_id)
 
     async def _interrupted(self, record: RunRecord, fault: str) -> RunInterrupted:
         """Leave a run a database fault stopped resumable: `running`, with the reason, and
