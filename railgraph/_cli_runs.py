@@ -129,7 +129,7 @@ def runs(
     from rich import box
     from rich.table import Table
 
-    from railgraph._lease import shown_status
+    from railgraph._lease import next_step, shown_status
     from railgraph._report import display_redactor
     from railgraph.checkpointers import lease_live
 
@@ -171,14 +171,7 @@ def runs(
             when(r.created_at),
             esc(
                 clip(
-                    plain(
-                        r.error
-                        or (
-                            f"resume: railgraph resume {quote(r.run_id)}"
-                            if shown != r.status
-                            else ""
-                        )
-                    ),
+                    plain(r.error or (next_step(r, quote(r.run_id)) if shown != r.status else "")),
                     60,
                 )
             ),
