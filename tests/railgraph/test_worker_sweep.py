@@ -95,7 +95,6 @@ async def test_the_sweep_selects_exactly_the_runs_nobody_drives(
     }
 
 
-
 async def test_the_sweep_reads_every_paused_runs_decisions_in_one_statement(
     runner: Runner, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,6 +124,7 @@ async def test_the_sweep_reads_every_paused_runs_decisions_in_one_statement(
         "more1": ["approved"],
         "more2": ["approved"],
     }
+
 
 async def test_a_drive_job_brings_each_run_as_far_as_it_goes(
     runner: Runner, fake_time: FakeTime, postgres_free_url: str
