@@ -134,6 +134,11 @@ def runs(
     from railgraph.checkpointers import lease_live
 
     async def work(store: RunStore) -> list[RunRecord]:
+        if status in ("queued", "interrupted"):
+            raise InputError(
+                f"{status!r} is how runs and show print a running run that nobody drives; "
+                "it is stored running: use --status running"
+            )
         if status is not None and status not in {s.value for s in RunStatus}:
             raise InputError(f"unknown status {status!r}; use one of {', '.join(RunStatus)}")
         wanted = None if status is None else RunStatus(status)
