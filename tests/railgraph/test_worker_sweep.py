@@ -203,6 +203,13 @@ def test_the_queue_needs_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAILGRAPH_QUEUE_DB", "postgresql://db/jobs")
     assert queue_url(None, "postgresql://db/runs") == "postgresql://db/jobs"
     assert queue_url("postgresql://db/other", None) == "postgresql://db/other"
+    # The run store named by the environment, as `export RAILGRAPH_DB=postgresql://...`.
+    monkeypatch.delenv("RAILGRAPH_QUEUE_DB")
+    monkeypatch.setenv("RAILGRAPH_DB", "postgresql://db/runs")
+    assert queue_url(None, None) == "postgresql://db/runs"
+    assert queue_url(None, "postgresql://db/flag") == "postgresql://db/flag"
+    with pytest.raises(InputError):
+        queue_url(None, "rg.db")  # --db names a file: the environment's store is not it
 
 
 class Step(BaseModel):
