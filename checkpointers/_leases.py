@@ -172,6 +172,23 @@ class RunLeases:
         )
         return bool(changed)
 
+    async def release_void_leases(self, now: float) -> int:
+        """Clear the lapsed leases that cancelled runs still hold; returns how many.
+
+        A cancel leaves a live driver's lease for the driver to give up when it sees the
+        cancel; a driver that died first never does. Its lease is void once it lapses.
+        """
+        changed = await self._write(
+            lambda: execute(
+                "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
+                "heartbeat_at = NULL, lease_expires_at = NULL "
+                "WHERE status = 'cancelled' AND lease_owner IS NOT NULL "
+                "AND lease_expires_at < ?",
+                (now,),
+            )
+        )
+        return int(changed or 0)
+
     async def release_lease(self, run_id: str, owner: str, *, error: str | None = None) -> bool:
         """Give the lease up, leaving the status as it is; `error` records why (if given)."""
         now = self._db.clock()

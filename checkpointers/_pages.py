@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Final
 
+from railgraph.vocab import DELIVERABLE
+
 from ._backend import Backend
 from ._records import ApprovalRecord, ApprovalStatus, RunRecord, RunStatus
 from ._rows import Table
@@ -124,6 +126,20 @@ class RunPages:
             fetchall(
                 f"{self._approvals.select} WHERE {where} ORDER BY created_at, rowid LIMIT ?",
                 (*params, _NO_LIMIT if limit is None else limit),
+            )
+        )
+        return self._approvals.load_all(rows)
+
+    async def list_decided(self, *, run_status: RunStatus) -> list[ApprovalRecord]:
+        """The decided requests (approved, edited, rejected or expired) of every run with
+        status `run_status`, oldest first: one statement, however many runs there are."""
+        decided = sorted(DELIVERABLE)
+        marks = ", ".join("?" * len(decided))
+        rows = await self._db.read(
+            fetchall(
+                f"{self._approvals.select} WHERE status IN ({marks}) AND run_id IN "
+                "(SELECT run_id FROM runs WHERE status = ?) ORDER BY created_at, rowid",
+                (*decided, run_status),
             )
         )
         return self._approvals.load_all(rows)

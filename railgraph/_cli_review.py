@@ -243,7 +243,8 @@ def cancel(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Stop a paused run for good; it ends cancelled."""
+    """Stop a paused or running run for good; it ends cancelled and makes no further LLM or tool
+    call."""
     outcome = with_runner(db, lambda runner: runner.cancel(run_id, by=by, reason=reason))
     if as_json:
         print_json(outcome.to_json())

@@ -129,11 +129,16 @@ def runs(
     from rich import box
     from rich.table import Table
 
-    from railgraph._lease import shown_status
+    from railgraph._lease import next_step, shown_status
     from railgraph._report import display_redactor
     from railgraph.checkpointers import lease_live
 
     async def work(store: RunStore) -> list[RunRecord]:
+        if status in ("queued", "interrupted"):
+            raise InputError(
+                f"{status!r} is how runs and show print a running run that nobody drives; "
+                "it is stored running: use --status running"
+            )
         if status is not None and status not in {s.value for s in RunStatus}:
             raise InputError(f"unknown status {status!r}; use one of {', '.join(RunStatus)}")
         wanted = None if status is None else RunStatus(status)
@@ -171,14 +176,7 @@ def runs(
             when(r.created_at),
             esc(
                 clip(
-                    plain(
-                        r.error
-                        or (
-                            f"resume: railgraph resume {quote(r.run_id)}"
-                            if shown != r.status
-                            else ""
-                        )
-                    ),
+                    plain(r.error or (next_step(r, quote(r.run_id)) if shown != r.status else "")),
                     60,
                 )
             ),

@@ -18,7 +18,16 @@ from railgraph.checkpointers import RunRecord
 from railgraph.errors import RunError, StoreError
 from railgraph.vocab import RunStatus
 
-__all__ = ["Heartbeat", "busy_message", "driver_line", "fault_of", "shown_status", "when"]
+__all__ = [
+    "Heartbeat",
+    "busy_message",
+    "driver_line",
+    "fault_of",
+    "next_step",
+    "queued",
+    "shown_status",
+    "when",
+]
 
 
 def when(timestamp: float | None) -> str:
@@ -43,9 +52,26 @@ def busy_message(record: RunRecord) -> str:
     )
 
 
+def queued(record: RunRecord) -> bool:
+    """Whether a run waits for a worker to take it: `running`, never driven and never
+    stopped (no lease, no reason), as `railgraph run --queue` leaves it."""
+    return record.status == RunStatus.RUNNING and record.lease_owner is None and not record.error
+
+
 def shown_status(record: RunRecord, live: bool) -> str:
-    """A run's status as people read it: `running` with nobody driving it is `interrupted`."""
-    return "interrupted" if record.status == RunStatus.RUNNING and not live else record.status
+    """A run's status as people read it: `running` with nobody driving it is `queued` while
+    it waits for a worker, else `interrupted`."""
+    if record.status != RunStatus.RUNNING or live:
+        return record.status
+    return "queued" if queued(record) else "interrupted"
+
+
+def next_step(record: RunRecord, run_id: str) -> str:
+    """What to do about a run nobody drives, in a few words (`run_id` as a shell reads it;
+    a queued run's own words name no run)."""
+    if queued(record):
+        return "start a worker: railgraph worker"
+    return f"resume: railgraph resume {run_id}"
 
 
 def driver_line(record: RunRecord, live: bool) -> str | None:
@@ -56,6 +82,11 @@ def driver_line(record: RunRecord, live: bool) -> str | None:
         return (
             f"driven by {holder(record)}, lease until {when(record.lease_expires_at)} "
             f"(last heartbeat {when(record.heartbeat_at)})"
+        )
+    if queued(record):
+        return (
+            "queued: waiting for a worker to take it; start one with `railgraph worker` "
+            f"(or drive it in this process with `railgraph resume {record.run_id}`)"
         )
     return (
         "interrupted: no process drives it (a crash or a database fault stopped it); "

@@ -92,9 +92,11 @@ async def read_snapshot(store: RunStore, now: float) -> Snapshot:
     requests past their expiry (through the store's index of expiring requests)."""
     running = await store.list_runs(status=RunStatus.RUNNING, limit=None)
     paused = await store.list_runs(status=RunStatus.PAUSED, limit=None)
-    decided: dict[str, list[ApprovalRecord]] = {}
-    for record in paused:
-        approvals = await store.list_approvals(run_id=record.run_id, status=None)
-        decided[record.run_id] = [a for a in approvals if a.status in DELIVERABLE]
+    # One statement for every paused run's decisions, not one per run.
+    decided: dict[str, list[ApprovalRecord]] = {r.run_id: [] for r in paused}
+    for approval in await store.list_decided(run_status=RunStatus.PAUSED):
+        # A run that paused between the two reads has no entry: the next sweep sees it.
+        if approval.run_id in decided:
+            decided[approval.run_id].append(approval)
     expired = await store.list_expired(now)
     return Snapshot(running=running, paused=paused, decided=decided, expired=expired)

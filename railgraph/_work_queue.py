@@ -17,7 +17,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from railgraph._settings import is_postgres_url  # not the store's: `--help` imports this module
+from railgraph._settings import (  # not the store's: `--help` imports this module
+    default_db,
+    is_postgres_url,
+)
 from railgraph.errors import InputError, StoreError
 
 if TYPE_CHECKING:
@@ -45,16 +48,13 @@ _SCHEMA_LOCK: Final = 0x7261696C  # "rail": one schema install at a time across 
 
 def queue_url(queue_db: str | None, db: str | Path | None) -> str:
     """The work queue's database: ``--queue-db``, ``$RAILGRAPH_QUEUE_DB``, or the run
-    store's own when that is PostgreSQL.
+    store's own (``--db``, else ``$RAILGRAPH_DB``) when that is PostgreSQL.
 
     Raises:
         InputError: None is given, or the one given is not a PostgreSQL URL.
     """
-    url = (
-        queue_db
-        or os.environ.get(QUEUE_ENV)
-        or (str(db) if db is not None and is_postgres_url(db) else None)
-    )
+    store = db if db is not None else default_db()  # --db, else $RAILGRAPH_DB
+    url = queue_db or os.environ.get(QUEUE_ENV) or (str(store) if is_postgres_url(store) else None)
     if url is None:
         raise InputError(
             "workers take their jobs from a queue in PostgreSQL: pass --queue-db "

@@ -143,6 +143,8 @@ class Worker:
             with contextlib.suppress(ConnectorException):
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
         now = self.runner.clock()
+        # A run cancelled while its driver was dying keeps the dead driver's lease.
+        await self.runner.store.release_void_leases(now)
         due = runs_to_drive(await read_snapshot(self.runner.store, now), now)
         added = 0
         for run_id, reason in due.items():

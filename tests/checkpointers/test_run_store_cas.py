@@ -182,3 +182,34 @@ async def test_lease_columns_come_with_schema_4(db_path: Path) -> None:
         "heartbeat_at",
         "lease_expires_at",
     ]
+
+
+async def test_a_dead_drivers_lease_on_a_cancelled_run_is_cleared_once_it_lapses(
+    saver: SqliteCheckpointer, set_time: Callable[[float], None]
+) -> None:
+    store = saver.store
+    set_time(100.0)
+    for run_id in ("cancelled", "driven"):
+        await store.create_run(run(run_id))
+    await store.acquire_lease("cancelled", A, ttl=30.0)  # its driver dies at once
+    await store.acquire_lease("driven", B, ttl=30.0)
+    # Cancelled from another host while the dead driver's lease is live: left to it.
+    await store.cancel_run("cancelled", by="ops", reason="stuck", at=110.0)
+
+    set_time(125.0)
+    early = await store.release_void_leases(125.0)
+    set_time(131.0)
+    cleared = await store.release_void_leases(131.0)
+
+    assert (early, cleared) == (0, 1)
+    gone = await store.get_run("cancelled")
+    assert gone is not None and gone.status == "cancelled"
+    assert (gone.lease_owner, gone.lease_host, gone.lease_pid, gone.lease_expires_at) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    # A running run's lapsed lease is the sweep's to hand over, not this one's to clear.
+    kept = await store.get_run("driven")
+    assert kept is not None and (kept.status, kept.lease_owner) == ("running", "b")

@@ -129,3 +129,35 @@ async def test_pending_requests_page_by_cursor_and_expiry_reads_only_expiring_on
         "SEARCH approvals USING INDEX approvals_expiring (expires_at>? AND expires_at<?) | "
         "USE TEMP B-TREE FOR ORDER BY"
     ]
+
+
+async def test_the_decided_requests_of_runs_with_a_status_in_one_statement(
+    saver: SqliteCheckpointer,
+) -> None:
+    store = saver.store
+    await store.create_run(run("p1", 1.0))
+    await store.create_run(run("p2", 2.0))
+    await store.create_run(
+        RunRecord.model_validate({**run("done", 3.0).model_dump(), "status": "completed"})
+    )
+    for request_id, run_id, status in [
+        ("a", "p1", "approved"),
+        ("b", "p1", "pending"),
+        ("c", "p2", "rejected"),
+        ("d", "p2", "expired"),
+        ("e", "p2", "edited"),
+        ("f", "done", "approved"),
+    ]:
+        made = request(request_id, created_at=float(ord(request_id)), expires_at=None)
+        await store.add_approval(
+            ApprovalRecord.model_validate({**made.model_dump(), "run_id": run_id, "status": status})
+        )
+
+    decided = await store.list_decided(run_status="paused")
+
+    assert [(a.request_id, a.run_id, a.status) for a in decided] == [
+        ("a", "p1", "approved"),
+        ("c", "p2", "rejected"),
+        ("d", "p2", "expired"),
+        ("e", "p2", "edited"),
+    ]

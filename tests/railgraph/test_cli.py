@@ -172,6 +172,11 @@ def test_human_output_shows_the_review_queue() -> None:
         (["approve", "nope", "--by", "alice"], "no run 'nope'"),
         (["show", "nope"], "no run 'nope'"),
         (["runs", "--status", "done"], "unknown status 'done'; use one of running, paused"),
+        (
+            ["runs", "--status", "queued"],
+            "'queued' is how runs and show print a running run that nobody drives; it is "
+            "stored running: use --status running",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_the_fix(args: list[str], message: str) -> None:

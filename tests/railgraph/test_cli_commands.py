@@ -84,6 +84,15 @@ def test_no_command_lists_them_all_and_a_misspelt_one_gets_advice() -> None:
     assert "No such command 'serv'. Did you mean 'serve', 'users'?" in done.stderr
 
 
+def test_cancel_says_it_stops_running_runs_too() -> None:
+    done = CliRunner().invoke(app, ["cancel", "--help"])
+    assert done.exit_code == 0
+    assert " ".join(done.stdout.split("\n\n")[1].split()) == (
+        "Stop a paused or running run for good; it ends cancelled and makes no further LLM "
+        "or tool call."
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_a_command_alone_has_the_help_it_has_among_all(name: str) -> None:

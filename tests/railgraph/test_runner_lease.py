@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sqlite3
@@ -165,6 +166,7 @@ def test_runs_and_show_tell_an_interrupted_run_from_a_live_one(
         async with Runner.open(db) as runner:
             await runner.start(gated([]), {}, run_id="crashed")
             await runner.start(gated([]), {}, run_id="live")
+            await runner.submit(gated([]), {}, run_id="waiting")
             here = socket.gethostname()
             await runner.store.acquire_lease("crashed", Lease("k1", here, dead), ttl=3600.0)
             await runner.store.acquire_lease("live", Lease("k2", here, os.getpid()), ttl=3600.0)
@@ -174,14 +176,23 @@ def test_runs_and_show_tell_an_interrupted_run_from_a_live_one(
     listing = CliRunner().invoke(app, ["runs", "--db", str(db)])
     crashed = CliRunner().invoke(app, ["show", "crashed", "--db", str(db)])
     live = CliRunner().invoke(app, ["show", "live", "--db", str(db)])
+    waiting = CliRunner().invoke(app, ["show", "waiting", "--db", str(db)])
+    as_json = CliRunner().invoke(app, ["show", "waiting", "--db", str(db), "--json"])
 
     rows = {
         words[0]: words[2]
         for words in map(str.split, listing.stdout.splitlines())
-        if words and words[0] in ("live", "crashed")
+        if words and words[0] in ("live", "crashed", "waiting")
     }
-    assert rows == {"live": "running", "crashed": "interrupted"}
+    assert rows == {"live": "running", "crashed": "interrupted", "waiting": "queued"}
     assert "railgraph resume crashed" in listing.stdout
+    assert "start a worker: railgraph worker" in listing.stdout
+    assert waiting.stdout.splitlines()[:2] == [
+        "run waiting of tests.railgraph.test_runner_lease:lease_gated: queued",
+        "  queued: waiting for a worker to take it; start one with `railgraph worker` (or "
+        "drive it in this process with `railgraph resume waiting`)",
+    ]
+    assert json.loads(as_json.stdout)["shown_status"] == "queued"
     assert crashed.stdout.splitlines()[:2] == [
         "run crashed of tests.railgraph.test_runner_lease:lease_gated: interrupted",
         "  interrupted: no process drives it (a crash or a database fault stopped it); "

@@ -10,6 +10,7 @@ import pytest
 from railgraph import Runner
 from railgraph._work_queue import DRIVE_TASK, WorkQueue
 from railgraph._worker import Worker
+from railgraph.checkpointers import Lease
 from railgraph.graphs.refund import make_graph
 from tests.conftest import FakeTime
 
@@ -55,3 +56,33 @@ async def test_one_job_waits_per_run_and_the_sweep_fails_a_dead_workers_job(
         assert await worker.sweep(1) == 1
         jobs = await manager.list_jobs_async(task=DRIVE_TASK)
         assert waiting(jobs) == [("a", "failed"), ("a", "todo"), ("b", "todo")]
+
+
+@pytest.mark.slow
+async def test_the_sweep_clears_the_lease_a_dead_driver_left_on_a_cancelled_run(
+    tmp_path: Path, fake_time: FakeTime, postgres_url: str
+) -> None:
+    async with (
+        Runner.open(tmp_path / "rg.db", clock=fake_time.clock) as runner,
+        WorkQueue.open(postgres_url) as queue,
+    ):
+        runner.register(REF, make_graph())
+        await runner.submit(REF, {"ticket_id": "T-1001"}, run_id="stuck")
+        # Its driver on another host takes it and dies; before its lease lapses, an
+        # operator cancels the run: the lease is left for a driver that never comes back.
+        await runner.store.acquire_lease("stuck", Lease("gone", "other-host", 1), ttl=5)
+        cancelled = await runner.cancel("stuck", by="ops", reason="stuck")
+        assert cancelled.status == "cancelled"
+        held = await runner.store.get_run("stuck")
+        assert held is not None and held.lease_owner == "gone"
+
+        fake_time.advance(6)
+        assert await Worker(runner, queue).sweep(0) == 0
+
+        after = await runner.store.get_run("stuck")
+        assert after is not None
+        assert (after.status, after.lease_owner, after.lease_expires_at) == (
+            "cancelled",
+            None,
+            None,
+        )

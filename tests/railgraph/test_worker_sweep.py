@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -94,6 +95,37 @@ async def test_the_sweep_selects_exactly_the_runs_nobody_drives(
     }
 
 
+async def test_the_sweep_reads_every_paused_runs_decisions_in_one_statement(
+    runner: Runner, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await a_world(runner, fake_time)
+    for n in range(3):  # more paused runs, each with a decision: still one statement
+        await runner.start(REF, {"ticket_id": "T-1002"}, run_id=f"more{n}")
+        await runner.approve(f"more{n}", by="ann", deliver=False)
+    db = runner.store._db
+    reads: list[object] = []
+    read = db.read
+
+    async def counted(body: Any) -> Any:
+        reads.append(body)
+        return await read(body)
+
+    monkeypatch.setattr(db, "read", counted)
+
+    snapshot = await read_snapshot(runner.store, fake_time.now)
+
+    # The running runs, the paused runs, their decisions, the expired requests.
+    assert len(reads) == 4
+    assert {run_id: [a.status for a in found] for run_id, found in snapshot.decided.items()} == {
+        "waiting": [],
+        "decided": ["approved"],
+        "expiring": [],
+        "more0": ["approved"],
+        "more1": ["approved"],
+        "more2": ["approved"],
+    }
+
+
 async def test_a_drive_job_brings_each_run_as_far_as_it_goes(
     runner: Runner, fake_time: FakeTime, postgres_free_url: str
 ) -> None:
@@ -171,6 +203,13 @@ def test_the_queue_needs_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAILGRAPH_QUEUE_DB", "postgresql://db/jobs")
     assert queue_url(None, "postgresql://db/runs") == "postgresql://db/jobs"
     assert queue_url("postgresql://db/other", None) == "postgresql://db/other"
+    # The run store named by the environment, as `export RAILGRAPH_DB=postgresql://...`.
+    monkeypatch.delenv("RAILGRAPH_QUEUE_DB")
+    monkeypatch.setenv("RAILGRAPH_DB", "postgresql://db/runs")
+    assert queue_url(None, None) == "postgresql://db/runs"
+    assert queue_url(None, "postgresql://db/flag") == "postgresql://db/flag"
+    with pytest.raises(InputError):
+        queue_url(None, "rg.db")  # --db names a file: the environment's store is not it
 
 
 class Step(BaseModel):
