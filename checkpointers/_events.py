@@ -12,8 +12,8 @@ Events reach the store two ways, and share one ordering:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeGuard, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -30,6 +30,7 @@ __all__ = [
     "NewEvent",
     "event_ref",
     "event_rows",
+    "harvest_rows",
     "insert_events",
     "next_seq",
     "parse_events",
@@ -92,15 +93,7 @@ def parse_events(value: object, *, source: str) -> list[NewEvent]:
     items: Sequence[object] = value if isinstance(value, list | tuple) else [value]
     events: list[NewEvent] = []
     for position, item in enumerate(items):
-        if (
-            type(item) is dict
-            and item.keys() == _EVENT_KEYS
-            and type(item["kind"]) is str
-            and (item["node"] is None or type(item["node"]) is str)
-            and type(item["at"]) in (float, int)
-            and type(item["data"]) is dict
-            and all(type(key) is str for key in item["data"])
-        ):
+        if _is_plain_event(item):
             # The shape every node writes: taken as it is, without a model's validation
             # (a node's two events pass here on every step). Anything else is validated.
             events.append(
@@ -126,8 +119,49 @@ def parse_events(value: object, *, source: str) -> list[NewEvent]:
     return events
 
 
+def _is_plain_event(item: object) -> TypeGuard[dict[str, Any]]:
+    """Whether `item` has the shape every node writes, so it needs no model's validation."""
+    return (
+        type(item) is dict
+        and item.keys() == _EVENT_KEYS
+        and type(item["kind"]) is str
+        and (item["node"] is None or type(item["node"]) is str)
+        and type(item["at"]) in (float, int)
+        and type(item["data"]) is dict
+        and all(type(key) is str for key in item["data"])
+    )
+
+
 EventRow = tuple[str, str | None, float, str]
 """An event as stored, without run and `seq`: kind, node, at and its data as JSON."""
+
+
+def harvest_rows(
+    value: object, redactor: Redactor | None, *, source: Callable[[], str]
+) -> list[EventRow]:
+    """The rows of an event-channel write: ``event_rows(parse_events(value), redactor)``.
+
+    Events of the shape every node writes become rows directly, without a model per event
+    (each node's event passes here on every step); a write with anything else goes through
+    `parse_events`, which validates it and names what is wrong.
+
+    Args:
+        value: An event dict or a list of event dicts.
+        redactor: Redacts the events' data (events are for people).
+        source: Says where the value came from, for an error message (called only then).
+
+    Raises:
+        StoreError: Something in `value` is not shaped like an event.
+    """
+    items: Sequence[object] = value if isinstance(value, list | tuple) else [value]
+    if not all(_is_plain_event(item) for item in items):
+        return event_rows(parse_events(value, source=source()), redactor)
+    redact = redactor.redact if redactor is not None else _same
+    plain = cast("Sequence[dict[str, Any]]", items)
+    return [
+        (item["kind"], item["node"], float(item["at"]), dumps(redact(item["data"])))
+        for item in plain
+    ]
 
 
 def event_rows(events: Sequence[NewEvent], redactor: Redactor | None = None) -> list[EventRow]:

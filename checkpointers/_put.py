@@ -29,10 +29,9 @@ from ._events import (
     EVENTS_BY_REF,
     EventRow,
     event_ref,
-    event_rows,
+    harvest_rows,
     insert_events,
     next_seq,
-    parse_events,
 )
 from ._json import dumps
 from ._redact import Redactor
@@ -202,14 +201,13 @@ def put_writes(
         idx = WRITES_IDX_MAP.get(channel, position)
         if event_channel is not None and channel == event_channel and idx >= 0:
             # Stored once, as run events; the write row names them (see `_store_writes`).
-            events = parse_events(
-                value, source=f"write {position} of task {task_id} to event channel {channel!r}"
+            rows = harvest_rows(
+                value,
+                redactor,
+                source=partial(_write_source, position, task_id, channel),
             )
             harvested.append(
-                (
-                    (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel),
-                    event_rows(events, redactor),
-                )
+                ((thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel), rows)
             )
             continue
         write_type, data = serde.dumps_typed(value)
@@ -234,6 +232,10 @@ def put_writes(
         large,
         short=not large,
     )
+
+
+def _write_source(position: int, task_id: str, channel: str) -> str:
+    return f"write {position} of task {task_id} to event channel {channel!r}"
 
 
 def _store_writes(

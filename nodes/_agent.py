@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -82,9 +83,10 @@ class AgentNode(GateNode):
     model_name: str | None = None
     """Name for pricing and reports; taken from the model when unset."""
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The model's name for prices and reports."""
+        """The model's name for prices and reports (asked of the model once per node: the
+        lookup tries attributes a chat model may lack, which costs on every call)."""
         return self.model_name or model_name_of(self.model)
 
     @property

@@ -32,12 +32,22 @@ PARTIAL_ATTR = "railgraph_partial"
 runner can record what the node did before it failed."""
 
 
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """``value`` with pydantic models turned into JSON-able data, inside lists and dicts too.
 
     State is checkpointed as plain data, so a stored run never depends on the import path
     of a model class (LangGraph would otherwise serialize models by class path).
     """
+    kind = type(value)
+    # Exact types first: a pydantic isinstance check costs microseconds, and every node's
+    # update passes here.
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, dict):

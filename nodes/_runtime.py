@@ -7,8 +7,10 @@ keeps the tool-effect ledger, and collects the node's events and usage.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -282,8 +284,28 @@ async def maybe_await(value: Any) -> Any:
     return value
 
 
+_TAKES_CONTEXT: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
+"""`takes_context` by callable: a signature is read once, not on every node run."""
+
+
 def takes_context(fn: Callable[..., Any]) -> bool:
-    """Whether a user callable wants the :class:`NodeContext` as a second parameter."""
+    """Whether a user callable wants the :class:`NodeContext` as a second parameter.
+
+    Read once per callable (a signature costs tens of microseconds, and a step's function
+    runs on every visit); a callable that cannot be weakly referenced or hashed is read
+    each time.
+    """
+    try:
+        return _TAKES_CONTEXT[fn]
+    except (KeyError, TypeError):
+        pass
+    wants = _wants_context(fn)
+    with contextlib.suppress(TypeError):
+        _TAKES_CONTEXT[fn] = wants
+    return wants
+
+
+def _wants_context(fn: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):

@@ -110,10 +110,11 @@ def checked_update(node: str, state: BaseModel, update: Mapping[str, Any]) -> di
     if not written:
         return dict(update)
     model = type(state)
-    fields = author_fields(model)
-    unknown = sorted(set(written) - set(fields))
+    # `written` holds no internal channel, so what the model does not declare is unknown.
+    unknown = sorted(written.keys() - model.model_fields.keys())
     name = model.__name__
     if unknown:
+        fields = author_fields(model)
         listed = ", ".join(map(repr, unknown))
         raise RunError(
             f"node {node!r} returned {listed}, which {name} does not declare (its fields: "

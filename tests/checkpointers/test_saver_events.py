@@ -264,3 +264,36 @@ def test_the_quick_path_for_well_shaped_events_agrees_with_validation() -> None:
         parse_events({"kind": "k", "node": None, "at": 1.0, "data": {1: "x"}}, source="s")
     with pytest.raises(StoreError, match=r"^s: event 0 is malformed \(node: "):
         parse_events({"kind": "k", "node": 3, "at": 1.0, "data": {}}, source="s")
+
+
+def test_rows_harvested_without_models_equal_the_validated_rows() -> None:
+    from railgraph.checkpointers._events import event_rows, harvest_rows, parse_events
+    from railgraph.checkpointers._redact import Redactor
+
+    redactor = Redactor()
+    plain = [
+        {"kind": "node_finished", "node": "a", "at": 2, "data": {"api_key": "k", "n": [1]}},
+        {"kind": "run_note", "node": None, "at": 3.5, "data": {}},
+    ]
+    # A tuple of events, and a lone event, are writes of the same shape.
+    mixed = ({"kind": "k", "node": "a", "at": 1.0, "data": {"token": "t"}}, *plain)
+    not_asked: list[str] = []
+
+    def source() -> str:
+        not_asked.append("asked")
+        return "s"
+
+    rows = harvest_rows(plain, redactor, source=source)
+
+    assert rows == [
+        ("node_finished", "a", 2.0, '{"api_key":"[redacted]","n":[1]}'),
+        ("run_note", None, 3.5, "{}"),
+    ]
+    assert rows == event_rows(parse_events(plain, source="s"), redactor)
+    assert harvest_rows(mixed, None, source=source) == event_rows(parse_events(mixed, source="s"))
+    assert harvest_rows(plain[1], redactor, source=source) == [("run_note", None, 3.5, "{}")]
+    assert not_asked == []
+    # One event off the common shape sends the whole write through validation.
+    with pytest.raises(StoreError, match=r"^s: event 1 is malformed \(node: "):
+        harvest_rows([plain[0], {**plain[1], "node": 3}], redactor, source=source)
+    assert not_asked == ["asked"]

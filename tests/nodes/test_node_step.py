@@ -153,3 +153,33 @@ async def test_step_duration_comes_from_the_injected_timer(runner: Runner, fake_
     assert finished[0].data["duration_ms"] == 2500.0
     # The run started the node 2.5 s before it finished, on the injected clock too.
     assert finished[0].at - events[0].at == 2.5
+
+
+def test_whether_a_callable_takes_the_context_is_read_once_and_stays_right() -> None:
+    from railgraph.nodes._runtime import _TAKES_CONTEXT, takes_context
+
+    def plain_fn(state: Any) -> None:
+        return None
+
+    def with_ctx(state: Any, ctx: NodeContext) -> None:
+        return None
+
+    class Slotted:
+        # No __weakref__: its answer cannot be kept, and is read on every call.
+        __slots__ = ()
+
+        def __call__(self, state: Any, ctx: NodeContext) -> None:
+            return None
+
+    slotted = Slotted()
+
+    assert [takes_context(f) for f in (plain_fn, with_ctx, slotted, plain_fn, with_ctx)] == [
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
+    assert _TAKES_CONTEXT.get(plain_fn) is False
+    assert _TAKES_CONTEXT.get(with_ctx) is True
+    assert takes_context(slotted) is True
