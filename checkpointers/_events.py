@@ -65,7 +65,7 @@ _LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?"
 class NewEvent(BaseModel):
     """An event as a node or the runner hands it over, before it has a `seq`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     kind: str
     """What happened."""
