@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from langgraph.checkpoint.base import Checkpoint, empty_checkpoint
 
-from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.checkpointers import RunRecord, SqliteCheckpointer
 from railgraph.checkpointers._tx import fetchtuples
 from tests.postgres_server import PostgresServer
 
@@ -161,3 +161,21 @@ async def query(
 ) -> list[tuple[Any, ...]]:
     """Rows of a query in SQLite's SQL, read in one transaction on either backend."""
     return await saver._db.read(fetchtuples(sql, params))
+
+
+def make_run(run_id: str = "r1", **fields: Any) -> RunRecord:
+    """A run record of the refund graph, `running`, created at 1.0; `fields` override."""
+    values: dict[str, Any] = {
+        "run_id": run_id,
+        "graph": "railgraph.graphs.refund:graph",
+        "graph_name": "refund",
+        "signature": "sig-1",
+        "status": "running",
+        "input": {},
+        "budget": {},
+        "usage": {},
+        "created_at": 1.0,
+        "updated_at": 1.0,
+    }
+    values.update(fields)
+    return RunRecord(**values)

@@ -11,21 +11,11 @@ import pytest
 
 from railgraph.checkpointers import RunRecord, SqliteCheckpointer
 from railgraph.errors import StoreError
+from tests.checkpointers.conftest import make_run
 
 
 def run(run_id: str = "r1") -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        graph="railgraph.graphs.refund:graph",
-        graph_name="refund",
-        signature="sig-1",
-        status="running",
-        input={},
-        budget={},
-        usage={},
-        created_at=1.0,
-        updated_at=1.0,
-    )
+    return make_run(run_id)
 
 
 def stored_status(db: Path, key: str) -> str:

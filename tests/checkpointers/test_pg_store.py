@@ -28,23 +28,12 @@ from railgraph.checkpointers._pgopen import open_postgres
 from railgraph.checkpointers._pgschema import PG_MIGRATIONS, migrate_postgres
 from railgraph.checkpointers._pgsql import translate
 from railgraph.errors import DecisionError, RunCancelled, SchemaVersionError, StoreError
-from tests.checkpointers.conftest import query
+from tests.checkpointers.conftest import make_run, query
 from tests.postgres_server import PostgresServer
 
 
 def run(run_id: str, *, status: str = "running") -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        graph="railgraph.graphs.refund:graph",
-        graph_name="refund",
-        signature="sig-1",
-        status=status,
-        input={},
-        budget={},
-        usage={},
-        created_at=1.0,
-        updated_at=1.0,
-    )
+    return make_run(run_id, status=status)
 
 
 def event(n: int) -> dict[str, Any]:

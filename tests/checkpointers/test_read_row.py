@@ -8,22 +8,11 @@ from pathlib import Path
 from railgraph.checkpointers import RunRecord, SqliteCheckpointer
 from railgraph.checkpointers._leases import RunState
 from railgraph.vocab import RunStatus
+from tests.checkpointers.conftest import make_run
 
 
 def run(run_id: str) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        graph="railgraph.graphs.refund:graph",
-        graph_name="refund",
-        signature="sig-1",
-        status="running",
-        input={},
-        budget={},
-        usage={},
-        created_at=1.0,
-        updated_at=1.0,
-        lease_owner="me",
-    )
+    return make_run(run_id, lease_owner="me")
 
 
 async def test_a_status_another_process_commits_is_seen_at_the_next_read(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from railgraph.checkpointers import ApprovalRecord, RunRecord, SqliteCheckpointer
-from tests.checkpointers.conftest import SQLITE_ONLY
+from tests.checkpointers.conftest import SQLITE_ONLY, make_run
 
 ON_BOTH_BACKENDS = True
 
@@ -13,18 +13,11 @@ ON_BOTH_BACKENDS = True
 def run(
     run_id: str, created_at: float, *, graph: str = "railgraph.graphs.refund:graph"
 ) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        graph=graph,
-        graph_name=graph.split(":")[0].split(".")[-1],
-        signature="s",
-        status="paused",
-        input={},
-        budget={},
-        usage={},
-        created_at=created_at,
-        updated_at=created_at,
-    )
+    name = graph.split(":")[0].split(".")[-1]
+    return make_run(
+        run_id, graph=graph, graph_name=name, signature="s", status="paused",
+        created_at=created_at, updated_at=created_at,
+    )  # fmt: skip
 
 
 def request(request_id: str, created_at: float, expires_at: float | None) -> ApprovalRecord:

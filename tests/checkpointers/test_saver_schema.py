@@ -14,6 +14,7 @@ from railgraph.checkpointers import SCHEMA_VERSION, RunRecord, SqliteCheckpointe
 from railgraph.checkpointers._open import open_database
 from railgraph.checkpointers._schema import MIGRATIONS, migrate
 from railgraph.errors import SchemaVersionError, StoreError
+from tests.checkpointers.conftest import make_run
 
 CHECKPOINT_TABLES = {"checkpoints", "checkpoint_blobs", "checkpoint_writes"}
 SHARED_VALUES = {"checkpoint_values", "graph_specs"}
@@ -38,18 +39,7 @@ async def pragma(saver: SqliteCheckpointer, name: str) -> Any:
 
 
 def run_record(run_id: str) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        graph="railgraph.graphs.refund:graph",
-        graph_name="refund",
-        signature="sig-1",
-        status="running",
-        input={"ticket": "T-1"},
-        budget={},
-        usage={},
-        created_at=1.0,
-        updated_at=1.0,
-    )
+    return make_run(run_id, input={"ticket": "T-1"})
 
 
 async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) -> None:
