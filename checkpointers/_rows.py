@@ -5,15 +5,23 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from ._json import dumps_or_none, loads_or_none
 
-__all__ = ["Table"]
+__all__ = ["Table", "when"]
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+def when(timestamp: float | None) -> str:
+    """A unix time as readable UTC, for messages."""
+    if timestamp is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

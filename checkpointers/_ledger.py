@@ -1,0 +1,206 @@
+"""The tool-effect ledger: a side effect claimed before it runs, then completed or failed.
+
+A part of `RunStore`, in the same database: the claim checks the kill switch in its own
+transaction, and a completion may ride with the next write (a tool node's writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+from collections.abc import Awaitable, Mapping
+from typing import Any, Final, TypeVar
+
+from railgraph.errors import RunCancelled, StoreError
+from railgraph.vocab import EffectStatus
+
+from ._backend import Backend, Work
+from ._db import Database
+from ._json import dumps_or_none
+from ._leases import run_is_cancelled
+from ._records import EffectRecord
+from ._redact import Redactor
+from ._rows import Table, when
+from ._tx import Body, execute, fetchall, fetchone
+
+__all__ = ["EFFECTS", "RunLedger"]
+
+_T = TypeVar("_T")
+
+EFFECTS: Final = Table(
+    name="tool_effects",
+    record=EffectRecord,
+    columns=tuple(EffectRecord.model_fields),
+    json_columns=frozenset({"args", "result"}),
+)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    # Looked at here too, so that a failure nobody asks about is not reported as lost.
+    if not future.cancelled():
+        future.exception()
+
+
+class RunLedger:
+    """The run store's tool-effect ledger (a part of `RunStore`)."""
+
+    _db: Backend
+    redactor: Redactor
+    _queued: dict[str, list[asyncio.Future[Any]]]
+
+    def _write(self, work: Work[_T]) -> Awaitable[_T]:
+        raise NotImplementedError
+
+    async def begin_effect(
+        self, key: str, *, run_id: str, node: str, tool: str, args: Mapping[str, Any]
+    ) -> EffectRecord | None:
+        """Claim a side effect before running it.
+
+        Returns:
+            `None` if the key is new (a `started` entry now exists and the tool
+            may run); otherwise the existing entry, untouched, so the caller can
+            reuse a completed result instead of repeating the effect.
+
+        Raises:
+            RunCancelled: The run is cancelled (the kill switch, checked in the same
+                transaction as the claim, so no effect starts after a cancel commits).
+            StoreError: Recording an earlier completed effect of the run failed (see
+                `complete_effect_with_next_write`); no new effect starts.
+        """
+        record = EffectRecord(
+            idempotency_key=key,
+            run_id=run_id,
+            node=node,
+            tool=tool,
+            args=self.redactor.redact(dict(args)),
+            status=EffectStatus.STARTED,
+            started_at=self._db.clock(),
+        )
+        params = EFFECTS.params(record)
+        self.raise_unrecorded(run_id)
+
+        def claim() -> Body[sqlite3.Row | None]:
+            if (yield from run_is_cancelled(run_id)):
+                raise RunCancelled(
+                    f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
+                )
+            if (yield from execute(EFFECTS.insert(or_ignore=True), params)):
+                return None
+            return (yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,)))
+
+        row = await self._write(claim)
+        return None if row is None else EFFECTS.load(row)
+
+    async def complete_effect(self, key: str, result: Any) -> None:
+        """Record that a side effect happened, with the tool's result.
+
+        Raises:
+            StoreError: There is no such entry, or it is already completed.
+        """
+        await self._write(
+            functools.partial(self._finish_effect, key, EffectStatus.COMPLETED, result=result)
+        )
+
+    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
+        """Record that a side effect happened, in the transaction of the database's next write.
+
+        A tool node's writes follow its call at once: on SQLite the record commits with
+        them (or earlier), at no transaction of its own. A crash before that commit leaves
+        the effect `started`, as a crash between the effect and `complete_effect` does: its
+        outcome is unknown, so it is sent again only to an idempotent tool, otherwise a
+        person decides. A failure to record it is raised by `raise_unrecorded` and by the
+        run's next `begin_effect`. On PostgreSQL, whose writes each commit on their own,
+        it is recorded at once, as by `complete_effect`.
+        """
+        work = functools.partial(self._finish_effect, key, EffectStatus.COMPLETED, result=result)
+        if not isinstance(self._db, Database):
+            await self._write(work)
+            return
+        done = self._db.write_with_next(work)
+        done.add_done_callback(_retrieved)  # its failure is raised by raise_unrecorded
+        self._queued.setdefault(run_id, []).append(done)
+
+    def raise_unrecorded(self, run_id: str) -> None:
+        """Raise the first failure to record a completed effect of the run, if any.
+
+        Raises:
+            StoreError: Recording a completion that `complete_effect_with_next_write`
+                queued failed; the effect stays as it was stored before.
+        """
+        queued = self._queued.pop(run_id, None)
+        if not queued:
+            return
+        error: BaseException | None = None
+        waiting = []
+        for future in queued:
+            if not future.done():
+                waiting.append(future)
+            elif not future.cancelled() and error is None:
+                # Cancelled only when the loop shuts down: the effect stays `started`
+                # (unknown), as after a crash.
+                error = future.exception()
+        if waiting:
+            self._queued[run_id] = waiting
+        if error is not None:
+            raise StoreError(
+                f"run {run_id}: recording a completed tool effect failed ({error}); the run "
+                "stops so that nothing runs on an effect the ledger does not know of. "
+                f"Check `railgraph show {run_id}`, then resume it"
+            ) from error
+
+    def forget_unrecorded(self, run_id: str) -> None:
+        """Stop watching the run's queued completions: its drive is over.
+
+        A completion that failed, or fails later, leaves its effect `started` in the ledger;
+        the next drive treats it as an effect that may have happened, as after a crash, and
+        never meets this drive's failure again.
+        """
+        self._queued.pop(run_id, None)
+
+    async def fail_effect(self, key: str, error: str) -> None:
+        """Record that a side effect failed (a later `complete_effect` may still succeed).
+
+        Raises:
+            StoreError: There is no such entry, or it is already completed.
+        """
+        await self._write(
+            functools.partial(self._finish_effect, key, EffectStatus.FAILED, error=error)
+        )
+
+    def _finish_effect(
+        self,
+        key: str,
+        status: EffectStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+    ) -> Body[None]:
+        # A completed effect is final: finishing it again would mean it ran twice.
+        params = (status, dumps_or_none(result), error, self._db.clock(), key)
+        changed = yield from execute(
+            "UPDATE tool_effects SET status = ?, result = ?, error = ?, finished_at = ? "
+            "WHERE idempotency_key = ? AND status != 'completed'",
+            params,
+        )
+        if changed:
+            return  # the usual case: nothing to read back
+        row = yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,))
+        if row is None:
+            raise StoreError(f"no tool effect with key {key!r}; call `begin_effect` first.")
+        raise StoreError(
+            f"tool effect {key!r} already completed at {when(row['finished_at'])}; "
+            "its result is final, so reuse it instead of running the tool again."
+        )
+
+    async def get_effect(self, key: str) -> EffectRecord | None:
+        """The ledger entry with this key, or `None`."""
+        row = await self._db.read(fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,)))
+        return None if row is None else EFFECTS.load(row)
+
+    async def list_effects(self, run_id: str) -> list[EffectRecord]:
+        """A run's ledger entries, in the order they started."""
+        rows = await self._db.read(
+            fetchall(f"{EFFECTS.select} WHERE run_id = ? ORDER BY started_at, rowid", (run_id,))
+        )
+        return EFFECTS.load_all(rows)
