@@ -28,7 +28,7 @@ from railgraph._settings import (
     default_secret_words,
     default_synchronous,
     load_graph,
-    ref_of,
+    stored_ref,
 )
 from railgraph._spec import GraphSpec
 from railgraph.checkpointers import Lease, Redactor, RunRecord, RunStore, SqliteCheckpointer
@@ -177,12 +177,12 @@ class Runner(ReviewQueue, Driver):
 
     def graph(self, ref: str | RailGraph) -> tuple[str, RailGraph]:
         """Resolve a graph and the reference under which its runs are stored."""
+        # One reference per graph in the store, however the caller spelt it.
+        key = stored_ref(ref)
         if isinstance(ref, RailGraph):
-            key = ref_of(ref) or f"{ref.module or '__main__'}:{ref.name}"
             self._graphs[key] = ref
             return key, ref
-        # One reference per graph in the store, however the caller spelt it.
-        ref = canonical_ref(ref)
+        ref = key
         if ref not in self._graphs:
             self._graphs[ref] = load_graph(ref)
         return ref, self._graphs[ref]

@@ -46,10 +46,7 @@ from railgraph._outcome import DELIVERABLE, failure, short_traceback
 from railgraph._report import path_of
 from railgraph._served_db import DATABASES, db_key
 from railgraph._served_review import decision_of, human_interrupt
-from railgraph._settings import (
-    load_graph,
-    ref_of,
-)
+from railgraph._settings import load_graph, stored_ref
 from railgraph.checkpointers import (
     ApprovalRecord,
     Lease,
@@ -126,11 +123,9 @@ class ServedGraph:
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        if isinstance(graph, str):
-            self.ref, self.rail = graph, load_graph(graph)
-        else:
-            self.ref = ref_of(graph) or f"{graph.module or '__main__'}:{graph.name}"
-            self.rail = graph
+        # Stored under the reference the runner would store it under (see `Runner.graph`).
+        self.ref = stored_ref(graph)
+        self.rail = load_graph(self.ref) if isinstance(graph, str) else graph
         if self.rail.declaration is None:
             raise DefinitionError(
                 f"graph {self.rail.name!r} was not made by GraphBuilder.build(), so it cannot "

@@ -29,6 +29,7 @@ __all__ = [
     "import_ref",
     "load_graph",
     "ref_of",
+    "stored_ref",
 ]
 
 DB_ENV = "RAILGRAPH_DB"
@@ -210,3 +211,10 @@ def ref_of(graph: RailGraph) -> str | None:
         if value is graph:
             return f"{graph.module}:{name}"
     return None
+
+
+def stored_ref(graph: str | RailGraph) -> str:
+    """The one reference under which runs of ``graph`` are stored, however it was spelt."""
+    if isinstance(graph, str):
+        return canonical_ref(graph)
+    return ref_of(graph) or f"{graph.module or '__main__'}:{graph.name}"
