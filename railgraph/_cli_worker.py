@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DeliverOpt", "QueueDbOpt", "QueueOpt", "with_workers"]
 
-T = TypeVar("T")
 
 QueueDbOpt = Annotated[
     str | None,

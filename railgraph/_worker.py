@@ -102,7 +102,12 @@ class Worker:
     async def _drive(self, run_id: str) -> str:
         runner = self.runner
         try:
-            await runner.expire(run_id=run_id)
+            expired = await runner.expire(run_id=run_id)
+            if expired:
+                # Expiring a request resumed the run already: driving it again would only
+                # find it where that drive left it.
+                log.info("run %s: %s", run_id, expired[-1].status)
+                return str(expired[-1].status)
             record = await runner.store.get_run(run_id)
             if record is None:
                 return GONE
