@@ -36,6 +36,12 @@ __all__ = [
     "unknown_effects_text",
 ]
 
+_NO_LEASE: Final = (
+    "lease_owner = NULL, lease_host = NULL, lease_pid = NULL, heartbeat_at = NULL, "
+    "lease_expires_at = NULL"
+)
+"""The SET clause that gives a run's lease up."""
+
 _T = TypeVar("_T")
 
 _ACTIVE: Final = (RunStatus.RUNNING, RunStatus.PAUSED)
@@ -180,8 +186,7 @@ class RunLeases:
         """
         changed = await self._write(
             lambda: execute(
-                "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
-                "heartbeat_at = NULL, lease_expires_at = NULL "
+                f"UPDATE runs SET {_NO_LEASE} "
                 "WHERE status = 'cancelled' AND lease_owner IS NOT NULL "
                 "AND lease_expires_at < ?",
                 (now,),
@@ -194,8 +199,7 @@ class RunLeases:
         now = self._db.clock()
         changed = await self._write(
             lambda: execute(
-                "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
-                "heartbeat_at = NULL, lease_expires_at = NULL, error = COALESCE(?, error), "
+                f"UPDATE runs SET {_NO_LEASE}, error = COALESCE(?, error), "
                 "updated_at = ? WHERE run_id = ? AND lease_owner = ?",
                 (error, now, run_id, owner),
             )
@@ -231,8 +235,7 @@ class RunLeases:
             changed = yield from execute(
                 "UPDATE runs SET status = ?, usage = ?, result = ?, "
                 "error = CASE WHEN ? IS NULL THEN error ELSE NULLIF(?, '') END, "
-                "lease_owner = NULL, lease_host = NULL, lease_pid = NULL, heartbeat_at = NULL, "
-                "lease_expires_at = NULL, updated_at = ? "
+                f"{_NO_LEASE}, updated_at = ? "
                 "WHERE run_id = ? AND status = ? AND lease_owner = ?",
                 (
                     status,
@@ -251,8 +254,7 @@ class RunLeases:
             else:
                 # Ours or not, a lease on a run that ended is void.
                 yield from execute(
-                    "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
-                    "heartbeat_at = NULL, lease_expires_at = NULL "
+                    f"UPDATE runs SET {_NO_LEASE} "
                     "WHERE run_id = ? AND lease_owner = ? AND status NOT IN ('running', 'paused')",
                     (run_id, owner),
                 )
@@ -335,8 +337,7 @@ class RunLeases:
                 # A crashed driver's lease: nobody is left to give it up. A live driver
                 # gives its own up when it sees the cancel.
                 yield from execute(
-                    "UPDATE runs SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, "
-                    "heartbeat_at = NULL, lease_expires_at = NULL WHERE run_id = ?",
+                    f"UPDATE runs SET {_NO_LEASE} WHERE run_id = ?",
                     (run_id,),
                 )
             decision = {"decision": CANCEL_DECISION, "by": by, "reason": reason, "at": at}

@@ -152,7 +152,6 @@ class PostgresDatabase:
         """Returns the current time in unix seconds."""
         self.read_only = read_only
         """Whether every write is refused."""
-        self.retries = 0
         """Write transactions run again after losing a race, since opening (for tests)."""
         self._writing = asyncio.Lock()
         """Makes this process's writes commit one at a time, in order (asyncio's lock is
@@ -193,7 +192,6 @@ class PostgresDatabase:
                 except _RETRY as exc:
                     if not callable(work) or attempt >= ATTEMPTS:
                         raise pg_store_error(self.location, exc) from exc
-                    self.retries += 1
                     # Jitter, so that two racers do not collide again in step.
                     await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                 except psycopg.Error as exc:
@@ -208,30 +206,25 @@ class PostgresDatabase:
             raise pg_store_error(self.location, exc) from exc
 
     async def read_row(self, sql: str, params: Sequence[Any]) -> Any:
-        """The first row of one query by key: one statement, one round trip (see `read_short`)."""
-        return await self.read_short(lambda: fetchone(sql, params))
-
-    async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
-        """Run the body `make()` returns as one read, in one round trip when it can.
-
-        A body of one statement (a run's status, a record by its key: the kill switch
-        asks before every call) runs without `BEGIN` and `COMMIT`: one statement sees one
-        snapshot by itself. A body that goes on to a second statement is dropped and a
-        fresh one runs as `read` does, so that all its statements see one snapshot.
-        """
+        """The first row of one query by key, without `BEGIN` and `COMMIT`: one statement
+        sees one snapshot by itself (the kill switch asks before every call)."""
         try:
             async with self.pool.connection() as conn:
-                body = make()
+                body = fetchone(sql, params)
                 try:
-                    statement = next(body)
-                    body.send(await _run(conn, statement))
+                    body.send(await _run(conn, next(body)))
                 except StopIteration as finished:
-                    return cast(_T, finished.value)
+                    return finished.value
                 finally:
                     body.close()
-                return await self._transact(conn, _BEGIN_READ, make())
+                raise AssertionError("fetchone runs one statement")  # pragma: no cover
         except psycopg.Error as exc:
             raise pg_store_error(self.location, exc) from exc
+
+    async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
+        """Run the body `make()` returns as one read (`read`): a body of several statements
+        (a checkpoint's page) needs one snapshot, and one statement goes by `read_row`."""
+        return await self.read(make())
 
     async def _transact(self, conn: psycopg.AsyncConnection[Any], begin: str, body: Body[_T]) -> _T:
         """Begin, run `body` statement by statement, and commit (or roll back if it raises).

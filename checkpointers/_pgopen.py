@@ -51,7 +51,6 @@ async def open_postgres(
     *,
     clock: Clock = time.time,
     read_only: bool = False,
-    pool_size: int = POOL_SIZE,
     migrate: bool = True,
 ) -> AsyncIterator[PostgresDatabase]:
     """Connect to the database at `url`, create or upgrade railgraph's schema, and close after.
@@ -61,7 +60,6 @@ async def open_postgres(
         clock: Source of timestamps for stored records.
         read_only: Create and migrate nothing, refuse every write (each transaction is
             read-only on the server too); the store must exist at this schema version.
-        pool_size: Connections kept at most.
         migrate: Bring the schema up to date; tests pass `False` to build an older store
             with `migrate_postgres` themselves.
 
@@ -102,7 +100,7 @@ async def open_postgres(
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url,
         min_size=1,
-        max_size=max(1, pool_size),
+        max_size=POOL_SIZE,
         configure=configure,
         # No server-side prepared statements: in pipeline mode, a transaction that loses a
         # race can take a statement's PREPARE down with it while psycopg counts it as made
