@@ -211,8 +211,7 @@ async def _attempts(
     for attempt in range(1, spec.retries + 2):
         if attempt > 1:
             ctx.ensure_budget("tool_calls", "retries", what=f"a retry of tool {spec.name!r}")
-        # Only what changed: a zero stored in every tool node's usage and event is bytes.
-        ctx.spend(tool_calls=1, **({"retries": 1} if attempt > 1 else {}))
+        ctx.spend(tool_calls=1, retries=int(attempt > 1))
         call = ToolCall(ctx.run_id, ctx.node, attempt, key)
         started = ctx.runtime.timer()
         error: BaseException | None = None
