@@ -57,7 +57,8 @@ def find_bin_dir() -> Path:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -94,7 +95,7 @@ class PostgresServer:
         root = Path(tempfile.mkdtemp(prefix="railgraph-pg-"))
         if run_as is not None:
             shutil.chown(root, user=run_as)
-        server = cls(bin_dir=bin_dir, root=root, port=_free_port(), run_as=run_as)
+        server = cls(bin_dir=bin_dir, root=root, port=free_port(), run_as=run_as)
         try:
             server._run(
                 str(bin_dir / "initdb"),

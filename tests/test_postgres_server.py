@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import psycopg
+
 from tests.postgres_server import PostgresServer
 
 
@@ -19,6 +21,8 @@ def test_each_test_gets_an_empty_database_of_its_own(
     other = postgres_server.create_database()
     assert other != postgres_url
     assert postgres_server.psql("SHOW listen_addresses").strip() == "127.0.0.1"
-    assert postgres_server.url(name, tcp=True) == (
-        f"postgresql://postgres@127.0.0.1:{postgres_server.port}/{name}"
-    )
+    # The TCP URL reaches the same database (another host would connect this way).
+    over_tcp = psycopg.connect(postgres_server.url(name, tcp=True))
+    with over_tcp:
+        row = over_tcp.execute("SELECT current_database(), inet_server_addr()").fetchone()
+    assert row is not None and row[0] == name and str(row[1]) == "127.0.0.1"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres_server import PostgresServer
+
 # Real subprocesses: CI runs these; the default developer run skips them.
 pytestmark = pytest.mark.slow
 
@@ -75,6 +77,32 @@ def test_the_review_queue_walkthrough_runs(tmp_path: Path) -> None:
     assert list((tmp_path / "reviews").glob("*.svg"))
     assert "rollback -> check_recovery -> verify_recovery -> resolve" in done.stdout
     assert ": completed" in done.stdout
+
+
+def test_the_postgresql_commands_run(tmp_path: Path, postgres_server: PostgresServer) -> None:
+    [block] = [b for b in blocks("sh") if "railgraph[postgres]" in b]
+    install, *commands = block.strip().splitlines()
+    assert install == "pip install 'railgraph[postgres]'"  # the development install has it
+    url = postgres_server.create_database()
+    name = url.split("/")[-1].split("?")[0]
+    script = "\n".join(commands)
+    # The README's two example databases are this test's one, over TCP and over the socket.
+    script = script.replace(
+        "postgresql://railgraph:secret@db.internal:5432/railgraph",
+        postgres_server.url(name, tcp=True),
+    )
+    script = script.replace(
+        "postgres://railgraph@/railgraph?host=/run/postgresql",
+        "postgres://postgres@/" + name + f"?host={postgres_server.socket_dir}"
+        f"&port={postgres_server.port}",
+    )
+    done = run_script(script, tmp_path)
+    out = done.stdout.splitlines()
+    run_id = out[0].split()[1].rstrip(":")
+    assert out[0] == f"run {run_id}: completed"
+    # three listings of the one run: by $RAILGRAPH_DB, by the global --db, by the command's
+    assert sum(1 for line in out if line.strip().startswith(run_id)) == 3
+    assert not (tmp_path / ".railgraph" / "railgraph.db").exists()  # nothing went to SQLite
 
 
 def test_the_diagram_commands_write_their_files(tmp_path: Path) -> None:

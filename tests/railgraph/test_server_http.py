@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 
 from railgraph.checkpointers import RunRecord, SqliteCheckpointer
 from railgraph.graphs._helpdesk import Helpdesk
+from tests.postgres_server import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +61,6 @@ class Server:
         return str(self.http.post("/threads", json={}).json()["thread_id"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     pytest.importorskip("langgraph_api", reason="needs the server extra: pip install -e .[server]")
@@ -74,7 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (project / "langgraph.json").write_text(LANGGRAPH_JSON)
     assert json.loads(LANGGRAPH_JSON)["graphs"] == {"refund": "./serve.py:refund"}
     (project / "serve.py").write_text(SERVE_PY)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,12 @@ from typing import Any
 
 import pytest
 
+from tests.postgres_server import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "railgraph-e2e"
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _get(url: str) -> Any:
@@ -61,7 +55,7 @@ def phoenix(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     binary = Path(os.environ.get("RAILGRAPH_PHOENIX", ROOT / ".venv-phoenix" / "bin" / "phoenix"))
     if not binary.exists():
         pytest.fail(f"Arize Phoenix is not installed at {binary}; run scripts/setup")
-    port, grpc = _free_port(), _free_port()
+    port, grpc = free_port(), free_port()
     home = tmp_path / "phoenix"
     home.mkdir()
     env = {
