@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.channels.binop import BinaryOperatorAggregate
+from langgraph.channels.last_value import LastValue
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import Command, Interrupt, StateSnapshot
 
 from railgraph._graph import RailGraph
 from railgraph._lease import Heartbeat, fault_of
@@ -40,6 +43,7 @@ from railgraph.nodes._channels import (
     requests_of,
     usage_total,
 )
+from railgraph.nodes._state import EVENTS
 from railgraph.vocab import RunEventKind, RunFailedData, RunFinishedData
 
 __all__ = ["Driver"]
@@ -55,10 +59,48 @@ _WAIT: Any = object()
 """What `_next` answers when only people can move a run on (or it has ended)."""
 
 
-def _checkpoint_id(snapshot: StateSnapshot | None) -> str | None:
-    if snapshot is None:
+def _checkpoint_id(snapshot: StateSnapshot | _Ended | None) -> str | None:
+    if not isinstance(snapshot, StateSnapshot):
         return None
     return str((snapshot.config.get("configurable") or {}).get("checkpoint_id"))
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """Where a drive that ended the run left it: what settling it reads of a snapshot."""
+
+    values: dict[str, Any]
+    interrupts: tuple[Interrupt, ...] = ()
+
+
+_INTERRUPTED = "__interrupt__"
+"""The key under which `ainvoke` returns the interrupts a drive raised, as LangGraph documents."""
+
+_KEPT: tuple[type, ...] = (LastValue, BinaryOperatorAggregate)
+"""Channels whose value after the last step is the value of the last checkpoint."""
+
+
+def _output_is_state(app: CompiledStateGraph[Any, Any, Any, Any]) -> bool:
+    """Whether the drive's output values equal the state of its last checkpoint, once
+    railgraph's event channel (emptied after every step) is left out."""
+    names = [app.output_channels] if isinstance(app.output_channels, str) else app.output_channels
+    return all(name == EVENTS or isinstance(app.channels[name], _KEPT) for name in names)
+
+
+def _ended(app: CompiledStateGraph[Any, Any, Any, Any], output: Any) -> _Ended | None:
+    """The run's state if the drive that returned ``output`` left nothing to drive.
+
+    A drive returns when no task is left, or on an interrupt (which its output names).
+    Without one, and without an approve gate's parked request (whose decision may have
+    arrived meanwhile), there is nothing more to drive: the state is the output, and
+    reading the checkpoint back would only say so again.
+    """
+    if not isinstance(output, Mapping) or _INTERRUPTED in output or not _output_is_state(app):
+        return None
+    values = {key: value for key, value in output.items() if key != EVENTS}
+    if any(entry.open for entry in requests_of(values).values()):
+        return None
+    return _Ended(values)
 
 
 class Driver(ABC):
@@ -128,20 +170,24 @@ class Driver(ABC):
         try:
             async with Heartbeat(renew, self.heartbeat_s):
                 error: BaseException | None = None
-                payload, snapshot = first, None
+                payload: Any = first
+                snapshot: StateSnapshot | _Ended | None = None
                 if payload is None:
                     payload, snapshot = await self._next(rail, record, None)
                 last: str | None = None
                 while payload is not _WAIT:
                     try:
-                        await app.ainvoke(payload, config, durability="sync")
+                        output = await app.ainvoke(payload, config, durability="sync")
                         # A tool node's completed effect commits with the node's writes.
                         self.store.raise_unrecorded(record.run_id)
                     except Exception as exc:
                         error = exc
                         break
                     last = _checkpoint_id(snapshot) if payload is None else None
-                    payload, snapshot = await self._next(rail, record, last)
+                    if (finished := _ended(app, output)) is not None:
+                        payload, snapshot = _WAIT, finished
+                    else:
+                        payload, snapshot = await self._next(rail, record, last)
                 if error is not None and (fault := fault_of(error)) is not None:
                     raise await self._interrupted(record, fault) from error
                 if error is not None or snapshot is None:
@@ -228,7 +274,7 @@ class Driver(ABC):
         self,
         rail: RailGraph,
         record: RunRecord,
-        snapshot: StateSnapshot,
+        snapshot: StateSnapshot | _Ended,
         error: BaseException | None,
     ) -> RunOutcome:
         if isinstance(error, RunBusy):
