@@ -77,6 +77,9 @@ class RunStore(RunLeases, RunLedger, RunPages, RunPruning):
         """Which secrets are redacted from what this store keeps for people."""
         self._queued: dict[str, list[asyncio.Future[Any]]] = {}
         """By run: completions `complete_effect_with_next_write` queued, until looked at."""
+        self._spec_text: dict[str, str] = {}
+        """Graph specs as stored, by signature: a graph's runs share one, so it is encoded
+        once (but still stored by every run's transaction: a prune elsewhere may delete it)."""
 
     def _write(self, work: Work[_T]) -> Awaitable[_T]:
         # Every write here changes a row or a few: short (see `Database.write`). A function
@@ -106,7 +109,7 @@ class RunStore(RunLeases, RunLedger, RunPages, RunPruning):
         for i, event in enumerate(parsed):
             if event.kind == RunEventKind.RUN_STARTED and isinstance(event.data.get("spec"), dict):
                 data = {k: v for k, v in event.data.items() if k != "spec"}
-                specs.append((record.signature, dumps(event.data["spec"])))
+                specs.append((record.signature, self._spec_json(record.signature, event.data)))
                 parsed[i] = event.model_copy(update={"data": {**data, SPEC_REF: record.signature}})
         rows = event_rows(parsed, self.redactor)
 
@@ -123,6 +126,16 @@ class RunStore(RunLeases, RunLedger, RunPages, RunPruning):
             raise StoreError(
                 f"run {record.run_id!r} already exists; start the new run with a fresh id."
             )
+
+    def _spec_json(self, signature: str, data: Mapping[str, Any]) -> str:
+        """The stored text of the spec in a `run_started` event's data, encoded once per
+        signature (a few kept: one process runs a few graphs)."""
+        text = self._spec_text.get(signature)
+        if text is None:
+            if len(self._spec_text) >= 64:
+                self._spec_text.clear()
+            text = self._spec_text[signature] = dumps(data["spec"])
+        return text
 
     async def update_run(
         self,

@@ -71,6 +71,14 @@ class RailGraph:
         frozen, so it is hashed once, not at every run's start)."""
         return self.spec.signature
 
+    @functools.cached_property
+    def spec_data(self) -> dict[str, Any]:
+        """The spec as JSON-able data, made once: every run's ``run_started`` event names it.
+
+        Shared by every run of the graph, so it is never changed in place.
+        """
+        return self.spec.model_dump(mode="json")
+
     def compile(
         self, checkpointer: BaseCheckpointSaver[Any] | None = None
     ) -> CompiledStateGraph[Any, Any, Any, Any]:

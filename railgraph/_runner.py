@@ -330,7 +330,7 @@ class Runner(ReviewQueue, Driver):
         started: RunStartedData = {
             "input": record.input,
             "budget": record.budget,
-            "spec": rail.spec.model_dump(mode="json"),
+            "spec": rail.spec_data,
         }
         await self.store.create_run(
             record,
