@@ -175,10 +175,11 @@ class Database(WalKeeper):
             # Nothing runs: run it now, on this thread, in one go (it never awaits, so no
             # other transaction can start meanwhile), with the short writes queued to go
             # with the next one (see `write_with_next`), in the same transaction.
-            ahead = [w for w in self._waiting if not w.done.done()]
+            # (Without queued writes, the usual case, no list is made: this runs per commit.)
+            ahead = [w for w in self._waiting if not w.done.done()] if self._waiting else []
             self._waiting = []
             try:
-                outcomes = self._run_inline([*(w.body for w in ahead), body])
+                outcomes = self._run_inline([*(w.body for w in ahead), body] if ahead else (body,))
             except Exception as exc:
                 for waiting in ahead:
                     waiting.done.set_exception(exc)
@@ -363,6 +364,11 @@ class Database(WalKeeper):
     def _stored(self, outcomes: list[Outcome]) -> list[Outcome]:
         """The outcomes, with SQLite's and the OS's errors turned into `StoreError`."""
         # Bodies do no I/O of their own: an OSError in one is the database's (disk full).
+        for o in outcomes:
+            if o.error is not None:
+                break
+        else:
+            return outcomes  # the usual case, checked without making a list
         return [
             Outcome(error=store_error(self, o.error))
             if isinstance(o.error, (sqlite3.Error, OSError))

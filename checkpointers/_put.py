@@ -158,12 +158,14 @@ def put_checkpoint(
 def _store_checkpoint(
     large: list[LargeValue], blobs: list[tuple[Any, ...]], row: tuple[Any, ...]
 ) -> Body[None]:
-    yield from store_values(large)
+    if large:  # rarely: most steps change small values only
+        yield from store_values(large)
     yield from executemany(_INSERT_BLOB, blobs)
     yield from execute(_INSERT_CHECKPOINT, row)
-    # A blob already stored under the same key keeps its value; drop one that is
-    # then unused, rather than leave it behind.
-    yield from collect_values(value.digest for value in large)
+    if large:
+        # A blob already stored under the same key keeps its value; drop one that is
+        # then unused, rather than leave it behind.
+        yield from collect_values(value.digest for value in large)
 
 
 def put_writes(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import aiosqlite
@@ -149,12 +148,29 @@ def drive(body: Body[_T], run: Callable[[Statement], Any]) -> _T:
         body.close()
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How one body of a batch ended: its result, or the error it raised."""
+def _drive_on(conn: sqlite3.Connection, body: Body[_T]) -> _T:
+    """`drive` on a raw connection, without a function per statement (it runs per commit)."""
+    try:
+        statement = next(body)
+        while True:
+            statement = body.send(statement.run(conn))
+    except StopIteration as finished:
+        return cast(_T, finished.value)
+    finally:
+        body.close()
+
+
+class Outcome(NamedTuple):
+    """How one body of a batch ended: its result, or the error it raised.
+
+    A named tuple: every write transaction makes one, and a tuple is made in a third
+    of the time a frozen dataclass takes.
+    """
 
     value: Any = None
+    """What the body returned."""
     error: Exception | None = None
+    """What it raised, if it did."""
 
 
 def run_batch(conn: sqlite3.Connection, begin: str, bodies: Sequence[Body[Any]]) -> list[Outcome]:
@@ -193,9 +209,9 @@ def run_begun(conn: sqlite3.Connection, bodies: Sequence[Body[Any]]) -> list[Out
 
 def _alone(conn: sqlite3.Connection, body: Body[Any]) -> Outcome:
     try:
-        return Outcome(value=drive(body, lambda statement: statement.run(conn)))
+        return Outcome(_drive_on(conn, body))
     except Exception as exc:
-        return Outcome(error=exc)
+        return Outcome(None, exc)
 
 
 def _in_savepoint(conn: sqlite3.Connection, body: Body[Any]) -> Outcome:

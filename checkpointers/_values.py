@@ -93,6 +93,8 @@ def store_values(values: Sequence[LargeValue]) -> Body[None]:
     Values `pack_values` did not compress beforehand are compressed here, only if
     not stored before, in the transaction's thread rather than on the event loop.
     """
+    if not values:
+        return
     done: set[bytes] = set()
     for value in values:
         if value.digest in done:
@@ -136,4 +138,6 @@ def referenced_values(where: str, params: Sequence[object]) -> Body[list[bytes]]
 
 def collect_values(candidates: Iterable[bytes]) -> Body[None]:
     """Drop those of `candidates` that no blob or write names any more."""
-    yield from executemany(_DELETE_UNNAMED, [(digest,) for digest in set(candidates)])
+    digests = set(candidates)
+    if digests:  # a node's writes usually leave none, and this runs at each
+        yield from executemany(_DELETE_UNNAMED, [(digest,) for digest in digests])
