@@ -11,6 +11,7 @@ Events reach the store two ways, and share one ordering:
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard, cast
@@ -29,6 +30,8 @@ __all__ = [
     "EventRow",
     "NewEvent",
     "event_ref",
+    "fold_writes",
+    "foldable",
     "event_rows",
     "harvest_rows",
     "insert_events",
@@ -42,8 +45,10 @@ __all__ = [
 EVENTS_BY_REF = "rg-events-ref"
 """The type of a write to the event channel whose events live in `run_events`.
 
-Its blob is `event_ref(run_id, first_seq, count)`: loading the write reads them
-back from there (redacted, as people see them), so they are stored once.
+Its blob is `event_ref(run_id, first_seq, count, folded)`: loading the write reads
+them back from there (redacted, as people see them), so they are stored once. The
+blob also holds the task's writes folded into this one (see `foldable`), which load
+as writes of their own right after it, in the order they were made.
 """
 
 _EVENT_SHAPE = (
@@ -195,9 +200,83 @@ def next_seq(run_id: str) -> Body[int]:
     return int(row[0][0]) + 1
 
 
-def event_ref(run_id: str, first_seq: int, count: int) -> bytes:
-    """The blob of an event-channel write whose events are `run_events` rows."""
-    return dumps([run_id, first_seq, first_seq + count - 1]).encode()
+def event_ref(run_id: str, first_seq: int, count: int, folded: str | None = None) -> bytes:
+    """The blob of an event-channel write whose events are `run_events` rows.
+
+    Args:
+        run_id: The run the events belong to.
+        first_seq: The first event's `seq`.
+        count: How many events there are (the others follow the first).
+        folded: `fold_writes` of the writes that follow the event write in its task and
+            are stored in this blob rather than in rows of their own, if any.
+
+    The blob is `[run_id, first_seq, last_seq]`, with the list of folded writes as a
+    fourth item when there are any (a blob without one, as earlier releases wrote, reads
+    the same).
+    """
+    ref = dumps([run_id, first_seq, first_seq + count - 1])
+    if folded is not None:
+        ref = f"{ref[:-1]},{folded}]"
+    return ref.encode()
+
+
+def fold_writes(writes: Sequence[tuple[str, Any]], rows: Sequence[EventRow]) -> str | None:
+    """The folded writes of an event ref (see `event_ref`); `None` when there are none.
+
+    Each is `[channel, value]`, its value `foldable` or `None`; or `[channel, i, key]`
+    when the value is the one that the data of event `i` of `rows` holds under `key`,
+    as stored (a node's usage is in its `node_finished` event too), so it is stored
+    once. Written as JSON when the task's writes are taken, so later changes to the
+    values cannot reach what is stored.
+    """
+    if not writes:
+        return None
+    folded: list[list[Any]] = []
+    datas: list[dict[str, Any] | None] = [None] * len(rows)
+    for channel, value in writes:
+        found = None if value is None else _held(dumps(value), rows, datas)
+        folded.append([channel, value] if found is None else [channel, *found])
+    return dumps(folded)
+
+
+def _held(
+    text: str, rows: Sequence[EventRow], datas: list[dict[str, Any] | None]
+) -> tuple[int, str] | None:
+    """Where in the events' stored data a value with JSON `text` is, if any.
+
+    A dict whose JSON is the same text reads back as the same value: the same keys in
+    the same order, the same numbers of the same types (see `foldable`).
+    """
+    for i in reversed(range(len(rows))):
+        data = datas[i]
+        if data is None:
+            data = datas[i] = loads(rows[i][3])
+        for key, held in data.items():
+            # Named only where naming it is shorter than the value.
+            if type(held) is dict and len(text) > len(key) + 8 and dumps(held) == text:
+                return i, key
+    return None
+
+
+def foldable(value: object) -> bool:
+    """Whether a write's value can be stored in an event ref (see `event_ref`).
+
+    Only a dict of text keys to finite numbers (`int` or `float`, not `bool`) is: JSON
+    gives back exactly that value, with the same types and key order, where the
+    serializer would have; anything else keeps a row of its own.
+    """
+    if type(value) is not dict:
+        return False
+    for key, number in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(number)
+        if kind is float:
+            if not math.isfinite(number):
+                return False
+        elif kind is not int:
+            return False
+    return True
 
 
 def _same(value: Any) -> Any:
