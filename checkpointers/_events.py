@@ -30,9 +30,9 @@ __all__ = [
     "EventRow",
     "NewEvent",
     "event_ref",
+    "event_rows",
     "fold_writes",
     "foldable",
-    "event_rows",
     "harvest_rows",
     "insert_events",
     "next_seq",
@@ -47,8 +47,8 @@ EVENTS_BY_REF = "rg-events-ref"
 
 Its blob is `event_ref(run_id, first_seq, count, folded)`: loading the write reads
 them back from there (redacted, as people see them), so they are stored once. The
-blob also holds the task's writes folded into this one (see `foldable`), which load
-as writes of their own right after it, in the order they were made.
+blob may also hold small writes of the task that came right after this one (see
+`fold_writes`), which load as writes of their own right after it, in their order.
 """
 
 _EVENT_SHAPE = (
