@@ -264,3 +264,61 @@ async def test_a_folded_write_whose_events_are_gone_is_an_error(
         r"from the database; the file was changed outside railgraph\. Restore it from a backup\.",
     ):
         [item async for item in folding.alist(config)]
+
+
+async def test_a_value_that_event_data_holds_only_alike_is_folded_as_it_is(
+    folding: SqliteCheckpointer,
+) -> None:
+    config = await folding.aput(
+        {"configurable": {"thread_id": "run-6", "checkpoint_ns": ""}}, empty_checkpoint(), {}, {}
+    )
+    # The event holds an integer past 64 bits, the write the float nearest it: JSON
+    # readers that make the one into the other must not make them one value.
+    spent = {"n": float(2**70)}
+    events = [{"kind": "k", "node": "a", "at": 1.0, "data": {"usage": {"n": 2**70}}}]
+    # A dict of an exact float and an integer the event data holds alike is named there.
+    alike = {"steps": 1, "wall_s": 0.5}
+    more = [{"kind": "k", "node": "a", "at": 1.0, "data": {"n": 2**70, "usage": alike}}]
+
+    await folding.aput_writes(config, [("events", events), ("usage", spent)], "t-1")
+    await folding.aput_writes(config, [("events", more), ("usage", alike)], "t-2")
+    loaded = await folding.aget_tuple(config)
+
+    assert await rows(
+        folding,
+        "SELECT CAST(blob AS TEXT) FROM checkpoint_writes WHERE channel = 'events' "
+        "ORDER BY task_id",
+    ) == [
+        ('["run-6",1,1,[["usage",{"n":1.1805916207174113e+21}]]]',),
+        ('["run-6",2,2,[["usage",0,"usage"]]]',),
+    ]
+    assert loaded is not None
+    assert loaded.pending_writes == [
+        ("t-1", "events", events),
+        ("t-1", "usage", spent),
+        ("t-2", "events", more),
+        ("t-2", "usage", alike),
+    ]
+    assert type(loaded.pending_writes[1][2]["n"]) is float
+
+
+def test_foldable_values_are_dicts_of_text_to_64_bit_integers_and_finite_floats() -> None:
+    from railgraph.checkpointers._events import foldable
+
+    assert [
+        foldable(value)
+        for value in (
+            {},
+            {"a": 1, "b": 0.5, "c": -0.0},
+            {"a": 2**64 - 1, "b": -(2**63)},
+            {"a": 2**64},
+            {"a": -(2**63) - 1},
+            {"a": float("nan")},
+            {"a": True},
+            {"a": "1"},
+            {"a": {"b": 1}},
+            {1: 1},
+            [("a", 1)],
+            None,
+        )
+    ] == [True, True, True, False, False, False, False, False, False, False, False, False]
