@@ -98,13 +98,16 @@ class Page:
     """Writes in the checkpoint ranges of the rows, in primary key order."""
     events: dict[bytes, list[dict[str, Any]]]
     """The events of each event-channel write stored by reference, by its blob."""
+    folding: frozenset[bytes]
+    """The blobs of those writes that hold other writes folded into them (see
+    `_events.event_ref`)."""
 
 
 def select_page(selection: Selection) -> Body[Page]:
     """The body of the read transaction that reads a page."""
     rows = yield from fetchtuples(selection.page_sql(), selection.page_params())
     if not rows:
-        return Page([], [], [], [], [], [], {})
+        return Page([], [], [], [], [], [], {}, frozenset())
     # One JSON parse for the whole page is several times faster than one per row.
     versions: list[dict[str, Any]] = loads("[" + ",".join(row[7] for row in rows) + "]")
     # Per (thread, namespace): the page's checkpoint ids, and each channel's versions.
@@ -137,14 +140,28 @@ def select_page(selection: Selection) -> Body[Page]:
     )
     refs = {w[6] for w in write_rows if w[5] == EVENTS_BY_REF}
     events: dict[bytes, list[dict[str, Any]]] = {ref: [] for ref in refs}
+    folding: set[bytes] = set()
     if refs:
         listed = sorted(refs)
-        event_rows = yield from fetchtuples(
-            _EVENTS_OF_REFS, (dumps([[i, *loads(ref)] for i, ref in enumerate(listed)]),)
-        )
+        named_events = []
+        for i, ref in enumerate(listed):
+            run_id, first, last, *folded = loads(ref)
+            named_events.append([i, run_id, first, last])
+            if folded:
+                folding.add(ref)
+        event_rows = yield from fetchtuples(_EVENTS_OF_REFS, (dumps(named_events),))
         for i, kind, node, at, data in event_rows:
             events[listed[i]].append({"kind": kind, "node": node, "at": at, "data": data})
-    return Page(rows, versions, blob_ranges, blob_rows, list(named), write_rows, events)
+    return Page(
+        rows,
+        versions,
+        blob_ranges,
+        blob_rows,
+        list(named),
+        write_rows,
+        events,
+        frozenset(folding),
+    )
 
 
 _MISSING: Any = object()
@@ -252,8 +269,16 @@ def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
         if w[5] == EVENTS_BY_REF:
             # Fresh dicts per use: callers may change what they get.
             value: Any = [{**e, "data": loads(e["data"])} for e in page.events[w[6]]]
-        else:
-            value = values.load(w[5], w[6], w[7], w[8])
+            writes[i].append((w[3], w[4], value))
+            paths[i].append(w[2])
+            if w[6] in page.folding:
+                # The writes that followed the event write in its task, in their order
+                # (read again here, so that each use gets values of its own).
+                for channel, *folded in loads(w[6])[3]:
+                    writes[i].append((w[3], channel, _folded(folded, value, w[6])))
+                    paths[i].append(w[2])
+            continue
+        value = values.load(w[5], w[6], w[7], w[8])
         writes[i].append((w[3], w[4], value))
         paths[i].append(w[2])
     for i, row_paths in enumerate(paths):
@@ -262,6 +287,20 @@ def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
             order = sorted(range(len(row_paths)), key=row_paths.__getitem__)
             writes[i] = [writes[i][k] for k in order]
     return writes
+
+
+def _folded(folded: list[Any], events: list[dict[str, Any]], ref: bytes) -> Any:
+    """The value of a write folded into an event ref (see `_events.fold_writes`)."""
+    if len(folded) == 1:
+        return folded[0]
+    i, key = folded
+    if i >= len(events) or type(held := events[i]["data"].get(key)) is not dict:
+        raise StoreError(
+            f"the run events that a stored write names ({ref.decode()}) are missing from the "
+            "database; the file was changed outside railgraph. Restore it from a backup."
+        )
+    # A copy: the events are handed out too, and callers may change what they get.
+    return dict(held)
 
 
 def thread_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:

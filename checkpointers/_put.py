@@ -9,7 +9,7 @@ large value (see `Prepared.short`), otherwise in the database's worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -29,6 +29,8 @@ from ._events import (
     EVENTS_BY_REF,
     EventRow,
     event_ref,
+    fold_writes,
+    foldable,
     harvest_rows,
     insert_events,
     next_seq,
@@ -176,11 +178,18 @@ def put_writes(
     serde: SerializerProtocol,
     event_channel: str | None,
     redactor: Redactor | None = None,
+    folded_channels: Collection[str] = (),
 ) -> Prepared:
     """The transaction that stores a task's writes and the run events among them.
 
     The writes keep their values (the run needs them); the events, for people, are
     stored with `redactor`'s secrets redacted.
+
+    A write that follows the event write in the task (or another write folded into it)
+    is stored in the event write's row rather than a row of its own (see `event_ref`)
+    when it has no value (`None`, as LangGraph's edges write to trigger the next node)
+    or when its channel is one of `folded_channels` and its value `foldable`: a row
+    costs more than such a value, and a node of a railgraph graph writes both each step.
 
     Raises:
         StoreError: The config names no checkpoint, or a write to `event_channel`
@@ -198,7 +207,9 @@ def put_writes(
     large: list[LargeValue] = []
     regular: list[tuple[Any, ...]] = []
     special: list[tuple[Any, ...]] = []
-    harvested: list[tuple[tuple[Any, ...], list[EventRow]]] = []
+    harvested: list[tuple[tuple[Any, ...], list[EventRow], list[tuple[str, Any]]]] = []
+    # The writes folded into the event write just before, while they follow it.
+    folding: list[tuple[str, Any]] | None = None
     for position, (channel, value) in enumerate(writes):
         idx = WRITES_IDX_MAP.get(channel, position)
         if event_channel is not None and channel == event_channel and idx >= 0:
@@ -208,10 +219,20 @@ def put_writes(
                 redactor,
                 source=partial(_write_source, position, task_id, channel),
             )
+            folding = []
             harvested.append(
-                ((thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel), rows)
+                ((thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel), rows, folding)
             )
             continue
+        if (
+            folding is not None
+            and idx >= 0
+            and (value is None or (channel in folded_channels and foldable(value)))
+        ):
+            # Loaded back in this place: right after the writes it follows (see `_load`).
+            folding.append((channel, value))
+            continue
+        folding = None
         write_type, data = serde.dumps_typed(value)
         inline, digest, stored = split_value(data)
         if stored is not None:
@@ -229,8 +250,9 @@ def put_writes(
             task_path,
         )
         (special if idx < 0 else regular).append(row)
+    refs = [(key, rows, fold_writes(folded, rows)) for key, rows, folded in harvested]
     return Prepared(
-        partial(_store_writes, thread_id, task_path, large, special, regular, harvested),
+        partial(_store_writes, thread_id, task_path, large, special, regular, refs),
         large,
         short=not large,
     )
@@ -246,7 +268,7 @@ def _store_writes(
     large: list[LargeValue],
     special: list[tuple[Any, ...]],
     regular: list[tuple[Any, ...]],
-    harvested: list[tuple[tuple[Any, ...], list[EventRow]]],
+    refs: list[tuple[tuple[Any, ...], list[EventRow], str | None]],
 ) -> Body[None]:
     yield from store_values(large)
     unused = [value.digest for value in large]
@@ -258,10 +280,11 @@ def _store_writes(
             unused.append(replaced[0])
     yield from executemany(f"INSERT OR REPLACE INTO checkpoint_writes {_WRITE_COLUMNS}", special)
     yield from executemany(f"INSERT OR IGNORE INTO checkpoint_writes {_WRITE_COLUMNS}", regular)
-    for key, rows in harvested:
-        # The write names its events by seq; a repeated put_writes inserts neither.
+    for key, rows, folded in refs:
+        # The write names its events by seq; a repeated put_writes inserts neither (nor
+        # the writes folded into it, whose first values stay, as for rows of their own).
         first = yield from next_seq(run_id)
-        ref = event_ref(run_id, first, len(rows))
+        ref = event_ref(run_id, first, len(rows), folded)
         if (
             yield from execute(
                 f"INSERT OR IGNORE INTO checkpoint_writes {_WRITE_COLUMNS}",

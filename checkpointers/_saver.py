@@ -55,7 +55,10 @@ class SqliteCheckpointer(SyncBridge):
     compressed, however many channels, writes and threads hold it. With
     `event_channel` set, run events that nodes write to that channel are stored
     in the run store in the same transaction as the node's writes: an event is
-    stored iff the node result it describes is durable.
+    stored iff the node result it describes is durable. The writes right after a
+    task's event write that have no value, or are small writes to one of
+    `folded_channels`, are stored in that write's row, as JSON rather than by `serde`
+    (see `put_writes`); they load back as they were written.
 
     Every write is committed before its method returns: on the event loop's own
     thread, at once, when no other transaction runs or waits (see `_db`).
@@ -75,6 +78,10 @@ class SqliteCheckpointer(SyncBridge):
     Args:
         db: The open, migrated database (see `from_path`).
         event_channel: The state channel whose writes are run events, if any.
+        folded_channels: Channels whose writes, when they follow a write to
+            `event_channel` in a task and are a dict of text to numbers, are stored in
+            that write's row (railgraph's runner folds its usage channel, written by
+            every node). Any saver loads such rows, whatever it is told here.
         serde: The serializer for checkpoints, channel values and writes; by default an
             `AllowlistSerializer`, which loads only the types it is told of (see
             `allow_types`), never code a stored row names.
@@ -89,6 +96,7 @@ class SqliteCheckpointer(SyncBridge):
         db: Backend,
         *,
         event_channel: str | None = None,
+        folded_channels: Collection[str] = (),
         serde: SerializerProtocol | None = None,
         allowed_types: Iterable[type | TypeName] = (),
         redactor: Redactor | None = None,
@@ -98,6 +106,8 @@ class SqliteCheckpointer(SyncBridge):
         self._loop = asyncio.get_running_loop()
         self.event_channel = event_channel
         """The state channel whose writes are harvested as run events, if any."""
+        self.folded_channels = frozenset(folded_channels)
+        """Channels whose small writes are stored in the event write's row."""
         self.redactor = redactor or Redactor()
         """Redacts secrets from what is stored for people."""
         self.store = RunStore(db, redactor=self.redactor)
@@ -113,6 +123,7 @@ class SqliteCheckpointer(SyncBridge):
         *,
         synchronous: Synchronous = "NORMAL",
         event_channel: str | None = None,
+        folded_channels: Collection[str] = (),
         serde: SerializerProtocol | None = None,
         allowed_types: Iterable[type | TypeName] = (),
         clock: Clock = time.time,
@@ -129,6 +140,8 @@ class SqliteCheckpointer(SyncBridge):
             synchronous: `"NORMAL"` (durable across crashes of the process) or
                 `"FULL"` (also across power loss).
             event_channel: The state channel whose writes are run events, if any.
+            folded_channels: Channels whose small writes are stored in the event
+                write's row (see the class).
             serde: The serializer; an `AllowlistSerializer` if `None`.
             allowed_types: Types stored values may hold (see the class).
             clock: Timestamps for run store records; inject one in tests.
@@ -153,6 +166,7 @@ class SqliteCheckpointer(SyncBridge):
                 yield cls(
                     pg,
                     event_channel=event_channel,
+                    folded_channels=folded_channels,
                     serde=serde,
                     allowed_types=allowed_types,
                     redactor=redactor,
@@ -163,6 +177,7 @@ class SqliteCheckpointer(SyncBridge):
                 yield cls(
                     db,
                     event_channel=event_channel,
+                    folded_channels=folded_channels,
                     serde=serde,
                     allowed_types=allowed_types,
                     redactor=redactor,
@@ -173,6 +188,7 @@ class SqliteCheckpointer(SyncBridge):
             yield cls(
                 db,
                 event_channel=event_channel,
+                folded_channels=folded_channels,
                 serde=serde,
                 allowed_types=allowed_types,
                 redactor=redactor,
@@ -285,7 +301,14 @@ class SqliteCheckpointer(SyncBridge):
                 events; nothing is stored.
         """
         stored = put_writes(
-            config, writes, task_id, task_path, self.serde, self.event_channel, self.redactor
+            config,
+            writes,
+            task_id,
+            task_path,
+            self.serde,
+            self.event_channel,
+            self.redactor,
+            self.folded_channels,
         )
         await self._write(stored)
 

@@ -41,7 +41,7 @@ from railgraph.nodes import (
     RUNTIME_KEY,
     Runtime,
 )
-from railgraph.nodes._state import EVENTS
+from railgraph.nodes._state import EVENTS, USAGE
 from railgraph.vocab import NodeEventKind, RunEventKind, RunStartedData, RunStatus
 
 if TYPE_CHECKING:
@@ -158,6 +158,7 @@ class Runner(ReviewQueue, Driver):
                     db if db is not None else default_db(),
                     synchronous=synchronous or default_synchronous(),
                     event_channel=EVENTS,
+                    folded_channels=(USAGE,),
                     clock=clock,
                     read_only=read_only,
                     redactor=Redactor(redact if redact is not None else default_secret_words()),

@@ -20,7 +20,7 @@ from railgraph._settings import (
     is_postgres_url,
 )
 from railgraph.checkpointers import Redactor, SqliteCheckpointer
-from railgraph.nodes._state import EVENTS
+from railgraph.nodes._state import EVENTS, USAGE
 
 __all__ = ["DATABASES", "checkpointer", "db_key"]
 
@@ -75,6 +75,7 @@ class _Databases:
                     path,
                     synchronous=default_synchronous(),
                     event_channel=EVENTS,
+                    folded_channels=(USAGE,),
                     redactor=Redactor(default_secret_words()),
                     inline=False,
                 )

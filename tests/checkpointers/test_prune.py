@@ -96,7 +96,7 @@ async def test_prune_deletes_old_ended_runs_and_everything_theirs(tmp_path: Path
         "tool_effects": 2,
         "checkpoints": 12,
         "checkpoint_blobs": 34,
-        "checkpoint_writes": 37,
+        "checkpoint_writes": 28,
         "checkpoint_values": 2,
         "graph_specs": 1,
     }
@@ -108,7 +108,7 @@ async def test_prune_deletes_old_ended_runs_and_everything_theirs(tmp_path: Path
         "tool_effects": 1,
         "checkpoints": 4,
         "checkpoint_blobs": 11,
-        "checkpoint_writes": 12,
+        "checkpoint_writes": 9,
         "checkpoint_values": 2,
         "graph_specs": 1,
     }
