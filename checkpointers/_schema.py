@@ -301,6 +301,12 @@ _CHECKPOINTS_ONE_KEY: Migration = (
     "CREATE INDEX checkpoints_by_run_id ON checkpoints (run_id) WHERE run_id IS NOT NULL",
 )
 
+_FOLDED_WRITES: Migration = ()
+"""No table changes: from this version an event write's row may hold the writes of its task
+that follow it (see `_events.event_ref`). A release before it would load such a row without
+them, losing a paused or crashed run's usage and the trigger of its next node, so the version
+rises to make those releases refuse the file."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_TABLES,
     _RUN_STORE_TABLES,
@@ -309,6 +315,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     USERS_MIGRATION,
     _EVENTS_ONCE,
     _CHECKPOINTS_ONE_KEY,
+    _FOLDED_WRITES,
 )
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
 
