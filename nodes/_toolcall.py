@@ -60,35 +60,53 @@ async def call_tool(
     records the completed effect with the node's writes, not in a transaction of its own.
     """
     spec = ctx.runtime.tools[name]
-    await ctx.ensure_running(f"the call to tool {name!r}")
-    payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
-    action = ctx.runtime.policy.action(spec, payload)
-    if action is PolicyAction.BLOCK:
-        raise PolicyError(
-            f"tool {name!r} is blocked by the graph's policy (node {ctx.node!r}); "
-            f"change ToolPolicy(tools={{{name!r}: 'auto'}}) if it should run"
-        )
-    # Only a person's decision at an approve gate, handed to this node by the wrapper from
-    # checkpointed state, approves a call: there is no flag for code to set.
-    if action is PolicyAction.APPROVE and not ctx.use_approval(name, payload):
-        raise PolicyError(
-            f"tool {name!r} needs a person's approval under the graph's policy, but node "
-            f"{ctx.node!r} has none for these arguments; put an approve gate before it: "
-            f"g.approve('approve_{ctx.node}', action={ctx.node!r}, ...)"
-        )
-    # Before the ledger: a call refused for budget must not look started.
-    ctx.ensure_budget("tool_calls", what=f"a call to tool {name!r}")
-    key = (
-        _idempotency_key(ctx.run_id, ctx.node, name, payload, scope)
-        if spec.tier.has_effect
-        else None
-    )
     ledger = ctx.runtime.ledger
+    claimed = spec.tier.has_effect and ledger is not None
+    what = f"the call to tool {name!r}"
+    if not claimed:
+        await ctx.ensure_running(what)
+    # A call that claims an effect asks the kill switch in the claim's own transaction
+    # (cancel and lease), so it reads the run's state once, not twice.
     prior: EffectState | None = None
-    if key is not None and ledger is not None:
-        prior = await ledger.begin_effect(
-            key, run_id=ctx.run_id, node=ctx.node, tool=name, args=payload
+    try:
+        payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
+        action = ctx.runtime.policy.action(spec, payload)
+        if action is PolicyAction.BLOCK:
+            raise PolicyError(
+                f"tool {name!r} is blocked by the graph's policy (node {ctx.node!r}); "
+                f"change ToolPolicy(tools={{{name!r}: 'auto'}}) if it should run"
+            )
+        # Only a person's decision at an approve gate, handed to this node by the wrapper
+        # from checkpointed state, approves a call: there is no flag for code to set.
+        if action is PolicyAction.APPROVE and not ctx.use_approval(name, payload):
+            raise PolicyError(
+                f"tool {name!r} needs a person's approval under the graph's policy, but node "
+                f"{ctx.node!r} has none for these arguments; put an approve gate before it: "
+                f"g.approve('approve_{ctx.node}', action={ctx.node!r}, ...)"
+            )
+        # Before the ledger: a call refused for budget must not look started.
+        ctx.ensure_budget("tool_calls", what=f"a call to tool {name!r}")
+        key = (
+            _idempotency_key(ctx.run_id, ctx.node, name, payload, scope)
+            if spec.tier.has_effect
+            else None
         )
+        if key is not None and ledger is not None:
+            prior = await ledger.begin_effect(
+                key,
+                run_id=ctx.run_id,
+                node=ctx.node,
+                tool=name,
+                args=payload,
+                driver=ctx.runtime.driver,
+            )
+    except Exception:
+        if claimed:
+            # The kill switch outranks every other refusal, as when it is asked first;
+            # it also words a refused claim as the runner does.
+            await ctx.ensure_running(what)
+        raise
+    if key is not None and ledger is not None:
         if prior is not None and prior.status == EffectStatus.COMPLETED:
             return _replay(ctx, spec, payload, key, prior)
         if prior is not None and not spec.idempotent:
