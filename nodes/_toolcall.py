@@ -39,9 +39,13 @@ if TYPE_CHECKING:
 __all__ = ["call_tool", "canonical_json", "validate"]
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+"""One encoder for every call: `json.dumps` with options builds a new one each time."""
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces: equal values give equal text (and hashes)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)
 
 
 async def call_tool(
