@@ -1,7 +1,8 @@
 """The tool-effect ledger: a side effect claimed before it runs, then completed or failed.
 
 A part of `RunStore`, in the same database: the claim checks the kill switch (and the
-driver's lease) in its own statement, and a completion may ride with the next write (a tool node's writes).
+driver's lease) in its own statement, and a completion may ride with the next write (a tool
+node's writes).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ async def test_an_error_before_any_wait_is_raised_as_it_is() -> None:
     async def broken() -> int:
         raise ValueError("bad input")
 
-    with pytest.raises(ValueError, match="^bad input$"):
+    with pytest.raises(ValueError, match=r"^bad input$"):
         await _within(broken(), 30.0)
 
 
