@@ -54,6 +54,10 @@ _CLAIM: Final = """
 on (cancelled, or, when a driver is named, taken over by another runner)."""
 
 
+_CLAIM_TRIES: Final = 3
+"""Claims of one effect in one transaction before giving up on a run state that keeps changing."""
+
+
 def _taken_over(status: str, owner: str | None, driver: str | None) -> bool:
     """Whether a run driven by `driver` has been taken over (the claim's own test)."""
     return driver is not None and status == RunStatus.RUNNING and owner != driver
@@ -125,23 +129,32 @@ class RunLedger:
         self.raise_unrecorded(run_id)
 
         def claim() -> Body[sqlite3.Row | None]:
-            if (yield from execute(_CLAIM, params)):
-                return None  # the usual case: one statement
-            # Refused: the key is known, or the run may not go on. Which, in this transaction.
-            state = yield from fetchone(
-                "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,)
+            for _ in range(_CLAIM_TRIES):
+                if (yield from execute(_CLAIM, params)):
+                    return None  # the usual case: one statement
+                # Refused: the run may not go on, or the key is known. Which, read here.
+                state = yield from fetchone(
+                    "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,)
+                )
+                if state is not None and state["status"] == RunStatus.CANCELLED:
+                    raise RunCancelled(
+                        f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
+                    )
+                if state is not None and _taken_over(state["status"], state["lease_owner"], driver):
+                    raise RunBusy(
+                        f"run {run_id} is no longer driven by this runner (its lease is held by "
+                        f"{state['lease_owner'] or 'nobody'}), so the call to tool {tool!r} was "
+                        "not made"
+                    )
+                row = yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,))
+                if row is not None:
+                    return row
+                # The state that refused it changed since (PostgreSQL reads each statement
+                # afresh): claim again.
+            raise StoreError(
+                f"the claim of tool {tool!r}'s effect in run {run_id} kept being refused by "
+                "a run state that changed at once; try again"
             )
-            if state is not None and state["status"] == RunStatus.CANCELLED:
-                raise RunCancelled(
-                    f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
-                )
-            if state is not None and _taken_over(state["status"], state["lease_owner"], driver):
-                raise RunBusy(
-                    f"another runner ({state['lease_owner'] or 'none'}) holds the lease on run "
-                    f"{run_id}, so the call to tool {tool!r} was not made; this runner stops "
-                    "driving it"
-                )
-            return (yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,)))
 
         row = await self._write(claim)
         return None if row is None else EFFECTS.load(row)

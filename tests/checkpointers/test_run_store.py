@@ -358,15 +358,18 @@ async def test_an_effect_claim_checks_the_run_in_its_own_statement(
     with pytest.raises(
         RunBusy,
         match=re.escape(
-            "another runner (them) holds the lease on run taken, so the call to tool 'refund' "
-            "was not made; this runner stops driving it"
+            "run taken is no longer driven by this runner (its lease is held by them), so the "
+            "call to tool 'refund' was not made"
         ),
     ):
         await store.begin_effect(
             "k-t2", run_id="taken", node="pay", tool="refund", args={}, driver="me"
         )
     with pytest.raises(
-        RunBusy, match=re.escape("another runner (none) holds the lease on run unowned")
+        RunBusy,
+        match=re.escape(
+            "run unowned is no longer driven by this runner (its lease is held by nobody)"
+        ),
     ):
         await store.begin_effect(
             "k-u", run_id="unowned", node="pay", tool="refund", args={}, driver="me"
