@@ -13,13 +13,14 @@ import asyncio
 import hashlib
 import inspect
 import json
-from collections.abc import Coroutine, Generator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
 from railgraph.errors import PolicyError, ToolError
+from railgraph.nodes._deadline import within
 from railgraph.nodes._kinds import PolicyAction
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._tools import ToolCall, ToolSpec, TransientToolError
@@ -320,7 +321,7 @@ async def _invoke(spec: ToolSpec, args: BaseModel, call: ToolCall) -> Any:
     """Run the tool within its timeout (raising `TimeoutError` when it passes)."""
     params: tuple[Any, ...] = (args, call) if spec.wants_call else (args,)
     if inspect.iscoroutinefunction(spec.fn):
-        return await _within(spec.fn(*params), spec.timeout_s)
+        return await within(spec.fn(*params), spec.timeout_s)
     # A deadline on this task, not a task of its own as `wait_for` makes: one trip around
     # the event loop less per call.
     async with asyncio.timeout(spec.timeout_s):
@@ -328,53 +329,6 @@ async def _invoke(spec: ToolSpec, args: BaseModel, call: ToolCall) -> Any:
         if inspect.isawaitable(result):
             return await result
         return result
-
-
-async def _within(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
-    """Await a tool's coroutine with a deadline `timeout_s` from now, as `asyncio.timeout`.
-
-    The deadline's timer is armed only once the coroutine first waits: one that finishes
-    without waiting (a tool answering from memory) cannot be interrupted by a timer in
-    any case, and a timer armed and cancelled per call stays in the loop's heap (with its
-    context) until the loop sweeps it.
-    """
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    try:
-        waits_on = coro.send(None)
-    except StopIteration as done:
-        return done.value
-    # The deadline counts from the start, so an expired one fires at the first wait.
-    async with asyncio.timeout_at(deadline):
-        return await _Resumed(coro, waits_on)
-
-
-class _Resumed:
-    """Awaiting it goes on with a coroutine that has waited once (`yield from` semantics)."""
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, message = self._coro, self._first
-        while True:
-            try:
-                sent = yield message
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # cancellation and the timeout among them
-                try:
-                    message = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    message = coro.send(sent)
-                except StopIteration as done:
-                    return done.value
 
 
 def validate(schema: type[BaseModel], value: Any, what: str, node: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from railgraph.nodes._toolcall import _within
+from railgraph.nodes._deadline import within
 
 
 async def test_a_coroutine_that_never_waits_returns_without_a_timer() -> None:
@@ -16,7 +16,7 @@ async def test_a_coroutine_that_never_waits_returns_without_a_timer() -> None:
     async def answer() -> int:
         return 42
 
-    assert await _within(answer(), 30.0) == 42
+    assert await within(answer(), 30.0) == 42
     assert len(loop._scheduled) == timers  # type: ignore[attr-defined]
 
 
@@ -25,7 +25,7 @@ async def test_an_error_before_any_wait_is_raised_as_it_is() -> None:
         raise ValueError("bad input")
 
     with pytest.raises(ValueError, match=r"^bad input$"):
-        await _within(broken(), 30.0)
+        await within(broken(), 30.0)
 
 
 async def test_a_coroutine_that_waits_gets_what_it_waited_for_and_returns() -> None:
@@ -39,7 +39,7 @@ async def test_a_coroutine_that_waits_gets_what_it_waited_for_and_returns() -> N
         seen.append(await second)
         return "done"
 
-    task = asyncio.create_task(_within(twice(), 30.0))
+    task = asyncio.create_task(within(twice(), 30.0))
     await asyncio.sleep(0)
     first.set_result(1)
     await asyncio.sleep(0)
@@ -55,7 +55,7 @@ async def test_an_error_after_a_wait_is_raised_as_it_is() -> None:
         await gate
         raise KeyError("gone")
 
-    task = asyncio.create_task(_within(fails_later(), 30.0))
+    task = asyncio.create_task(within(fails_later(), 30.0))
     await asyncio.sleep(0)
     gate.set_result(None)
     with pytest.raises(KeyError, match="gone"):
@@ -72,7 +72,7 @@ async def test_the_deadline_raises_timeout_error_and_cancels_the_wait() -> None:
             cleaned.append("finally")
 
     with pytest.raises(TimeoutError):
-        await _within(hangs(), 1e-9)
+        await within(hangs(), 1e-9)
     assert cleaned == ["finally"]
 
 
@@ -93,7 +93,7 @@ async def test_the_deadline_counts_from_the_call_not_from_the_first_wait(
         await asyncio.sleep(0)
 
     start = loop.time()
-    await _within(waits_once(), 5.0)
+    await within(waits_once(), 5.0)
     (deadline,) = armed
     assert deadline is not None
     assert start <= deadline - 5.0 <= loop.time()
@@ -111,7 +111,7 @@ async def test_cancelling_the_caller_cancels_the_tool() -> None:
             cleaned.append("cancelled")
             raise
 
-    task = asyncio.create_task(_within(hangs(), 30.0))
+    task = asyncio.create_task(within(hangs(), 30.0))
     await waiting.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
