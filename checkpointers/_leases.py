@@ -32,7 +32,6 @@ __all__ = [
     "RunState",
     "lease_live",
     "pid_alive",
-    "run_is_cancelled",
     "unknown_effects_text",
 ]
 
@@ -377,9 +376,3 @@ def unknown_effects_text(effects: list[EffectRecord]) -> str:
         f"{names} had started and its outcome was unknown when the run was cancelled: it "
         "may have happened — check the target system before doing it again"
     )
-
-
-def run_is_cancelled(run_id: str) -> Body[bool]:
-    """Whether the run exists and is cancelled (inside a write, for the kill switch)."""
-    row = yield from fetchone("SELECT status FROM runs WHERE run_id = ?", (run_id,))
-    return row is not None and row["status"] == RunStatus.CANCELLED

@@ -1,7 +1,8 @@
 """The tool-effect ledger: a side effect claimed before it runs, then completed or failed.
 
-A part of `RunStore`, in the same database: the claim checks the kill switch in its own
-transaction, and a completion may ride with the next write (a tool node's writes).
+A part of `RunStore`, in the same database: the claim checks the kill switch (and the
+driver's lease) in its own statement, and a completion may ride with the next write (a tool
+node's writes).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import sqlite3
 from collections.abc import Awaitable, Mapping
 from typing import Any, Final, TypeVar
 
-from railgraph.errors import RunCancelled, StoreError
-from railgraph.vocab import EffectStatus
+from railgraph.errors import RunBusy, RunCancelled, StoreError
+from railgraph.vocab import EffectStatus, RunStatus
 
 from ._backend import Backend, Work
 from ._db import Database
-from ._json import dumps_or_none
-from ._leases import run_is_cancelled
+from ._json import dumps, dumps_or_none
 from ._records import EffectRecord
 from ._redact import Redactor
 from ._rows import Table, when
@@ -34,6 +34,33 @@ EFFECTS: Final = Table(
     columns=tuple(EffectRecord.model_fields),
     json_columns=frozenset({"args", "result"}),
 )
+
+
+_CLAIM: Final = """
+    INSERT OR IGNORE INTO tool_effects
+        (idempotency_key, run_id, node, tool, args, status, started_at)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs WHERE run_id = ?8 AND (
+            status = 'cancelled'
+            OR (
+                status = 'running' AND CAST(?9 AS TEXT) IS NOT NULL
+                AND (lease_owner IS NULL OR lease_owner <> ?9)
+            )
+        )
+    )
+"""
+"""Claim an effect: insert it as `started` unless its key is known or the run may not go
+on (cancelled, or, when a driver is named, taken over by another runner)."""
+
+
+_CLAIM_TRIES: Final = 3
+"""Claims of one effect in one transaction before giving up on a run state that keeps changing."""
+
+
+def _taken_over(status: str, owner: str | None, driver: str | None) -> bool:
+    """Whether a run driven by `driver` has been taken over (the claim's own test)."""
+    return driver is not None and status == RunStatus.RUNNING and owner != driver
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -53,9 +80,29 @@ class RunLedger:
         raise NotImplementedError
 
     async def begin_effect(
-        self, key: str, *, run_id: str, node: str, tool: str, args: Mapping[str, Any]
+        self,
+        key: str,
+        *,
+        run_id: str,
+        node: str,
+        tool: str,
+        args: Mapping[str, Any],
+        driver: str | None = None,
     ) -> EffectRecord | None:
         """Claim a side effect before running it.
+
+        The claim is one statement: it inserts the `started` entry only if the key is new
+        and the run may go on (the kill switch, and with `driver` the run's lease, checked
+        in the same transaction, so no effect starts after a cancel or a takeover commits).
+
+        Args:
+            key: The effect's idempotency key.
+            run_id: The run that makes the call.
+            node: The node that makes it.
+            tool: The tool called.
+            args: The call's arguments (stored redacted).
+            driver: The lease owner of the runner that drives the run; when given, a
+                `running` run whose lease another owner holds refuses the claim.
 
         Returns:
             `None` if the key is new (a `started` entry now exists and the tool
@@ -63,31 +110,51 @@ class RunLedger:
             reuse a completed result instead of repeating the effect.
 
         Raises:
-            RunCancelled: The run is cancelled (the kill switch, checked in the same
-                transaction as the claim, so no effect starts after a cancel commits).
+            RunCancelled: The run is cancelled.
+            RunBusy: With `driver`: another runner holds the run's lease.
             StoreError: Recording an earlier completed effect of the run failed (see
                 `complete_effect_with_next_write`); no new effect starts.
         """
-        record = EffectRecord(
-            idempotency_key=key,
-            run_id=run_id,
-            node=node,
-            tool=tool,
-            args=self.redactor.redact(dict(args)),
-            status=EffectStatus.STARTED,
-            started_at=self._db.clock(),
+        params = (
+            key,
+            run_id,
+            node,
+            tool,
+            dumps(self.redactor.redact(dict(args))),
+            EffectStatus.STARTED.value,
+            self._db.clock(),
+            run_id,
+            driver,
         )
-        params = EFFECTS.params(record)
         self.raise_unrecorded(run_id)
 
         def claim() -> Body[sqlite3.Row | None]:
-            if (yield from run_is_cancelled(run_id)):
-                raise RunCancelled(
-                    f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
+            for _ in range(_CLAIM_TRIES):
+                if (yield from execute(_CLAIM, params)):
+                    return None  # the usual case: one statement
+                # Refused: the run may not go on, or the key is known. Which, read here.
+                state = yield from fetchone(
+                    "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,)
                 )
-            if (yield from execute(EFFECTS.insert(or_ignore=True), params)):
-                return None
-            return (yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,)))
+                if state is not None and state["status"] == RunStatus.CANCELLED:
+                    raise RunCancelled(
+                        f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
+                    )
+                if state is not None and _taken_over(state["status"], state["lease_owner"], driver):
+                    raise RunBusy(
+                        f"run {run_id} is no longer driven by this runner (its lease is held by "
+                        f"{state['lease_owner'] or 'nobody'}), so the call to tool {tool!r} was "
+                        "not made"
+                    )
+                row = yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,))
+                if row is not None:
+                    return row
+                # The state that refused it changed since (PostgreSQL reads each statement
+                # afresh): claim again.
+            raise StoreError(
+                f"the claim of tool {tool!r}'s effect in run {run_id} kept being refused by "
+                "a run state that changed at once; try again"
+            )
 
         row = await self._write(claim)
         return None if row is None else EFFECTS.load(row)

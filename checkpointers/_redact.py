@@ -92,22 +92,33 @@ class Redactor:
         if kind in _PLAIN:
             return value
         if kind is dict:
-            return {
-                k: (REDACTED if self.is_secret_key(k) and v is not None else self.redact(v))
-                for k, v in value.items()
-            }
+            return self._mapping(value)
         if kind is list:
-            return [self.redact(v) for v in value]
+            return [v if type(v) in _PLAIN else self.redact(v) for v in value]
         if isinstance(value, SecretStr | SecretBytes):
             return REDACTED
         if isinstance(value, Mapping):
-            return {
-                k: (REDACTED if self.is_secret_key(k) and v is not None else self.redact(v))
-                for k, v in value.items()
-            }
+            return self._mapping(value)
         if isinstance(value, list | tuple):
             return [self.redact(v) for v in value]
         return value
+
+    def _mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
+        # The key decisions come from the cache without a call each, and plain values are
+        # not walked: a node's events pass here with a dozen keys each.
+        seen = self._seen
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            secret = seen.get(k) if type(k) is str else None
+            if secret is None:
+                secret = self.is_secret_key(k)
+            if secret and v is not None:
+                out[k] = REDACTED
+            elif type(v) in _PLAIN:
+                out[k] = v
+            else:
+                out[k] = self.redact(v)
+        return out
 
     def run(self, record: RunRecord) -> RunRecord:
         """A run record as people may see it: its input and result redacted.

@@ -55,9 +55,21 @@ class EffectLedger(Protocol):
     """Durable record of tool effects, keyed by idempotency key (the run store provides it)."""
 
     async def begin_effect(
-        self, key: str, *, run_id: str, node: str, tool: str, args: dict[str, Any]
+        self,
+        key: str,
+        *,
+        run_id: str,
+        node: str,
+        tool: str,
+        args: dict[str, Any],
+        driver: str | None = None,
     ) -> EffectState | None:
-        """Record that an effect starts; return the earlier record if the key is known."""
+        """Record that an effect starts; return the earlier record if the key is known.
+
+        Refuses (raising `RunCancelled`, or `RunBusy` when `driver` names the runner whose
+        lease another runner now holds) in the transaction of the claim itself: the kill
+        switch for a call that is claimed.
+        """
         ...
 
     async def complete_effect(self, key: str, result: Any) -> None:
@@ -98,7 +110,10 @@ class Runtime:
     timer: Callable[[], float] = time.perf_counter
     """Monotonic clock for durations."""
     cancelled: Callable[[], Awaitable[bool]] | None = None
-    """Whether a person has stopped the run; asked before every LLM and tool call."""
+    """Whether a person has stopped the run; asked before every LLM and tool call (a tool
+    call that claims an effect in the ledger asks the claim instead)."""
+    driver: str | None = None
+    """The lease owner of the runner that drives the run, for the ledger's claim."""
     redact: Callable[[Any], Any] = lambda value: value
     """How the store redacts secrets from what people see (review requests among them);
     an approve gate compares the call a reviewer saw with its own in this form."""

@@ -20,6 +20,7 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
 from railgraph.errors import PolicyError, ToolError
+from railgraph.nodes._deadline import within
 from railgraph.nodes._kinds import PolicyAction
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._tools import ToolCall, ToolSpec, TransientToolError
@@ -39,9 +40,13 @@ if TYPE_CHECKING:
 __all__ = ["call_tool", "canonical_json", "validate"]
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+"""One encoder for every call: `json.dumps` with options builds a new one each time."""
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces: equal values give equal text (and hashes)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)
 
 
 async def call_tool(
@@ -60,35 +65,53 @@ async def call_tool(
     records the completed effect with the node's writes, not in a transaction of its own.
     """
     spec = ctx.runtime.tools[name]
-    await ctx.ensure_running(f"the call to tool {name!r}")
-    payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
-    action = ctx.runtime.policy.action(spec, payload)
-    if action is PolicyAction.BLOCK:
-        raise PolicyError(
-            f"tool {name!r} is blocked by the graph's policy (node {ctx.node!r}); "
-            f"change ToolPolicy(tools={{{name!r}: 'auto'}}) if it should run"
-        )
-    # Only a person's decision at an approve gate, handed to this node by the wrapper from
-    # checkpointed state, approves a call: there is no flag for code to set.
-    if action is PolicyAction.APPROVE and not ctx.use_approval(name, payload):
-        raise PolicyError(
-            f"tool {name!r} needs a person's approval under the graph's policy, but node "
-            f"{ctx.node!r} has none for these arguments; put an approve gate before it: "
-            f"g.approve('approve_{ctx.node}', action={ctx.node!r}, ...)"
-        )
-    # Before the ledger: a call refused for budget must not look started.
-    ctx.ensure_budget("tool_calls", what=f"a call to tool {name!r}")
-    key = (
-        _idempotency_key(ctx.run_id, ctx.node, name, payload, scope)
-        if spec.tier.has_effect
-        else None
-    )
     ledger = ctx.runtime.ledger
+    claimed = spec.tier.has_effect and ledger is not None
+    what = f"the call to tool {name!r}"
+    if not claimed:
+        await ctx.ensure_running(what)
+    # A call that claims an effect asks the kill switch in the claim's own transaction
+    # (cancel and lease), so it reads the run's state once, not twice.
     prior: EffectState | None = None
-    if key is not None and ledger is not None:
-        prior = await ledger.begin_effect(
-            key, run_id=ctx.run_id, node=ctx.node, tool=name, args=payload
+    try:
+        payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
+        action = ctx.runtime.policy.action(spec, payload)
+        if action is PolicyAction.BLOCK:
+            raise PolicyError(
+                f"tool {name!r} is blocked by the graph's policy (node {ctx.node!r}); "
+                f"change ToolPolicy(tools={{{name!r}: 'auto'}}) if it should run"
+            )
+        # Only a person's decision at an approve gate, handed to this node by the wrapper
+        # from checkpointed state, approves a call: there is no flag for code to set.
+        if action is PolicyAction.APPROVE and not ctx.use_approval(name, payload):
+            raise PolicyError(
+                f"tool {name!r} needs a person's approval under the graph's policy, but node "
+                f"{ctx.node!r} has none for these arguments; put an approve gate before it: "
+                f"g.approve('approve_{ctx.node}', action={ctx.node!r}, ...)"
+            )
+        # Before the ledger: a call refused for budget must not look started.
+        ctx.ensure_budget("tool_calls", what=f"a call to tool {name!r}")
+        key = (
+            _idempotency_key(ctx.run_id, ctx.node, name, payload, scope)
+            if spec.tier.has_effect
+            else None
         )
+        if key is not None and ledger is not None:
+            prior = await ledger.begin_effect(
+                key,
+                run_id=ctx.run_id,
+                node=ctx.node,
+                tool=name,
+                args=payload,
+                driver=ctx.runtime.driver,
+            )
+    except Exception:
+        if claimed:
+            # The kill switch outranks every other refusal, as when it is asked first;
+            # it also words a refused claim as the runner does.
+            await ctx.ensure_running(what)
+        raise
+    if key is not None and ledger is not None:
         if prior is not None and prior.status == EffectStatus.COMPLETED:
             return _replay(ctx, spec, payload, key, prior)
         if prior is not None and not spec.idempotent:
@@ -216,10 +239,7 @@ async def _attempts(
         started = ctx.runtime.timer()
         error: BaseException | None = None
         try:
-            # A deadline on this task, not a task of its own as `wait_for` makes: one
-            # trip around the event loop less per call.
-            async with asyncio.timeout(spec.timeout_s):
-                raw = await _invoke(spec, arg_model, call)
+            raw = await _invoke(spec, arg_model, call)
         except (TransientToolError, TimeoutError) as exc:
             error = exc
         except Exception as exc:
@@ -298,13 +318,17 @@ def _idempotency_key(
 
 
 async def _invoke(spec: ToolSpec, args: BaseModel, call: ToolCall) -> Any:
+    """Run the tool within its timeout (raising `TimeoutError` when it passes)."""
     params: tuple[Any, ...] = (args, call) if spec.wants_call else (args,)
     if inspect.iscoroutinefunction(spec.fn):
-        return await spec.fn(*params)
-    result = await asyncio.to_thread(spec.fn, *params)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+        return await within(spec.fn(*params), spec.timeout_s)
+    # A deadline on this task, not a task of its own as `wait_for` makes: one trip around
+    # the event loop less per call.
+    async with asyncio.timeout(spec.timeout_s):
+        result = await asyncio.to_thread(spec.fn, *params)
+        if inspect.isawaitable(result):
+            return await result
+        return result
 
 
 def validate(schema: type[BaseModel], value: Any, what: str, node: str) -> dict[str, Any]:

@@ -220,6 +220,7 @@ class Runner(ReviewQueue, Driver):
             clock=self.clock,
             timer=self.timer,
             cancelled=functools.partial(self._is_cancelled, record.run_id),
+            driver=self.lease.owner,
             redact=self.store.redactor.redact,
         )
         steps = runtime.envelope.steps

@@ -16,7 +16,7 @@ from railgraph.checkpointers import (
     RunRecord,
     SqliteCheckpointer,
 )
-from railgraph.errors import DecisionError, StoreError
+from railgraph.errors import DecisionError, RunBusy, RunCancelled, StoreError
 from tests.checkpointers.conftest import SQLITE_ONLY, query
 
 ON_BOTH_BACKENDS = True
@@ -336,6 +336,70 @@ async def test_effect_ledger(saver: SqliteCheckpointer, set_time: Callable[[floa
     ]
     assert await store.list_effects("r2") == []
     assert await store.get_effect("k9") is None
+
+
+async def test_an_effect_claim_checks_the_run_in_its_own_statement(
+    saver: SqliteCheckpointer,
+) -> None:
+    store = saver.store
+    await store.create_run(run("mine", lease_owner="me"))
+    await store.create_run(run("taken", lease_owner="them"))
+    await store.create_run(run("unowned"))
+    await store.create_run(run("parked", status="paused", lease_owner="them"))
+    await store.create_run(run("stopped", status="cancelled", lease_owner="me"))
+
+    # The driver's own run, a run with no record, and one whose status is not `running`
+    # (nobody drives it now) are claimed; without a driver, no lease is asked about.
+    for run_id, driver in [("mine", "me"), ("nope", "me"), ("parked", "me"), ("taken", None)]:
+        claimed = await store.begin_effect(
+            f"k-{run_id}", run_id=run_id, node="pay", tool="refund", args={}, driver=driver
+        )
+        assert claimed is None, run_id
+    with pytest.raises(
+        RunBusy,
+        match=re.escape(
+            "run taken is no longer driven by this runner (its lease is held by them), so the "
+            "call to tool 'refund' was not made"
+        ),
+    ):
+        await store.begin_effect(
+            "k-t2", run_id="taken", node="pay", tool="refund", args={}, driver="me"
+        )
+    with pytest.raises(
+        RunBusy,
+        match=re.escape(
+            "run unowned is no longer driven by this runner (its lease is held by nobody)"
+        ),
+    ):
+        await store.begin_effect(
+            "k-u", run_id="unowned", node="pay", tool="refund", args={}, driver="me"
+        )
+    # A cancel is refused whoever asks, and a known key does not get past it.
+    await store.create_run(run("stopped2", status="cancelled", lease_owner="me"))
+    for key, run_id, driver in [
+        ("k-s", "stopped", "me"),
+        ("k-s", "stopped", None),
+        ("k-mine", "stopped2", "me"),
+    ]:
+        with pytest.raises(
+            RunCancelled,
+            match=re.escape(
+                f"run {run_id} was cancelled, so the call to tool 'refund' was not made"
+            ),
+        ):
+            await store.begin_effect(
+                key, run_id=run_id, node="pay", tool="refund", args={}, driver=driver
+            )
+    assert sorted(e.idempotency_key for e in await store.list_effects("taken")) == ["k-taken"]
+    assert await store.list_effects("unowned") == []
+    assert await store.list_effects("stopped") == []
+    assert [e.idempotency_key for e in await store.list_effects("mine")] == ["k-mine"]
+    # A known key is returned as it is stored, with the run still the driver's.
+    known = await store.begin_effect(
+        "k-mine", run_id="mine", node="pay", tool="refund", args={}, driver="me"
+    )
+    assert known is not None
+    assert (known.idempotency_key, known.status, known.run_id) == ("k-mine", "started", "mine")
 
 
 async def test_effect_ledger_errors(saver: SqliteCheckpointer) -> None:

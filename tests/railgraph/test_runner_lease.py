@@ -356,3 +356,51 @@ async def test_a_decision_reaches_the_run_through_the_process_that_drives_it(
         "approve_a": "approved",
         "approve_b": "rejected",
     }
+
+
+@pytest.mark.parametrize("tier", ["read", "write"])
+async def test_a_driver_whose_lease_was_taken_over_makes_no_further_call(
+    tmp_path: Path, tier: str
+) -> None:
+    db = tmp_path / "rg.db"
+    calls: list[int] = []
+    tools = ToolRegistry()
+
+    @tools.tool(tier=tier, name="work")
+    async def work(args: Step, call: ToolCall) -> Done:
+        calls.append(args.n)
+        if args.n == 1:
+            # Its heartbeat lapsed meanwhile, and a runner on another host took the run.
+            with sqlite3.connect(db) as other:
+                other.execute(
+                    "UPDATE runs SET lease_owner = 'thief', lease_host = 'elsewhere', "
+                    "lease_pid = 1, heartbeat_at = 5.0, lease_expires_at = 1.0e12 "
+                    "WHERE run_id = 'r'"
+                )
+            other.close()
+        return Done(ok=True)
+
+    g = GraphBuilder("lease_taken", State, tools=tools)
+    g.tool("first", tool="work", args=lambda s: {"n": 1}, output="first")
+    g.tool("second", tool="work", args=lambda s: {"n": 2}, output="second")
+    g.edge(START, "first").edge("first", "second").edge("second", END)
+
+    async with Runner.open(db) as runner:
+        outcome = await runner.start(g.build(), {}, run_id="r")
+        effects = await runner.store.list_effects("r")
+        record = await runner.store.get_run("r")
+        events = await runner.store.list_events("r")
+
+    assert record is not None
+    # The runner stops at the refused call and leaves the run to the one that holds it.
+    assert (outcome.status, outcome.reason) == ("running", None)
+    assert [(e.kind, e.node) for e in events] == [
+        ("run_started", None),
+        ("tool_call", "first"),
+        ("node_finished", "first"),
+    ]
+    assert calls == [1]
+    assert [(e.node, e.status) for e in effects] == (
+        [("first", "completed")] if tier == "write" else []
+    )
+    assert (record.status, record.lease_owner) == ("running", "thief")
