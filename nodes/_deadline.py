@@ -1,64 +1,55 @@
-"""A tool coroutine's deadline, armed only once the coroutine waits.
+"""A tool coroutine's deadline, whose timer holds nothing of the run once it is cancelled.
 
-`asyncio.timeout` arms a timer on entry and cancels it on exit. A cancelled timer stays in
-the loop's heap, with the context it was made in (holding the run's config), until the
-loop sweeps it; a tool that answers without waiting (from memory, a cache) cannot be
-interrupted by a timer at all, so for it the timer is pure cost. `within` runs the
-coroutine's first step at once and arms the same deadline, counted from the call, only
-when the coroutine waits.
+`asyncio.timeout` arms its timer in the caller's context. Cancelled when the call returns
+(as it nearly always is), the timer stays in the loop's heap until the loop sweeps it, and
+with it that context: the node's config, its runtime and scratchpad. At a tool call per
+node, a hundred such contexts at a time outlived their nodes, and the collector kept
+walking them. `within` keeps `asyncio.timeout`'s meaning, but its timer runs in an empty
+context and lets go of the task once cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
+import contextvars
+from collections.abc import Coroutine
 from typing import Any
 
 __all__ = ["within"]
+
+_NO_CONTEXT = contextvars.Context()
+"""The context the deadline's timer runs in: it needs none of the caller's."""
 
 
 async def within(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
     """Await a tool's coroutine with a deadline `timeout_s` from now, as `asyncio.timeout`.
 
-    The deadline's timer is armed only once the coroutine first waits: one that finishes
-    without waiting (a tool answering from memory) cannot be interrupted by a timer in
-    any case, and a timer armed and cancelled per call stays in the loop's heap (with its
-    context) until the loop sweeps it.
+    Raises:
+        TimeoutError: The deadline passed first; the coroutine was cancelled.
     """
-    deadline = asyncio.get_running_loop().time() + timeout_s
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - a coroutine awaited by the loop runs in a task
+        raise RuntimeError("a tool call's deadline needs a running task")
+    cancelling = task.cancelling()
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = loop.call_at(loop.time() + timeout_s, expire, context=_NO_CONTEXT)
     try:
-        waits_on = coro.send(None)
-    except StopIteration as done:
-        return done.value
-    # The deadline counts from the start, so an expired one fires at the first wait.
-    async with asyncio.timeout_at(deadline):
-        return await _Resumed(coro, waits_on)
-
-
-class _Resumed:
-    """Awaiting it goes on with a coroutine that has waited once (`yield from` semantics)."""
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, message = self._coro, self._first
-        while True:
-            try:
-                sent = yield message
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # cancellation and the timeout among them
-                try:
-                    message = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    message = coro.send(sent)
-                except StopIteration as done:
-                    return done.value
+        result = await coro
+    except asyncio.CancelledError as exc:
+        # Ours only if nobody else cancelled the task meanwhile (as `asyncio.timeout`).
+        if expired and task.uncancel() <= cancelling:
+            raise TimeoutError(f"the call took more than {timeout_s:g} s") from exc
+        raise
+    finally:
+        timer.cancel()
+    if expired:
+        # It fired as the call returned: the cancel it asked for is withdrawn.
+        task.uncancel()
+    return result

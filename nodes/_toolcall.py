@@ -322,13 +322,16 @@ async def _invoke(spec: ToolSpec, args: BaseModel, call: ToolCall) -> Any:
     params: tuple[Any, ...] = (args, call) if spec.wants_call else (args,)
     if inspect.iscoroutinefunction(spec.fn):
         return await within(spec.fn(*params), spec.timeout_s)
-    # A deadline on this task, not a task of its own as `wait_for` makes: one trip around
-    # the event loop less per call.
-    async with asyncio.timeout(spec.timeout_s):
-        result = await asyncio.to_thread(spec.fn, *params)
-        if inspect.isawaitable(result):
-            return await result
-        return result
+    return await within(_in_thread(spec, params), spec.timeout_s)
+
+
+async def _in_thread(spec: ToolSpec, params: tuple[Any, ...]) -> Any:
+    """A sync tool, in a worker thread so that its deadline holds (and what it returns, if
+    that is awaitable)."""
+    result = await asyncio.to_thread(spec.fn, *params)
+    if inspect.isawaitable(result):
+        return await result
+    return result
 
 
 def validate(schema: type[BaseModel], value: Any, what: str, node: str) -> dict[str, Any]:

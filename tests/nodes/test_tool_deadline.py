@@ -1,23 +1,36 @@
-"""A tool coroutine's deadline: armed only once it waits, and then as `asyncio.timeout`."""
+"""A tool coroutine's deadline: `asyncio.timeout`'s meaning, with a timer that holds nothing
+of the caller once the call is over."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
 from railgraph.nodes._deadline import within
 
+_CALLER: contextvars.ContextVar[object] = contextvars.ContextVar("caller")
 
-async def test_a_coroutine_that_never_waits_returns_without_a_timer() -> None:
+
+async def test_a_finished_call_leaves_no_timer_that_holds_the_callers_context() -> None:
     loop = asyncio.get_running_loop()
-    timers = len(loop._scheduled)  # type: ignore[attr-defined]
+    config = object()
+    _CALLER.set(config)
 
     async def answer() -> int:
         return 42
 
+    async def waits() -> int:
+        await asyncio.sleep(0)
+        return 7
+
     assert await within(answer(), 30.0) == 42
-    assert len(loop._scheduled) == timers  # type: ignore[attr-defined]
+    assert await within(waits(), 30.0) == 7
+    timers = loop._scheduled  # type: ignore[attr-defined]
+    # The timers were cancelled, and wait in the heap for the loop's sweep.
+    assert any(t.cancelled() for t in timers)
+    assert not [t for t in timers if t._context.get(_CALLER, None) is config]
 
 
 async def test_an_error_before_any_wait_is_raised_as_it_is() -> None:
@@ -76,18 +89,16 @@ async def test_the_deadline_raises_timeout_error_and_cancels_the_wait() -> None:
     assert cleaned == ["finally"]
 
 
-async def test_the_deadline_counts_from_the_call_not_from_the_first_wait(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_the_deadline_counts_from_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
     loop = asyncio.get_running_loop()
-    armed: list[float | None] = []
-    real_timeout_at = asyncio.timeout_at
+    armed: list[float] = []
+    real_call_at = loop.call_at
 
-    def spy(when: float | None) -> asyncio.Timeout:
+    def spy(when: float, *args: object, **kwargs: object) -> asyncio.TimerHandle:
         armed.append(when)
-        return real_timeout_at(when)
+        return real_call_at(when, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(asyncio, "timeout_at", spy)
+    monkeypatch.setattr(loop, "call_at", spy)
 
     async def waits_once() -> None:
         await asyncio.sleep(0)
@@ -95,8 +106,25 @@ async def test_the_deadline_counts_from_the_call_not_from_the_first_wait(
     start = loop.time()
     await within(waits_once(), 5.0)
     (deadline,) = armed
-    assert deadline is not None
     assert start <= deadline - 5.0 <= loop.time()
+
+
+async def test_a_cancel_from_elsewhere_stays_a_cancel_when_the_deadline_also_passed() -> None:
+    started = asyncio.Event()
+
+    async def hangs() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async def caller() -> None:
+        await within(hangs(), 0.05)
+
+    task = asyncio.create_task(caller())
+    await started.wait()
+    task.cancel()
+    await asyncio.sleep(0.1)
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_cancelling_the_caller_cancels_the_tool() -> None:
