@@ -29,12 +29,11 @@ from ._events import (
     EVENTS_BY_REF,
     EventRow,
     event_ref,
-    fold_writes,
-    foldable,
     harvest_rows,
     insert_events,
     next_seq,
 )
+from ._fold import fold_writes, foldable
 from ._json import dumps
 from ._redact import Redactor
 from ._tx import Body, execute, executemany, fetchone

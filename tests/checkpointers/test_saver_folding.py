@@ -303,7 +303,7 @@ async def test_a_value_that_event_data_holds_only_alike_is_folded_as_it_is(
 
 
 def test_foldable_values_are_dicts_of_text_to_64_bit_integers_and_finite_floats() -> None:
-    from railgraph.checkpointers._events import foldable
+    from railgraph.checkpointers._fold import foldable
 
     assert [
         foldable(value)
