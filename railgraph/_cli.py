@@ -44,7 +44,7 @@ COMMANDS: dict[str, str] = {
     "serve": "railgraph._cli_web",
     "users": "railgraph._cli_web",
 }
-"""Every command and the module that defines it (importing the module registers it)."""
+"""Every command and the module that defines it, in the order ``--help`` lists them."""
 
 _WITHOUT_GC = frozenset({"runs", "show", "pending"})
 """Commands that only read and end soon, so start-up is most of their work (see `main`)."""
@@ -58,14 +58,14 @@ def load_commands(names: Iterable[str] | None = None) -> typer.Typer:
 
     A command line runs one command, and typer builds the parameters of every registered
     command on each call: registering only the one named saves that, and importing the
-    other commands' modules, from every command's start-up.
+    other commands' modules, from every command's start-up. A module defines commands
+    with `_cli_app.command`; only the named ones are registered.
     """
     wanted = set(COMMANDS) if names is None else set(names)
-    # In the order of the modules' names (a module that imports another registers that one's
-    # commands first): the order `--help` lists them in.
     for module in sorted({COMMANDS[name] for name in wanted}):
         importlib.import_module(module)
-    return _cli_app.app
+    # In the table's order: the order `--help` lists them in.
+    return _cli_app.register(name for name in COMMANDS if name in wanted)
 
 
 def __getattr__(name: str) -> Any:

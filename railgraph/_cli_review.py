@@ -13,7 +13,7 @@ from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
     RequestOpt,
-    app,
+    command,
     err,
     fail,
     finish,
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 
-@app.command()
+@command
 def pending(
     graph: Annotated[
         str | None, typer.Option("--graph", help="Only requests of this graph.")
@@ -142,7 +142,7 @@ def _draw_runs(
     return drawn
 
 
-@app.command()
+@command
 def expire(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Expire requests past their expiry; their runs take the gates' timeout outcomes."""
     outcomes = with_runner(db, lambda runner: runner.expire())
@@ -155,7 +155,7 @@ def expire(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         out.print("no requests past their expiry")
 
 
-@app.command()
+@command
 def approve(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The paused run.")],
     by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
@@ -199,7 +199,7 @@ def approve(
     finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
 
 
-@app.command()
+@command
 def reject(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The paused run.")],
     by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
@@ -219,7 +219,7 @@ def reject(
     finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
 
 
-@app.command()
+@command
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to continue.")],
     allow_changed_graph: Annotated[
@@ -235,7 +235,7 @@ def resume(
     finish(outcome, as_json)
 
 
-@app.command()
+@command
 def cancel(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to stop.")],
     by: Annotated[str, typer.Option("--by", help="Who stops it.")],

@@ -13,8 +13,8 @@ import typer
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
-    app,
     clip,
+    command,
     fail,
     finish,
     out,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 
-@app.command()
+@command
 def run(
     ref: Annotated[
         str, typer.Argument(help="Graph as module:attribute, e.g. railgraph.graphs.refund:graph.")
@@ -114,7 +114,7 @@ def budget_overrides(flags: list[str]) -> dict[str, float]:
     return BudgetEnvelope.parse_overrides(pairs)
 
 
-@app.command()
+@command
 def runs(
     status: Annotated[
         str | None, typer.Option("--status", help="Only runs with this status.")
@@ -184,7 +184,7 @@ def runs(
     out.print(table)
 
 
-@app.command()
+@command
 def show(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run's id.")],
     db: DbOpt = None,
@@ -266,7 +266,7 @@ def show(
         )
 
 
-@app.command()
+@command
 def spec(
     ref: Annotated[str, typer.Argument(help="Graph as module:attribute.")],
 ) -> None:
