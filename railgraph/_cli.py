@@ -11,17 +11,17 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
-
-from railgraph import _cli_app
-from railgraph._cli_text import esc
-from railgraph._settings import DB_ENV
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import typer
+
     # At run time `app` comes from `__getattr__`, with every command registered.
     from railgraph._cli_app import app
+
+# Typer, Rich and the app load in `load_commands`: `main` decides first whether the command
+# line runs with the cyclic garbage collector, and their imports are most of what it would
+# collect.
 
 __all__ = ["COMMANDS", "DEBUG_ENV", "OPTIONS_WITH_VALUES", "app", "load_commands", "main"]
 
@@ -61,6 +61,8 @@ def load_commands(names: Iterable[str] | None = None) -> typer.Typer:
     other commands' modules, from every command's start-up. A module defines commands
     with `_cli_app.command`; only the named ones are registered.
     """
+    from railgraph import _cli_app
+
     wanted = set(COMMANDS) if names is None else set(names)
     for module in sorted({COMMANDS[name] for name in wanted}):
         importlib.import_module(module)
@@ -91,48 +93,6 @@ def _named_command(args: list[str]) -> str | None:
     return None
 
 
-def _version() -> str:
-    # Here: importlib.metadata costs every command's start-up a few dozen ms.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("railgraph")
-    except PackageNotFoundError:
-        return "unknown (not installed; run ./scripts/setup)"
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"railgraph {_version()}\n")
-        raise typer.Exit(0)
-
-
-@_cli_app.app.callback()
-def _options(
-    show_version: Annotated[
-        bool,
-        typer.Option(
-            "--version",
-            callback=_print_version,
-            is_eager=True,
-            help="Print railgraph's version and exit.",
-        ),
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...); "
-            "by default $RAILGRAPH_DB, else .railgraph/railgraph.db. A command's own --db wins.",
-        ),
-    ] = None,
-) -> None:
-    """Run agent graphs on rails: durable runs, budgets, verification and human approval."""
-    if db is not None:
-        # Commands find their database through the variable, as when it is set outside.
-        os.environ[DB_ENV] = db
-
-
 def main() -> None:
     """Entry point of the ``railgraph`` console script.
 
@@ -150,7 +110,9 @@ def main() -> None:
         # them or serve keep the collector.
         gc.disable()
     app = load_commands(None if command is None else [command])
-    err = _cli_app.err
+    from railgraph._cli_app import err
+    from railgraph._cli_text import esc
+
     try:
         app(standalone_mode=True)
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from railgraph._cli_text import esc, plain, quote
-from railgraph._settings import db_exists, default_db
+from railgraph._settings import DB_ENV, db_exists, default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
@@ -127,6 +127,48 @@ def register(names: Iterable[str]) -> typer.Typer:
                 app.command()(defined)
             _REGISTERED.add(name)
     return app
+
+
+def _version() -> str:
+    # Here: importlib.metadata costs every command's start-up a few dozen ms.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("railgraph")
+    except PackageNotFoundError:
+        return "unknown (not installed; run ./scripts/setup)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"railgraph {_version()}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print railgraph's version and exit.",
+        ),
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...); "
+            "by default $RAILGRAPH_DB, else .railgraph/railgraph.db. A command's own --db wins.",
+        ),
+    ] = None,
+) -> None:
+    """Run agent graphs on rails: durable runs, budgets, verification and human approval."""
+    if db is not None:
+        # Commands find their database through the variable, as when it is set outside.
+        os.environ[DB_ENV] = db
 
 
 # Piped output is read by people too (in CI logs, pagers): give tables room there. No emoji:

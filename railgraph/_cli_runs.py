@@ -216,7 +216,8 @@ def show(
         return
     out.print(
         f"run [bold]{esc(report['run_id'])}[/bold] of {esc(report['agent']['graph'])}: "
-        f"{esc(report['shown_status'])}"
+        f"{esc(report['shown_status'])}",
+        highlight=False,  # stored text is not styled, as on every other line
     )
     if report["driver"]:
         out.print(f"  {report['driver']}", highlight=False, markup=False)
