@@ -8,7 +8,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from railgraph._cli_text import esc, plain, quote
-from railgraph._settings import DB_ENV, db_exists, default_db
+from railgraph._settings import DB_ENV, db_exists, default_db, is_postgres_url
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
@@ -221,28 +221,37 @@ def with_runner(
         fail(exc)
 
 
-def with_store(db: str | Path | None, work: Callable[[RunStore], Awaitable[T]]) -> T:
+def with_store(db: str | Path | None, work: Callable[[RunStore], Coroutine[Any, Any, T]]) -> T:
     """Run ``work`` on the run store alone, read-only; a railgraph error is printed and exits 2.
 
-    For commands that only read: neither LangGraph nor langchain-core is imported. When the
-    default database does not exist yet, the command reads an empty store in memory (a
-    ``--db`` that does not exist is an error).
+    For commands that only read: neither LangGraph nor langchain-core is imported. A
+    database file is read on this thread, without an event loop (``work`` awaits nothing
+    but the store's reads); a PostgreSQL database through one. When the default database
+    does not exist yet, the command reads an empty store in memory (a ``--db`` that does
+    not exist is an error).
     """
     where: str | Path = db if db is not None else default_db()
     if db is None and not db_exists(where):
         where = ":memory:"  # nothing on disk to read, nothing to create
 
-    import asyncio
-
     from railgraph._report import display_redactor
-    from railgraph.checkpointers import open_store
-
-    async def go() -> T:
-        async with open_store(where, redactor=display_redactor()) as store:
-            return await work(store)
 
     try:
         with _without_pydantic_plugins():
+            if str(where) != ":memory:" and not is_postgres_url(where):
+                from railgraph.checkpointers._read_now import open_file_now, read_now
+
+                with open_file_now(where, redactor=display_redactor()) as store:
+                    return read_now(work(store))
+
+            import asyncio
+
+            from railgraph.checkpointers import open_store
+
+            async def go() -> T:
+                async with open_store(where, redactor=display_redactor()) as store:
+                    return await work(store)
+
             return asyncio.run(go())
     except RailgraphError as exc:
         fail(exc)
