@@ -89,6 +89,7 @@ app = typer.Typer(
     # brackets in a help text).
     rich_markup_mode=None,
 )
+
 _DEFINED: dict[str, Callable[..., Any] | typer.Typer] = {}
 """Every command (or group of commands) the imported modules define, by name."""
 _REGISTERED: set[str] = set()
