@@ -11,17 +11,17 @@ import importlib
 import os
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
-
-from railgraph import _cli_app
-from railgraph._cli_text import esc
-from railgraph._settings import DB_ENV
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import typer
+
     # At run time `app` comes from `__getattr__`, with every command registered.
     from railgraph._cli_app import app
+
+# Typer, Rich and the app load in `load_commands`: `main` decides first whether the command
+# line runs with the cyclic garbage collector, and their imports are most of what it would
+# collect.
 
 __all__ = ["COMMANDS", "DEBUG_ENV", "OPTIONS_WITH_VALUES", "app", "load_commands", "main"]
 
@@ -33,18 +33,18 @@ COMMANDS: dict[str, str] = {
     "worker": "railgraph._cli_worker",
     "pending": "railgraph._cli_review",
     "expire": "railgraph._cli_review",
-    "approve": "railgraph._cli_review",
-    "reject": "railgraph._cli_review",
+    "approve": "railgraph._cli_decide",
+    "reject": "railgraph._cli_decide",
     "resume": "railgraph._cli_review",
     "cancel": "railgraph._cli_review",
-    "run": "railgraph._cli_runs",
+    "run": "railgraph._cli_start",
     "runs": "railgraph._cli_runs",
     "show": "railgraph._cli_runs",
     "spec": "railgraph._cli_runs",
     "serve": "railgraph._cli_web",
     "users": "railgraph._cli_web",
 }
-"""Every command and the module that defines it (importing the module registers it)."""
+"""Every command and the module that defines it, in the order ``--help`` lists them."""
 
 _WITHOUT_GC = frozenset({"runs", "show", "pending"})
 """Commands that only read and end soon, so start-up is most of their work (see `main`)."""
@@ -58,14 +58,16 @@ def load_commands(names: Iterable[str] | None = None) -> typer.Typer:
 
     A command line runs one command, and typer builds the parameters of every registered
     command on each call: registering only the one named saves that, and importing the
-    other commands' modules, from every command's start-up.
+    other commands' modules, from every command's start-up. A module defines commands
+    with `_cli_app.command`; only the named ones are registered.
     """
+    from railgraph import _cli_app
+
     wanted = set(COMMANDS) if names is None else set(names)
-    # In the order of the modules' names (a module that imports another registers that one's
-    # commands first): the order `--help` lists them in.
     for module in sorted({COMMANDS[name] for name in wanted}):
         importlib.import_module(module)
-    return _cli_app.app
+    # In the table's order: the order `--help` lists them in.
+    return _cli_app.register(name for name in COMMANDS if name in wanted)
 
 
 def __getattr__(name: str) -> Any:
@@ -91,48 +93,6 @@ def _named_command(args: list[str]) -> str | None:
     return None
 
 
-def _version() -> str:
-    # Here: importlib.metadata costs every command's start-up a few dozen ms.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("railgraph")
-    except PackageNotFoundError:
-        return "unknown (not installed; run ./scripts/setup)"
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"railgraph {_version()}\n")
-        raise typer.Exit(0)
-
-
-@_cli_app.app.callback()
-def _options(
-    show_version: Annotated[
-        bool,
-        typer.Option(
-            "--version",
-            callback=_print_version,
-            is_eager=True,
-            help="Print railgraph's version and exit.",
-        ),
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...); "
-            "by default $RAILGRAPH_DB, else .railgraph/railgraph.db. A command's own --db wins.",
-        ),
-    ] = None,
-) -> None:
-    """Run agent graphs on rails: durable runs, budgets, verification and human approval."""
-    if db is not None:
-        # Commands find their database through the variable, as when it is set outside.
-        os.environ[DB_ENV] = db
-
-
 def main() -> None:
     """Entry point of the ``railgraph`` console script.
 
@@ -150,7 +110,9 @@ def main() -> None:
         # them or serve keep the collector.
         gc.disable()
     app = load_commands(None if command is None else [command])
-    err = _cli_app.err
+    from railgraph._cli_app import err
+    from railgraph._cli_text import esc
+
     try:
         app(standalone_mode=True)
     except KeyboardInterrupt:

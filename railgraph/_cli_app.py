@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -17,7 +19,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from railgraph._cli_text import esc, plain, quote
-from railgraph._settings import db_exists, default_db
+from railgraph._settings import DB_ENV, db_exists, default_db, is_postgres_url
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
@@ -38,15 +40,18 @@ __all__ = [
     "RequestOpt",
     "app",
     "clip",
+    "command",
     "err",
     "fail",
     "finish",
+    "group",
     "out",
     "parse_json",
     "read_arg",
     "pending_json",
     "print_json",
     "print_pending",
+    "register",
     "safe_file_name",
     "when",
     "with_runner",
@@ -54,6 +59,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CommandGroup(TyperGroup):
@@ -83,6 +89,89 @@ app = typer.Typer(
     # brackets in a help text).
     rich_markup_mode=None,
 )
+
+_DEFINED: dict[str, Callable[..., Any] | typer.Typer] = {}
+"""Every command (or group of commands) the imported modules define, by name."""
+_REGISTERED: set[str] = set()
+"""The names of those added to `app` so far."""
+
+
+def command(fn: F) -> F:
+    """Define a command of `app`, named after ``fn``; `register` adds it.
+
+    Typer builds the parameters of every command an app holds each time it runs, and a
+    module defines several: a command line adds the one it names, not its neighbours.
+    """
+    _DEFINED[fn.__name__.replace("_", "-")] = fn
+    return fn
+
+
+def group(commands: typer.Typer) -> None:
+    """Define a group of commands (``railgraph users ...``); `register` adds it."""
+    name = commands.info.name
+    if not isinstance(name, str):
+        raise TypeError("a group of commands needs a name: typer.Typer(name=...)")
+    _DEFINED[name] = commands
+
+
+def register(names: Iterable[str]) -> typer.Typer:
+    """`app` with the commands ``names`` added, in that order (the order ``--help`` lists).
+
+    Their modules must be imported first; a command added before stays, once.
+    """
+    for name in names:
+        if name not in _REGISTERED:
+            defined = _DEFINED[name]
+            if isinstance(defined, typer.Typer):
+                app.add_typer(defined)
+            else:
+                app.command()(defined)
+            _REGISTERED.add(name)
+    return app
+
+
+def _version() -> str:
+    # Here: importlib.metadata costs every command's start-up a few dozen ms.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("railgraph")
+    except PackageNotFoundError:
+        return "unknown (not installed; run ./scripts/setup)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"railgraph {_version()}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print railgraph's version and exit.",
+        ),
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database of every command: a file, or a PostgreSQL URL (postgresql://...); "
+            "by default $RAILGRAPH_DB, else .railgraph/railgraph.db. A command's own --db wins.",
+        ),
+    ] = None,
+) -> None:
+    """Run agent graphs on rails: durable runs, budgets, verification and human approval."""
+    if db is not None:
+        # Commands find their database through the variable, as when it is set outside.
+        os.environ[DB_ENV] = db
+
+
 # Piped output is read by people too (in CI logs, pagers): give tables room there. No emoji:
 # Rich would turn a stored ":warning:" into a sign, even with markup off.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140, emoji=False)
@@ -133,30 +222,63 @@ def with_runner(
         fail(exc)
 
 
-def with_store(db: str | Path | None, work: Callable[[RunStore], Awaitable[T]]) -> T:
+def with_store(db: str | Path | None, work: Callable[[RunStore], Coroutine[Any, Any, T]]) -> T:
     """Run ``work`` on the run store alone, read-only; a railgraph error is printed and exits 2.
 
-    For commands that only read: neither LangGraph nor langchain-core is imported. When the
-    default database does not exist yet, the command reads an empty store in memory (a
-    ``--db`` that does not exist is an error).
+    For commands that only read: neither LangGraph nor langchain-core is imported. A
+    database file is read on this thread, without an event loop (``work`` awaits nothing
+    but the store's reads); a PostgreSQL database through one. When the default database
+    does not exist yet, the command reads an empty store in memory (a ``--db`` that does
+    not exist is an error).
     """
     where: str | Path = db if db is not None else default_db()
     if db is None and not db_exists(where):
         where = ":memory:"  # nothing on disk to read, nothing to create
 
-    import asyncio
-
     from railgraph._report import display_redactor
-    from railgraph.checkpointers import open_store
-
-    async def go() -> T:
-        async with open_store(where, redactor=display_redactor()) as store:
-            return await work(store)
 
     try:
-        return asyncio.run(go())
+        with _without_pydantic_plugins():
+            if str(where) != ":memory:" and not is_postgres_url(where):
+                from railgraph.checkpointers._read_now import open_file_now, read_now
+
+                with open_file_now(where, redactor=display_redactor()) as store:
+                    return read_now(work(store))
+
+            import asyncio
+
+            from railgraph.checkpointers import open_store
+
+            async def go() -> T:
+                async with open_store(where, redactor=display_redactor()) as store:
+                    return await work(store)
+
+            return asyncio.run(go())
     except RailgraphError as exc:
         fail(exc)
+
+
+_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
+
+
+@contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """Build the store's record types without pydantic's plugins, as typer builds its own.
+
+    The first record a command reads builds its type's validator, and pydantic then looks
+    for plugins among the entry points of every installed distribution: a scan that costs
+    a reading command a tenth of its start-up. The records read here are railgraph's own,
+    from its own tables, and the process ends once they are printed.
+    """
+    before = os.environ.get(_PLUGINS_ENV)
+    os.environ[_PLUGINS_ENV] = "__all__"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[_PLUGINS_ENV]
+        else:
+            os.environ[_PLUGINS_ENV] = before
 
 
 def fail(exc: BaseException | str, code: int = 2) -> NoReturn:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from railgraph._cli_app import DbOpt, JsonOpt, app, err, out, print_json
+from railgraph._cli_app import DbOpt, JsonOpt, command, err, out, print_json
 from railgraph._settings import default_db, is_postgres_url, load_graph
 from railgraph.errors import InputError, RailgraphError
 
@@ -22,7 +22,7 @@ RefArg = Annotated[
 ]
 
 
-@app.command()
+@command
 def profile(
     ref: RefArg,
     runs: Annotated[
@@ -74,7 +74,7 @@ async def _read_runs(path: str | Path, ref: str, name: str, limit: int) -> dict[
         return await read_runs_profile(saver.store, ref, name, limit)
 
 
-@app.command()
+@command
 def check(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Policy checks for CI: exit 1 if the graph breaks a rule, naming the node and the fix."""
     from railgraph._policy_checks import RULES, check_policies  # here: it loads LangGraph

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from railgraph._cli_app import DbOpt, JsonOpt, app, fail, out, print_json
+from railgraph._cli_app import DbOpt, JsonOpt, command, fail, out, print_json
 from railgraph._settings import db_exists, default_db
 from railgraph.errors import InputError, RailgraphError
 from railgraph.vocab import RunStatus
@@ -37,7 +37,7 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-@app.command()
+@command
 def prune(
     older_than: Annotated[
         str,

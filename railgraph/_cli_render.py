@@ -9,7 +9,7 @@ import typer
 
 from railgraph._cli_app import (
     DbOpt,
-    app,
+    command,
     fail,
     out,
 )
@@ -26,7 +26,7 @@ FORMAT_HELP = ".dot, .mmd, .svg, .png, .html"
 (it loads LangGraph); a test checks the two agree."""
 
 
-@app.command()
+@command
 def render(
     ref: Annotated[
         str,

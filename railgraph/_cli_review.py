@@ -1,9 +1,12 @@
-"""Commands that work the review queue: pending, approve, reject, expire, resume, cancel."""
+"""Commands that work the review queue and runs: pending, expire, resume, cancel.
+
+They import nothing of `_cli_worker` (approve and reject, which can hand a decision to
+workers, are in `_cli_decide`).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,13 +15,11 @@ import typer
 from railgraph._cli_app import (
     DbOpt,
     JsonOpt,
-    RequestOpt,
-    app,
+    command,
     err,
     fail,
     finish,
     out,
-    parse_json,
     pending_json,
     print_json,
     print_pending,
@@ -27,18 +28,16 @@ from railgraph._cli_app import (
     with_store,
 )
 from railgraph._cli_text import esc, plain
-from railgraph._cli_worker import DeliverOpt, QueueDbOpt, with_workers
-from railgraph.errors import InputError, RailgraphError
+from railgraph.errors import RailgraphError
 from railgraph.vocab import ApprovalStatus
 
 if TYPE_CHECKING:
-    from railgraph._runner import Runner, RunOutcome
     from railgraph.checkpointers import ApprovalRecord, EffectRecord, RunStore
 
 __all__: list[str] = []
 
 
-@app.command()
+@command
 def pending(
     graph: Annotated[
         str | None, typer.Option("--graph", help="Only requests of this graph.")
@@ -142,7 +141,7 @@ def _draw_runs(
     return drawn
 
 
-@app.command()
+@command
 def expire(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Expire requests past their expiry; their runs take the gates' timeout outcomes."""
     outcomes = with_runner(db, lambda runner: runner.expire())
@@ -155,71 +154,7 @@ def expire(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         out.print("no requests past their expiry")
 
 
-@app.command()
-def approve(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The paused run.")],
-    by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
-    edit: Annotated[
-        str | None, typer.Option("--edit", help="JSON object merged into the action's arguments.")
-    ] = None,
-    happened: Annotated[
-        str | None,
-        typer.Option(
-            "--happened",
-            metavar="RESULT",
-            help="For an effect a crash left unknown: it did happen, with this result (JSON) "
-            "seen in the target system; the run goes on with it and the call is not sent again.",
-        ),
-    ] = None,
-    request: RequestOpt = None,
-    queue: DeliverOpt = False,
-    queue_db: QueueDbOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Approve a paused run's request (optionally with edited arguments) and resume it
-    (with --queue, a worker resumes it)."""
-
-    async def work(runner: Runner) -> RunOutcome:
-        if happened is not None:
-            if edit is not None:
-                raise InputError(
-                    "--happened and --edit cannot be given together: --happened answers a "
-                    "request about an effect a crash left unknown, --edit an approval"
-                )
-            result = parse_json(happened, "--happened")
-            return await runner.happened(
-                run_id, by=by, result=result, request_id=request, deliver=not queue
-            )
-        changes = parse_json(edit, "--edit") if edit is not None else None
-        return await runner.approve(
-            run_id, by=by, edit=changes, request_id=request, deliver=not queue
-        )
-
-    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
-
-
-@app.command()
-def reject(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The paused run.")],
-    by: Annotated[str, typer.Option("--by", help="The reviewer's name.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the action is rejected.")],
-    request: RequestOpt = None,
-    queue: DeliverOpt = False,
-    queue_db: QueueDbOpt = None,
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Reject a paused run's request; the run takes the gate's rejected outcome (with
-    --queue, a worker delivers it)."""
-
-    def work(runner: Runner) -> Awaitable[RunOutcome]:
-        return runner.reject(run_id, by=by, reason=reason, request_id=request, deliver=not queue)
-
-    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
-
-
-@app.command()
+@command
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to continue.")],
     allow_changed_graph: Annotated[
@@ -235,7 +170,7 @@ def resume(
     finish(outcome, as_json)
 
 
-@app.command()
+@command
 def cancel(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to stop.")],
     by: Annotated[str, typer.Option("--by", help="Who stops it.")],

@@ -13,8 +13,9 @@ from railgraph._cli_app import (
     CommandGroup,
     DbOpt,
     JsonOpt,
-    app,
+    command,
     err,
+    group,
     out,
     print_json,
     when,
@@ -35,7 +36,7 @@ users_app = typer.Typer(
     help="People who may sign in to the review page, and API tokens for bots and scripts.",
     no_args_is_help=True,
 )
-app.add_typer(users_app)
+group(users_app)
 
 MIN_PASSWORD = 8
 
@@ -119,7 +120,7 @@ async def _count_users(db: str | Path | None) -> int:
         return len(await saver.users.list_users())
 
 
-@app.command()
+@command
 def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on; others need users to exist.")

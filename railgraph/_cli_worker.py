@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from railgraph._cli_app import DbOpt, app, err, fail
+from railgraph._cli_app import DbOpt, command, err, fail
 from railgraph._cli_text import esc
 from railgraph._work_queue import QUEUE_ENV, queue_url
 from railgraph.errors import RailgraphError, StoreError
@@ -78,7 +78,7 @@ def with_workers(
         fail(exc)
 
 
-@app.command()
+@command
 def worker(
     db: DbOpt = None,
     queue_db: QueueDbOpt = None,

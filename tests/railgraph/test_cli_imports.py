@@ -104,3 +104,55 @@ def test_a_reading_command_imports_neither_langgraph_nor_langchain_core(
 
 def test_the_render_help_names_every_format() -> None:
     assert ", ".join(f".{ext}" for ext in FORMATS) == FORMAT_HELP
+
+
+_START_PROBE = """
+import atexit, os, sys
+
+def report():
+    from pydantic.plugin import _loader
+    from railgraph._cli_app import app
+
+    names = [c.callback.__name__ for c in app.registered_commands]
+    writers = sorted(
+        m for m in ("railgraph._cli_decide", "railgraph._cli_start", "railgraph._cli_worker",
+                    "railgraph._work_queue") if m in sys.modules
+    )
+    scanned = _loader._plugins is not None
+    sys.stderr.write(f"START:{names}:{writers}:{scanned}:{os.environ.get('PYDANTIC_DISABLE_PLUGINS')}\\n")
+
+atexit.register(report)
+sys.argv = ["railgraph", *sys.argv[1:]]
+from railgraph._cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "registered"),
+    [
+        (["runs"], "runs"),
+        (["runs", "--json"], "runs"),
+        (["show", "r1"], "show"),
+        (["pending"], "pending"),
+    ],
+    ids=lambda c: "-".join(c) if isinstance(c, list) else c,
+)
+def test_a_reading_command_registers_itself_alone_and_scans_no_plugins(
+    tmp_path: Path, command: list[str], registered: str
+) -> None:
+    db = tmp_path / "rg.db"
+    paused_run(db)
+
+    done = subprocess.run(
+        [sys.executable, "-c", _START_PROBE, *command, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    # Only its own command, none of the writing commands' modules, no scan of the installed
+    # distributions for pydantic plugins, and the environment as it was.
+    assert done.stderr.strip().splitlines()[-1] == f"START:['{registered}']:[]:False:None"
