@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _rails import settle_heap
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
@@ -76,6 +77,7 @@ async def saver_ratio(workdir: Path, *, reps: int, runs: int) -> tuple[float, fl
 
         await drive(memory)
         await drive(sqlite)
+        settle_heap()
         ratios = []
         for rep in range(reps):
             order = [sqlite, memory] if rep % 2 else [memory, sqlite]
