@@ -26,6 +26,8 @@ from ._tx import Body, executemany, fetchtuples
 
 __all__ = [
     "EVENTS_BY_REF",
+    "EVENT_REF_TYPES",
+    "FOLDED_EVENTS_BY_REF",
     "EventRow",
     "NewEvent",
     "event_ref",
@@ -42,11 +44,18 @@ __all__ = [
 EVENTS_BY_REF = "rg-events-ref"
 """The type of a write to the event channel whose events live in `run_events`.
 
-Its blob is `event_ref(run_id, first_seq, count, folded)`: loading the write reads
-them back from there (redacted, as people see them), so they are stored once. The
-blob may also hold small writes of the task that came right after this one (see
-`_fold.fold_writes`), which load as writes of their own right after it, in their order.
+Its blob is `event_ref(run_id, first_seq, count)`: loading the write reads them back
+from there (redacted, as people see them), so they are stored once.
 """
+
+FOLDED_EVENTS_BY_REF = "rg-events-ref+"
+"""The type of such a write whose blob also holds small writes of the task that came
+right after it (see `_fold.fold_writes`): they load as writes of their own right after it,
+in their order. A type of its own, so that a release that does not know them fails to load
+the row rather than load it without them (and so lose a run's usage and next trigger)."""
+
+EVENT_REF_TYPES = frozenset({EVENTS_BY_REF, FOLDED_EVENTS_BY_REF})
+"""The types of event-channel writes whose events live in `run_events`."""
 
 _EVENT_SHAPE = (
     "an event is a dict with exactly the keys kind (str), node (str or None), "

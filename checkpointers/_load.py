@@ -24,7 +24,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from railgraph.errors import StoreError
 
-from ._events import EVENTS_BY_REF
+from ._events import EVENT_REF_TYPES
 from ._json import dumps, loads
 from ._select import Selection
 from ._tx import Body, fetchtuples
@@ -138,7 +138,7 @@ def select_page(selection: Selection) -> Body[Page]:
     write_rows = yield from fetchtuples(
         _WRITES_IN_RANGES, (dumps([[*key, min(ids), max(ids)] for key, (ids, _) in named.items()]),)
     )
-    refs = {w[6] for w in write_rows if w[5] == EVENTS_BY_REF}
+    refs = {w[6] for w in write_rows if w[5] in EVENT_REF_TYPES}
     events: dict[bytes, list[dict[str, Any]]] = {ref: [] for ref in refs}
     folding: set[bytes] = set()
     if refs:
@@ -266,7 +266,7 @@ def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
         i = position[w[0]].get(w[1], -1)
         if i < 0:
             continue
-        if w[5] == EVENTS_BY_REF:
+        if w[5] in EVENT_REF_TYPES:
             # Fresh dicts per use: callers may change what they get.
             value: Any = [{**e, "data": loads(e["data"])} for e in page.events[w[6]]]
             writes[i].append((w[3], w[4], value))
@@ -274,8 +274,8 @@ def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
             if w[6] in page.folding:
                 # The writes that followed the event write in its task, in their order
                 # (read again here, so that each use gets values of its own).
-                for channel, *folded in loads(w[6])[3]:
-                    writes[i].append((w[3], channel, _folded(folded, value, w[6])))
+                for channel, folded in loads(w[6])[3]:
+                    writes[i].append((w[3], channel, folded))
                     paths[i].append(w[2])
             continue
         value = values.load(w[5], w[6], w[7], w[8])
@@ -287,20 +287,6 @@ def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
             order = sorted(range(len(row_paths)), key=row_paths.__getitem__)
             writes[i] = [writes[i][k] for k in order]
     return writes
-
-
-def _folded(folded: list[Any], events: list[dict[str, Any]], ref: bytes) -> Any:
-    """The value of a write folded into an event ref (see `_events.fold_writes`)."""
-    if len(folded) == 1:
-        return folded[0]
-    i, key = folded
-    if i >= len(events) or type(held := events[i]["data"].get(key)) is not dict:
-        raise StoreError(
-            f"the run events that a stored write names ({ref.decode()}) are missing from the "
-            "database; the file was changed outside railgraph. Restore it from a backup."
-        )
-    # A copy: the events are handed out too, and callers may change what they get.
-    return dict(held)
 
 
 def thread_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:

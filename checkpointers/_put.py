@@ -27,6 +27,7 @@ from railgraph.errors import StoreError
 
 from ._events import (
     EVENTS_BY_REF,
+    FOLDED_EVENTS_BY_REF,
     EventRow,
     event_ref,
     harvest_rows,
@@ -249,7 +250,7 @@ def put_writes(
             task_path,
         )
         (special if idx < 0 else regular).append(row)
-    refs = [(key, rows, fold_writes(folded, rows)) for key, rows, folded in harvested]
+    refs = [(key, rows, fold_writes(folded)) for key, rows, folded in harvested]
     return Prepared(
         partial(_store_writes, thread_id, task_path, large, special, regular, refs),
         large,
@@ -287,7 +288,13 @@ def _store_writes(
         if (
             yield from execute(
                 f"INSERT OR IGNORE INTO checkpoint_writes {_WRITE_COLUMNS}",
-                (*key, EVENTS_BY_REF, ref, None, task_path),
+                (
+                    *key,
+                    EVENTS_BY_REF if folded is None else FOLDED_EVENTS_BY_REF,
+                    ref,
+                    None,
+                    task_path,
+                ),
             )
         ):
             yield from insert_events(run_id, rows, first_seq=first)

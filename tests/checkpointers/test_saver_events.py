@@ -83,7 +83,7 @@ async def test_events_are_harvested_with_the_writes(saver: SqliteCheckpointer) -
         "SELECT type, CAST(blob AS TEXT), value_hash FROM checkpoint_writes "
         "WHERE channel = 'events' ORDER BY checkpoint_id",
     ) == [
-        ("rg-events-ref", '["run-1",1,2,[["branch:to:second",null]]]', None),
+        ("rg-events-ref+", '["run-1",1,2,[["branch:to:second",null]]]', None),
         ("rg-events-ref", '["run-1",3,3]', None),
     ]
     assert await rows(saver, "SELECT COUNT(*) FROM checkpoint_blobs WHERE channel = 'events'") == [
