@@ -17,9 +17,6 @@ from typing import Any
 
 __all__ = ["within"]
 
-_NO_CONTEXT = contextvars.Context()
-"""The context the deadline's timer runs in: it needs none of the caller's."""
-
 
 async def within(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
     """Await a tool's coroutine with a deadline `timeout_s` from now, as `asyncio.timeout`.
@@ -39,13 +36,20 @@ async def within(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
         expired = True
         task.cancel()
 
-    timer = loop.call_at(loop.time() + timeout_s, expire, context=_NO_CONTEXT)
+    # A context of its own, empty: it needs none of the caller's, and one context cannot
+    # be entered by two threads' loops at once.
+    timer = loop.call_at(loop.time() + timeout_s, expire, context=contextvars.Context())
     try:
         result = await coro
     except asyncio.CancelledError as exc:
         # Ours only if nobody else cancelled the task meanwhile (as `asyncio.timeout`).
         if expired and task.uncancel() <= cancelling:
             raise TimeoutError(f"the call took more than {timeout_s:g} s") from exc
+        raise
+    except BaseException:
+        if expired:
+            # The tool made our cancel into an error of its own: the cancel is withdrawn.
+            task.uncancel()
         raise
     finally:
         timer.cancel()

@@ -145,3 +145,22 @@ async def test_cancelling_the_caller_cancels_the_tool() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned == ["cancelled"]
+
+
+async def test_a_tool_that_turns_the_deadline_into_its_own_error_leaves_no_cancel_behind() -> None:
+    class Gave(Exception):
+        pass
+
+    async def converts() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise Gave("stopped") from None
+
+    task = asyncio.current_task()
+    assert task is not None
+    before = task.cancelling()
+    with pytest.raises(Gave):
+        await within(converts(), 1e-9)
+    assert task.cancelling() == before
+    await asyncio.sleep(0)  # no cancel is left pending for the caller's next wait
