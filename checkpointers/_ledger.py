@@ -72,6 +72,10 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
 class RunLedger:
     """The run store's tool-effect ledger (a part of `RunStore`)."""
 
+    checks_run_state = True
+    """Its claims refuse a cancelled run, or one another runner holds (see `begin_effect`):
+    a claimed call needs no kill-switch read of its own."""
+
     _db: Backend
     redactor: Redactor
     _queued: dict[str, list[asyncio.Future[Any]]]
@@ -144,7 +148,7 @@ class RunLedger:
                     raise RunBusy(
                         f"run {run_id} is no longer driven by this runner (its lease is held by "
                         f"{state['lease_owner'] or 'nobody'}), so the call to tool {tool!r} was "
-                        "not made"
+                        f"not made; the holder drives it on (see `railgraph show {run_id}`)"
                     )
                 row = yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,))
                 if row is not None:

@@ -52,7 +52,13 @@ class EffectState(Protocol):
 
 
 class EffectLedger(Protocol):
-    """Durable record of tool effects, keyed by idempotency key (the run store provides it)."""
+    """Durable record of tool effects, keyed by idempotency key (the run store provides it).
+
+    A ledger whose class sets ``checks_run_state = True`` refuses a claim itself when the
+    run is cancelled or another runner holds it (see `begin_effect`), and is told the
+    ``driver``; a claimed call then asks no kill switch of its own. Any other ledger's
+    claims are preceded by the kill switch, and get no ``driver``.
+    """
 
     async def begin_effect(
         self,
@@ -66,9 +72,9 @@ class EffectLedger(Protocol):
     ) -> EffectState | None:
         """Record that an effect starts; return the earlier record if the key is known.
 
-        Refuses (raising `RunCancelled`, or `RunBusy` when `driver` names the runner whose
-        lease another runner now holds) in the transaction of the claim itself: the kill
-        switch for a call that is claimed.
+        A ledger that ``checks_run_state`` refuses (raising `RunCancelled`, or `RunBusy`
+        when `driver` names the runner whose lease another runner now holds) in the
+        transaction of the claim itself: the kill switch for a call that is claimed.
         """
         ...
 

@@ -66,12 +66,17 @@ async def call_tool(
     """
     spec = ctx.runtime.tools[name]
     ledger = ctx.runtime.ledger
-    claimed = spec.tier.has_effect and ledger is not None
+    # A call that claims an effect from a ledger that checks the run's state in the claim
+    # (the run store's: cancel and lease, in the claim's own transaction) reads that state
+    # once, not twice; any other ledger's claim is preceded by the kill switch.
+    claimed = (
+        spec.tier.has_effect
+        and ledger is not None
+        and getattr(ledger, "checks_run_state", False) is True
+    )
     what = f"the call to tool {name!r}"
     if not claimed:
         await ctx.ensure_running(what)
-    # A call that claims an effect asks the kill switch in the claim's own transaction
-    # (cancel and lease), so it reads the run's state once, not twice.
     prior: EffectState | None = None
     try:
         payload = validate(spec.input, args, f"arguments for tool {name!r}", ctx.node)
@@ -97,13 +102,10 @@ async def call_tool(
             else None
         )
         if key is not None and ledger is not None:
+            # Only a ledger that checks the run's state is told who drives the run.
+            driver = {"driver": ctx.runtime.driver} if claimed else {}
             prior = await ledger.begin_effect(
-                key,
-                run_id=ctx.run_id,
-                node=ctx.node,
-                tool=name,
-                args=payload,
-                driver=ctx.runtime.driver,
+                key, run_id=ctx.run_id, node=ctx.node, tool=name, args=payload, **driver
             )
     except Exception:
         if claimed:

@@ -359,8 +359,10 @@ async def test_an_effect_claim_checks_the_run_in_its_own_statement(
         RunBusy,
         match=re.escape(
             "run taken is no longer driven by this runner (its lease is held by them), so the "
-            "call to tool 'refund' was not made"
-        ),
+            "call to tool 'refund' was not made; the holder drives it on (see `railgraph show "
+            "taken`)"
+        )
+        + "$",
     ):
         await store.begin_effect(
             "k-t2", run_id="taken", node="pay", tool="refund", args={}, driver="me"

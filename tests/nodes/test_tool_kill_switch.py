@@ -20,6 +20,8 @@ class Number(BaseModel):
 class Ledger:
     """A ledger that claims every effect, and counts the claims and the kill-switch reads."""
 
+    checks_run_state = True
+
     def __init__(self) -> None:
         self.claims: list[tuple[str, str | None]] = []
 
@@ -45,9 +47,30 @@ class Ledger:
         pass
 
 
+class PlainLedger:
+    """A ledger that does not check the run's state in its claims (nor takes a driver)."""
+
+    def __init__(self) -> None:
+        self.claims: list[str] = []
+
+    async def begin_effect(
+        self, key: str, *, run_id: str, node: str, tool: str, args: dict[str, Any]
+    ) -> None:
+        self.claims.append(tool)
+
+    async def complete_effect(self, key: str, result: Any) -> None:
+        pass
+
+    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
+        pass
+
+    async def fail_effect(self, key: str, error: str) -> None:
+        pass
+
+
 def context(
-    cancelled: bool, *, tool_calls: int | None = None
-) -> tuple[NodeContext, Ledger, list[str]]:
+    cancelled: bool, *, tool_calls: int | None = None, ledger: Any = None
+) -> tuple[NodeContext, Any, list[str]]:
     tools = ToolRegistry()
 
     @tools.tool(tier="write", name="pay")
@@ -64,7 +87,7 @@ def context(
         asked.append("asked")
         return cancelled
 
-    ledger = Ledger()
+    ledger = ledger if ledger is not None else Ledger()
     runtime = Runtime(
         run_id="r",
         graph="g",
@@ -107,4 +130,17 @@ async def test_a_cancel_outranks_every_other_refusal_of_a_claimed_call(
         RunCancelled, match=rf"^run r was cancelled, so the call to tool '{tool}' was not made$"
     ):
         await ctx.call_tool(tool, args)
+    assert (asked, ledger.claims) == (["asked"], [])
+
+
+async def test_a_ledger_that_does_not_check_the_run_gets_the_kill_switch_first() -> None:
+    ctx, ledger, asked = context(cancelled=False, ledger=PlainLedger())
+    assert await ctx.call_tool("pay", {"x": 1}) == {"x": 1}
+    assert (asked, ledger.claims) == (["asked"], ["pay"])
+
+    ctx, ledger, asked = context(cancelled=True, ledger=PlainLedger())
+    with pytest.raises(
+        RunCancelled, match=r"^run r was cancelled, so the call to tool 'pay' was not made$"
+    ):
+        await ctx.call_tool("pay", {"x": 1})
     assert (asked, ledger.claims) == (["asked"], [])
