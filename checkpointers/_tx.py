@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 import aiosqlite
@@ -30,7 +30,6 @@ __all__ = [
     "Outcome",
     "Statement",
     "change_and_read",
-    "drive",
     "execute",
     "executemany",
     "fetchall",
@@ -136,20 +135,9 @@ def change_and_read(
     return changed, row
 
 
-def drive(body: Body[_T], run: Callable[[Statement], Any]) -> _T:
-    """Run a body to its end, each statement through `run`."""
-    try:
-        statement = next(body)
-        while True:
-            statement = body.send(run(statement))
-    except StopIteration as finished:
-        return cast(_T, finished.value)
-    finally:
-        body.close()
-
-
 def _drive_on(conn: sqlite3.Connection, body: Body[_T]) -> _T:
-    """`drive` on a raw connection, without a function per statement (it runs per commit)."""
+    """Run a body to its end on a raw connection, each statement in turn (no function per
+    statement: it runs per commit)."""
     try:
         statement = next(body)
         while True:
