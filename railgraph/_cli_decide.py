@@ -13,9 +13,9 @@ from railgraph._cli_app import (
     RequestOpt,
     command,
     finish,
-    parse_json,
     with_runner,
 )
+from railgraph._cli_input import parse_json
 from railgraph._cli_worker import DeliverOpt, QueueDbOpt, with_workers
 from railgraph.errors import InputError
 

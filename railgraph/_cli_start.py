@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from railgraph._cli_app import DbOpt, JsonOpt, command, fail, finish, parse_json, with_runner
+from railgraph._cli_app import DbOpt, JsonOpt, command, fail, finish, with_runner
+from railgraph._cli_input import parse_json
 from railgraph._cli_text import plain
 from railgraph._cli_worker import QueueDbOpt, QueueOpt, with_workers
 from railgraph.errors import InputError, RailgraphError
