@@ -24,7 +24,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from railgraph.errors import StoreError
 
-from ._events import EVENT_REF_TYPES
+from ._events import EVENT_REF_TYPES, FOLDED_EVENTS_BY_REF
 from ._json import dumps, loads
 from ._select import Selection
 from ._tx import Body, fetchtuples
@@ -98,16 +98,13 @@ class Page:
     """Writes in the checkpoint ranges of the rows, in primary key order."""
     events: dict[bytes, list[dict[str, Any]]]
     """The events of each event-channel write stored by reference, by its blob."""
-    folding: frozenset[bytes]
-    """The blobs of those writes that hold other writes folded into them (see
-    `_events.event_ref`)."""
 
 
 def select_page(selection: Selection) -> Body[Page]:
     """The body of the read transaction that reads a page."""
     rows = yield from fetchtuples(selection.page_sql(), selection.page_params())
     if not rows:
-        return Page([], [], [], [], [], [], {}, frozenset())
+        return Page([], [], [], [], [], [], {})
     # One JSON parse for the whole page is several times faster than one per row.
     versions: list[dict[str, Any]] = loads("[" + ",".join(row[7] for row in rows) + "]")
     # Per (thread, namespace): the page's checkpoint ids, and each channel's versions.
@@ -140,28 +137,14 @@ def select_page(selection: Selection) -> Body[Page]:
     )
     refs = {w[6] for w in write_rows if w[5] in EVENT_REF_TYPES}
     events: dict[bytes, list[dict[str, Any]]] = {ref: [] for ref in refs}
-    folding: set[bytes] = set()
     if refs:
         listed = sorted(refs)
-        named_events = []
-        for i, ref in enumerate(listed):
-            run_id, first, last, *folded = loads(ref)
-            named_events.append([i, run_id, first, last])
-            if folded:
-                folding.add(ref)
+        # A ref is [run, first seq, last seq], with its folded writes after them.
+        named_events = [[i, *loads(ref)[:3]] for i, ref in enumerate(listed)]
         event_rows = yield from fetchtuples(_EVENTS_OF_REFS, (dumps(named_events),))
         for i, kind, node, at, data in event_rows:
             events[listed[i]].append({"kind": kind, "node": node, "at": at, "data": data})
-    return Page(
-        rows,
-        versions,
-        blob_ranges,
-        blob_rows,
-        list(named),
-        write_rows,
-        events,
-        frozenset(folding),
-    )
+    return Page(rows, versions, blob_ranges, blob_rows, list(named), write_rows, events)
 
 
 _MISSING: Any = object()
@@ -271,7 +254,7 @@ def _writes(page: Page, values: _Values) -> list[list[PendingWrite]]:
             value: Any = [{**e, "data": loads(e["data"])} for e in page.events[w[6]]]
             writes[i].append((w[3], w[4], value))
             paths[i].append(w[2])
-            if w[6] in page.folding:
+            if w[5] == FOLDED_EVENTS_BY_REF:
                 # The writes that followed the event write in its task, in their order
                 # (read again here, so that each use gets values of its own).
                 for channel, folded in loads(w[6])[3]:

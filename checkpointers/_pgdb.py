@@ -43,7 +43,8 @@ from railgraph.errors import StoreError
 from ._backend import Work, make_body
 from ._db import Clock
 from ._pgsql import translate
-from ._tx import Body, Statement, fetchone
+from ._prune import PRUNED_TABLES
+from ._tx import Body, Statement
 
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
@@ -62,17 +63,7 @@ _RETRY: Final = (
 )
 """Errors after which running the whole body again may succeed."""
 
-_VACUUMED: Final = (
-    "runs",
-    "run_events",
-    "approvals",
-    "tool_effects",
-    "graph_specs",
-    "checkpoints",
-    "checkpoint_blobs",
-    "checkpoint_writes",
-    "checkpoint_values",
-)
+_VACUUMED: Final = (*(table for table, _ in PRUNED_TABLES), "graph_specs", "checkpoint_values")
 """The tables a prune deletes from."""
 
 _BEGIN_WRITE: Final = "BEGIN ISOLATION LEVEL SERIALIZABLE"
@@ -152,7 +143,6 @@ class PostgresDatabase:
         """Returns the current time in unix seconds."""
         self.read_only = read_only
         """Whether every write is refused."""
-        """Write transactions run again after losing a race, since opening (for tests)."""
         self._writing = asyncio.Lock()
         """Makes this process's writes commit one at a time, in order (asyncio's lock is
         first come, first served)."""
@@ -210,14 +200,8 @@ class PostgresDatabase:
         sees one snapshot by itself (the kill switch asks before every call)."""
         try:
             async with self.pool.connection() as conn:
-                body = fetchone(sql, params)
-                try:
-                    body.send(await _run(conn, next(body)))
-                except StopIteration as finished:
-                    return finished.value
-                finally:
-                    body.close()
-                raise AssertionError("fetchone runs one statement")  # pragma: no cover
+                rows = await _run(conn, Statement(sql, tuple(params), "rows"))
+            return rows[0] if rows else None
         except psycopg.Error as exc:
             raise pg_store_error(self.location, exc) from exc
 

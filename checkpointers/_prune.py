@@ -19,14 +19,14 @@ from ._json import dumps
 from ._records import RunStatus
 from ._tx import Body, execute, fetchall, fetchone
 
-__all__ = ["ACTIVE", "ENDED", "PruneReport", "RunPruning"]
+__all__ = ["ACTIVE", "ENDED", "PRUNED_TABLES", "PruneReport", "RunPruning"]
 
 ACTIVE: Final[frozenset[str]] = frozenset(s.value for s in RunStatus if s not in RUN_ENDED)
 """Statuses pruned only when asked for by name: someone may still decide or resume them."""
 ENDED: Final[frozenset[str]] = frozenset(s.value for s in RUN_ENDED)
 """Statuses pruned by default."""
 
-_TABLES: Final = (
+PRUNED_TABLES: Final = (
     ("runs", "run_id"),
     ("run_events", "run_id"),
     ("approvals", "run_id"),
@@ -100,7 +100,7 @@ class RunPruning:
             ids = dumps(run_ids)
             size = yield from _size()
             rows: dict[str, int] = {}
-            for table, column in _TABLES:
+            for table, column in PRUNED_TABLES:
                 row = yield from fetchone(
                     f"SELECT COUNT(*) FROM {table} WHERE {column} {_IN_RUNS}", (ids,)
                 )

@@ -160,14 +160,12 @@ def put_checkpoint(
 def _store_checkpoint(
     large: list[LargeValue], blobs: list[tuple[Any, ...]], row: tuple[Any, ...]
 ) -> Body[None]:
-    if large:  # rarely: most steps change small values only
-        yield from store_values(large)
+    yield from store_values(large)
     yield from executemany(_INSERT_BLOB, blobs)
     yield from execute(_INSERT_CHECKPOINT, row)
-    if large:
-        # A blob already stored under the same key keeps its value; drop one that is
-        # then unused, rather than leave it behind.
-        yield from collect_values(value.digest for value in large)
+    # A blob already stored under the same key keeps its value; drop one that is then
+    # unused, rather than leave it behind. (Both return at once when there are none.)
+    yield from collect_values(value.digest for value in large)
 
 
 def put_writes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -161,38 +162,25 @@ class SqliteCheckpointer(SyncBridge):
             StoreError: The database cannot be opened; read-only, also when there is no
                 such file or it is not a railgraph database of this schema version.
         """
+        saver = functools.partial(
+            cls,
+            event_channel=event_channel,
+            folded_channels=folded_channels,
+            serde=serde,
+            allowed_types=allowed_types,
+            redactor=redactor,
+        )
         if is_postgres_url(path):
             async with open_postgres(str(path), clock=clock, read_only=read_only) as pg:
-                yield cls(
-                    pg,
-                    event_channel=event_channel,
-                    folded_channels=folded_channels,
-                    serde=serde,
-                    allowed_types=allowed_types,
-                    redactor=redactor,
-                )
+                yield saver(pg)
             return
         if read_only:
             async with open_read_only(path, schema_version=SCHEMA_VERSION, clock=clock) as db:
-                yield cls(
-                    db,
-                    event_channel=event_channel,
-                    folded_channels=folded_channels,
-                    serde=serde,
-                    allowed_types=allowed_types,
-                    redactor=redactor,
-                )
+                yield saver(db)
             return
         async with open_database(path, synchronous=synchronous, clock=clock, inline=inline) as db:
             await migrate(db)
-            yield cls(
-                db,
-                event_channel=event_channel,
-                folded_channels=folded_channels,
-                serde=serde,
-                allowed_types=allowed_types,
-                redactor=redactor,
-            )
+            yield saver(db)
 
     def allow_types(self, allowed: Iterable[type | TypeName]) -> None:
         """Let stored values hold these types (railgraph graphs register their state's).

@@ -6,7 +6,7 @@ import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,6 +50,28 @@ if TYPE_CHECKING:
     from railgraph._telemetry import RunExporter
 
 __all__ = ["RunOutcome", "Runner"]
+
+
+def open_saver(
+    db: str | Path,
+    *,
+    synchronous: Literal["NORMAL", "FULL"] | None = None,
+    redact: Iterable[str] | None = None,
+    **options: Any,
+) -> AbstractAsyncContextManager[SqliteCheckpointer]:
+    """The checkpointer railgraph's runs are stored with: their events and usage on
+    railgraph's channels (the usage folded into the events' row), secrets redacted.
+
+    ``options`` go to `SqliteCheckpointer.from_path` as they are.
+    """
+    return SqliteCheckpointer.from_path(
+        db,
+        synchronous=synchronous or default_synchronous(),
+        event_channel=EVENTS,
+        folded_channels=(USAGE,),
+        redactor=Redactor(redact if redact is not None else default_secret_words()),
+        **options,
+    )
 
 
 class Runner(ReviewQueue, Driver):
@@ -154,14 +176,12 @@ class Runner(ReviewQueue, Driver):
 
                 telemetry = RunExporter(provider)
             saver = await stack.enter_async_context(
-                SqliteCheckpointer.from_path(
+                open_saver(
                     db if db is not None else default_db(),
-                    synchronous=synchronous or default_synchronous(),
-                    event_channel=EVENTS,
-                    folded_channels=(USAGE,),
+                    synchronous=synchronous,
+                    redact=redact,
                     clock=clock,
                     read_only=read_only,
-                    redactor=Redactor(redact if redact is not None else default_secret_words()),
                 )
             )
             yield cls(

@@ -232,7 +232,7 @@ class ServedGraph:
         started: RunStartedData = {
             "input": record.input,
             "budget": record.budget,
-            "spec": rail.spec.model_dump(mode="json"),
+            "spec": rail.spec_data,
         }
         await store.create_run(record, events=[self._event(RunEventKind.RUN_STARTED, **started)])
         return {}

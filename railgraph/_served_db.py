@@ -13,14 +13,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from railgraph._runner import open_saver
 from railgraph._settings import (
     default_db,
-    default_secret_words,
-    default_synchronous,
     is_postgres_url,
 )
-from railgraph.checkpointers import Redactor, SqliteCheckpointer
-from railgraph.nodes._state import EVENTS, USAGE
+from railgraph.checkpointers import SqliteCheckpointer
 
 __all__ = ["DATABASES", "checkpointer", "db_key"]
 
@@ -70,16 +68,7 @@ class _Databases:
         self._opening[key] = future
         try:
             stack = AsyncExitStack()
-            saver = await stack.enter_async_context(
-                SqliteCheckpointer.from_path(
-                    path,
-                    synchronous=default_synchronous(),
-                    event_channel=EVENTS,
-                    folded_channels=(USAGE,),
-                    redactor=Redactor(default_secret_words()),
-                    inline=False,
-                )
-            )
+            saver = await stack.enter_async_context(open_saver(path, inline=False))
             saver.allow_types(self.types)
             self._open[key] = (saver, stack)
             future.set_result(saver)
