@@ -145,7 +145,7 @@ class RailResult:
     graph: str
     plain_us: float
     rail_us: float
-    pair_ratio: float
+    ratio: float
     """The median ratio of a railgraph run to the plain run next to it."""
     ratio_range: tuple[float, float]
     """The quartiles of those ratios (half of the pairs lie between)."""
@@ -153,10 +153,6 @@ class RailResult:
     """Database bytes added per node by plain LangGraph on the saver."""
     rail_bytes: float
     """Database bytes added per node by a railgraph run."""
-
-    @property
-    def ratio(self) -> float:
-        return self.pair_ratio
 
 
 def settle_heap() -> None:
@@ -227,7 +223,7 @@ async def measure_rails(workdir: Path, *, reps: int, runs: int) -> list[RailResu
                 graph=kind,
                 plain_us=statistics.median(plain_t) / nodes * 1e6,
                 rail_us=statistics.median(rail_t) / nodes * 1e6,
-                pair_ratio=statistics.median(ratios),
+                ratio=statistics.median(ratios),
                 ratio_range=(quartiles[0], quartiles[2]),
                 plain_bytes=plain_bytes / (nodes * (reps + 1)),
                 rail_bytes=rail_bytes / (nodes * (reps + 1)),

@@ -40,20 +40,17 @@ async def within(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
     # be entered by two threads' loops at once.
     timer = loop.call_at(loop.time() + timeout_s, expire, context=contextvars.Context())
     try:
-        result = await coro
+        return await coro
     except asyncio.CancelledError as exc:
-        # Ours only if nobody else cancelled the task meanwhile (as `asyncio.timeout`).
-        if expired and task.uncancel() <= cancelling:
-            raise TimeoutError(f"the call took more than {timeout_s:g} s") from exc
-        raise
-    except BaseException:
         if expired:
-            # The tool made our cancel into an error of its own: the cancel is withdrawn.
-            task.uncancel()
+            expired = False  # its cancel is withdrawn here
+            # Ours only if nobody else cancelled the task meanwhile (as `asyncio.timeout`).
+            if task.uncancel() <= cancelling:
+                raise TimeoutError(f"the call took more than {timeout_s:g} s") from exc
         raise
     finally:
         timer.cancel()
-    if expired:
-        # It fired as the call returned: the cancel it asked for is withdrawn.
-        task.uncancel()
-    return result
+        if expired:
+            # It fired as the call returned, or the tool made the cancel into an error of
+            # its own: the cancel it asked for is withdrawn.
+            task.uncancel()

@@ -46,14 +46,13 @@ def plain(value: Any) -> Any:
     # update passes here.
     if kind in _SCALARS:
         return value
-    if kind is dict:
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
+    # No model is a dict, list or tuple: the costly check comes last.
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     return value
 
 
@@ -150,7 +149,9 @@ class RailNode(ABC):
                     "data": finished,
                 }
             )
-        out = {**plain(update), EVENTS: events, USAGE: ctx.spent}
+        out: dict[str, Any] = plain(update)  # a new dict already
+        out[EVENTS] = events
+        out[USAGE] = ctx.spent
         if feedback and FEEDBACK not in update:
             out[FEEDBACK] = {self.id: []}
         return out

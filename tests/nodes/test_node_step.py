@@ -182,4 +182,3 @@ def test_whether_a_callable_takes_the_context_is_read_once_and_stays_right() -> 
     ]
     assert _TAKES_CONTEXT.get(plain_fn) is False
     assert _TAKES_CONTEXT.get(with_ctx) is True
-    assert takes_context(slotted) is True
