@@ -33,6 +33,11 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 # The project README documents, as written there.
 (LANGGRAPH_JSON,) = [b for b in re.findall(r"```json\n(.*?)```", README, re.S) if '"graphs"' in b]
 (SERVE_PY,) = [b for b in re.findall(r"```py\n(.*?)```", README, re.S) if "served(" in b]
+(SERVE_SH,) = [b for b in re.findall(r"```sh\n(.*?)```", README, re.S) if "langgraph dev" in b]
+# The bodies README's curl lines send: a new thread, the run's input, the reviewer's answer.
+README_THREAD, README_START, README_RESUME = [
+    json.loads(body) for body in re.findall(r"-d '(\{.*?\})'", SERVE_SH)
+]
 START_S = 120.0
 """How long the server may take to come up (it imports a lot, on a busy machine)."""
 
@@ -58,7 +63,7 @@ class Server:
         return self.http.get(f"/threads/{thread_id}").json()
 
     def new_thread(self) -> str:
-        return str(self.http.post("/threads", json={}).json()["thread_id"])
+        return str(self.http.post("/threads", json=README_THREAD).json()["thread_id"])
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +152,7 @@ async def test_a_paused_refund_is_an_interrupted_thread_and_accept_finishes_it(
     server: Server, store: SqliteCheckpointer
 ) -> None:
     tid = server.new_thread()
-    server.run(tid, input={"ticket_id": "T-1002"})
+    server.run(tid, **README_START)
 
     thread = server.thread(tid)
     assert thread["status"] == "interrupted"
@@ -179,7 +184,7 @@ async def test_a_paused_refund_is_an_interrupted_thread_and_accept_finishes_it(
     assert await store.store.list_effects(tid) == []
     assert refunds(server, "T-1002") == []
 
-    server.run(tid, command={"resume": [{"type": "accept", "args": None, "by": "maria"}]})
+    server.run(tid, **README_RESUME)
 
     thread = server.thread(tid)
     assert (thread["status"], thread["interrupts"]) == ("idle", {})
