@@ -6,7 +6,7 @@ import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,16 +22,15 @@ from railgraph._outcome import (
     RunOutcome,
 )
 from railgraph._queue import ReviewQueue
+from railgraph._run_saver import open_saver
 from railgraph._settings import (
     canonical_ref,
     default_db,
-    default_secret_words,
-    default_synchronous,
     load_graph,
     stored_ref,
 )
 from railgraph._spec import GraphSpec
-from railgraph.checkpointers import Lease, Redactor, RunRecord, RunStore, SqliteCheckpointer
+from railgraph.checkpointers import Lease, RunRecord, RunStore, SqliteCheckpointer
 from railgraph.errors import (
     DecisionError,
     InputError,
@@ -41,7 +40,6 @@ from railgraph.nodes import (
     RUNTIME_KEY,
     Runtime,
 )
-from railgraph.nodes._state import EVENTS, USAGE
 from railgraph.vocab import NodeEventKind, RunEventKind, RunStartedData, RunStatus
 
 if TYPE_CHECKING:
@@ -50,28 +48,6 @@ if TYPE_CHECKING:
     from railgraph._telemetry import RunExporter
 
 __all__ = ["RunOutcome", "Runner"]
-
-
-def open_saver(
-    db: str | Path,
-    *,
-    synchronous: Literal["NORMAL", "FULL"] | None = None,
-    redact: Iterable[str] | None = None,
-    **options: Any,
-) -> AbstractAsyncContextManager[SqliteCheckpointer]:
-    """The checkpointer railgraph's runs are stored with: their events and usage on
-    railgraph's channels (the usage folded into the events' row), secrets redacted.
-
-    ``options`` go to `SqliteCheckpointer.from_path` as they are.
-    """
-    return SqliteCheckpointer.from_path(
-        db,
-        synchronous=synchronous or default_synchronous(),
-        event_channel=EVENTS,
-        folded_channels=(USAGE,),
-        redactor=Redactor(redact if redact is not None else default_secret_words()),
-        **options,
-    )
 
 
 class Runner(ReviewQueue, Driver):

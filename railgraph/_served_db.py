@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from railgraph._runner import open_saver
+from railgraph._run_saver import open_saver
 from railgraph._settings import (
     default_db,
     is_postgres_url,
