@@ -74,6 +74,10 @@ def _step(state: BenchState) -> dict[str, Any]:
     return {"counter": state.counter + 1}
 
 
+async def _async_step(state: BenchState) -> dict[str, Any]:
+    return {"counter": state.counter + 1}
+
+
 def _model() -> FakeListChatModel:
     return FakeListChatModel(responses=["ok"] * 1_000_000)
 
@@ -88,6 +92,8 @@ def _rail(kind: str) -> RailGraph:
     for node in ids:
         if kind == "step":
             g.step(node, _step)
+        elif kind == "step_async":
+            g.step(node, _async_step)
         elif kind == "llm":
             g.llm(node, model=model, prompt=lambda s: [HumanMessage(s.text)], output="text")
         else:
@@ -120,6 +126,7 @@ def _plain(kind: str) -> StateGraph[Any]:
 
     node: Callable[..., Any] = {
         "step": _step,
+        "step_async": _async_step,
         "llm": llm,
         "tool_read": tool("peek"),
         "tool_write": tool("bump"),
@@ -135,7 +142,7 @@ def _plain(kind: str) -> StateGraph[Any]:
     return builder
 
 
-RAIL_GRAPHS = ("step", "llm", "tool_read", "tool_write")
+RAIL_GRAPHS = ("step", "step_async", "llm", "tool_read", "tool_write")
 
 
 @dataclass(frozen=True)

@@ -47,25 +47,37 @@ def _row(name: str, compared: str, ratio: str, target: str, ok: bool | None) -> 
     return [name, compared, ratio, target, verdict]
 
 
+_TARGETS = {"step": 1.15, "step_async": 1.15, "llm": 1.2, "tool_read": 1.2, "tool_write": 1.2}
+_NAMES = {
+    "step": "step graph (sync step function)",
+    "step_async": "step graph (async step function)",
+    "llm": "llm graph",
+    "tool_read": "tool graph, read tier",
+    "tool_write": "tool graph, write tier",
+}
+"""The runner's rows. The step graph is measured twice: plain LangGraph runs a sync node's
+function in a worker thread (about 0.25 ms a node here) and railgraph calls a sync step on
+the event loop, so only the async row compares the rails alone."""
+
+
 def _rails_rows(results: list[RailResult]) -> list[list[str]]:
-    targets = {"step": 1.15, "llm": 1.2, "tool_read": 1.2, "tool_write": 1.2}
     rows = []
     for r in results:
         low, high = r.ratio_range
         rows.append(
             _row(
-                f"Runner per node, {r.graph.replace('_', ' ')} graph",
+                f"Runner per node, {_NAMES[r.graph]}",
                 f"{r.rail_us:,.0f} vs {r.plain_us:,.0f} µs CPU (plain LangGraph, same saver)",
                 f"{r.ratio:.2f}x (IQR {low:.2f}-{high:.2f})",
-                f"<= {targets[r.graph]}x",
-                r.ratio <= targets[r.graph],
+                f"<= {_TARGETS[r.graph]}x",
+                r.ratio <= _TARGETS[r.graph],
             )
         )
     for r in results:
         disk = r.rail_bytes / r.plain_bytes
         rows.append(
             _row(
-                f"disk per step, {r.graph.replace('_', ' ')} graph",
+                f"disk per step, {_NAMES[r.graph]}",
                 f"{r.rail_bytes:,.0f} vs {r.plain_bytes:,.0f} bytes per node",
                 f"{disk:.2f}x",
                 "<= 1.3x",

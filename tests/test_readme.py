@@ -147,7 +147,7 @@ def test_the_rails_benchmark_command_prints_every_target(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
-    assert len(rows) == 16  # every target of the speed issue, one row each
+    assert len(rows) == 18  # every target of the speed issue (the step graph twice), a row each
     assert all(row.rstrip(" |").endswith(("met", "MISSED")) for row in rows)
     assert "Durability and safety hold for these numbers" in done.stdout
 
