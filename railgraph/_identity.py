@@ -7,6 +7,7 @@ from environment variables that anyone can set.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import socket
@@ -19,10 +20,17 @@ __all__ = ["os_host", "os_user", "starter"]
 
 def os_user() -> str:
     """The name of the operating-system user running this process."""
+    return _user_of(os.getuid())
+
+
+@functools.lru_cache(maxsize=4)
+def _user_of(uid: int) -> str:
+    # Read once per user id: every run started without a name asks, and the password
+    # database is a file read each time.
     try:
         import pwd
 
-        return pwd.getpwuid(os.getuid()).pw_name
+        return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
         # No password database (Windows, a container without the user): the login name.
         try:
