@@ -152,6 +152,34 @@ def test_the_rails_benchmark_command_prints_every_target(tmp_path: Path) -> None
     assert "Durability and safety hold for these numbers" in done.stdout
 
 
+def test_the_overhead_benchmark_prints_each_part_of_the_rails(tmp_path: Path) -> None:
+    [command] = [b for b in blocks("sh") if "bench/overhead.py" in b]
+    assert command.split("#")[0].strip() == "python bench/overhead.py"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "overhead.py"), "--quick"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    cells = [[cell.strip() for cell in row.strip(" |").split("|")] for row in rows]
+    variants = [
+        "all rails",
+        "without the kill switch",
+        "without events",
+        "without the usage write",
+        "without all three",
+    ]
+    assert [(graph, rails) for graph, rails, _, _ in cells] == [
+        (graph, variant) for graph in ("llm", "tool_read") for variant in variants
+    ]
+    assert all(re.fullmatch(r"\d+\.\d\dx", ratio) for _, _, ratio, _ in cells)
+    assert all(re.fullmatch(r"-?[\d,]+", micros) for _, _, _, micros in cells)
+
+
 def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> None:
     examples, outputs = blocks("python"), blocks("text")
     assert len(examples) == len(outputs) == 3
