@@ -1,4 +1,5 @@
-"""Which decisions a reviewer may take on a request, with their data checked.
+"""Which decisions a reviewer may take on a request, with their data checked, and how one
+is recorded.
 
 The rules of the review queue (reviewer lists, self-approval, what each kind of request
 accepts) in one place, apart from delivering decisions to runs.
@@ -6,19 +7,20 @@ accepts) in one place, apart from delivering decisions to runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from railgraph._graph import RailGraph
-from railgraph.checkpointers import RunRecord
+from railgraph._identity import os_host, os_user
+from railgraph.checkpointers import RunRecord, RunStore
 from railgraph.errors import DecisionError
 from railgraph.nodes import Decision, ReviewRequest, merge_edit, observed_result
 from railgraph.nodes._review import same_person
 from railgraph.vocab import DecisionKind, ReviewKind
 
-__all__ = ["checked_decision", "parse_decision"]
+__all__ = ["checked_decision", "parse_decision", "record_decision", "stamped"]
 
 
 def checked_decision(
@@ -86,3 +88,35 @@ def parse_decision(data: Mapping[str, Any]) -> Decision:
         raise DecisionError(
             "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         ) from None
+
+
+def stamped(decision: Decision, review: ReviewRequest, at: float) -> Decision:
+    """The decision as it is stored: when it was taken, on which arguments (as the reviewer
+    saw them), and by which operating-system user on which host."""
+    return decision.model_copy(
+        update={
+            "at": at,
+            "reviewed": review.action.args if review.action is not None else None,
+            "os_user": os_user(),
+            "host": os_host(),
+        }
+    )
+
+
+async def record_decision(
+    store: RunStore,
+    request_id: str,
+    decision: Decision,
+    review: ReviewRequest,
+    clock: Callable[[], float],
+) -> dict[str, Any]:
+    """Record a checked decision on a pending request (a compare-and-set); return it as stored.
+
+    Raises:
+        DecisionError: The request is not pending (decided meanwhile); nothing was changed.
+    """
+    data = stamped(decision, review, clock()).model_dump(mode="json")
+    await store.decide_approval(
+        request_id, status=decision.decision.status, decision=data, decided_by=decision.by
+    )
+    return data

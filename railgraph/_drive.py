@@ -23,37 +23,20 @@ from langgraph.types import Command, Interrupt, StateSnapshot
 
 from railgraph._graph import RailGraph
 from railgraph._lease import Heartbeat, fault_of
-from railgraph._outcome import (
-    DELIVERABLE,
-    ENDED,
-    RunOutcome,
-    RunStatus,
-    ended,
-    failure,
-    short_traceback,
-)
+from railgraph._outcome import DELIVERABLE, ENDED, RunOutcome, RunStatus, ended
+from railgraph._queue import pause_reason, register_requests
+from railgraph._run_parts import Ending, failure_record, finish_record
 from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
-from railgraph.errors import BudgetExhausted, RunBusy, RunCancelled, RunInterrupted, StoreError
-from railgraph.nodes import PARTIAL_ATTR
-from railgraph.nodes._budget import add_usage
+from railgraph.errors import RunBusy, RunCancelled, RunInterrupted, StoreError
 from railgraph.nodes._channels import (
     deliveries_update,
-    disposition_of,
     open_requests,
     requests_of,
     usage_total,
 )
 from railgraph.nodes._state import EVENTS
-from railgraph.vocab import RunEventKind, RunFailedData, RunFinishedData
 
 __all__ = ["Driver"]
-
-_FAILURE_EVENTS: dict[RunStatus, RunEventKind] = {
-    RunStatus.FAILED: RunEventKind.RUN_FAILED,
-    RunStatus.BUDGET_EXHAUSTED: RunEventKind.BUDGET_EXHAUSTED,
-    RunStatus.CANCELLED: RunEventKind.CANCEL_SETTLED,
-}
-"""The run-level event that records how a run that raised ended."""
 
 _WAIT: Any = object()
 """What `_next` answers when only people can move a run on (or it has ended)."""
@@ -120,16 +103,6 @@ class Driver(ABC):
 
     @abstractmethod
     async def _record(self, run_id: str) -> RunRecord: ...
-
-    @abstractmethod
-    async def _register_requests(
-        self,
-        rail: RailGraph,
-        record: RunRecord,
-        requests: list[tuple[str, dict[str, Any]]],
-        *,
-        announce: set[str],
-    ) -> list[ApprovalRecord]: ...
 
     async def _hold(self, rail: RailGraph, record: RunRecord, first: Any) -> RunOutcome:
         """Drive a run whose lease this runner holds, give the lease up, and go on while
@@ -287,62 +260,37 @@ class Driver(ABC):
             # reason stays the one given when it was cancelled.
             stored = await self._record(record.run_id)
             error, expect = RunCancelled(stored.error or "cancelled"), RunStatus.CANCELLED
-        usage = usage_total(values)
         result = rail.user_values(values)
         pending: list[ApprovalRecord] = []
-        events: list[dict[str, Any]] = []
-        status: RunStatus
+        ending: Ending
         if error is not None:
-            status, reason = failure(error)
-            partial = getattr(error, PARTIAL_ATTR, None)
-            if partial is not None:
-                _, node_events, spent = partial
-                events.extend(node_events)
-                usage = add_usage(usage, spent)
-            failed: RunFailedData = {
-                "error": reason,
-                "error_type": type(error).__name__,
-                "traceback": None if status != RunStatus.FAILED else short_traceback(error),
-            }
-            # A refusal adds what BudgetExhaustedData adds: dimension, used, limit, refused.
-            refusal = error.details() if isinstance(error, BudgetExhausted) else {}
-            events.append(
-                self._new_event(
-                    _FAILURE_EVENTS[status],
-                    node=partial[0] if partial else None,
-                    **failed,
-                    **refusal,
-                )
-            )
+            ending = failure_record(error, values, self.clock)
         elif snapshot.interrupts or open_requests(values):
-            status = RunStatus.PAUSED
             asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
-            pending = await self._register_requests(
-                rail, record, [*asked, *open_requests(values)], announce={i for i, _ in asked}
+            pending = await register_requests(
+                self.store,
+                record,
+                rail.name,
+                [*asked, *open_requests(values)],
+                clock=self.clock,
+                announce={i for i, _ in asked},
             )
-            reason = "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending) or ""
+            ending = Ending(RunStatus.PAUSED, pause_reason(pending), usage_total(values), [])
         else:
-            disposition = disposition_of(values)
-            status = disposition.status or RunStatus.COMPLETED
-            reason = disposition.reason or ""
-            finished: RunFinishedData = {"status": status.value, "reason": reason}
-            events.append(self._new_event(RunEventKind.RUN_FINISHED, **finished))
+            ending = finish_record(values, self.clock)
         changed, after = await self.store.finish_drive(
             record.run_id,
             self.lease.owner,
             expect=expect,
-            status=status,
-            usage=usage,
+            status=ending.status,
+            usage=ending.usage,
             result=result,
-            error=None if expect == RunStatus.CANCELLED else reason,
-            events=events,
+            error=None if expect == RunStatus.CANCELLED else ending.reason,
+            events=ending.events,
         )
         if not changed:
             # A cancel committed after we looked: it stands, and says what happened.
             return ended(after)
-        return RunOutcome(record.run_id, status, result, usage, after.error or None, pending)
-
-    def _new_event(
-        self, kind: RunEventKind, *, node: str | None = None, **data: Any
-    ) -> dict[str, Any]:
-        return {"kind": kind.value, "node": node, "at": self.clock(), "data": data}
+        return RunOutcome(
+            record.run_id, ending.status, result, ending.usage, after.error or None, pending
+        )

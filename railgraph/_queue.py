@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Any
 
-from railgraph._decisions import checked_decision, parse_decision
+from railgraph._decisions import checked_decision, parse_decision, record_decision
 from railgraph._graph import RailGraph
 from railgraph._identity import os_host, os_user
 from railgraph._lease import busy_message
 from railgraph._outcome import ENDED, RunOutcome, ended
 from railgraph._report import path_of
+from railgraph._run_parts import new_event
 from railgraph.checkpointers import (
     ApprovalRecord,
     EffectRecord,
@@ -31,11 +32,10 @@ from railgraph.vocab import (
     ApprovalStatus,
     DecisionKind,
     NodeEventKind,
-    RunEventKind,
     RunStatus,
 )
 
-__all__ = ["ReviewQueue", "open_requests"]
+__all__ = ["ReviewQueue", "open_requests", "pause_reason", "register_requests"]
 
 _POLL_S = 0.05
 """Seconds between a waiting decider's looks at a run another process drives."""
@@ -60,16 +60,6 @@ class ReviewQueue(ABC):
 
     @abstractmethod
     async def _check_signature(self, record: RunRecord, rail: RailGraph, allow: bool) -> None: ...
-
-    @abstractmethod
-    async def _event(
-        self,
-        run_id: str,
-        kind: RunEventKind | NodeEventKind,
-        *,
-        node: str | None = None,
-        **data: Any,
-    ) -> None: ...
 
     async def decide(
         self,
@@ -104,21 +94,7 @@ class ReviewQueue(ABC):
         await self._check_signature(record, rail, allow_changed_graph)
         review = ReviewRequest.model_validate(request.request)
         checked = checked_decision(decision, review, rail, record, request.request_id)
-        reviewed = review.action.args if review.action is not None else None
-        stamped = checked.model_copy(
-            update={
-                "at": self.clock(),
-                "reviewed": reviewed,
-                "os_user": os_user(),
-                "host": os_host(),
-            }
-        )
-        await self.store.decide_approval(
-            request.request_id,
-            status=decision.decision.status,
-            decision=stamped.model_dump(mode="json"),
-            decided_by=decision.by,
-        )
+        await record_decision(self.store, request.request_id, checked, review, self.clock)
         if not deliver:
             return RunOutcome(
                 run_id,
@@ -352,46 +328,56 @@ class ReviewQueue(ABC):
             f"`railgraph resume {record.run_id}` to continue it"
         )
 
-    async def _register_requests(
-        self,
-        rail: RailGraph,
-        record: RunRecord,
-        requests: list[tuple[str, dict[str, Any]]],
-        *,
-        announce: set[str],
-    ) -> list[ApprovalRecord]:
-        """Store the run's open review requests in the queue (once each) and list them.
 
-        ``announce`` names requests raised by ``interrupt()`` (unknown effects); approve
-        gates record their own ``approval_requested`` event with their state.
-        """
-        out: list[ApprovalRecord] = []
-        path: list[str] | None = None
-        for request_id, value in requests:
-            known = await self.store.get_approval(request_id)
-            if known is not None:
-                if known.status == ApprovalStatus.PENDING:
-                    out.append(known)
-                continue
-            if path is None:
-                path = path_of(await self.store.list_events(record.run_id))
-            now = self.clock()
-            expires = value.get("expires_after_s")
-            approval = ApprovalRecord(
-                request_id=request_id,
-                run_id=record.run_id,
-                graph=record.graph,
-                node=value.get("gate", "?"),
-                status=ApprovalStatus.PENDING,
-                request={**value, "run_id": record.run_id, "graph": rail.name, "path": path},
-                created_at=now,
-                expires_at=now + expires if expires else None,
+async def register_requests(
+    store: RunStore,
+    record: RunRecord,
+    graph_name: str,
+    requests: Iterable[tuple[str, dict[str, Any]]],
+    *,
+    clock: Callable[[], float],
+    announce: Set[str] = frozenset(),
+) -> list[ApprovalRecord]:
+    """Store a run's open review requests in the queue (once each) and list those pending.
+
+    Idempotent: a request the queue knows is not stored again. ``requests`` are
+    (request id, request) pairs; ``announce`` names requests raised by ``interrupt()``
+    (unknown effects), whose ``approval_requested`` event is recorded here: approve gates
+    record their own with their state.
+    """
+    out: list[ApprovalRecord] = []
+    path: list[str] | None = None
+    for request_id, value in requests:
+        known = await store.get_approval(request_id)
+        if known is not None:
+            if known.status == ApprovalStatus.PENDING:
+                out.append(known)
+            continue
+        if path is None:
+            path = path_of(await store.list_events(record.run_id))
+        now = clock()
+        expires = value.get("expires_after_s")
+        approval = ApprovalRecord(
+            request_id=request_id,
+            run_id=record.run_id,
+            graph=record.graph,
+            node=value.get("gate", "?"),
+            status=ApprovalStatus.PENDING,
+            request={**value, "run_id": record.run_id, "graph": graph_name, "path": path},
+            created_at=now,
+            expires_at=now + expires if expires else None,
+        )
+        await store.add_approval(approval)
+        if request_id in announce:
+            asked: ApprovalRequestedData = {"request_id": request_id, "request": value}
+            event = new_event(
+                NodeEventKind.APPROVAL_REQUESTED, clock(), node=approval.node, **asked
             )
-            await self.store.add_approval(approval)
-            if request_id in announce:
-                asked: ApprovalRequestedData = {"request_id": request_id, "request": value}
-                await self._event(
-                    record.run_id, NodeEventKind.APPROVAL_REQUESTED, node=approval.node, **asked
-                )
-            out.append(approval)
-        return out
+            await store.append_events(record.run_id, [event])
+        out.append(approval)
+    return out
+
+
+def pause_reason(pending: Iterable[ApprovalRecord]) -> str:
+    """The reason a paused run stores: each pending request's gate and reason."""
+    return "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending)

@@ -22,6 +22,7 @@ from railgraph._outcome import (
     RunOutcome,
 )
 from railgraph._queue import ReviewQueue
+from railgraph._run_parts import new_run, run_config
 from railgraph._run_saver import open_saver
 from railgraph._settings import (
     canonical_ref,
@@ -36,11 +37,7 @@ from railgraph.errors import (
     InputError,
     RunBusy,
 )
-from railgraph.nodes import (
-    RUNTIME_KEY,
-    Runtime,
-)
-from railgraph.vocab import NodeEventKind, RunEventKind, RunStartedData, RunStatus
+from railgraph.vocab import RunEventKind, RunStatus
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -205,25 +202,17 @@ class Runner(ReviewQueue, Driver):
         return app
 
     def _config(self, graph: RailGraph, record: RunRecord) -> RunnableConfig:
-        runtime = Runtime(
-            run_id=record.run_id,
-            graph=graph.name,
-            envelope=graph.budget.override(record.budget),
-            tools=graph.tools,
-            policy=graph.policy,
-            prices=graph.prices,
-            ledger=self.store,
+        return run_config(
+            graph,
+            record.run_id,
+            budget=record.budget,
+            store=self.store,
             clock=self.clock,
             timer=self.timer,
             cancelled=functools.partial(self._is_cancelled, record.run_id),
             driver=self.lease.owner,
-            redact=self.store.redactor.redact,
+            thread_id=record.run_id,
         )
-        steps = runtime.envelope.steps
-        return {
-            "configurable": {"thread_id": record.run_id, RUNTIME_KEY: runtime},
-            "recursion_limit": max(200, 2 * steps + 10 if steps is not None else 0),
-        }
 
     async def _is_cancelled(self, run_id: str) -> bool:
         # The kill switch, asked before every LLM and tool call: a cancel made by this
@@ -301,39 +290,20 @@ class Runner(ReviewQueue, Driver):
         ref, rail = self.graph(graph)
         state = rail.validate_input(input)
         started_by = starter(started_by)
-        overrides = dict(budget or {})
-        envelope = rail.budget.override(overrides)
-        now = self.clock()
-        lease = self.lease if leased else None
-        record = RunRecord(
+        envelope = rail.budget.override(dict(budget or {}))
+        record, started = new_run(
+            rail,
             run_id=run_id or uuid.uuid4().hex[:12],
-            graph=ref,
-            graph_name=rail.name,
-            signature=rail.signature,
-            status=RunStatus.RUNNING,
+            ref=ref,
             input=state.model_dump(mode="json"),
             budget=envelope.limits(),
-            usage={},
             started_by=started_by,
-            created_at=now,
-            updated_at=now,
-            lease_owner=lease.owner if lease else None,
-            lease_host=lease.host if lease else None,
-            lease_pid=lease.pid if lease else None,
-            heartbeat_at=now if lease else None,
-            lease_expires_at=now + self.lease_s if lease else None,
+            clock=self.clock,
+            lease=self.lease if leased else None,
+            lease_s=self.lease_s,
         )
-        # One transaction: the run and its first event (whose spec the store keeps once
-        # per graph signature).
-        started: RunStartedData = {
-            "input": record.input,
-            "budget": record.budget,
-            "spec": rail.spec_data,
-        }
-        await self.store.create_run(
-            record,
-            events=[self._new_event(RunEventKind.RUN_STARTED, **started)],
-        )
+        # One transaction: the run and its first event.
+        await self.store.create_run(record, events=[started])
         return rail, record, state.model_dump()
 
     async def resume(self, run_id: str, *, allow_changed_graph: bool = False) -> RunOutcome:
@@ -405,16 +375,4 @@ class Runner(ReviewQueue, Driver):
             f"graph {record.graph} changed since run {record.run_id} started (signature "
             f"{record.signature} -> {rail.signature}); compare with `railgraph spec "
             f"{record.graph}`, and pass --allow-changed-graph to resume anyway{changes}"
-        )
-
-    async def _event(
-        self,
-        run_id: str,
-        kind: RunEventKind | NodeEventKind,
-        *,
-        node: str | None = None,
-        **data: Any,
-    ) -> None:
-        await self.store.append_events(
-            run_id, [{"kind": kind.value, "node": node, "at": self.clock(), "data": data}]
         )

@@ -38,12 +38,12 @@ from langgraph.types import Command, interrupt
 from pydantic import BaseModel
 
 from railgraph._assemble import ServingNodes, build_langgraph
-from railgraph._decisions import checked_decision
-from railgraph._drive import _FAILURE_EVENTS
+from railgraph._decisions import checked_decision, record_decision
 from railgraph._graph import RailGraph
-from railgraph._identity import os_host, os_user, starter
-from railgraph._outcome import DELIVERABLE, failure, short_traceback
-from railgraph._report import path_of
+from railgraph._identity import starter
+from railgraph._outcome import DELIVERABLE
+from railgraph._queue import pause_reason, register_requests
+from railgraph._run_parts import failure_record, finish_record, new_run, run_config
 from railgraph._served_db import DATABASES, db_key
 from railgraph._served_review import decision_of, human_interrupt
 from railgraph._settings import load_graph, stored_ref
@@ -55,25 +55,16 @@ from railgraph.checkpointers import (
     model_types,
 )
 from railgraph.errors import (
-    BudgetExhausted,
     DecisionError,
     DefinitionError,
     InputError,
     RunCancelled,
 )
-from railgraph.nodes import PARTIAL_ATTR, RUNTIME_KEY, Decision, RailNode, ReviewRequest, Runtime
-from railgraph.nodes._budget import add_usage
-from railgraph.nodes._channels import deliveries_update, disposition_of, requests_of, usage_total
+from railgraph.nodes import Decision, RailNode, ReviewRequest
+from railgraph.nodes._channels import deliveries_update, open_requests, requests_of, usage_total
 from railgraph.nodes._runtime import runtime_from_config
 from railgraph.nodes._state import EVENTS
-from railgraph.vocab import (
-    ApprovalStatus,
-    RunEventKind,
-    RunFailedData,
-    RunFinishedData,
-    RunStartedData,
-    RunStatus,
-)
+from railgraph.vocab import RunStatus
 
 __all__ = ["BEGIN", "SERVER_LEASE", "SETTLE", "ServedGraph", "served"]
 
@@ -164,25 +155,19 @@ class ServedGraph:
 
     def config(self, store: RunStore, run_id: str, record: RunRecord | None) -> RunnableConfig:
         """The config that binds a run's runtime to the served graph."""
-        rail = self.rail
-        runtime = Runtime(
-            run_id=run_id,
-            graph=rail.name,
-            envelope=rail.budget.override(record.budget) if record else rail.budget,
-            tools=rail.tools,
-            policy=rail.policy,
-            prices=rail.prices,
-            ledger=store,
+        # The server drives the run, not a runner: the ledger checks no runner's lease on
+        # its claims (no ``driver``), and the server's config names the thread.
+        return run_config(
+            self.rail,
+            run_id,
+            budget=record.budget if record else None,
+            store=store,
             clock=self.clock,
             timer=self.timer,
             cancelled=functools.partial(_cancelled, store, run_id),
-            redact=store.redactor.redact,
+            driver=None,
+            thread_id=None,
         )
-        steps = runtime.envelope.steps
-        return {
-            "configurable": {RUNTIME_KEY: runtime},
-            "recursion_limit": max(200, 2 * steps + 10 if steps is not None else 0),
-        }
 
     # -- the nodes the server runs around the declared ones ---------------------------------
 
@@ -209,32 +194,18 @@ class ServedGraph:
                 f"thread {runtime.run_id} already holds railgraph run {runtime.run_id}, which "
                 f"is {known.status}; start each run on a new thread"
             )
-        rail = self.rail
-        now = self.clock()
-        record = RunRecord(
+        record, started = new_run(
+            self.rail,
             run_id=runtime.run_id,
-            graph=self.ref,
-            graph_name=rail.name,
-            signature=rail.signature,
-            status=RunStatus.RUNNING,
-            input=rail.user_values(state.model_dump(mode="json")),
+            ref=self.ref,
+            input=self.rail.user_values(state.model_dump(mode="json")),
             budget=runtime.envelope.limits(),
-            usage={},
             started_by=_identity(config) or starter(None),
-            created_at=now,
-            updated_at=now,
-            lease_owner=self.lease.owner,
-            lease_host=self.lease.host,
-            lease_pid=self.lease.pid,
-            heartbeat_at=now,
-            lease_expires_at=now + self.lease_s,
+            clock=self.clock,
+            lease=self.lease,
+            lease_s=self.lease_s,
         )
-        started: RunStartedData = {
-            "input": record.input,
-            "budget": record.budget,
-            "spec": rail.spec_data,
-        }
-        await store.create_run(record, events=[self._event(RunEventKind.RUN_STARTED, **started)])
+        await store.create_run(record, events=[started])
         return {}
 
     def _wrap(self, node: RailNode) -> Callable[..., Any]:
@@ -254,31 +225,19 @@ class ServedGraph:
         runtime = runtime_from_config(config)
         store = (await DATABASES.get(self.db)).store
         values = dict(state)
-        status, reason = failure(error)
-        usage = usage_total(values)
-        events: list[dict[str, Any]] = []
-        partial = getattr(error, PARTIAL_ATTR, None)
-        if partial is not None:
-            events.extend(partial[1])
-            usage = add_usage(usage, partial[2])
-        failed: RunFailedData = {
-            "error": reason,
-            "error_type": type(error).__name__,
-            "traceback": None if status != RunStatus.FAILED else short_traceback(error),
-        }
-        refusal = error.details() if isinstance(error, BudgetExhausted) else {}
-        node = partial[0] if partial else None
-        events.append(self._event(_FAILURE_EVENTS[status], node=node, **failed, **refusal))
+        ending = failure_record(error, values, self.clock)
+        # No settle read the run's status first, as the runner's does: a cancel's error
+        # finds the run cancelled, any other finds it running.
         cancelled = isinstance(error, RunCancelled)
         await store.finish_drive(
             runtime.run_id,
             self.lease.owner,
             expect=RunStatus.CANCELLED if cancelled else RunStatus.RUNNING,
-            status=status,
-            usage=usage,
+            status=ending.status,
+            usage=ending.usage,
             result=self.rail.user_values(values),
-            error=None if cancelled else reason,
-            events=events,
+            error=None if cancelled else ending.reason,
+            events=ending.events,
         )
 
     async def _settle(self, state: BaseModel, config: RunnableConfig) -> Any:
@@ -286,25 +245,22 @@ class ServedGraph:
         store = (await DATABASES.get(self.db)).store
         run_id = runtime.run_id
         values = dict(state)
-        usage, result = usage_total(values), self.rail.user_values(values)
+        result = self.rail.user_values(values)
         waiting = [
             (key, entry)
             for key, entry in requests_of(values).items()
             if entry.open and entry.request_id is not None
         ]
         if not waiting:
-            disposition = disposition_of(values)
-            status = disposition.status or RunStatus.COMPLETED
-            reason = disposition.reason or ""
-            finished: RunFinishedData = {"status": status.value, "reason": reason}
+            ending = finish_record(values, self.clock)
             await store.finish_drive(
                 run_id,
                 self.lease.owner,
-                status=status,
-                usage=usage,
+                status=ending.status,
+                usage=ending.usage,
                 result=result,
-                error=reason,
-                events=[self._event(RunEventKind.RUN_FINISHED, **finished)],
+                error=ending.reason,
+                events=ending.events,
             )
             return {}
         record = await store.get_run(run_id)
@@ -312,14 +268,16 @@ class ServedGraph:
             raise InputError(f"no railgraph run {run_id!r}: the thread was not started here")
         # Idempotent, so the re-run on resume changes nothing: known requests are not
         # registered again, and a paused run is not paused again.
-        pending = await self._register(store, record, waiting)
+        pending = await register_requests(
+            store, record, self.rail.name, open_requests(values), clock=self.clock
+        )
         await store.finish_drive(
             run_id,
             self.lease.owner,
             status=RunStatus.PAUSED,
-            usage=usage,
+            usage=usage_total(values),
             result=result,
-            error="; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending),
+            error=pause_reason(pending),
         )
         key, entry = waiting[0]
         assert entry.request_id is not None
@@ -347,41 +305,6 @@ class ServedGraph:
             goto=[entry.target(key), SETTLE],
         )
 
-    async def _register(
-        self, store: RunStore, record: RunRecord, waiting: list[tuple[str, Any]]
-    ) -> list[ApprovalRecord]:
-        """Store the run's open requests in the review queue, once each; list the pending."""
-        out: list[ApprovalRecord] = []
-        path: list[str] | None = None
-        for _key, entry in waiting:
-            known = await store.get_approval(entry.request_id)
-            if known is not None:
-                if known.status == ApprovalStatus.PENDING:
-                    out.append(known)
-                continue
-            if path is None:
-                path = path_of(await store.list_events(record.run_id))
-            now = self.clock()
-            expires = entry.request.get("expires_after_s")
-            approval = ApprovalRecord(
-                request_id=entry.request_id,
-                run_id=record.run_id,
-                graph=record.graph,
-                node=entry.request.get("gate", "?"),
-                status=ApprovalStatus.PENDING,
-                request={
-                    **entry.request,
-                    "run_id": record.run_id,
-                    "graph": self.rail.name,
-                    "path": path,
-                },
-                created_at=now,
-                expires_at=now + expires if expires else None,
-            )
-            await store.add_approval(approval)
-            out.append(approval)
-        return out
-
     async def _record_decision(
         self,
         store: RunStore,
@@ -391,30 +314,13 @@ class ServedGraph:
     ) -> Any:
         """Record the decision once; what to deliver (the one recorded first, if another
         was: a decision taken elsewhere, or this one before a crash)."""
-        stamped = decision.model_copy(
-            update={
-                "at": self.clock(),
-                "reviewed": review.action.args if review.action is not None else None,
-                "os_user": os_user(),
-                "host": os_host(),
-            }
-        )
         try:
-            await store.decide_approval(
-                approval.request_id,
-                status=decision.decision.status,
-                decision=stamped.model_dump(mode="json"),
-                decided_by=decision.by,
-            )
+            return await record_decision(store, approval.request_id, decision, review, self.clock)
         except DecisionError:
             known = await store.get_approval(approval.request_id)
             if known is None or known.status not in DELIVERABLE or known.decision is None:
                 raise
             return known.decision
-        return stamped.model_dump(mode="json")
-
-    def _event(self, kind: RunEventKind, *, node: str | None = None, **data: Any) -> dict[str, Any]:
-        return {"kind": kind.value, "node": node, "at": self.clock(), "data": data}
 
 
 class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
