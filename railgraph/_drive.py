@@ -25,9 +25,9 @@ from railgraph._graph import RailGraph
 from railgraph._lease import Heartbeat, fault_of
 from railgraph._outcome import DELIVERABLE, ENDED, RunOutcome, RunStatus, ended
 from railgraph._queue import pause_reason, register_requests
-from railgraph._run_parts import Ending, failure_record, finish_record
+from railgraph._run_parts import Ending, cancel_wins, failure_record, finish_record
 from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
-from railgraph.errors import RunBusy, RunCancelled, RunInterrupted, StoreError
+from railgraph.errors import RunBusy, RunInterrupted, StoreError
 from railgraph.nodes._channels import (
     deliveries_update,
     open_requests,
@@ -253,13 +253,7 @@ class Driver(ABC):
         if isinstance(error, RunBusy):
             return ended(await self._record(record.run_id))  # another driver took over
         values: dict[str, Any] = dict(snapshot.values)
-        state = await self.store.run_state(record.run_id)
-        expect = RunStatus.RUNNING
-        if state is None or state.status == RunStatus.CANCELLED:
-            # The kill switch wins: whatever the run reached, it ends cancelled, and the
-            # reason stays the one given when it was cancelled.
-            stored = await self._record(record.run_id)
-            error, expect = RunCancelled(stored.error or "cancelled"), RunStatus.CANCELLED
+        error, expect = await cancel_wins(self.store, record.run_id, error)
         result = rail.user_values(values)
         pending: list[ApprovalRecord] = []
         ending: Ending

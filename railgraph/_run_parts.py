@@ -18,7 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from railgraph._graph import RailGraph
 from railgraph._outcome import failure, short_traceback
 from railgraph.checkpointers import Lease, RunRecord, RunStore
-from railgraph.errors import BudgetExhausted
+from railgraph.errors import BudgetExhausted, InputError, RunCancelled
 from railgraph.nodes import PARTIAL_ATTR, RUNTIME_KEY, Runtime
 from railgraph.nodes._budget import add_usage
 from railgraph.nodes._channels import disposition_of, usage_total
@@ -31,7 +31,15 @@ from railgraph.vocab import (
     RunStatus,
 )
 
-__all__ = ["Ending", "failure_record", "finish_record", "new_event", "new_run", "run_config"]
+__all__ = [
+    "Ending",
+    "cancel_wins",
+    "failure_record",
+    "finish_record",
+    "new_event",
+    "new_run",
+    "run_config",
+]
 
 _FAILURE_EVENTS: dict[RunStatus, RunEventKind] = {
     RunStatus.FAILED: RunEventKind.RUN_FAILED,
@@ -191,6 +199,28 @@ def failure_record(
     node = partial[0] if partial else None
     events.append(new_event(_FAILURE_EVENTS[status], clock(), node=node, **failed, **refusal))
     return Ending(status, reason, usage, events)
+
+
+async def cancel_wins(
+    store: RunStore, run_id: str, error: BaseException | None
+) -> tuple[BaseException | None, RunStatus]:
+    """The error a drive ends with, and the status the run must still have to end so.
+
+    The kill switch wins: a run cancelled while it was driven (by a node that made no
+    call the kill switch stops, or before its last step) ends cancelled whatever it
+    reached, with the reason given when it was cancelled; otherwise the drive's own
+    ``error`` (``None`` when it raised none) ends a run that is still ``running``.
+
+    Raises:
+        InputError: The run is no longer in the store.
+    """
+    state = await store.run_state(run_id)
+    if state is not None and state.status != RunStatus.CANCELLED:
+        return error, RunStatus.RUNNING
+    stored = await store.get_run(run_id)
+    if stored is None:
+        raise InputError(f"no run {run_id!r} in this database; list runs with `railgraph runs`")
+    return RunCancelled(stored.error or "cancelled"), RunStatus.CANCELLED
 
 
 def finish_record(values: Mapping[str, Any], clock: Callable[[], float]) -> Ending:

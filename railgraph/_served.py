@@ -43,7 +43,7 @@ from railgraph._graph import RailGraph
 from railgraph._identity import starter
 from railgraph._outcome import DELIVERABLE
 from railgraph._queue import pause_reason, register_requests
-from railgraph._run_parts import failure_record, finish_record, new_run, run_config
+from railgraph._run_parts import cancel_wins, failure_record, finish_record, new_run, run_config
 from railgraph._served_db import DATABASES, db_key
 from railgraph._served_review import decision_of, human_interrupt
 from railgraph._settings import load_graph, stored_ref
@@ -225,18 +225,19 @@ class ServedGraph:
         runtime = runtime_from_config(config)
         store = (await DATABASES.get(self.db)).store
         values = dict(state)
-        ending = failure_record(error, values, self.clock)
-        # No settle read the run's status first, as the runner's does: a cancel's error
-        # finds the run cancelled, any other finds it running.
-        cancelled = isinstance(error, RunCancelled)
+        # As the runner's settle: a run cancelled meanwhile ends cancelled, with the
+        # reason given when it was cancelled.
+        ended, expect = await cancel_wins(store, runtime.run_id, error)
+        assert ended is not None
+        ending = failure_record(ended, values, self.clock)
         await store.finish_drive(
             runtime.run_id,
             self.lease.owner,
-            expect=RunStatus.CANCELLED if cancelled else RunStatus.RUNNING,
+            expect=expect,
             status=ending.status,
             usage=ending.usage,
             result=self.rail.user_values(values),
-            error=None if cancelled else ending.reason,
+            error=None if expect == RunStatus.CANCELLED else ending.reason,
             events=ending.events,
         )
 
@@ -252,14 +253,20 @@ class ServedGraph:
             if entry.open and entry.request_id is not None
         ]
         if not waiting:
-            ending = finish_record(values, self.clock)
+            cancelled, expect = await cancel_wins(store, run_id, None)
+            ending = (
+                finish_record(values, self.clock)
+                if cancelled is None
+                else failure_record(cancelled, values, self.clock)
+            )
             await store.finish_drive(
                 run_id,
                 self.lease.owner,
+                expect=expect,
                 status=ending.status,
                 usage=ending.usage,
                 result=result,
-                error=ending.reason,
+                error=None if expect == RunStatus.CANCELLED else ending.reason,
                 events=ending.events,
             )
             return {}

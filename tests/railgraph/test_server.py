@@ -25,13 +25,14 @@ from railgraph import (
     GraphBuilder,
     InputError,
     RailGraph,
+    Runner,
 )
 from railgraph._served_db import DATABASES
-from railgraph.checkpointers import SqliteCheckpointer
+from railgraph.checkpointers import SqliteCheckpointer, open_store
 from railgraph.graphs._helpdesk import Helpdesk
 from railgraph.graphs.refund import make_graph
 from railgraph.graphs.support_agent import make_graph as make_agent
-from railgraph.nodes import BudgetEnvelope, Decision
+from railgraph.nodes import BudgetEnvelope, Decision, NodeContext
 from railgraph.server import SETTLE, ServedGraph
 from railgraph.vocab import ApprovalStatus, DecisionKind
 from tests.conftest import FakeTime
@@ -474,3 +475,63 @@ async def test_a_decision_recorded_first_is_the_one_delivered(
     (decided,) = await saver.store.list_approvals(run_id="r1", status=None)
     assert (decided.status, decided.decided_by) == ("rejected", "lee")
     assert helpdesk.refunds() == []
+
+
+class Counted(BaseModel):
+    n: int = 0
+
+
+def cancelled_midway(db: Path) -> RailGraph:
+    """Two steps; the first is cancelled from another connection while it runs, as
+    `railgraph cancel` in another process would, and neither makes a call the kill switch
+    stops."""
+
+    async def first(state: Counted, ctx: NodeContext) -> dict[str, Any]:
+        async with open_store(db, read_only=False) as other:
+            await other.cancel_run(ctx.run_id, by="ops", reason="stop it", at=1.0)
+        return {"n": state.n + 1}
+
+    g = GraphBuilder("midway", Counted)
+    g.step("first", first)
+    g.step("second", lambda s: {"n": s.n + 1})
+    g.edge(START, "first")
+    g.edge("first", "second")
+    g.edge("second", END)
+    return g.build()
+
+
+CANCELLED_MIDWAY = [
+    ("run_started", None),
+    ("run_cancelled", None),
+    ("node_finished", "first"),
+    ("node_finished", "second"),
+    ("cancelled", None),
+]
+
+
+async def test_a_run_cancelled_midway_ends_as_the_runners_does(
+    tmp_path: Path, saver: SqliteCheckpointer
+) -> None:
+    async with Runner.open(tmp_path / "runner.db") as runner:
+        rail = cancelled_midway(tmp_path / "runner.db")
+        outcome = await runner.start(rail, {"n": 0}, run_id="byrunner")
+        by_runner = await runner.store.list_events("byrunner")
+    assert (outcome.status, outcome.reason) == ("cancelled", "cancelled by ops: stop it")
+    assert [(e.kind, e.node) for e in by_runner] == CANCELLED_MIDWAY
+
+    db = tmp_path / "rg.db"
+    served_rail = cancelled_midway(db)
+    # The real clock, as the store the step cancels through has: with a clock of its own
+    # the served run's lease would look lapsed to it, and a lapsed lease is given up.
+    await drive(ServedGraph(served_rail, db=db), saver, "served", {"n": 0})
+    served = await saver.store.get_run("served")
+    assert served is not None
+    assert (served.status, served.error, served.lease_owner) == (
+        "cancelled",
+        "cancelled by ops: stop it",
+        None,
+    )
+    events = await saver.store.list_events("served")
+    assert [(e.kind, e.node) for e in events] == CANCELLED_MIDWAY
+    # The last event says the same on both sides: the reason given when it was cancelled.
+    assert events[-1].data == by_runner[-1].data
