@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from railgraph._work_queue import QUEUE_ENV
+from railgraph.checkpointers import RunRecord, open_store
+from railgraph.graphs._helpdesk import Helpdesk
 from tests.postgres_server import PostgresServer
+from tests.railgraph.test_worker_processes import WAIT_S, Cluster, ended, settled
 
 # Real subprocesses: CI runs these; the default developer run skips them.
 pytestmark = pytest.mark.slow
@@ -103,6 +112,106 @@ def test_the_postgresql_commands_run(tmp_path: Path, postgres_server: PostgresSe
     # three listings of the one run: by $RAILGRAPH_DB, by the global --db, by the command's
     assert sum(1 for line in out if line.strip().startswith(run_id)) == 3
     assert not (tmp_path / ".railgraph" / "railgraph.db").exists()  # nothing went to SQLite
+
+
+Check = Callable[[dict[str, RunRecord]], bool]
+"""A test on every stored run, as `Cluster.wait_for` waits for one."""
+
+
+def test_the_worker_commands_run(tmp_path: Path, postgres_server: PostgresServer) -> None:
+    [block] = [b for b in blocks("sh") if "railgraph[worker]" in b]
+    install, export, start_worker, submit, approve, hosts = block.strip().splitlines()
+    # the commands keep the runs in the SQLite file under the working directory (one machine)
+    assert hosts.startswith("# on many hosts")
+    assert all("--db" not in line for line in (start_worker, submit, approve))
+    # the development install has the extra (and with it procrastinate)
+    assert install.split("#")[0].strip() == "pip install 'railgraph[worker]'"
+    assert "worker" in (metadata.metadata("railgraph").get_all("Provides-Extra") or [])
+    # The README's queue host is a fresh database of this test's server, over TCP (a socket
+    # URL's `&` would need quoting in the export line).
+    name = postgres_server.create_database().split("/")[-1].split("?")[0]
+    queue = postgres_server.url(name, tcp=True)
+    readme_queue = "postgresql://queue-host/railgraph"
+    assert export == f"export {QUEUE_ENV}={readme_queue}"
+    export = export.replace(readme_queue, queue)
+    # Each command runs after the export line, as in one shell; nothing else names the queue.
+    shell_env = {k: v for k, v in env().items() if k != QUEUE_ENV}
+
+    def sh(command: str) -> str:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", f"{export}\n{command}"],
+            cwd=tmp_path,
+            env=shell_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""  # no "a worker's sweep will find it": the job was queued
+        return done.stdout
+
+    cluster = Cluster(tmp_path, str(tmp_path / ".railgraph" / "railgraph.db"), queue)
+    try:
+        with (tmp_path / "worker.log").open("wb") as log:
+            worker = subprocess.Popen(
+                # exec: the SIGTERM the README speaks of reaches the worker, not the shell
+                ["bash", "-euo", "pipefail", "-c", f"{export}\nexec {start_worker}"],
+                cwd=tmp_path,
+                env=shell_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        cluster.workers.append(worker)
+
+        def working(done: Check) -> Check:
+            def check(runs: dict[str, RunRecord]) -> bool:
+                # a worker that exited (a wrong flag, say) fails the test now, with its log
+                assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+                return done(runs)
+
+            return check
+
+        [line] = sh(submit).splitlines()
+        run_id = line.split()[1].rstrip(":")
+        assert line == f"run {run_id}: running"  # recorded; the worker drives it
+        cluster.wait_for("the run to pause for a person", working(settled))
+        assert cluster.runs()[run_id].status == "paused"  # T-1002 asks for $480
+        [(request, *asked)] = asyncio.run(stored(cluster.store, run_id))[1]
+        assert asked == ["approve_refund", "pending", None]
+
+        assert re.findall(r"\bRUN\b", approve) == ["RUN"]
+        decided = sh(re.sub(r"\bRUN\b", run_id, approve))
+        assert decided.splitlines() == [
+            f"run {run_id}: paused",
+            f"  reason: the decision on request {request} is recorded; a worker delivers it",
+        ]
+        cluster.wait_for("the approved run to end", working(ended))
+
+        worker.send_signal(signal.SIGTERM)  # as the README says: SIGTERM stops it
+        assert worker.wait(WAIT_S) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        cluster.stop()
+
+    [record] = cluster.runs().values()
+    assert (record.run_id, record.status, record.lease_owner) == (run_id, "completed", None)
+    effects, approvals = asyncio.run(stored(cluster.store, run_id))
+    assert effects == [("create_refund", "completed"), ("notify_customer", "completed")]
+    assert approvals == [(request, "approve_refund", "approved", "alice")]
+    assert cluster.tool_calls(run_id) == [("create_refund", "ok"), ("notify_customer", "ok")]
+    helpdesk = Helpdesk(tmp_path / ".railgraph" / "helpdesk.db")
+    assert [(r["ticket_id"], r["amount"]) for r in helpdesk.refunds()] == [("T-1002", 480.0)]
+    assert [n["ticket_id"] for n in helpdesk.notifications()] == ["T-1002"]
+
+
+async def stored(db: str, run_id: str) -> tuple[list[Any], list[Any]]:
+    """A run's ledger entries and review requests: (tool, status), (request, gate, status, by)."""
+    async with open_store(db) as store:
+        effects = await store.list_effects(run_id)
+        approvals = await store.list_approvals(status=None, run_id=run_id)
+    return (
+        [(e.tool, e.status) for e in effects],
+        [(a.request_id, a.node, a.status, a.decided_by) for a in approvals],
+    )
 
 
 def test_the_diagram_commands_write_their_files(tmp_path: Path) -> None:
