@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -131,23 +132,44 @@ class WorkQueue:
 
     async def enqueue(self, run_id: str, *, after_s: float | None = None) -> bool:
         """Ask a worker to drive ``run_id`` (not before ``after_s`` seconds, if given);
-        ``False`` if a job for it already waits.
+        ``False`` if a job for it already waits to run as soon.
+
+        A job asked for now replaces one that waits for later (a driver's "ask again one
+        lease later"): the run's one waiting job would otherwise hold a decision recorded
+        meanwhile back until then.
 
         Raises:
             StoreError: The queue's database cannot be reached.
         """
         from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
+        lock = f"{DRIVE_TASK}:{run_id}"
         task = self.app.configure_task(
             DRIVE_TASK,
             queue=QUEUE,
-            queueing_lock=f"{DRIVE_TASK}:{run_id}",
+            queueing_lock=lock,
             schedule_in=None if after_s is None else {"seconds": after_s},
         )
         try:
-            await task.defer_async(run_id=run_id)
+            try:
+                await task.defer_async(run_id=run_id)
+            except AlreadyEnqueued:
+                if after_s is not None or not await self._drop_later_jobs(lock):
+                    return False
+                await task.defer_async(run_id=run_id)
         except AlreadyEnqueued:
-            return False
+            return False  # another job was asked for now meanwhile: it waits
         except ConnectorException as exc:
             raise StoreError(f"cannot enqueue a drive job for run {run_id} ({exc})") from exc
         return True
+
+    async def _drop_later_jobs(self, lock: str) -> bool:
+        """Cancel the waiting jobs under ``lock`` scheduled for later; whether one was."""
+        manager = self.app.job_manager
+        now = datetime.now(UTC)
+        dropped = False
+        for job in await manager.list_jobs_async(queueing_lock=lock, status="todo"):
+            if job.id is not None and job.scheduled_at is not None and job.scheduled_at > now:
+                # A job a worker took meanwhile is not `todo` any more: left alone.
+                dropped |= await manager.cancel_job_by_id_async(job.id, delete_job=True)
+        return dropped

@@ -86,3 +86,22 @@ async def test_the_sweep_clears_the_lease_a_dead_driver_left_on_a_cancelled_run(
             None,
             None,
         )
+
+
+@pytest.mark.slow
+async def test_a_job_asked_for_now_replaces_one_waiting_for_later(postgres_url: str) -> None:
+    async with WorkQueue.open(postgres_url) as queue:
+        manager = queue.app.job_manager
+        # A driver that found the run busy asks again one lease later...
+        assert await queue.enqueue("a", after_s=3600) is True
+        assert await queue.enqueue("a", after_s=3600) is False
+        [later] = await manager.list_jobs_async(task=DRIVE_TASK, status="todo")
+        # ...and a decision recorded meanwhile asks for now: its job does not wait an hour.
+        assert await queue.enqueue("a") is True
+        [now] = await manager.list_jobs_async(task=DRIVE_TASK, status="todo")
+        assert now.id != later.id
+        assert now.scheduled_at is None
+        assert await manager.list_jobs_async(id=later.id) == []  # dropped, not left behind
+        # One job waits per run, however many ask for it now or later.
+        assert [await queue.enqueue("a"), await queue.enqueue("a", after_s=3600)] == [False, False]
+        assert len(await manager.list_jobs_async(task=DRIVE_TASK, status="todo")) == 1
