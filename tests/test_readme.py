@@ -243,12 +243,13 @@ def test_the_benchmark_command_prints_its_table(tmp_path: Path) -> None:
     assert done.stdout.count("PASS") + done.stdout.count("FAIL") == 5
 
 
-def test_the_rails_benchmark_command_prints_every_target(tmp_path: Path) -> None:
-    [command] = [b for b in blocks("sh") if "bench/rails.py" in b]
-    assert command.split("#")[0].strip() == "python bench/rails.py"
+def quick_bench(script: str, cwd: Path) -> tuple[str, list[str]]:
+    """Run README's command for `bench/{script}` with `--quick`: its output and table rows."""
+    [command] = [b for b in blocks("sh") if f"bench/{script}" in b]
+    assert command.split("#")[0].strip() == f"python bench/{script}"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "rails.py"), "--quick"],
-        cwd=tmp_path,
+        [sys.executable, str(ROOT / "bench" / script), "--quick"],
+        cwd=cwd,
         env=env(),
         capture_output=True,
         text=True,
@@ -256,24 +257,18 @@ def test_the_rails_benchmark_command_prints_every_target(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    return done.stdout, rows
+
+
+def test_the_rails_benchmark_command_prints_every_target(tmp_path: Path) -> None:
+    out, rows = quick_bench("rails.py", tmp_path)
     assert len(rows) == 18  # every target of the speed issue (the step graph twice), a row each
     assert all(row.rstrip(" |").endswith(("met", "MISSED")) for row in rows)
-    assert "Durability and safety hold for these numbers" in done.stdout
+    assert "Durability and safety hold for these numbers" in out
 
 
 def test_the_overhead_benchmark_prints_each_part_of_the_rails(tmp_path: Path) -> None:
-    [command] = [b for b in blocks("sh") if "bench/overhead.py" in b]
-    assert command.split("#")[0].strip() == "python bench/overhead.py"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "overhead.py"), "--quick"],
-        cwd=tmp_path,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    _, rows = quick_bench("overhead.py", tmp_path)
     cells = [[cell.strip() for cell in row.strip(" |").split("|")] for row in rows]
     variants = [
         "all rails",
