@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from typing import Any
 
@@ -22,18 +23,46 @@ def _fallback(value: object) -> object:
     return str(value)
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_fallback)
+_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=_fallback, allow_nan=False
+)
 """One encoder for every call: `json.dumps` with options builds a new one each time,
 which took as long as encoding a checkpoint's metadata."""
 
 
 def dumps(value: object) -> str:
-    """Write a value as compact JSON; values JSON has no form for become text.
+    """Write a value as compact JSON; values JSON has no form for become text, and a NaN
+    or an infinity becomes `null`.
 
     Compact separators matter: metadata filters compare stored JSON text with
-    SQLite's `json()` of the filter value, which is compact too.
+    SQLite's `json()` of the filter value, which is compact too. `NaN` and `Infinity`
+    are no JSON: SQLite's JSON functions (and PostgreSQL's `jsonb`) refuse a column that
+    holds them, so a run whose tool was given an infinity could not be listed afterwards.
     """
-    return _ENCODER.encode(value)
+    try:
+        return _ENCODER.encode(value)
+    except ValueError:
+        # A float JSON has no form for (or a circular value, which raises again below).
+        return _ENCODER.encode(_finite(value, set()))
+
+
+def _finite(value: object, path: set[int]) -> object:
+    """`value` as the encoder would write it, with NaN and infinities as `None`."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, dict | list | tuple):
+        if id(value) in path:
+            raise ValueError("Circular reference detected")
+        path.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {key: _finite(item, path) for key, item in value.items()}
+            return [_finite(item, path) for item in value]
+        finally:
+            path.discard(id(value))
+    return _finite(_fallback(value), path)
 
 
 def dumps_or_none(value: object | None) -> str | None:

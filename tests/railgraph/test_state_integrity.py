@@ -8,6 +8,7 @@ field the model does not declare is refused, unless the model allows extra field
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Annotated, Any
 
@@ -230,3 +231,41 @@ async def test_a_model_that_allows_extras_still_refuses_railgraph_channels(
     assert str(info.value) == (
         "input has fields OpenOrder does not declare: 'rg_usage'; its fields are order_id"
     )
+
+
+class Reading(BaseModel):
+    x: float = 0.0
+
+
+class Probe(BaseModel):
+    x: float
+
+
+class Measured(BaseModel):
+    y: float
+
+
+async def test_a_run_with_nan_and_infinities_stays_readable(runner: Runner) -> None:
+    # JSON has no NaN or Infinity: SQLite's JSON functions refuse a row that holds them, and
+    # listing the run's events failed once a tool was given an infinity.
+    tools = ToolRegistry()
+
+    @tools.tool(tier="read", name="measure")
+    async def measure(args: Probe) -> Measured:
+        return Measured(y=math.nan)
+
+    g = GraphBuilder("non_finite", Reading, tools=tools)
+    g.tool("probe", tool="measure", args=lambda s: {"x": math.inf}, output=None)
+    g.step("drift", lambda s: {"x": -math.inf})
+    g.edge(START, "probe")
+    g.edge("probe", "drift")
+    g.edge("drift", END)
+    outcome = await runner.start(g.build(), {"x": 1.0})
+
+    assert (outcome.status, outcome.result) == ("completed", {"x": -math.inf})
+    [call] = [e for e in await runner.store.list_events(outcome.run_id) if e.kind == "tool_call"]
+    assert (call.data["args"], call.data["result"]) == ({"x": None}, {"y": None})
+    stored = await runner.store.get_run(outcome.run_id)
+    assert stored is not None and stored.result == {"x": None}  # the store's JSON: null
+    [page] = [r for r in await runner.store.list_runs() if r.run_id == outcome.run_id]
+    assert page.status == "completed"
