@@ -55,15 +55,6 @@ def _statements(saver: SqliteCheckpointer) -> list[str]:
     return ran
 
 
-async def _read_once(saver: SqliteCheckpointer) -> list[str]:
-    """Run r1 stored and its state read once (by SQL); the statements run from then on."""
-    await saver.store.create_run(run("r1"))
-    ran = _statements(saver)
-    assert await saver.store.run_state("r1") == RunState(RunStatus.RUNNING, "me")
-    assert ran == [_STATE_SQL]
-    return ran
-
-
 async def _node_writes(saver: SqliteCheckpointer) -> None:
     """What the saver commits for a node: a checkpoint, then a task's writes against it."""
     config = await saver.aput(
@@ -75,7 +66,9 @@ async def _node_writes(saver: SqliteCheckpointer) -> None:
 async def test_a_status_nobody_changed_is_answered_without_sql(
     saver: SqliteCheckpointer,
 ) -> None:
-    ran = await _read_once(saver)
+    await saver.store.create_run(run("r1"))
+    ran = _statements(saver)
+    assert await saver.store.run_state("r1") == RunState(RunStatus.RUNNING, "me")
     assert ran.count(_STATE_SQL) == 1
     assert await saver.store.run_state("r1") == RunState(RunStatus.RUNNING, "me")
     # The saver's own commits touch no run: the answer stays good across them.
@@ -88,7 +81,9 @@ async def test_a_status_nobody_changed_is_answered_without_sql(
 async def test_a_cancel_committed_before_our_own_write_is_still_seen(
     saver: SqliteCheckpointer, db_path: Path
 ) -> None:
-    ran = await _read_once(saver)
+    await saver.store.create_run(run("r1"))
+    ran = _statements(saver)
+    assert await saver.store.run_state("r1") == RunState(RunStatus.RUNNING, "me")
     other = sqlite3.connect(db_path)  # `railgraph cancel` in another process
     with other:
         other.execute("UPDATE runs SET status = 'cancelled' WHERE run_id = 'r1'")
@@ -103,7 +98,9 @@ async def test_a_cancel_committed_before_our_own_write_is_still_seen(
 async def test_a_cancel_from_another_process_is_seen_at_the_next_read(
     saver: SqliteCheckpointer, db_path: Path
 ) -> None:
-    ran = await _read_once(saver)
+    await saver.store.create_run(run("r1"))
+    ran = _statements(saver)
+    assert await saver.store.run_state("r1") == RunState(RunStatus.RUNNING, "me")
     script = (
         "import sqlite3, sys\n"
         "with sqlite3.connect(sys.argv[1]) as conn:\n"
@@ -117,7 +114,9 @@ async def test_a_cancel_from_another_process_is_seen_at_the_next_read(
 
 
 async def test_a_write_of_the_run_store_is_read_again(saver: SqliteCheckpointer) -> None:
-    ran = await _read_once(saver)
+    await saver.store.create_run(run("r1"))
+    ran = _statements(saver)
+    assert await saver.store.run_state("r1") == RunState(RunStatus.RUNNING, "me")
     # Any write but the saver's may touch runs (this one only adds a run, but it is not
     # known not to): the next read asks SQLite.
     await saver.store.create_run(run("r2"))
