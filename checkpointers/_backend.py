@@ -47,10 +47,8 @@ class Backend(Protocol):
     clock: Clock
     """Returns the current time in unix seconds."""
 
-    async def write(self, work: Work[_T], *, short: bool = False, keeps_reads: bool = False) -> _T:
-        """Run `work` as one write transaction; committed when this returns.
-
-        `keeps_reads`: the work changes no row a cached `read_row` reads (see there)."""
+    async def write(self, work: Work[_T], *, short: bool = False) -> _T:
+        """Run `work` as one write transaction; committed when this returns."""
 
     async def read(self, body: Body[_T]) -> _T:
         """Run `body` as one read transaction (a consistent snapshot)."""
@@ -58,13 +56,8 @@ class Backend(Protocol):
     async def read_short(self, make: Callable[[], Body[_T]]) -> _T:
         """Run the body `make()` returns as one short read (a few rows by key)."""
 
-    async def read_row(
-        self, sql: str, params: Sequence[Any], *, cached: bool = False
-    ) -> sqlite3.Row | None:
-        """The first row of one query by key, read as a single statement (its own snapshot).
-
-        `cached`: a backend may answer with the row it read last while it knows that nothing
-        was committed since that could have changed it (only for rows of `runs`)."""
+    async def read_row(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+        """The first row of one query by key, read as a single statement (its own snapshot)."""
 
     async def vacuum(self) -> None:
         """Let the space of deleted rows be reused (SQLite also gives it back to the disk)."""

@@ -37,7 +37,6 @@ from railgraph.errors import StoreError
 from ._inline import JOURNAL_SIZE_LIMIT, InlineWriter
 from ._tx import Body, Outcome, fetchone, run_batch
 from ._wal import IDLE_CHECKPOINT_S, WAL_AUTOCHECKPOINT_PAGES, InWorker, WalKeeper
-from ._watch import ReadCache
 
 if TYPE_CHECKING:
     from ._backend import Work
@@ -86,15 +85,12 @@ def _worker_hook(conn: aiosqlite.Connection) -> InWorker[Any] | None:
 class _Waiting:
     """A write body waiting for the next batch, and the future its caller awaits."""
 
-    __slots__ = ("body", "done", "keeps", "short")
+    __slots__ = ("body", "done", "short")
 
-    def __init__(
-        self, body: Body[Any], done: asyncio.Future[Any], short: bool, keeps: bool = False
-    ) -> None:
+    def __init__(self, body: Body[Any], done: asyncio.Future[Any], short: bool) -> None:
         self.body = body
         self.done = done
         self.short = short
-        self.keeps = keeps
 
 
 class Database(WalKeeper):
@@ -140,9 +136,6 @@ class Database(WalKeeper):
         self.inline: InlineWriter | None = None
         """The connection short writes run on, on the loop's thread (see `_inline`);
         `None` runs them in the worker thread too."""
-        self.cache: ReadCache | None = None
-        """Rows of `read_row(..., cached=True)`, kept while nobody commits (see `_watch`);
-        `None` (no inline connection, or no WAL index to watch) reads them every time."""
         self.wal_pages = wal_pages
         """The WAL's length, in pages, past which a checkpoint lets it start over."""
         self._in_worker = _worker_hook(conn) if one_trip else None
@@ -157,7 +150,7 @@ class Database(WalKeeper):
         """Whether each transaction runs as one call in aiosqlite's worker thread."""
         return self._in_worker is not None
 
-    async def write(self, work: Work[_T], *, short: bool = False, keeps_reads: bool = False) -> _T:
+    async def write(self, work: Work[_T], *, short: bool = False) -> _T:
         """Run `work` as a write transaction; its changes are committed when this returns.
 
         Its changes are rolled back if it raises. `BEGIN IMMEDIATE` takes
@@ -173,9 +166,6 @@ class Database(WalKeeper):
                 runs or waits, at once, within this call. Leave it `False` for
                 work that grows with the data (migrations, deleting or copying
                 threads) or that moves large values, which would stall the loop.
-            keeps_reads: The body changes no row that a `read_row(..., cached=True)`
-                reads (the saver's checkpoints and writes leave `runs` alone), so its
-                commit keeps what they cached (see `_watch`).
         """
         body: Body[_T] = work() if callable(work) else work
         if self._in_worker is None:
@@ -189,10 +179,7 @@ class Database(WalKeeper):
             ahead = [w for w in self._waiting if not w.done.done()] if self._waiting else []
             self._waiting = []
             try:
-                outcomes = self._run_inline(
-                    [*(w.body for w in ahead), body] if ahead else (body,),
-                    keeps=keeps_reads and not ahead,
-                )
+                outcomes = self._run_inline([*(w.body for w in ahead), body] if ahead else (body,))
             except Exception as exc:
                 for waiting in ahead:
                     waiting.done.set_exception(exc)
@@ -213,7 +200,7 @@ class Database(WalKeeper):
             self._waiting = ahead
             short = False
         done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(body, done, short, keeps_reads))
+        self._waiting.append(_Waiting(body, done, short))
         if self._committer is None:
             # A new task first runs on the loop's next turn, so writes made in this
             # turn (a node's writes, then the checkpoint after it) join the batch.
@@ -263,30 +250,17 @@ class Database(WalKeeper):
             raise outcome.error
         return cast(_T, outcome.value)
 
-    async def read_row(
-        self, sql: str, params: Sequence[Any], *, cached: bool = False
-    ) -> sqlite3.Row | None:
+    async def read_row(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
         """The first row of one query by key, run as a single statement on the loop's thread.
 
         A single statement is its own read transaction (a consistent snapshot), so it
         needs no `BEGIN` and `COMMIT` around it: for a read asked very often, such as the
         kill switch before every LLM and tool call. Without the inline connection, or
         when SQLite answers busy there, it runs as `read_short` does.
-
-        `cached`: answer from the row this read returned last, without SQL, while nobody
-        has committed anything since that could have changed it (see `_watch`): only for
-        rows of `runs`, which no `keeps_reads` write touches.
         """
         if self.inline is not None and self._in_worker is not None:
             async with self.lock:
                 if self.inline is not None:
-                    cache = self.cache if cached else None
-                    key = (sql, *params)
-                    header = None
-                    if cache is not None:
-                        found, row, header = cache.lookup(key)
-                        if found:
-                            return cast(sqlite3.Row | None, row)
                     try:
                         cursor = self.inline.conn.execute(sql, params)
                         try:
@@ -294,10 +268,7 @@ class Database(WalKeeper):
                             rows = cursor.fetchall()
                         finally:
                             cursor.close()
-                        first = cast(sqlite3.Row, rows[0]) if rows else None
-                        if cache is not None:
-                            cache.store(key, first, header)
-                        return first
+                        return cast(sqlite3.Row, rows[0]) if rows else None
                     except sqlite3.OperationalError as exc:
                         if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                             raise store_error(self, exc) from exc
@@ -318,8 +289,7 @@ class Database(WalKeeper):
                     bodies = [w.body for w in batch]
                     short = self.inline is not None and all(w.short for w in batch)
                     try:
-                        keeps = all(w.keeps for w in batch)
-                        done = self._run_inline(bodies, keeps=keeps) if short else None
+                        done = self._run_inline(bodies) if short else None
                         if done is None:  # not short, or another connection holds the lock
                             done = await self._in_thread("BEGIN IMMEDIATE", bodies)
                             self._count_worker_commit()
@@ -343,25 +313,19 @@ class Database(WalKeeper):
                 waiting.done.cancel()
             self._waiting = []
 
-    def _run_inline(
-        self, bodies: Sequence[Body[Any]], *, keeps: bool = False
-    ) -> list[Outcome] | None:
+    def _run_inline(self, bodies: Sequence[Body[Any]]) -> list[Outcome] | None:
         """Run bodies as one transaction on the inline connection, under the lock.
 
         Returns `None`, with no body started, when another connection holds the
-        write lock; SQL errors become `StoreError`. `keeps`: see `write`'s `keeps_reads`.
+        write lock; SQL errors become `StoreError`.
         """
         assert self.inline is not None
         try:
             outcomes = self.inline.run(bodies)
         except sqlite3.Error as exc:
-            if self.cache is not None:
-                self.cache.forget()
             raise store_error(self, exc) from exc
         if outcomes is None:
             return None
-        if self.cache is not None:
-            self.cache.committed(self.inline.header_at_begin, keeps=keeps)
         if self._checkpointer is None and self.inline.checkpoint_due():
             self._checkpointer = asyncio.create_task(self._checkpoint_wal())
         return self._stored(outcomes)
@@ -468,9 +432,6 @@ class Database(WalKeeper):
                     # checkpoints the WAL, in its thread.
                     await asyncio.to_thread(inline.close)
             finally:
-                if self.cache is not None:
-                    self.cache.watch.close()
-                    self.cache = None
                 await self.conn.close()
 
 

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._tx import Body, Outcome, run_begun
-from ._watch import CommitWatch
 
 JOURNAL_SIZE_LIMIT = 32 * 1024 * 1024
 """Bytes the WAL file is cut back to when it starts over (`PRAGMA journal_size_limit`),
@@ -67,10 +66,6 @@ class InlineWriter:
         """Commits between checkpoints."""
         self.commits = 0
         """Transactions run here, committed or rolled back."""
-        self.watch: CommitWatch | None = None
-        """Reads the WAL index header once a transaction holds the write lock (see `_watch`)."""
-        self.header_at_begin: bytes | None = None
-        """That header in the last transaction run here: what others had committed before it."""
         self._checked = 0
 
     def run(self, bodies: Sequence[Body[Any]]) -> list[Outcome] | None:
@@ -90,8 +85,6 @@ class InlineWriter:
                 return None
             raise
         try:
-            # Under the write lock nobody else commits: this is the header before our commit.
-            self.header_at_begin = None if self.watch is None else self.watch.header()
             return run_begun(self.conn, bodies)
         finally:
             self.commits += 1

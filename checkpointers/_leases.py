@@ -126,7 +126,7 @@ class RunLeases:
         whatever the size of the run's input or result.
         """
         row = await self._db.read_row(
-            "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,), cached=True
+            "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,)
         )
         return None if row is None else RunState(row[0], row[1])
 

@@ -27,7 +27,6 @@ from ._pgopen import is_postgres_url, open_postgres
 from ._redact import Redactor
 from ._schema import SCHEMA_VERSION, migrate
 from ._store import RunStore
-from ._watch import CommitWatch, ReadCache
 
 __all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "open_database", "open_read_only", "open_store"]
 
@@ -130,9 +129,6 @@ async def open_database(
                 )
             except sqlite3.Error as exc:
                 raise store_error(db, exc) from exc
-            if db.inline is not None and (watch := CommitWatch.open(location)) is not None:
-                db.inline.watch = watch
-                db.cache = ReadCache(watch)
         yield db
     finally:
         await db.close()

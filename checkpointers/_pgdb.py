@@ -156,14 +156,13 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise pg_store_error(self.location, exc) from exc
 
-    async def write(self, work: Work[_T], *, short: bool = False, keeps_reads: bool = False) -> _T:
+    async def write(self, work: Work[_T], *, short: bool = False) -> _T:
         """Run `work` as one `SERIALIZABLE` transaction, again if it loses a race.
 
         Args:
             work: The transaction, best as a function that makes its body: a body given
                 as it is cannot run twice, so a race it loses fails with `StoreError`.
             short: Ignored (SQLite runs short writes on the event loop's thread).
-            keeps_reads: Ignored (no read is cached here: see `read_row`).
 
         Raises:
             StoreError: The database failed, or the body lost `ATTEMPTS` races in a row.
@@ -196,12 +195,9 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise pg_store_error(self.location, exc) from exc
 
-    async def read_row(self, sql: str, params: Sequence[Any], *, cached: bool = False) -> Any:
+    async def read_row(self, sql: str, params: Sequence[Any]) -> Any:
         """The first row of one query by key, without `BEGIN` and `COMMIT`: one statement
-        sees one snapshot by itself (the kill switch asks before every call).
-
-        `cached` is ignored: the server has no file whose header says nobody committed, so
-        every read asks it."""
+        sees one snapshot by itself (the kill switch asks before every call)."""
         try:
             async with self.pool.connection() as conn:
                 rows = await _run(conn, Statement(sql, tuple(params), "rows"))

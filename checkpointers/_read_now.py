@@ -85,10 +85,8 @@ class ReadOnlyFile:
         """Run the body `make()` returns as one read transaction, now."""
         return self._run(make())
 
-    async def read_row(
-        self, sql: str, params: Sequence[Any], *, cached: bool = False
-    ) -> sqlite3.Row | None:
-        """The first row of one query, read as a single statement, now (never cached)."""
+    async def read_row(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+        """The first row of one query, read as a single statement, now."""
         try:
             cursor = self.conn.execute(sql, params)
             try:
@@ -105,7 +103,7 @@ class ReadOnlyFile:
             "with `open_store(path, read_only=False)` to change it."
         )
 
-    async def write(self, work: Work[_T], *, short: bool = False, keeps_reads: bool = False) -> _T:
+    async def write(self, work: Work[_T], *, short: bool = False) -> _T:
         """Refused: the file is open for reading only."""
         raise self._refused()
 

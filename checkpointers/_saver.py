@@ -306,9 +306,7 @@ class SqliteCheckpointer(SyncBridge):
             # other writes commit meanwhile. A value stored before is compressed for
             # nothing, but only changed channels reach here, so that is rare.
             await asyncio.to_thread(pack_values, stored.large)
-        # A checkpoint or a task's writes never touch `runs`: the kill switch's cached
-        # read of the run's status stays good across them (see `_watch`).
-        await self._db.write(stored.body, short=stored.short, keeps_reads=True)
+        await self._db.write(stored.body, short=stored.short)
 
     # -- whole threads --------------------------------------------------------
 
