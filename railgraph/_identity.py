@@ -20,16 +20,19 @@ __all__ = ["os_host", "os_user", "starter"]
 
 def os_user() -> str:
     """The name of the operating-system user running this process."""
-    return _user_of(os.getuid())
+    getuid = getattr(os, "getuid", None)  # none on Windows
+    return _user_of(None if getuid is None else getuid())
 
 
 @functools.lru_cache(maxsize=4)
-def _user_of(uid: int) -> str:
+def _user_of(uid: int | None) -> str:
     # Read once per user id: every run started without a name asks, and the password
     # database is a file read each time.
     try:
         import pwd
 
+        if uid is None:
+            raise KeyError(uid)
         return pwd.getpwuid(uid).pw_name
     except (ImportError, KeyError):
         # No password database (Windows, a container without the user): the login name.

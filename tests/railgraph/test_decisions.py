@@ -9,6 +9,7 @@ run started without a name had no starter, and code could approve its own calls.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import pwd
@@ -31,6 +32,7 @@ from railgraph import (
     Runner,
     RunOutcome,
 )
+from railgraph import _identity as identity
 from railgraph._cli import app
 from railgraph._report import trace
 from railgraph.checkpointers import EffectRecord
@@ -665,3 +667,18 @@ async def test_a_gate_keeps_its_reviewer_names_trimmed(runner: Runner) -> None:
     assert paused.pending[0].request["reviewers"] == ["Ann"]
     done = await runner.approve(paused.run_id, by="ann")
     assert done.status == "completed"
+
+
+def test_the_os_user_falls_back_to_the_login_name_without_user_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Windows has no os.getuid and no pwd: the login name answers, once per user.
+    monkeypatch.delattr(os, "getuid")
+    monkeypatch.setattr(getpass, "getuser", lambda: "winuser")
+    identity._user_of.cache_clear()
+    try:
+        assert identity.os_user() == "winuser"
+    finally:
+        identity._user_of.cache_clear()
+    monkeypatch.undo()
+    assert identity.os_user() == OS_USER
