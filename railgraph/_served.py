@@ -227,7 +227,10 @@ class ServedGraph:
         values = dict(state)
         # As the runner's settle: a run cancelled meanwhile ends cancelled, with the
         # reason given when it was cancelled.
-        ended, expect = await cancel_wins(store, runtime.run_id, error)
+        try:
+            ended, expect = await cancel_wins(store, runtime.run_id, error)
+        except InputError:
+            return  # the run is no longer in the store: the node's error stands alone
         assert ended is not None
         ending = failure_record(ended, values, self.clock)
         await store.finish_drive(
@@ -247,18 +250,10 @@ class ServedGraph:
         run_id = runtime.run_id
         values = dict(state)
         result = self.rail.user_values(values)
-        waiting = [
-            (key, entry)
-            for key, entry in requests_of(values).items()
-            if entry.open and entry.request_id is not None
-        ]
-        if not waiting:
-            cancelled, expect = await cancel_wins(store, run_id, None)
-            ending = (
-                finish_record(values, self.clock)
-                if cancelled is None
-                else failure_record(cancelled, values, self.clock)
-            )
+        cancelled, expect = await cancel_wins(store, run_id, None)
+        if cancelled is not None:
+            # As the runner's settle: the kill switch wins over a pause or an end.
+            ending = failure_record(cancelled, values, self.clock)
             await store.finish_drive(
                 run_id,
                 self.lease.owner,
@@ -266,7 +261,24 @@ class ServedGraph:
                 status=ending.status,
                 usage=ending.usage,
                 result=result,
-                error=None if expect == RunStatus.CANCELLED else ending.reason,
+                error=None,
+                events=ending.events,
+            )
+            return {}
+        waiting = [
+            (key, entry)
+            for key, entry in requests_of(values).items()
+            if entry.open and entry.request_id is not None
+        ]
+        if not waiting:
+            ending = finish_record(values, self.clock)
+            await store.finish_drive(
+                run_id,
+                self.lease.owner,
+                status=ending.status,
+                usage=ending.usage,
+                result=result,
+                error=ending.reason,
                 events=ending.events,
             )
             return {}

@@ -481,10 +481,10 @@ class Counted(BaseModel):
     n: int = 0
 
 
-def cancelled_midway(db: Path) -> RailGraph:
+def cancelled_midway(db: Path, *, gate: bool = False) -> RailGraph:
     """Two steps; the first is cancelled from another connection while it runs, as
     `railgraph cancel` in another process would, and neither makes a call the kill switch
-    stops."""
+    stops; with `gate`, an approve gate between them parks for a person."""
 
     async def first(state: Counted, ctx: NodeContext) -> dict[str, Any]:
         async with open_store(db, read_only=False) as other:
@@ -495,7 +495,11 @@ def cancelled_midway(db: Path) -> RailGraph:
     g.step("first", first)
     g.step("second", lambda s: {"n": s.n + 1})
     g.edge(START, "first")
-    g.edge("first", "second")
+    if gate:
+        g.approve("ask", approved="second", rejected=END)
+        g.edge("first", "ask")
+    else:
+        g.edge("first", "second")
     g.edge("second", END)
     return g.build()
 
@@ -509,18 +513,31 @@ CANCELLED_MIDWAY = [
 ]
 
 
+CANCELLED_AT_THE_GATE = [
+    ("run_started", None),
+    ("run_cancelled", None),
+    ("node_finished", "first"),
+    ("node_started", "ask"),
+    ("approval_requested", "ask"),
+    ("cancelled", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("gate", "expected"), [(False, CANCELLED_MIDWAY), (True, CANCELLED_AT_THE_GATE)]
+)
 async def test_a_run_cancelled_midway_ends_as_the_runners_does(
-    tmp_path: Path, saver: SqliteCheckpointer
+    tmp_path: Path, saver: SqliteCheckpointer, gate: bool, expected: list[Any]
 ) -> None:
     async with Runner.open(tmp_path / "runner.db") as runner:
-        rail = cancelled_midway(tmp_path / "runner.db")
+        rail = cancelled_midway(tmp_path / "runner.db", gate=gate)
         outcome = await runner.start(rail, {"n": 0}, run_id="byrunner")
         by_runner = await runner.store.list_events("byrunner")
     assert (outcome.status, outcome.reason) == ("cancelled", "cancelled by ops: stop it")
-    assert [(e.kind, e.node) for e in by_runner] == CANCELLED_MIDWAY
+    assert [(e.kind, e.node) for e in by_runner] == expected
 
     db = tmp_path / "rg.db"
-    served_rail = cancelled_midway(db)
+    served_rail = cancelled_midway(db, gate=gate)
     # The real clock, as the store the step cancels through has: with a clock of its own
     # the served run's lease would look lapsed to it, and a lapsed lease is given up.
     await drive(ServedGraph(served_rail, db=db), saver, "served", {"n": 0})
@@ -532,6 +549,6 @@ async def test_a_run_cancelled_midway_ends_as_the_runners_does(
         None,
     )
     events = await saver.store.list_events("served")
-    assert [(e.kind, e.node) for e in events] == CANCELLED_MIDWAY
+    assert [(e.kind, e.node) for e in events] == expected
     # The last event says the same on both sides: the reason given when it was cancelled.
     assert events[-1].data == by_runner[-1].data
