@@ -12,7 +12,9 @@ worker thread and langchain-core's callbacks, a third of a plain llm node) does 
 rails'; then again with parts of the rails switched off by replacing them in this process:
 
 - the kill switch (the run's status read before each LLM and tool call);
-- the node's events (no `llm_call`, `tool_call` or `node_finished` event is written);
+- storing the node's events (they are made, checked and redacted as usual, then dropped
+  from the node's update: no `llm_call`, `tool_call` or `node_finished` event reaches
+  LangGraph's channel or the store);
 - the node's usage write (the budget's running total in the state);
 - all three.
 
@@ -83,7 +85,7 @@ def _without(*channels: str) -> Any:
 VARIANTS: dict[str, Callable[[], list[Any]]] = {
     "all rails": list,
     "without the kill switch": lambda: [_no_kill_switch()],
-    "without events": lambda: [_without(EVENTS)],
+    "without storing events": lambda: [_without(EVENTS)],
     "without the usage write": lambda: [_without(USAGE)],
     "without all three": lambda: [_no_kill_switch(), _without(EVENTS, USAGE)],
 }

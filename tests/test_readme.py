@@ -273,7 +273,7 @@ def test_the_overhead_benchmark_prints_each_part_of_the_rails(tmp_path: Path) ->
     variants = [
         "all rails",
         "without the kill switch",
-        "without events",
+        "without storing events",
         "without the usage write",
         "without all three",
     ]
