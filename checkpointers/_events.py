@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from railgraph.errors import StoreError
 
-from ._json import dumps, loads
+from ._json import dumps, dumps_valid, loads
 from ._records import EventRecord
 from ._redact import Redactor
 from ._tx import Body, executemany, fetchtuples
@@ -170,7 +170,7 @@ def harvest_rows(
     redact = redactor.redact if redactor is not None else _same
     plain = cast("Sequence[dict[str, Any]]", items)
     return [
-        (item["kind"], item["node"], float(item["at"]), dumps(redact(item["data"])))
+        (item["kind"], item["node"], float(item["at"]), dumps_valid(redact(item["data"])))
         for item in plain
     ]
 
@@ -178,7 +178,7 @@ def harvest_rows(
 def event_rows(events: Sequence[NewEvent], redactor: Redactor | None = None) -> list[EventRow]:
     """The rows of `events`, their data redacted by `redactor` (events are for people)."""
     redact = redactor.redact if redactor is not None else _same
-    return [(event.kind, event.node, event.at, dumps(redact(event.data))) for event in events]
+    return [(event.kind, event.node, event.at, dumps_valid(redact(event.data))) for event in events]
 
 
 def insert_events(

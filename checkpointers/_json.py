@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["dumps", "dumps_or_none", "loads", "loads_or_none"]
+__all__ = ["dumps", "dumps_or_none", "dumps_valid", "loads", "loads_or_none"]
 
 
 def _fallback(value: object) -> object:
@@ -23,27 +23,41 @@ def _fallback(value: object) -> object:
     return str(value)
 
 
-_ENCODER = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, default=_fallback, allow_nan=False
-)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_fallback)
 """One encoder for every call: `json.dumps` with options builds a new one each time,
 which took as long as encoding a checkpoint's metadata."""
 
+_STRICT = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=_fallback, allow_nan=False
+)
+"""The same, refusing NaN and infinities (see `dumps_valid`)."""
+
 
 def dumps(value: object) -> str:
-    """Write a value as compact JSON; values JSON has no form for become text, and a NaN
-    or an infinity becomes `null`.
+    """Write a value as compact JSON; values JSON has no form for become text.
 
     Compact separators matter: metadata filters compare stored JSON text with
-    SQLite's `json()` of the filter value, which is compact too. `NaN` and `Infinity`
-    are no JSON: SQLite's JSON functions (and PostgreSQL's `jsonb`) refuse a column that
-    holds them, so a run whose tool was given an infinity could not be listed afterwards.
+    SQLite's `json()` of the filter value, which is compact too. A NaN or an infinity is
+    written as Python's `json` writes it (`NaN`, `Infinity`) and reads back the same:
+    the run reads these columns back (an input to start again from, a ledger result to
+    replay, a decision to deliver).
+    """
+    return _ENCODER.encode(value)
+
+
+def dumps_valid(value: object) -> str:
+    """`dumps`, with a NaN or an infinity written as `null`: JSON that the databases' JSON
+    functions accept, for the columns they read (a run's events, which are for people).
+
+    `NaN` and `Infinity` are no JSON: SQLite's `->>` (and PostgreSQL's `::json`) refuse a
+    row that holds them, and listing the events of a run whose tool was given an infinity
+    failed. As a key, such a float is written as text, as `dumps` writes it.
     """
     try:
-        return _ENCODER.encode(value)
+        return _STRICT.encode(value)
     except ValueError:
         # A float JSON has no form for (or a circular value, which raises again below).
-        return _ENCODER.encode(_finite(value, set()))
+        return _STRICT.encode(_finite(value, set()))
 
 
 def _finite(value: object, path: set[int]) -> object:
@@ -58,11 +72,18 @@ def _finite(value: object, path: set[int]) -> object:
         path.add(id(value))
         try:
             if isinstance(value, dict):
-                return {key: _finite(item, path) for key, item in value.items()}
+                return {_key(key): _finite(item, path) for key, item in value.items()}
             return [_finite(item, path) for item in value]
         finally:
             path.discard(id(value))
     return _finite(_fallback(value), path)
+
+
+def _key(key: object) -> object:
+    """A dict key as `dumps` writes it: a NaN or an infinity as its text."""
+    if isinstance(key, float) and not math.isfinite(key):
+        return _ENCODER.encode(key)  # "NaN", "Infinity" or "-Infinity"
+    return key
 
 
 def dumps_or_none(value: object | None) -> str | None:

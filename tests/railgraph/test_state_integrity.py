@@ -235,6 +235,7 @@ async def test_a_model_that_allows_extras_still_refuses_railgraph_channels(
 
 class Reading(BaseModel):
     x: float = 0.0
+    buckets: dict[float, int] = Field(default_factory=dict)
 
 
 class Probe(BaseModel):
@@ -256,16 +257,21 @@ async def test_a_run_with_nan_and_infinities_stays_readable(runner: Runner) -> N
 
     g = GraphBuilder("non_finite", Reading, tools=tools)
     g.tool("probe", tool="measure", args=lambda s: {"x": math.inf}, output=None)
-    g.step("drift", lambda s: {"x": -math.inf})
+    # A histogram's "+Inf" bucket: a non-finite float as a key.
+    g.step("drift", lambda s: {"x": -math.inf, "buckets": {0.5: 1, math.inf: 3}})
     g.edge(START, "probe")
     g.edge("probe", "drift")
     g.edge("drift", END)
     outcome = await runner.start(g.build(), {"x": 1.0})
 
-    assert (outcome.status, outcome.result) == ("completed", {"x": -math.inf})
+    assert outcome.status == "completed"
+    assert outcome.result == {"x": -math.inf, "buckets": {0.5: 1, math.inf: 3}}
+    # The events, for people, are JSON the database reads: the non-finite values are null.
     [call] = [e for e in await runner.store.list_events(outcome.run_id) if e.kind == "tool_call"]
     assert (call.data["args"], call.data["result"]) == ({"x": None}, {"y": None})
+    # What the run reads back keeps its values (as text keys, as JSON has them).
     stored = await runner.store.get_run(outcome.run_id)
-    assert stored is not None and stored.result == {"x": None}  # the store's JSON: null
+    assert stored is not None
+    assert stored.result == {"x": -math.inf, "buckets": {"0.5": 1, "Infinity": 3}}
     [page] = [r for r in await runner.store.list_runs() if r.run_id == outcome.run_id]
     assert page.status == "completed"
