@@ -250,9 +250,16 @@ class ServedGraph:
         run_id = runtime.run_id
         values = dict(state)
         result = self.rail.user_values(values)
-        cancelled, expect = await cancel_wins(store, run_id, None)
-        if cancelled is not None:
-            # As the runner's settle: the kill switch wins over a pause or an end.
+        now = await store.run_state(run_id)
+        if now is not None and (now.status, now.lease_owner) == (
+            RunStatus.CANCELLED,
+            self.lease.owner,
+        ):
+            # Cancelled while this drive ran (its lease is still held): as the runner's
+            # settle, the kill switch wins over a pause or an end. (A run cancelled while
+            # paused holds no lease: an answer to it is refused below, with the reason.)
+            cancelled, expect = await cancel_wins(store, run_id, None)
+            assert cancelled is not None
             ending = failure_record(cancelled, values, self.clock)
             await store.finish_drive(
                 run_id,

@@ -8,6 +8,7 @@ the right gate through the queue's rules, and the run store must agree with the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from railgraph import (
     END,
     START,
     BudgetExhausted,
+    DecisionError,
     DefinitionError,
     GraphBuilder,
     InputError,
@@ -552,3 +554,23 @@ async def test_a_run_cancelled_midway_ends_as_the_runners_does(
     assert [(e.kind, e.node) for e in events] == expected
     # The last event says the same on both sides: the reason given when it was cancelled.
     assert events[-1].data == by_runner[-1].data
+
+
+async def test_an_answer_to_a_run_cancelled_while_paused_is_refused_with_the_reason(
+    tmp_path: Path, fake_time: FakeTime, helpdesk: Helpdesk, saver: SqliteCheckpointer
+) -> None:
+    served = serve(make_graph(helpdesk=helpdesk), tmp_path, fake_time)
+    await drive(served, saver, "r1", {"ticket_id": "T-1002"})
+    await saver.store.cancel_run("r1", by="ops", reason="duplicate ticket", at=fake_time.now)
+
+    with pytest.raises(DecisionError) as refused:
+        await drive(served, saver, "r1", answer("accept"))
+    assert re.fullmatch(
+        r"review request '[0-9a-f]{24}' was already cancelled by ops at \S+; "
+        r"a request can be decided only once\.",
+        str(refused.value),
+    )
+    record = await saver.store.get_run("r1")
+    assert record is not None
+    assert (record.status, record.error) == ("cancelled", "cancelled by ops: duplicate ticket")
+    assert helpdesk.refunds() == []
