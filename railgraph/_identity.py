@@ -2,7 +2,9 @@
 
 A reviewer's ``--by`` name is a claim; the OS user and host are recorded beside it so that
 an audit can tell who really decided. The user comes from the process's real user id, not
-from environment variables that anyone can set.
+from environment variables that anyone can set; only where the user id names nobody (Windows,
+a container run under a user id without an entry) is the login name asked, and it may come
+from `LOGNAME` or `USER`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def _user_of(uid: int | None) -> str:
         # No password database (Windows, a container without the user): the login name.
         try:
             return getpass.getuser()
-        except OSError:
+        except (OSError, KeyError, ImportError):
+            # No LOGNAME, USER or USERNAME either: getuser asks the password database
+            # again (KeyError), or has none (ImportError, on Windows).
             return "unknown"
 
 

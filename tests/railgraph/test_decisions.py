@@ -682,3 +682,18 @@ def test_the_os_user_falls_back_to_the_login_name_without_user_ids(
         identity._user_of.cache_clear()
     monkeypatch.undo()
     assert identity.os_user() == OS_USER
+
+
+def test_the_os_user_is_unknown_when_nothing_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A container run under a user id without a password entry and no LOGNAME or USER.
+    def nobody(uid: int) -> Any:
+        raise KeyError(uid)
+
+    monkeypatch.setattr(pwd, "getpwuid", nobody)
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    identity._user_of.cache_clear()
+    try:
+        assert identity.os_user() == "unknown"
+    finally:
+        identity._user_of.cache_clear()
