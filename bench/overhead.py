@@ -8,8 +8,8 @@ Run it from the repository root::
 `bench/rails.py` says how far the rails are from their targets; this says why. It runs the
 llm and read-tier tool graphs of `bench/rails.py` (the same pairs, the same saver) with the
 chat model replaced on both sides by one that answers at once, so the model's own cost (a
-worker thread and langchain-core's callbacks, a third of a plain llm node) does not hide the
-rails'; then again with parts of the rails switched off by replacing them in this process:
+worker thread and langchain-core's callbacks, about half of a plain llm node) does not hide
+the rails'; then again with parts of the rails switched off by replacing them in this process:
 
 - the kill switch (the run's status read before each LLM and tool call);
 - storing the node's events (they are made, checked and redacted as usual, then dropped

@@ -1,4 +1,4 @@
-"""What the rails cost: every speed target of issue 10 as a ratio measured in one run.
+"""What the rails cost: every speed target as a ratio measured in one run.
 
 Run it from the repository root::
 
