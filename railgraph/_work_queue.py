@@ -82,6 +82,10 @@ def _engine(url: str) -> procrastinate.App:
     return procrastinate.App(connector=connector)
 
 
+_DROP_ATTEMPTS = 3
+"""Times an enqueue for now drops a job waiting for later and defers again (see `enqueue`)."""
+
+
 class WorkQueue:
     """Drive jobs in one PostgreSQL database; open it with :meth:`open`.
 
@@ -151,17 +155,19 @@ class WorkQueue:
             schedule_in=None if after_s is None else {"seconds": after_s},
         )
         try:
-            try:
-                await task.defer_async(run_id=run_id)
-            except AlreadyEnqueued:
-                if after_s is not None or not await self._drop_later_jobs(lock):
-                    return False
-                await task.defer_async(run_id=run_id)
-        except AlreadyEnqueued:
-            return False  # another job was asked for now meanwhile: it waits
+            for _ in range(_DROP_ATTEMPTS):
+                try:
+                    await task.defer_async(run_id=run_id)
+                    return True
+                except AlreadyEnqueued:
+                    # A job waits. Asked for now, a job waiting for later is dropped and
+                    # this one deferred in its place; a driver may defer another for later
+                    # in between, so a few times.
+                    if after_s is not None or not await self._drop_later_jobs(lock):
+                        return False
         except ConnectorException as exc:
             raise StoreError(f"cannot enqueue a drive job for run {run_id} ({exc})") from exc
-        return True
+        return False
 
     async def _drop_later_jobs(self, lock: str) -> bool:
         """Cancel the waiting jobs under ``lock`` scheduled for later; whether one was."""
