@@ -56,8 +56,11 @@ def _chain(nodes: int) -> StateGraph[_Counter]:
 async def saver_ratio(workdir: Path, *, reps: int, runs: int) -> tuple[float, float, float]:
     """CPU per node of a 20-node graph on `SqliteCheckpointer` over `InMemorySaver`.
 
+    The two run in turn, `runs` runs each, `reps` times; as for the runner's rows, only
+    runs next to each other are compared (this machine's speed drifts within a second).
+
     Returns:
-        The median ratio, and the lowest and highest of the interleaved repetitions.
+        The median of the pairs' ratios, and their quartiles.
     """
     builder = _chain(20)
     memory = builder.compile(checkpointer=InMemorySaver())
@@ -83,7 +86,8 @@ async def saver_ratio(workdir: Path, *, reps: int, runs: int) -> tuple[float, fl
             order = [sqlite, memory] if rep % 2 else [memory, sqlite]
             took = {id(app): await drive(app) for app in order}
             ratios.append(took[id(sqlite)] / took[id(memory)])
-    return statistics.median(ratios), min(ratios), max(ratios)
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return statistics.median(ratios), low, high
 
 
 def _cpu_of(args: list[str], env: dict[str, str] | None = None) -> float:
