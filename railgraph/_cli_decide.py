@@ -13,10 +13,9 @@ from railgraph._cli_app import (
     RequestOpt,
     command,
     finish,
-    with_runner,
 )
 from railgraph._cli_input import parse_json
-from railgraph._cli_worker import DeliverOpt, QueueDbOpt, with_workers
+from railgraph._cli_worker import DeliverOpt, QueueDbOpt, run_or_queue
 from railgraph.errors import InputError
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def approve(
             run_id, by=by, edit=changes, request_id=request, deliver=not queue
         )
 
-    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
+    finish(run_or_queue(db, queue_db, queue, work), as_json)
 
 
 @command
@@ -86,4 +85,4 @@ def reject(
     def work(runner: Runner) -> Awaitable[RunOutcome]:
         return runner.reject(run_id, by=by, reason=reason, request_id=request, deliver=not queue)
 
-    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
+    finish(run_or_queue(db, queue_db, queue, work), as_json)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from railgraph._cli_app import DbOpt, JsonOpt, command, fail, finish, with_runner
+from railgraph._cli_app import DbOpt, JsonOpt, command, fail, finish
 from railgraph._cli_input import parse_json
 from railgraph._cli_text import plain
-from railgraph._cli_worker import QueueDbOpt, QueueOpt, with_workers
+from railgraph._cli_worker import QueueDbOpt, QueueOpt, run_or_queue
 from railgraph.errors import InputError, RailgraphError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def run(
         overrides = budget_overrides(budget or [])
     except RailgraphError as exc:
         fail(exc)
-    finish(with_workers(db, queue_db, work) if queue else with_runner(db, work), as_json)
+    finish(run_or_queue(db, queue_db, queue, work), as_json)
 
 
 MAX_LIMIT = 1e12

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from railgraph._cli_app import DbOpt, command, err, fail
+from railgraph._cli_app import DbOpt, command, err, fail, with_runner
 from railgraph._cli_text import esc
 from railgraph._work_queue import QUEUE_ENV, queue_url
 from railgraph.errors import RailgraphError, StoreError
@@ -76,6 +76,17 @@ def with_workers(
         return asyncio.run(go())
     except RailgraphError as exc:
         fail(exc)
+
+
+def run_or_queue(
+    db: str | Path | None,
+    queue_db: str | None,
+    queue: bool,
+    work: Callable[[Runner], Awaitable[RunOutcome]],
+) -> RunOutcome:
+    """``work`` on a runner over ``db``: driven here, or with ``queue`` recorded and handed to
+    the workers (see `with_workers`)."""
+    return with_workers(db, queue_db, work) if queue else with_runner(db, work)
 
 
 @command
