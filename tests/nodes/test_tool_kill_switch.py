@@ -17,7 +17,20 @@ class Number(BaseModel):
     x: int
 
 
-class Ledger:
+class Completions:
+    """What a ledger records after a claim: nothing, here."""
+
+    async def complete_effect(self, key: str, result: Any) -> None:
+        pass
+
+    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
+        pass
+
+    async def fail_effect(self, key: str, error: str) -> None:
+        pass
+
+
+class Ledger(Completions):
     """A ledger that claims every effect, and counts the claims and the kill-switch reads."""
 
     checks_run_state = True
@@ -37,17 +50,8 @@ class Ledger:
     ) -> None:
         self.claims.append((tool, driver))
 
-    async def complete_effect(self, key: str, result: Any) -> None:
-        pass
 
-    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
-        pass
-
-    async def fail_effect(self, key: str, error: str) -> None:
-        pass
-
-
-class PlainLedger:
+class PlainLedger(Completions):
     """A ledger that does not check the run's state in its claims (nor takes a driver)."""
 
     def __init__(self) -> None:
@@ -57,15 +61,6 @@ class PlainLedger:
         self, key: str, *, run_id: str, node: str, tool: str, args: dict[str, Any]
     ) -> None:
         self.claims.append(tool)
-
-    async def complete_effect(self, key: str, result: Any) -> None:
-        pass
-
-    async def complete_effect_with_next_write(self, key: str, run_id: str, result: Any) -> None:
-        pass
-
-    async def fail_effect(self, key: str, error: str) -> None:
-        pass
 
 
 def context(
