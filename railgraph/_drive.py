@@ -24,15 +24,21 @@ from langgraph.types import Command, Interrupt, StateSnapshot
 from railgraph._graph import RailGraph
 from railgraph._lease import Heartbeat, fault_of
 from railgraph._outcome import DELIVERABLE, ENDED, RunOutcome, RunStatus, ended
-from railgraph._queue import pause_reason, register_requests
-from railgraph._run_parts import Ending, cancel_wins, failure_record, finish_record
+from railgraph._queue import register_requests
+from railgraph._run_parts import (
+    Ending,
+    cancel_wins,
+    failure_record,
+    finish_record,
+    pause_record,
+    store_ending,
+)
 from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from railgraph.errors import RunBusy, RunInterrupted, StoreError
 from railgraph.nodes._channels import (
     deliveries_update,
     open_requests,
     requests_of,
-    usage_total,
 )
 from railgraph.nodes._state import EVENTS
 
@@ -257,30 +263,24 @@ class Driver(ABC):
         result = rail.user_values(values)
         pending: list[ApprovalRecord] = []
         ending: Ending
+        opened = open_requests(values)
         if error is not None:
             ending = failure_record(error, values, self.clock)
-        elif snapshot.interrupts or open_requests(values):
+        elif snapshot.interrupts or opened:
             asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
             pending = await register_requests(
                 self.store,
                 record,
                 rail.name,
-                [*asked, *open_requests(values)],
+                [*asked, *opened],
                 clock=self.clock,
                 announce={i for i, _ in asked},
             )
-            ending = Ending(RunStatus.PAUSED, pause_reason(pending), usage_total(values), [])
+            ending = pause_record(pending, values)
         else:
             ending = finish_record(values, self.clock)
-        changed, after = await self.store.finish_drive(
-            record.run_id,
-            self.lease.owner,
-            expect=expect,
-            status=ending.status,
-            usage=ending.usage,
-            result=result,
-            error=None if expect == RunStatus.CANCELLED else ending.reason,
-            events=ending.events,
+        changed, after = await store_ending(
+            self.store, record.run_id, self.lease.owner, ending, result=result, expect=expect
         )
         if not changed:
             # A cancel committed after we looked: it stands, and says what happened.

@@ -35,7 +35,7 @@ from railgraph.vocab import (
     RunStatus,
 )
 
-__all__ = ["ReviewQueue", "open_requests", "pause_reason", "register_requests"]
+__all__ = ["ReviewQueue", "open_requests", "register_requests"]
 
 _POLL_S = 0.05
 """Seconds between a waiting decider's looks at a run another process drives."""
@@ -376,8 +376,3 @@ async def register_requests(
             await store.append_events(record.run_id, [event])
         out.append(approval)
     return out
-
-
-def pause_reason(pending: Iterable[ApprovalRecord]) -> str:
-    """The reason a paused run stores: each pending request's gate and reason."""
-    return "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending)

@@ -9,7 +9,7 @@ parameter.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from langchain_core.runnables import RunnableConfig
 
 from railgraph._graph import RailGraph
 from railgraph._outcome import failure, short_traceback
-from railgraph.checkpointers import Lease, RunRecord, RunStore
+from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from railgraph.errors import BudgetExhausted, InputError, RunCancelled
 from railgraph.nodes import PARTIAL_ATTR, RUNTIME_KEY, Runtime
 from railgraph.nodes._budget import add_usage
@@ -38,7 +38,10 @@ __all__ = [
     "finish_record",
     "new_event",
     "new_run",
+    "pause_reason",
+    "pause_record",
     "run_config",
+    "store_ending",
 ]
 
 _FAILURE_EVENTS: dict[RunStatus, RunEventKind] = {
@@ -234,4 +237,38 @@ def finish_record(values: Mapping[str, Any], clock: Callable[[], float]) -> Endi
         reason,
         usage_total(values),
         [new_event(RunEventKind.RUN_FINISHED, clock(), **finished)],
+    )
+
+
+def pause_reason(pending: Iterable[ApprovalRecord]) -> str:
+    """The reason a paused run stores: each pending request's gate and reason."""
+    return "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending)
+
+
+def pause_record(pending: Iterable[ApprovalRecord], values: Mapping[str, Any]) -> Ending:
+    """How a drive that stopped for people's decisions ends: paused, saying on what."""
+    return Ending(RunStatus.PAUSED, pause_reason(pending), usage_total(values), [])
+
+
+async def store_ending(
+    store: RunStore,
+    run_id: str,
+    owner: str,
+    ending: Ending,
+    *,
+    result: Mapping[str, Any],
+    expect: RunStatus = RunStatus.RUNNING,
+) -> tuple[bool, RunRecord]:
+    """Store how a drive ends the run, as one compare-and-set on ``expect`` under ``owner``'s
+    lease (see ``RunStore.finish_drive``); a cancelled run keeps the reason given with the
+    cancel."""
+    return await store.finish_drive(
+        run_id,
+        owner,
+        expect=expect,
+        status=ending.status,
+        usage=ending.usage,
+        result=result,
+        error=None if expect == RunStatus.CANCELLED else ending.reason,
+        events=ending.events,
     )

@@ -42,8 +42,16 @@ from railgraph._decisions import checked_decision, record_decision
 from railgraph._graph import RailGraph
 from railgraph._identity import starter
 from railgraph._outcome import DELIVERABLE
-from railgraph._queue import pause_reason, register_requests
-from railgraph._run_parts import cancel_wins, failure_record, finish_record, new_run, run_config
+from railgraph._queue import register_requests
+from railgraph._run_parts import (
+    cancel_wins,
+    failure_record,
+    finish_record,
+    new_run,
+    pause_record,
+    run_config,
+    store_ending,
+)
 from railgraph._served_db import DATABASES, db_key
 from railgraph._served_review import decision_of, human_interrupt
 from railgraph._settings import load_graph, stored_ref
@@ -61,7 +69,7 @@ from railgraph.errors import (
     RunCancelled,
 )
 from railgraph.nodes import Decision, RailNode, ReviewRequest
-from railgraph.nodes._channels import deliveries_update, open_requests, requests_of, usage_total
+from railgraph.nodes._channels import deliveries_update, open_requests, requests_of
 from railgraph.nodes._runtime import runtime_from_config
 from railgraph.nodes._state import EVENTS
 from railgraph.vocab import RunStatus
@@ -233,15 +241,13 @@ class ServedGraph:
             return  # the run is no longer in the store: the node's error stands alone
         assert ended is not None
         ending = failure_record(ended, values, self.clock)
-        await store.finish_drive(
+        await store_ending(
+            store,
             runtime.run_id,
             self.lease.owner,
-            expect=expect,
-            status=ending.status,
-            usage=ending.usage,
+            ending,
             result=self.rail.user_values(values),
-            error=None if expect == RunStatus.CANCELLED else ending.reason,
-            events=ending.events,
+            expect=expect,
         )
 
     async def _settle(self, state: BaseModel, config: RunnableConfig) -> Any:
@@ -261,15 +267,8 @@ class ServedGraph:
             cancelled, expect = await cancel_wins(store, run_id, None)
             assert cancelled is not None
             ending = failure_record(cancelled, values, self.clock)
-            await store.finish_drive(
-                run_id,
-                self.lease.owner,
-                expect=expect,
-                status=ending.status,
-                usage=ending.usage,
-                result=result,
-                error=None,
-                events=ending.events,
+            await store_ending(
+                store, run_id, self.lease.owner, ending, result=result, expect=expect
             )
             return {}
         waiting = [
@@ -279,15 +278,7 @@ class ServedGraph:
         ]
         if not waiting:
             ending = finish_record(values, self.clock)
-            await store.finish_drive(
-                run_id,
-                self.lease.owner,
-                status=ending.status,
-                usage=ending.usage,
-                result=result,
-                error=ending.reason,
-                events=ending.events,
-            )
+            await store_ending(store, run_id, self.lease.owner, ending, result=result)
             return {}
         record = await store.get_run(run_id)
         if record is None:
@@ -297,14 +288,8 @@ class ServedGraph:
         pending = await register_requests(
             store, record, self.rail.name, open_requests(values), clock=self.clock
         )
-        await store.finish_drive(
-            run_id,
-            self.lease.owner,
-            status=RunStatus.PAUSED,
-            usage=usage_total(values),
-            result=result,
-            error=pause_reason(pending),
-        )
+        ending = pause_record(pending, values)
+        await store_ending(store, run_id, self.lease.owner, ending, result=result)
         key, entry = waiting[0]
         assert entry.request_id is not None
         approval = await store.get_approval(entry.request_id)
