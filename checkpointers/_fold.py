@@ -29,7 +29,7 @@ def fold_writes(writes: Sequence[tuple[str, Any]]) -> str | None:
         return None
     # orjson: several times faster than `dumps`, and its text for these values (numbers
     # written in their shortest exact form) reads back as the same values.
-    return orjson.dumps([[channel, value] for channel, value in writes]).decode()
+    return orjson.dumps(writes).decode()  # pairs are written as arrays
 
 
 def foldable(value: object) -> bool:

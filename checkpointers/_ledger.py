@@ -41,21 +41,17 @@ _CLAIM: Final = """
         (idempotency_key, run_id, node, tool, args, status, started_at)
     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
     WHERE NOT EXISTS (
-        SELECT 1 FROM runs WHERE run_id = ?8 AND (
+        SELECT 1 FROM runs WHERE run_id = ?2 AND (
             status = 'cancelled'
             OR (
-                status = 'running' AND CAST(?9 AS TEXT) IS NOT NULL
-                AND (lease_owner IS NULL OR lease_owner <> ?9)
+                status = 'running' AND CAST(?8 AS TEXT) IS NOT NULL
+                AND (lease_owner IS NULL OR lease_owner <> ?8)
             )
         )
     )
 """
 """Claim an effect: insert it as `started` unless its key is known or the run may not go
 on (cancelled, or, when a driver is named, taken over by another runner)."""
-
-
-_CLAIM_TRIES: Final = 3
-"""Claims of one effect in one transaction before giving up on a run state that keeps changing."""
 
 
 def _taken_over(status: str, owner: str | None, driver: str | None) -> bool:
@@ -127,38 +123,35 @@ class RunLedger:
             dumps(self.redactor.redact(dict(args))),
             EffectStatus.STARTED.value,
             self._db.clock(),
-            run_id,
             driver,
         )
         self.raise_unrecorded(run_id)
 
         def claim() -> Body[sqlite3.Row | None]:
-            for _ in range(_CLAIM_TRIES):
-                if (yield from execute(_CLAIM, params)):
-                    return None  # the usual case: one statement
-                # Refused: the run may not go on, or the key is known. Which, read here.
-                state = yield from fetchone(
-                    "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,)
-                )
-                if state is not None and state["status"] == RunStatus.CANCELLED:
-                    raise RunCancelled(
-                        f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
-                    )
-                if state is not None and _taken_over(state["status"], state["lease_owner"], driver):
-                    raise RunBusy(
-                        f"run {run_id} is no longer driven by this runner (its lease is held by "
-                        f"{state['lease_owner'] or 'nobody'}), so the call to tool {tool!r} was "
-                        f"not made; the holder drives it on (see `railgraph show {run_id}`)"
-                    )
-                row = yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,))
-                if row is not None:
-                    return row
-                # The state that refused it changed since (PostgreSQL reads each statement
-                # afresh): claim again.
-            raise StoreError(
-                f"the claim of tool {tool!r}'s effect in run {run_id} kept being refused by "
-                "a run state that changed at once; try again"
+            if (yield from execute(_CLAIM, params)):
+                return None  # the usual case: one statement
+            # Refused: the run may not go on, or the key is known. Which, read in the same
+            # transaction (SQLite's write lock, PostgreSQL's one serializable snapshot).
+            state = yield from fetchone(
+                "SELECT status, lease_owner FROM runs WHERE run_id = ?", (run_id,)
             )
+            if state is not None and state["status"] == RunStatus.CANCELLED:
+                raise RunCancelled(
+                    f"run {run_id} was cancelled, so the call to tool {tool!r} was not made"
+                )
+            if state is not None and _taken_over(state["status"], state["lease_owner"], driver):
+                raise RunBusy(
+                    f"run {run_id} is no longer driven by this runner (its lease is held by "
+                    f"{state['lease_owner'] or 'nobody'}), so the call to tool {tool!r} was "
+                    f"not made; the holder drives it on (see `railgraph show {run_id}`)"
+                )
+            row = yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,))
+            if row is None:
+                raise StoreError(
+                    f"the claim of tool {tool!r}'s effect in run {run_id} was refused for no "
+                    "reason found; try again"
+                )
+            return row
 
         row = await self._write(claim)
         return None if row is None else EFFECTS.load(row)

@@ -238,12 +238,6 @@ _CHECKPOINTS_ONE_KEY: Migration = (
     "PRIMARY KEY (thread_id, checkpoint_id, checkpoint_ns)",
 )
 
-_FOLDED_WRITES: Migration = ()
-"""No table changes: from this version an event write's row may hold the writes of its task
-that follow it (see `_events.event_ref`). A release before it would load such a row without
-them, losing a paused or crashed run's usage and the trigger of its next node, so the version
-rises to make those releases refuse the file."""
-
 PG_MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_TABLES,
     _RUN_STORE_TABLES,
@@ -252,7 +246,7 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     _USERS,
     _EVENTS_ONCE,
     _CHECKPOINTS_ONE_KEY,
-    _FOLDED_WRITES,
+    MIGRATIONS[7],  # folded writes: no table changes, as on SQLite
 )
 """Every migration, oldest first, one for each of `_schema.MIGRATIONS`."""
 

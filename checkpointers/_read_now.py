@@ -30,7 +30,7 @@ from ._open import BUSY_TIMEOUT_MS, _check_file
 from ._redact import Redactor
 from ._schema import SCHEMA_VERSION
 from ._store import RunStore
-from ._tx import Body, run_batch
+from ._tx import Body, Statement, run_batch
 
 __all__ = ["ReadOnlyFile", "open_file_now", "read_now"]
 
@@ -88,11 +88,7 @@ class ReadOnlyFile:
     async def read_row(self, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
         """The first row of one query, read as a single statement, now."""
         try:
-            cursor = self.conn.execute(sql, params)
-            try:
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
+            rows = Statement(sql, tuple(params), "rows").run(self.conn)
         except sqlite3.Error as exc:
             raise self._failed(exc) from exc
         return cast(sqlite3.Row, rows[0]) if rows else None
