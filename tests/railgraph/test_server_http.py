@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -73,10 +74,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     (project / "langgraph.json").write_text(LANGGRAPH_JSON)
     assert json.loads(LANGGRAPH_JSON)["graphs"] == {"refund": "./serve.py:refund"}
     (project / "serve.py").write_text(SERVE_PY)
+    # README's first line starts the server: the same command here, on a free port and
+    # without its file watcher; the curl lines call the paths `Server` calls.
+    setting, *command = shlex.split(SERVE_SH.splitlines()[0])
+    assert (setting, command) == (
+        "LANGGRAPH_CLI_NO_ANALYTICS=1",
+        ["langgraph", "dev", "--no-browser", "--host", "127.0.0.1", "--port", "2024"],
+    )
+    assert re.findall(r"localhost:2024(\S*)", SERVE_SH) == [
+        "/threads",
+        "/threads/$T/runs/wait",
+        "/threads/$T",
+        "/threads/$T/runs/wait",
+    ]
     port = free_port()
+    name, value = setting.split("=")
     env = {
         **os.environ,
-        "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+        name: value,
         "LANGSMITH_TRACING": "false",
         "LANGCHAIN_TRACING_V2": "false",
     }
@@ -84,16 +99,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.pop("LANGGRAPH_ALLOW_BLOCKING", None)
     log = (project / "server.log").open("wb")
     process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "langgraph"),
-            "dev",
-            "--no-browser",
-            "--no-reload",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [str(Path(sys.executable).parent / "langgraph"), *command[1:-1], str(port), "--no-reload"],
         cwd=project,
         env=env,
         stdout=log,
