@@ -14,11 +14,12 @@ import itertools
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
@@ -78,16 +79,20 @@ async def _async_step(state: BenchState) -> dict[str, Any]:
     return {"counter": state.counter + 1}
 
 
+Model = Callable[[], BaseChatModel]
+"""Makes the chat model of the llm graph (one per graph, each side its own)."""
+
+
 def _model() -> FakeListChatModel:
     return FakeListChatModel(responses=["ok"] * 1_000_000)
 
 
-def _rail(kind: str) -> RailGraph:
+def _rail(kind: str, make_model: Model = _model) -> RailGraph:
     tools = _tools()
     g = GraphBuilder(
         f"bench_{kind}", BenchState, tools=tools, policy=ToolPolicy(tiers={"write": "auto"})
     )
-    model = _model()
+    model = make_model()
     ids = [f"n{i}" for i in range(RAIL_NODES)]
     for node in ids:
         if kind == "step":
@@ -106,9 +111,9 @@ def _rail(kind: str) -> RailGraph:
     return g.build()
 
 
-def _plain(kind: str) -> StateGraph[Any]:
+def _plain(kind: str, make_model: Model = _model) -> StateGraph[Any]:
     """The same graph with LangGraph alone: the same functions, no rails."""
-    model = _model()
+    model = make_model()
     tools = _tools()
 
     async def llm(state: BenchState) -> dict[str, Any]:
@@ -186,17 +191,24 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
-async def measure_rails(workdir: Path, *, reps: int, runs: int) -> list[RailResult]:
+async def measure_rails(
+    workdir: Path,
+    *,
+    reps: int,
+    runs: int,
+    graphs: Sequence[str] = RAIL_GRAPHS,
+    make_model: Model = _model,
+) -> list[RailResult]:
     """Per graph kind: CPU µs per node of a railgraph run and of plain LangGraph."""
     results: list[RailResult] = []
-    for kind in RAIL_GRAPHS:
+    for kind in graphs:
         rail_db, plain_db = workdir / f"rails-{kind}.db", workdir / f"plain-{kind}.db"
         async with (
             Runner.open(rail_db, lease_s=3600) as runner,
             Runner.open(plain_db) as plain_runner,
         ):
-            rail = _rail(kind)
-            app = _plain(kind).compile(checkpointer=plain_runner.saver)
+            rail = _rail(kind, make_model)
+            app = _plain(kind, make_model).compile(checkpointer=plain_runner.saver)
 
             async def run_rail(rail: RailGraph = rail) -> None:
                 for _ in range(runs):

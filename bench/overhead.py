@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import _rails
+from _common import print_table
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
@@ -99,11 +100,14 @@ async def _measure(kinds: Sequence[str], reps: int) -> list[list[str]]:
         with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="railgraph-over-") as tmp:
             for patch in patches():
                 stack.enter_context(patch)
-            stack.enter_context(_patched(_rails, "_model", lambda: InstantModel(responses=[])))
-            stack.enter_context(_patched(_rails, "RAIL_GRAPHS", tuple(kinds)))
-            measured += [
-                (variant, r) for r in await _rails.measure_rails(Path(tmp), reps=reps, runs=1)
-            ]
+            results = await _rails.measure_rails(
+                Path(tmp),
+                reps=reps,
+                runs=1,
+                graphs=kinds,
+                make_model=lambda: InstantModel(responses=[]),
+            )
+            measured += [(variant, r) for r in results]
     # The machine's speed drifts between variants: each ratio (of pairs of runs next to
     # each other) is turned into microseconds with the graph's one plain time, the median
     # over all variants, so that the rows compare.
@@ -124,11 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = asyncio.run(_measure(("llm", "tool_read"), reps=15 if args.quick else 201))
     rows.sort(key=lambda row: row[0])
     header = ["graph", "rails", "ratio", "µs per node over plain"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    print_table(header, rows)
     return 0
 
 

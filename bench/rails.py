@@ -6,9 +6,9 @@ Run it from the repository root::
     .venv/bin/python bench/rails.py --quick    # smoke run, rough numbers
 
 It prints the machine and one table: each measurement, the two things compared (both
-measured in this run, interleaved where they are in-process), the ratio (median, with the
-range over repetitions where there are several; for the runner, the median of 301 pairs of
-runs next to each other and the quartiles of those pairs) and the target. CPU time is measured, not
+measured in this run), the ratio and the target. In-process rows (the runner's and the
+saver's) run one run a side in turn, 301 times, and give the median of the pairs' ratios
+with its quartiles; the others give a median of repetitions. CPU time is measured, not
 wall time, since the machine may be shared. The exit code is 0 even when a target is
 missed: the table is the report. (`bench/checkpointer.py` compares the savers themselves.)
 
@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import version_of
+from _common import print_table, version_of
 from _rails import RailResult, _rail, measure_rails
 from _targets import cli_ratios, pending_ratio, runs_page_ratio, saver_ratio, wal_peak_mb
 
@@ -47,17 +47,17 @@ def _row(name: str, compared: str, ratio: str, target: str, ok: bool | None) -> 
     return [name, compared, ratio, target, verdict]
 
 
-_TARGETS = {"step": 1.15, "step_async": 1.15, "llm": 1.2, "tool_read": 1.2, "tool_write": 1.2}
-_NAMES = {
-    "step": "step graph (sync step function)",
-    "step_async": "step graph (async step function)",
-    "llm": "llm graph",
-    "tool_read": "tool graph, read tier",
-    "tool_write": "tool graph, write tier",
+_GRAPHS: dict[str, tuple[str, float]] = {
+    "step": ("step graph (sync step function)", 1.15),
+    "step_async": ("step graph (async step function)", 1.15),
+    "llm": ("llm graph", 1.2),
+    "tool_read": ("tool graph, read tier", 1.2),
+    "tool_write": ("tool graph, write tier", 1.2),
 }
-"""The runner's rows. The step graph is measured twice: plain LangGraph runs a sync node's
-function in a worker thread (about 0.25 ms a node here) and railgraph calls a sync step on
-the event loop, so only the async row compares the rails alone."""
+"""Each graph of the runner's rows: its name in the table and its target. The step graph is
+measured twice: plain LangGraph runs a sync node's function in a worker thread (about
+0.2 ms a node here) and railgraph calls a sync step on the event loop, so only the async
+row compares the rails alone."""
 
 
 def _rails_rows(results: list[RailResult]) -> list[list[str]]:
@@ -66,18 +66,18 @@ def _rails_rows(results: list[RailResult]) -> list[list[str]]:
         low, high = r.ratio_range
         rows.append(
             _row(
-                f"Runner per node, {_NAMES[r.graph]}",
+                f"Runner per node, {_GRAPHS[r.graph][0]}",
                 f"{r.rail_us:,.0f} vs {r.plain_us:,.0f} µs CPU (plain LangGraph, same saver)",
                 f"{r.ratio:.2f}x (IQR {low:.2f}-{high:.2f})",
-                f"<= {_TARGETS[r.graph]}x",
-                r.ratio <= _TARGETS[r.graph],
+                f"<= {_GRAPHS[r.graph][1]}x",
+                r.ratio <= _GRAPHS[r.graph][1],
             )
         )
     for r in results:
         disk = r.rail_bytes / r.plain_bytes
         rows.append(
             _row(
-                f"disk per step, {_NAMES[r.graph]}",
+                f"disk per step, {_GRAPHS[r.graph][0]}",
                 f"{r.rail_bytes:,.0f} vs {r.plain_bytes:,.0f} bytes per node",
                 f"{disk:.2f}x",
                 "<= 1.3x",
@@ -166,11 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     header = ["measurement", "compared", "ratio", "target", ""]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    print_table(header, rows)
     print()
     print(SAFETY)
     return 0
