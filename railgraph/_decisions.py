@@ -20,7 +20,7 @@ from railgraph.nodes import Decision, ReviewRequest, merge_edit, observed_result
 from railgraph.nodes._review import same_person
 from railgraph.vocab import DecisionKind, ReviewKind
 
-__all__ = ["checked_decision", "parse_decision", "record_decision", "stamped"]
+__all__ = ["checked_decision", "parse_decision", "record_decision"]
 
 
 def checked_decision(
@@ -90,7 +90,7 @@ def parse_decision(data: Mapping[str, Any]) -> Decision:
         ) from None
 
 
-def stamped(decision: Decision, review: ReviewRequest, at: float) -> Decision:
+def _stamped(decision: Decision, review: ReviewRequest, at: float) -> Decision:
     """The decision as it is stored: when it was taken, on which arguments (as the reviewer
     saw them), and by which operating-system user on which host."""
     return decision.model_copy(
@@ -115,7 +115,7 @@ async def record_decision(
     Raises:
         DecisionError: The request is not pending (decided meanwhile); nothing was changed.
     """
-    data = stamped(decision, review, clock()).model_dump(mode="json")
+    data = _stamped(decision, review, clock()).model_dump(mode="json")
     await store.decide_approval(
         request_id, status=decision.decision.status, decision=data, decided_by=decision.by
     )

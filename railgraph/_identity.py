@@ -30,20 +30,21 @@ def os_user() -> str:
 def _user_of(uid: int | None) -> str:
     # Read once per user id: every run started without a name asks, and the password
     # database is a file read each time.
-    try:
-        import pwd
-
-        if uid is None:
-            raise KeyError(uid)
-        return pwd.getpwuid(uid).pw_name
-    except (ImportError, KeyError):
-        # No password database (Windows, a container without the user): the login name.
+    if uid is not None:
         try:
-            return getpass.getuser()
-        except (OSError, KeyError, ImportError):
-            # No LOGNAME, USER or USERNAME either: getuser asks the password database
-            # again (KeyError), or has none (ImportError, on Windows).
-            return "unknown"
+            import pwd
+
+            return pwd.getpwuid(uid).pw_name
+        except (ImportError, KeyError):
+            pass
+    # No password database (Windows) or no entry (a container run under a bare user id):
+    # the login name.
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        # No LOGNAME, USER or USERNAME either: getuser asks the password database
+        # again (KeyError), or has none (ImportError, on Windows).
+        return "unknown"
 
 
 def os_host() -> str:
