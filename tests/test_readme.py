@@ -274,6 +274,23 @@ def test_the_overhead_benchmark_prints_each_part_of_the_rails(tmp_path: Path) ->
     assert all(re.fullmatch(r"-?[\d,]+", micros) for _, _, _, micros in cells)
 
 
+def test_the_floor_benchmark_prints_the_floor_of_each_target(tmp_path: Path) -> None:
+    _, rows = quick_bench("floor.py", tmp_path)
+    cells = [[cell.strip() for cell in row.strip(" |").split("|")] for row in rows]
+    assert [(row[0], row[1]) for row in cells] == [
+        ("step_async", "1.15x"),
+        ("llm", "1.20x"),
+        ("tool_read", "1.20x"),
+        ("tool_write", "1.20x"),
+        ("saver", "1.30x"),
+    ]
+    for graph, _, floor, rails, micros, disk in cells:
+        assert re.fullmatch(r"\d+\.\d\dx", floor) and re.fullmatch(r"\d+\.\d\dx", rails)
+        assert re.fullmatch(r"[\d,]+ / [\d,]+ / [\d,]+", micros)
+        # Bytes on disk are compared for the graphs, not for the savers' row.
+        assert re.fullmatch(r"\d+\.\d\dx / \d+\.\d\dx", disk) or (graph == "saver" and disk == "")
+
+
 def test_every_python_example_prints_what_the_readme_says(tmp_path: Path) -> None:
     examples, outputs = blocks("python"), blocks("text")
     assert len(examples) == len(outputs) == 3
