@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from railgraph.errors import PolicyError, ToolError
 from railgraph.nodes._deadline import within
 from railgraph.nodes._kinds import PolicyAction
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._tools import ToolCall, ToolSpec, TransientToolError
 from railgraph.vocab import (
@@ -179,7 +180,7 @@ def _review_unknown(
         reason=reason,
         spend=ctx.usage.model_dump(),
     )
-    decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
+    decision = Decision.model_validate(interrupt(exact_json(request)))
     reviewed: EffectReviewedData = {
         "tool": spec.name,
         "idempotency_key": key,
@@ -351,4 +352,5 @@ def validate(schema: type[BaseModel], value: Any, what: str, node: str) -> dict[
         raise ToolError(
             f"{what} at node {node!r} do not match {schema.__name__}: {problems}"
         ) from None
-    return model.model_dump(mode="json")
+    # Exact: a NaN or an infinity inside an ``Any`` value reaches the tool as given.
+    return exact_json(model)

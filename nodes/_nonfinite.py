@@ -1,0 +1,99 @@
+"""Numbers that JSON has no form for — NaN, infinity and minus infinity — kept and shown.
+
+A tool's arguments may hold such a number, typed (a ``float`` field) or inside an ``Any``
+value. pydantic's JSON-mode dump keeps a typed one but turns one inside an ``Any`` value into
+``None``, so a call would run with, and a reviewer would approve, a value that was never
+proposed. Two forms therefore, each with one home:
+
+- the exact form (:func:`exact_json`) is what a run keeps and acts on: its checkpointed
+  state, the arguments a tool is called with, the call an approval covers;
+- the shown form (:func:`shown`) is what people read: the review queue's rows, events,
+  the CLI, the web page and API. It writes the numbers as the JSON strings ``"NaN"``,
+  ``"Infinity"`` and ``"-Infinity"``, so it is valid JSON that the databases' JSON functions
+  read, and it never shows ``null`` for a number. Comparing two calls in this form makes NaN
+  equal to NaN, as a comparison of what a reviewer saw needs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = ["as_stored_before", "exact_json", "shown"]
+
+
+def _text(number: float) -> str:
+    if math.isnan(number):
+        return "NaN"
+    return "Infinity" if number > 0 else "-Infinity"
+
+
+def shown(value: Any) -> Any:
+    """``value`` as people are shown it: every NaN or infinity as its JSON string.
+
+    Dicts, lists and tuples are copied (tuples become lists, as in JSON); every other value
+    is returned as it is. Applying it twice changes nothing.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _text(value)
+    if isinstance(value, Mapping):
+        return {key: shown(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown(item) for item in value]
+    return value
+
+
+def as_stored_before(value: Any) -> Any:
+    """``value`` with every NaN or infinity as ``None``: how releases before the shown form
+    stored them in the review queue (to recognise such a request, never to store one)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: as_stored_before(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_stored_before(item) for item in value]
+    return value
+
+
+def exact_json(model: BaseModel, *, by_alias: bool | None = None) -> dict[str, Any]:
+    """``model.model_dump(mode="json")``, with every NaN and infinity kept as the float.
+
+    pydantic writes such a number inside an ``Any`` value as ``None`` in its JSON mode (a
+    typed ``float`` field keeps it); here each such ``None`` gets the number back from the
+    Python-mode dump, which keeps every value. The result is JSON-able except for those
+    floats, which LangGraph's checkpoint serializer keeps exactly.
+    """
+    data = model.model_dump(mode="json", by_alias=by_alias)
+    if not _has_none(data):
+        return data
+    restored = _restore(data, model.model_dump(by_alias=by_alias))
+    assert isinstance(restored, dict)
+    return restored
+
+
+def _has_none(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return any(_has_none(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_none(item) for item in value)
+    return False
+
+
+def _restore(data: Any, python: Any) -> Any:
+    """``data`` (a JSON-mode dump) with the non-finite floats of ``python`` (the Python-mode
+    dump of the same model) where ``data`` has ``None``; elsewhere ``data`` as it is."""
+    if data is None:
+        return python if isinstance(python, float) and not math.isfinite(python) else None
+    if isinstance(data, dict) and isinstance(python, Mapping):
+        return {
+            key: _restore(item, python[key]) if key in python else item
+            for key, item in data.items()
+        }
+    if isinstance(data, list) and isinstance(python, list | tuple) and len(data) == len(python):
+        return [_restore(item, twin) for item, twin in zip(data, python, strict=True)]
+    return data
