@@ -22,7 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["as_stored_before", "exact_json", "shown"]
+__all__ = ["SHOWN_TEXTS", "as_stored_before", "exact_json", "shown"]
+
+SHOWN_TEXTS = frozenset({"NaN", "Infinity", "-Infinity"})
+"""The texts :func:`shown` writes for the numbers that are not finite."""
 
 
 def _text(number: float) -> str:
