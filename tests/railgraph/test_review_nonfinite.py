@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.types import Command
 from pydantic import BaseModel, Field
 from typer.testing import CliRunner
 
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
+from railgraph._served_db import DATABASES
 from railgraph.nodes import ToolRegistry
 from railgraph.nodes._nonfinite import shown
 from railgraph.nodes._state import APPROVALS, REQUESTS
+from railgraph.server import ServedGraph
+from tests.conftest import FakeTime
 
 INF, NAN = math.inf, math.nan
 
@@ -104,8 +108,10 @@ async def test_an_approval_runs_exactly_the_proposed_values(runner: Runner, numb
         "items": [text, "-Infinity"],
         "note": "n",
     }
-    decided = [e.data for e in await runner.store.list_events(paused.run_id)]
-    assert [d for d in decided if "decision" in d] == [
+    events = await runner.store.list_events(paused.run_id)
+    (asked,) = [e.data for e in events if e.kind == "approval_requested"]
+    assert asked["request"]["action"]["args"] == approval.decision["reviewed"]
+    assert [e.data for e in events if e.kind == "approval_decided"] == [
         {
             "decision": "approve",
             "by": "alice",
@@ -133,6 +139,7 @@ async def test_an_edit_of_another_field_leaves_the_numbers_as_proposed(
         "edited",
         {"note": "checked"},
     )
+    assert approval.decision is not None
     events = await runner.store.list_events(paused.run_id)
     (decided,) = [e for e in events if e.kind == "approval_decided"]
     assert decided.data == {
@@ -290,3 +297,52 @@ def test_shown_writes_each_number_as_its_json_string() -> None:
         "d": 3,
     }
     assert shown(shown(value)) == shown(value)
+
+
+async def test_the_served_graph_asks_with_the_numbers_shown_and_runs_them_exactly(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    received: list[dict[str, Any]] = []
+    served = ServedGraph(
+        pushing(received, proposal(INF)),
+        db=tmp_path / "rg.db",
+        clock=fake_time.clock,
+        timer=fake_time.timer,
+    )
+    config: Any = {"configurable": {"thread_id": "r1"}}
+    async with DATABASES.hold(str(tmp_path / "rg.db")) as saver:
+
+        async def drive(payload: Any) -> Any:
+            async with served(config) as graph:
+                graph = graph.copy(update={"checkpointer": saver})
+                await graph.ainvoke(payload, config, durability="sync")
+                return await graph.aget_state(config)
+
+        (asked,) = (await drive({})).interrupts
+        # Agent Inbox sends every argument back as text; those left alone are not an edit.
+        edited = {
+            "x": "Infinity",
+            "extra": '{"deep": ["Infinity", 2.5]}',
+            "items": '["Infinity", "-Infinity"]',
+            "note": "checked",
+        }
+        response = {"type": "edit", "args": {"action": "push", "args": edited}, "by": "maria"}
+        await drive(Command(resume=[response]))
+        (request,) = await saver.store.list_approvals(run_id="r1", status=None)
+        record = await saver.store.get_run("r1")
+
+    assert asked.value[0]["action_request"] == {
+        "action": "push",
+        "args": {
+            "x": "Infinity",
+            "extra": {"deep": ["Infinity", 2.5]},
+            "items": ["Infinity", "-Infinity"],
+            "note": "n",
+        },
+    }
+    assert (request.status, request.decision and request.decision["args"]) == (
+        "edited",
+        {"note": "checked"},
+    )
+    assert record is not None and record.status == "completed"
+    assert repr(received) == repr([{**proposal(INF), "note": "checked"}])
