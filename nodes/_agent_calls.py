@@ -367,17 +367,18 @@ class Calls:
         ran_args: Mapping[str, Any] | None = None,
         latency: float = 0.0,
     ) -> None:
+        # Events are for people: numbers that are not finite are shown as text.
         ctx.event(
             NodeEventKind.AGENT_CALL,
             turn=turn,
             call_id=call["id"],
             tool=tool,
-            args=dict(args),
+            args=shown(args),
             status=status.value,
             decision=str(decision) if decision is not None else None,
             by=by,
             rule=rule,
-            ran_args=dict(ran_args) if ran_args is not None else None,
+            ran_args=shown(ran_args) if ran_args is not None else None,
             latency_ms=latency,
         )
 

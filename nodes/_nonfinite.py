@@ -70,20 +70,39 @@ def exact_json(model: BaseModel, *, by_alias: bool | None = None) -> dict[str, A
     floats, which LangGraph's checkpoint serializer keeps exactly.
     """
     data = model.model_dump(mode="json", by_alias=by_alias)
-    if not _has_none(data):
+    # A second dump only for a model that holds such a number: every tool call and every
+    # model in a state update passes here.
+    if not _holds_nonfinite(model):
         return data
     restored = _restore(data, model.model_dump(by_alias=by_alias))
     assert isinstance(restored, dict)
     return restored
 
 
-def _has_none(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, dict):
-        return any(_has_none(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_none(item) for item in value)
+_LEAVES = (str, int, bool, type(None))
+
+
+def _holds_nonfinite(value: Any) -> bool:
+    """Whether a model's field values hold a NaN or an infinity, at any depth."""
+    kind = type(value)
+    # Exact types first: a pydantic isinstance check costs microseconds.
+    if kind in _LEAVES:
+        return False
+    if kind is float:
+        return not math.isfinite(value)
+    if kind is dict:
+        return any(_holds_nonfinite(item) for item in value.values())
+    if kind is list or kind is tuple:
+        return any(_holds_nonfinite(item) for item in value)
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, BaseModel):
+        extra = value.__pydantic_extra__ or {}
+        return any(_holds_nonfinite(item) for item in (*value.__dict__.values(), *extra.values()))
+    if isinstance(value, Mapping):
+        return any(_holds_nonfinite(item) for item in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nonfinite(item) for item in value)
     return False
 
 

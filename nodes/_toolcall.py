@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from railgraph.errors import PolicyError, ToolError
 from railgraph.nodes._deadline import within
 from railgraph.nodes._kinds import PolicyAction
-from railgraph.nodes._nonfinite import exact_json
+from railgraph.nodes._nonfinite import exact_json, shown
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._tools import ToolCall, ToolSpec, TransientToolError
 from railgraph.vocab import (
@@ -133,8 +133,8 @@ def _replay(
     replayed: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": payload,
-        "result": prior.result,
+        "args": shown(payload),
+        "result": shown(prior.result),
         "status": ToolCallStatus.REPLAYED.value,
         "latency_ms": 0.0,
         "attempt": 0,
@@ -212,8 +212,8 @@ async def _happened(
     reported: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": payload,
-        "result": result,
+        "args": shown(payload),
+        "result": shown(result),
         "status": ToolCallStatus.REPORTED.value,
         "latency_ms": 0.0,
         "attempt": 0,
@@ -296,11 +296,13 @@ def _tool_event(
     result: Any = None,
     error: str | None = None,
 ) -> None:
+    # Events are for people: numbers that are not finite are shown as text (as the review
+    # queue shows them), never as null.
     call: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": payload,
-        "result": result,
+        "args": shown(payload),
+        "result": shown(result),
         "error": error,
         "status": status.value,
         "latency_ms": round((ctx.runtime.timer() - started) * 1000, 3),

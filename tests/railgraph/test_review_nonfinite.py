@@ -14,9 +14,11 @@ import json
 import math
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph.message import add_messages
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 from typer.testing import CliRunner
@@ -24,11 +26,11 @@ from typer.testing import CliRunner
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
 from railgraph._served_db import DATABASES
-from railgraph.nodes import ToolRegistry
+from railgraph.nodes import ToolPolicy, ToolRegistry
 from railgraph.nodes._nonfinite import shown
 from railgraph.nodes._state import APPROVALS, REQUESTS
 from railgraph.server import ServedGraph
-from tests.conftest import FakeTime
+from tests.conftest import FakeTime, RecordingChatModel
 
 INF, NAN = math.inf, math.nan
 
@@ -111,6 +113,8 @@ async def test_an_approval_runs_exactly_the_proposed_values(runner: Runner, numb
     events = await runner.store.list_events(paused.run_id)
     (asked,) = [e.data for e in events if e.kind == "approval_requested"]
     assert asked["request"]["action"]["args"] == approval.decision["reviewed"]
+    (called,) = [e.data for e in events if e.kind == "tool_call"]
+    assert called["args"] == approval.decision["reviewed"]
     assert [e.data for e in events if e.kind == "approval_decided"] == [
         {
             "decision": "approve",
@@ -346,3 +350,58 @@ async def test_the_served_graph_asks_with_the_numbers_shown_and_runs_them_exactl
     )
     assert record is not None and record.status == "completed"
     assert repr(received) == repr([{**proposal(INF), "note": "checked"}])
+
+
+class Chat(BaseModel):
+    messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
+
+
+@NUMBERS
+async def test_an_agents_call_under_review_runs_exactly_what_its_model_chose(
+    runner: Runner, number: float
+) -> None:
+    received: list[dict[str, Any]] = []
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write")
+    def push(args: PushArgs) -> Pushed:
+        """Push a value."""
+        received.append(args.model_dump())
+        return Pushed(y=1.0)
+
+    chose = AIMessage(
+        "",
+        tool_calls=[{"name": "push", "args": proposal(number), "id": "c1", "type": "tool_call"}],
+    )
+    model = RecordingChatModel(responses=[chose, AIMessage("done")])
+    g = GraphBuilder("agent_push", Chat, tools=tools, policy=ToolPolicy(tools={"push": "approve"}))
+    g.agent(
+        "agent", model=model, model_name="m", tools=["push"], prompt=lambda s: "go", answered=END
+    )
+    g.edge(START, "agent")
+    paused = await runner.start(g.build(), {})
+    (request,) = paused.pending
+    text = shown_text(number)
+
+    done = await runner.approve(paused.run_id, by="alice", edit={"note": "checked"})
+
+    assert request.request["action"]["args"] == {
+        "x": text,
+        "extra": {"deep": [text, 2.5]},
+        "items": [text, "-Infinity"],
+        "note": "n",
+    }
+    assert (done.status, done.reason) == ("completed", None)
+    assert repr(received) == repr([{**proposal(number), "note": "checked"}])
+    events = await runner.store.list_events(paused.run_id)
+    assert [
+        (e.data["status"], e.data["args"]["x"], e.data["ran_args"] and e.data["ran_args"]["note"])
+        for e in events
+        if e.kind == "agent_call"
+    ] == [("needs_approval", text, None), ("ok", text, "checked")]
+    assert [e.data["tool_calls"] for e in events if e.kind == "llm_call"] == [
+        [{"name": "push", "args": shown(proposal(number))}],
+        [],
+    ]
+    (called,) = [e.data for e in events if e.kind == "tool_call"]
+    assert called["args"] == shown({**proposal(number), "note": "checked"})
