@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from railgraph.errors import ToolError, VerificationFailed
 from railgraph.nodes._kinds import PolicyAction
-from railgraph.nodes._nonfinite import exact_json, shown
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._rules import rule_that_fired
 from railgraph.nodes._runtime import NodeContext
@@ -34,6 +34,7 @@ from railgraph.vocab import (
     DecisionKind,
     GateOutcome,
     NodeEventKind,
+    shown,
 )
 from railgraph.vocab import AgentCallStatus as S
 

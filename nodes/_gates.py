@@ -13,7 +13,7 @@ from railgraph.errors import DecisionError, RouteError, RunError
 from railgraph.nodes._channels import Disposition, RequestEntry, consumed, delivered, request_entry
 from railgraph.nodes._kinds import NodeKind
 from railgraph.nodes._node import GateNode
-from railgraph.nodes._nonfinite import as_stored_before, exact_json, shown
+from railgraph.nodes._nonfinite import as_stored_before, exact_json
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._runtime import NodeContext, call_user
 from railgraph.nodes._state import (
@@ -41,6 +41,7 @@ from railgraph.vocab import (
     RouteData,
     RunStatus,
     VerdictData,
+    shown,
 )
 
 __all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode"]

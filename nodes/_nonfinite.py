@@ -1,4 +1,4 @@
-"""Numbers that JSON has no form for — NaN, infinity and minus infinity — kept and shown.
+"""Numbers that JSON has no form for — NaN, infinity and minus infinity — kept exactly.
 
 A tool's arguments may hold such a number, typed (a ``float`` field) or inside an ``Any``
 value. pydantic's JSON-mode dump keeps a typed one but turns one inside an ``Any`` value into
@@ -7,11 +7,12 @@ proposed. Two forms therefore, each with one home:
 
 - the exact form (:func:`exact_json`) is what a run keeps and acts on: its checkpointed
   state, the arguments a tool is called with, the call an approval covers;
-- the shown form (:func:`shown`) is what people read: the review queue's rows, events,
-  the CLI, the web page and API. It writes the numbers as the JSON strings ``"NaN"``,
-  ``"Infinity"`` and ``"-Infinity"``, so it is valid JSON that the databases' JSON functions
-  read, and it never shows ``null`` for a number. Comparing two calls in this form makes NaN
-  equal to NaN, as a comparison of what a reviewer saw needs.
+- the shown form (:func:`railgraph.vocab.shown`, a word every package shares) is what
+  people read: the review queue's rows, events, the CLI, the web page and API. It writes the
+  numbers as the JSON strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``, so it is valid
+  JSON that the databases' JSON functions read, and it never shows ``null`` for a number.
+  Comparing two calls in this form makes NaN equal to NaN, as a comparison of what a
+  reviewer saw needs.
 """
 
 from __future__ import annotations
@@ -22,31 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["SHOWN_TEXTS", "as_stored_before", "exact_json", "shown"]
-
-SHOWN_TEXTS = frozenset({"NaN", "Infinity", "-Infinity"})
-"""The texts :func:`shown` writes for the numbers that are not finite."""
-
-
-def _text(number: float) -> str:
-    if math.isnan(number):
-        return "NaN"
-    return "Infinity" if number > 0 else "-Infinity"
-
-
-def shown(value: Any) -> Any:
-    """``value`` as people are shown it: every NaN or infinity as its JSON string.
-
-    Dicts, lists and tuples are copied (tuples become lists, as in JSON); every other value
-    is returned as it is. Applying it twice changes nothing.
-    """
-    if isinstance(value, float):
-        return value if math.isfinite(value) else _text(value)
-    if isinstance(value, Mapping):
-        return {key: shown(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [shown(item) for item in value]
-    return value
+__all__ = ["as_stored_before", "exact_json"]
 
 
 def as_stored_before(value: Any) -> Any:

@@ -21,10 +21,9 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from railgraph.errors import BudgetExhausted, RunCancelled, ToolError
 from railgraph.nodes._budget import BudgetEnvelope, PriceTable, Usage
-from railgraph.nodes._nonfinite import shown
 from railgraph.nodes._toolcall import call_tool, canonical_json
 from railgraph.nodes._tools import ToolPolicy, ToolRegistry
-from railgraph.vocab import EffectStatus, NodeEventKind
+from railgraph.vocab import EffectStatus, NodeEventKind, shown
 
 __all__ = [
     "RUNTIME_KEY",

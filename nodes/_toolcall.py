@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from railgraph.errors import PolicyError, ToolError
 from railgraph.nodes._deadline import within
 from railgraph.nodes._kinds import PolicyAction
-from railgraph.nodes._nonfinite import exact_json, shown
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._tools import ToolCall, ToolSpec, TransientToolError
 from railgraph.vocab import (
@@ -33,6 +33,7 @@ from railgraph.vocab import (
     ReviewKind,
     ToolCallData,
     ToolCallStatus,
+    shown,
 )
 
 if TYPE_CHECKING:

@@ -27,13 +27,13 @@ from railgraph.checkpointers import (
 from railgraph.errors import DecisionError, RunBusy
 from railgraph.nodes import Decision, ReviewRequest
 from railgraph.nodes._channels import open_requests
-from railgraph.nodes._nonfinite import shown
 from railgraph.vocab import (
     ApprovalRequestedData,
     ApprovalStatus,
     DecisionKind,
     NodeEventKind,
     RunStatus,
+    shown,
 )
 
 __all__ = ["ReviewQueue", "open_requests", "register_requests"]

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from railgraph.nodes._nonfinite import SHOWN_TEXTS
+from railgraph.vocab import ShownNumber
 
 __all__ = ["EditForm", "FormField", "edit_form", "parse_edit"]
 
@@ -180,6 +180,9 @@ def _parse(widget: Widget, raw: str | None, required: bool) -> Any:
     return text
 
 
+_SHOWN_TEXTS = frozenset(n.value for n in ShownNumber)
+
+
 def _kept(text: str, proposed: Any) -> Any:
     """A number field submitted as the text of a number that is not finite: the proposed
     value, when the field still shows it (an edit may not introduce such a number).
@@ -208,7 +211,7 @@ def parse_edit(
         raw = submitted.get(name)
         error = None
         try:
-            if widget == "number" and raw is not None and raw.strip() in SHOWN_TEXTS:
+            if widget == "number" and raw is not None and raw.strip() in _SHOWN_TEXTS:
                 values[name] = _kept(raw.strip(), current.get(name))
             else:
                 values[name] = _parse(widget, raw, required)

@@ -27,9 +27,9 @@ from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
 from railgraph._served_db import DATABASES
 from railgraph.nodes import ToolPolicy, ToolRegistry
-from railgraph.nodes._nonfinite import shown
 from railgraph.nodes._state import APPROVALS, REQUESTS
 from railgraph.server import ServedGraph
+from railgraph.vocab import shown
 from tests.conftest import FakeTime, RecordingChatModel
 
 INF, NAN = math.inf, math.nan
@@ -258,7 +258,8 @@ def test_pending_shows_the_numbers_as_json_strings(isolated: Path) -> None:
     async def pause() -> str:
         async with Runner.open(db) as runner:
             received: list[dict[str, Any]] = []
-            paused = await runner.start(pushing(received, proposal(NAN) | {"x": -INF}), {})
+            rail = pushing(received, proposal(NAN) | {"x": -INF})
+            paused = await runner.start(rail, {"pushed": {"seed": INF}})
             return paused.run_id
 
     run_id = asyncio.run(pause())
@@ -287,6 +288,7 @@ def test_pending_shows_the_numbers_as_json_strings(isolated: Path) -> None:
     ) in text.output
     assert show.exit_code == 0
     report = strict_json(show.output)
+    assert report["input"] == {"pushed": {"seed": "Infinity"}}
     (asked,) = [e["data"] for e in report["events"] if e["kind"] == "approval_requested"]
     assert asked["request"]["action"]["args"] == request["arguments"]
 
@@ -301,6 +303,8 @@ def test_shown_writes_each_number_as_its_json_string() -> None:
         "d": 3,
     }
     assert shown(shown(value)) == shown(value)
+    # Plain strings, never enum members: events holding them are checkpointed.
+    assert [type(v) for v in shown([INF, -INF, NAN])] == [str, str, str]
 
 
 async def test_the_served_graph_asks_with_the_numbers_shown_and_runs_them_exactly(
