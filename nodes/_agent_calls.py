@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from railgraph.errors import ToolError, VerificationFailed
 from railgraph.nodes._kinds import PolicyAction
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._rules import rule_that_fired
 from railgraph.nodes._runtime import NodeContext
@@ -33,6 +34,7 @@ from railgraph.vocab import (
     DecisionKind,
     GateOutcome,
     NodeEventKind,
+    shown,
 )
 from railgraph.vocab import AgentCallStatus as S
 
@@ -100,7 +102,7 @@ class Calls:
             text = f"Error: there is no tool {name!r}. The tools you may call are: {known}."
             return self._answer(ctx, call, turn, S.ERROR, text, O.INVALID)
         try:
-            payload = spec.input.model_validate(call["args"]).model_dump(mode="json")
+            payload = exact_json(spec.input.model_validate(call["args"]))
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or '(arguments)'}: {e['msg']}" for e in exc.errors()
@@ -168,8 +170,9 @@ class Calls:
             rule=rule,
             conversation=_recent(self.history),
         )
-        body = request.model_dump(mode="json")
-        ctx.event(NodeEventKind.APPROVAL_REQUESTED, request_id=request_id, request=body)
+        # The run keeps the request exactly (an infinity stays one); people read it shown.
+        body = exact_json(request)
+        ctx.event(NodeEventKind.APPROVAL_REQUESTED, request_id=request_id, request=shown(body))
         self._event(ctx, call, turn, spec.name, payload, S.NEEDS_APPROVAL, rule=rule)
         return CallOutcome(
             request={
@@ -197,11 +200,12 @@ class Calls:
     ) -> CallOutcome:
         key = request_key(self.agent, call["id"] or f"turn{turn}")
         decision = Decision.model_validate(delivered["decision"])
-        if decision.reviewed is not None and decision.reviewed != payload:
+        # Compared as the reviewer saw them: NaN matches NaN, an infinity its "Infinity".
+        if decision.reviewed is not None and shown(decision.reviewed) != shown(payload):
             raise ToolError(
                 f"agent {self.agent!r}: the decision on call {call['id']} was taken on other "
-                f"arguments ({decision.reviewed}) than the call has ({payload}); nothing ran — "
-                "start a new run"
+                f"arguments ({shown(decision.reviewed)}) than the call has ({shown(payload)}); "
+                "nothing ran — start a new run"
             )
         decided: ApprovalDecidedData = {
             "decision": decision.decision.value,
@@ -364,17 +368,18 @@ class Calls:
         ran_args: Mapping[str, Any] | None = None,
         latency: float = 0.0,
     ) -> None:
+        # Events are for people: numbers that are not finite are shown as text.
         ctx.event(
             NodeEventKind.AGENT_CALL,
             turn=turn,
             call_id=call["id"],
             tool=tool,
-            args=dict(args),
+            args=shown(args),
             status=status.value,
             decision=str(decision) if decision is not None else None,
             by=by,
             rule=rule,
-            ran_args=dict(ran_args) if ran_args is not None else None,
+            ran_args=shown(ran_args) if ran_args is not None else None,
             latency_ms=latency,
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._state import DECISIONS, REQUESTS, STATUS, USAGE
 from railgraph.vocab import RunStatus
 
@@ -60,8 +61,8 @@ class RequestEntry(BaseModel):
         return self.model_copy(update={"open": False})
 
     def channel_value(self) -> dict[str, Any]:
-        """The entry as the channel stores it."""
-        return self.model_dump(mode="json")
+        """The entry as the channel stores it (numbers that are not finite kept exactly)."""
+        return exact_json(self)
 
 
 class Disposition(BaseModel):

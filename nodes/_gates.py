@@ -13,6 +13,7 @@ from railgraph.errors import DecisionError, RouteError, RunError
 from railgraph.nodes._channels import Disposition, RequestEntry, consumed, delivered, request_entry
 from railgraph.nodes._kinds import NodeKind
 from railgraph.nodes._node import GateNode
+from railgraph.nodes._nonfinite import as_stored_before, exact_json
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._runtime import NodeContext, call_user
 from railgraph.nodes._state import (
@@ -40,6 +41,7 @@ from railgraph.vocab import (
     RouteData,
     RunStatus,
     VerdictData,
+    shown,
 )
 
 __all__ = ["ApproveNode", "BudgetNode", "RouteNode", "VerifyNode"]
@@ -264,8 +266,9 @@ class ApproveNode(GateNode):
     ) -> dict[str, Any]:
         seq = entry.seq + 1
         request_id = hashlib.sha256(f"{ctx.run_id}:{self.id}:{seq}".encode()).hexdigest()[:24]
-        body = request.model_dump(mode="json")
-        asked: ApprovalRequestedData = {"request_id": request_id, "request": body}
+        # The run keeps the request exactly (an infinity stays one); people read it shown.
+        body = exact_json(request)
+        asked: ApprovalRequestedData = {"request_id": request_id, "request": shown(body)}
         ctx.event(NodeEventKind.APPROVAL_REQUESTED, **asked)
         return {
             BRANCH: {self.id: PARKED},
@@ -276,16 +279,8 @@ class ApproveNode(GateNode):
         self, request: ReviewRequest, decision: Decision, ctx: NodeContext
     ) -> dict[str, Any]:
         proposed = request.action.args if request.action is not None else None
-        reviewed = decision.reviewed
-        # The reviewer saw the stored request, whose secrets the store redacted.
-        redact = ctx.runtime.redact
-        if reviewed is not None and proposed is not None and redact(reviewed) != redact(proposed):
-            raise RunError(
-                f"approve gate {self.id!r}: the call under review changed between the "
-                f"request and the decision (reviewed {redact(reviewed)}, now {redact(proposed)}); "
-                "the run stops so that nothing runs that a person did not approve — "
-                "start a new run"
-            )
+        if decision.reviewed is not None and proposed is not None:
+            self._check_reviewed(decision.reviewed, proposed, ctx)
         if decision.decision == DecisionKind.HAPPENED:
             raise RunError(
                 f"approve gate {self.id!r} got a decision that an effect happened, which only "
@@ -327,12 +322,39 @@ class ApproveNode(GateNode):
             }
         return update
 
+    def _check_reviewed(
+        self, reviewed: dict[str, Any], proposed: dict[str, Any], ctx: NodeContext
+    ) -> None:
+        """Refuse a decision taken on other arguments than the call now has.
+
+        The reviewer saw the stored request: its secrets redacted by the store and its
+        numbers that are not finite shown as text. Both sides are compared in that form, so
+        an infinity matches the ``"Infinity"`` the reviewer read, and NaN matches NaN.
+        """
+        redact = ctx.runtime.redact
+        saw, now = redact(shown(reviewed)), redact(shown(proposed))
+        if saw == now:
+            return
+        if saw == redact(as_stored_before(proposed)):
+            raise RunError(
+                f"approve gate {self.id!r}: the reviewer was shown null where the call has a "
+                f"number that is not finite (reviewed {saw}, the call has {now}); earlier "
+                "releases stored such numbers in the review queue as null, so nobody saw the "
+                "call as it would run — the run stops, start a new run"
+            )
+        raise RunError(
+            f"approve gate {self.id!r}: the call under review changed between the "
+            f"request and the decision (reviewed {saw}, now {now}); "
+            "the run stops so that nothing runs that a person did not approve — "
+            "start a new run"
+        )
+
     def _approved_args(self, proposed: dict[str, Any], decision: Decision) -> dict[str, Any]:
         """The arguments the decision allows, in the form the tool call checks them in."""
         assert self.tool is not None
         if not decision.args:
             try:
-                return self.tool.input.model_validate(proposed).model_dump(mode="json")
+                return exact_json(self.tool.input.model_validate(proposed))
             except ValidationError:
                 return proposed  # the tool call refuses them, naming the problem
         try:

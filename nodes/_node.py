@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from railgraph.nodes._budget import Usage
 from railgraph.nodes._channels import Disposition
 from railgraph.nodes._kinds import NodeKind
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._runtime import NodeContext, runtime_from_config
 from railgraph.nodes._state import BRANCH, EVENTS, FEEDBACK, PARKED, STATUS, USAGE, checked_update
 from railgraph.vocab import (
@@ -52,7 +53,8 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     # No model is a dict, list or tuple: the costly check comes last.
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        # Exact: an infinity inside an ``Any`` value (a model's tool call) stays one.
+        return exact_json(value)
     return value
 
 

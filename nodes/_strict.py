@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from railgraph.errors import DecisionError
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._tools import ToolSpec
 
 __all__ = ["merge_edit", "observed_result"]
@@ -41,13 +42,14 @@ def merge_edit(
     # The proposed arguments as the tool would read them: edits are checked strictly, the
     # graph's own values as the tool call checks them.
     try:
-        base = tool.input.model_validate(dict(proposed)).model_dump(mode="json", by_alias=True)
+        base = exact_json(tool.input.model_validate(dict(proposed)), by_alias=True)
     except ValidationError:
         base = dict(proposed)
     merged = {**base, **edit}
     model = _strict(tool.input, merged, what, fix)
     _no_unknown(what, edit, model, fix)
-    return model.model_dump(mode="json")
+    # Exact: the proposed values the edit leaves alone stay as proposed (an infinity too).
+    return exact_json(model)
 
 
 def observed_result(tool: ToolSpec, result: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from railgraph.errors import PolicyError, ToolError
 from railgraph.nodes._deadline import within
 from railgraph.nodes._kinds import PolicyAction
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._tools import ToolCall, ToolSpec, TransientToolError
 from railgraph.vocab import (
@@ -32,6 +33,7 @@ from railgraph.vocab import (
     ReviewKind,
     ToolCallData,
     ToolCallStatus,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -132,8 +134,8 @@ def _replay(
     replayed: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": payload,
-        "result": prior.result,
+        "args": shown(payload),
+        "result": shown(prior.result),
         "status": ToolCallStatus.REPLAYED.value,
         "latency_ms": 0.0,
         "attempt": 0,
@@ -179,7 +181,7 @@ def _review_unknown(
         reason=reason,
         spend=ctx.usage.model_dump(),
     )
-    decision = Decision.model_validate(interrupt(request.model_dump(mode="json")))
+    decision = Decision.model_validate(interrupt(exact_json(request)))
     reviewed: EffectReviewedData = {
         "tool": spec.name,
         "idempotency_key": key,
@@ -211,8 +213,8 @@ async def _happened(
     reported: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": payload,
-        "result": result,
+        "args": shown(payload),
+        "result": shown(result),
         "status": ToolCallStatus.REPORTED.value,
         "latency_ms": 0.0,
         "attempt": 0,
@@ -295,11 +297,13 @@ def _tool_event(
     result: Any = None,
     error: str | None = None,
 ) -> None:
+    # Events are for people: numbers that are not finite are shown as text (as the review
+    # queue shows them), never as null.
     call: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": payload,
-        "result": result,
+        "args": shown(payload),
+        "result": shown(result),
         "error": error,
         "status": status.value,
         "latency_ms": round((ctx.runtime.timer() - started) * 1000, 3),
@@ -351,4 +355,5 @@ def validate(schema: type[BaseModel], value: Any, what: str, node: str) -> dict[
         raise ToolError(
             f"{what} at node {node!r} do not match {schema.__name__}: {problems}"
         ) from None
-    return model.model_dump(mode="json")
+    # Exact: a NaN or an infinity inside an ``Any`` value reaches the tool as given.
+    return exact_json(model)

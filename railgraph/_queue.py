@@ -33,6 +33,7 @@ from railgraph.vocab import (
     DecisionKind,
     NodeEventKind,
     RunStatus,
+    shown,
 )
 
 __all__ = ["ReviewQueue", "open_requests", "register_requests"]
@@ -363,13 +364,14 @@ async def register_requests(
             graph=record.graph,
             node=value.get("gate", "?"),
             status=ApprovalStatus.PENDING,
-            request={**value, "run_id": record.run_id, "graph": graph_name, "path": path},
+            # For people: numbers that are not finite as their JSON strings, never null.
+            request={**shown(value), "run_id": record.run_id, "graph": graph_name, "path": path},
             created_at=now,
             expires_at=now + expires if expires else None,
         )
         await store.add_approval(approval)
         if request_id in announce:
-            asked: ApprovalRequestedData = {"request_id": request_id, "request": value}
+            asked: ApprovalRequestedData = {"request_id": request_id, "request": shown(value)}
             event = new_event(
                 NodeEventKind.APPROVAL_REQUESTED, clock(), node=approval.node, **asked
             )

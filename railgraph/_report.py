@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from railgraph._settings import default_secret_words
 from railgraph.checkpointers import ApprovalRecord, EventRecord, Redactor, RunRecord
-from railgraph.vocab import AgentCallData, NodeEventKind, ToolCallData, event_kind
+from railgraph.vocab import AgentCallData, NodeEventKind, ToolCallData, event_kind, shown
 
 __all__ = ["display_redactor", "path_of", "trace"]
 
@@ -94,7 +94,7 @@ def trace(
     node_ms = sum(
         float(e.data.get("duration_ms", 0)) for e in events if _is(e, NodeEventKind.NODE_FINISHED)
     )
-    return {
+    report = {
         "request_id": record.run_id,
         "run_id": record.run_id,
         "agent": {"role": record.graph_name, "graph": record.graph, "signature": record.signature},
@@ -134,3 +134,6 @@ def trace(
         "result": record.result,
         "events": [e.model_dump(mode="json") for e in events],
     }
+    # For people, and valid JSON: the run's input and result may hold NaN or infinities.
+    for_people: dict[str, Any] = shown(report)
+    return for_people

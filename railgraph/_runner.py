@@ -37,6 +37,7 @@ from railgraph.errors import (
     InputError,
     RunBusy,
 )
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.vocab import RunEventKind, RunStatus
 
 if TYPE_CHECKING:
@@ -295,7 +296,7 @@ class Runner(ReviewQueue, Driver):
             rail,
             run_id=run_id or uuid.uuid4().hex[:12],
             ref=ref,
-            input=state.model_dump(mode="json"),
+            input=exact_json(state),
             budget=envelope.limits(),
             started_by=started_by,
             clock=self.clock,

@@ -70,6 +70,7 @@ from railgraph.errors import (
 )
 from railgraph.nodes import Decision, RailNode, ReviewRequest
 from railgraph.nodes._channels import deliveries_update, open_requests, requests_of
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._runtime import runtime_from_config
 from railgraph.nodes._state import EVENTS
 from railgraph.vocab import RunStatus
@@ -206,7 +207,7 @@ class ServedGraph:
             self.rail,
             run_id=runtime.run_id,
             ref=self.ref,
-            input=self.rail.user_values(state.model_dump(mode="json")),
+            input=self.rail.user_values(exact_json(state)),
             budget=runtime.envelope.limits(),
             started_by=_identity(config) or starter(None),
             clock=self.clock,

@@ -14,6 +14,8 @@ with a string literal keeps working.
   construction (importing this module fails if a value is in both), with a payload type per
   kind; :func:`event_kind` says which kind a stored event is, recognising what older
   releases wrote.
+- :class:`ShownNumber` and :func:`shown`: how numbers that JSON has no form for (NaN and the
+  infinities) are shown to people, in the review queue, events, the CLI and the web app.
 
 Values put into checkpointed state must be plain strings (the checkpoint serializer stores an
 enum member by its class path): write ``kind.value`` there, or pass data through ``plain``.
@@ -21,6 +23,7 @@ enum member by its class path): write ``kind.value`` there, or pass data through
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Final, NotRequired, TypedDict
@@ -64,9 +67,11 @@ __all__ = [
     "RunFinishedData",
     "RunStartedData",
     "RunStatus",
+    "ShownNumber",
     "ToolCallData",
     "VerdictData",
     "event_kind",
+    "shown",
     "superseded",
 ]
 
@@ -204,6 +209,43 @@ class InboxResponse(StrEnum):
     """Reject, the text being the reason."""
     IGNORE = "ignore"
     """Skip: refused, a review is never skipped silently."""
+
+
+# -- numbers people read -------------------------------------------------------------------
+
+
+class ShownNumber(StrEnum):
+    """How a number that JSON has no form for is shown to people: as a JSON string.
+
+    A run keeps such a number exactly (its checkpointed state, the call a tool receives);
+    what people read — review requests in the queue, events, the CLI, the web page and API —
+    shows it as one of these strings, never as ``null``, and stays valid JSON.
+    """
+
+    NAN = "NaN"
+    INFINITY = "Infinity"
+    MINUS_INFINITY = "-Infinity"
+
+
+def shown(value: Any) -> Any:
+    """``value`` as people are shown it: every NaN or infinity as its :class:`ShownNumber`
+    string (a plain ``str``).
+
+    Dicts, lists and tuples are copied (tuples become lists, as in JSON); every other value
+    is returned as it is. Applying it twice changes nothing, and two values compared in this
+    form compare as a reviewer reads them: NaN equals NaN.
+    """
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        if math.isnan(value):
+            return ShownNumber.NAN.value
+        return (ShownNumber.INFINITY if value > 0 else ShownNumber.MINUS_INFINITY).value
+    if isinstance(value, Mapping):
+        return {key: shown(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown(item) for item in value]
+    return value
 
 
 # -- nodes ---------------------------------------------------------------------------------

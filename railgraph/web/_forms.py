@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from railgraph.vocab import ShownNumber
+
 __all__ = ["EditForm", "FormField", "edit_form", "parse_edit"]
 
 Widget = Literal["text", "number", "integer", "checkbox", "select", "json"]
@@ -178,6 +180,21 @@ def _parse(widget: Widget, raw: str | None, required: bool) -> Any:
     return text
 
 
+_SHOWN_TEXTS = frozenset(n.value for n in ShownNumber)
+
+
+def _kept(text: str, proposed: Any) -> Any:
+    """A number field submitted as the text of a number that is not finite: the proposed
+    value, when the field still shows it (an edit may not introduce such a number).
+
+    Raises:
+        ValueError: The proposed value was another one.
+    """
+    if text == proposed:
+        return proposed
+    raise ValueError("enter a finite number")
+
+
 def parse_edit(
     schema: type[BaseModel], proposed: Mapping[str, Any], submitted: Mapping[str, str]
 ) -> EditForm:
@@ -187,12 +204,17 @@ def parse_edit(
     """
     fields: list[FormField] = []
     values: dict[str, Any] = {}
+    # An argument the call left out has the schema's default; showing it is not changing it.
+    current = {name: prop.get("default") for name, prop, _ in _shape(schema)} | dict(proposed)
     for name, prop, required in _shape(schema):
         widget = _widget(prop)
         raw = submitted.get(name)
         error = None
         try:
-            values[name] = _parse(widget, raw, required)
+            if widget == "number" and raw is not None and raw.strip() in _SHOWN_TEXTS:
+                values[name] = _kept(raw.strip(), current.get(name))
+            else:
+                values[name] = _parse(widget, raw, required)
         except ValueError as exc:
             error = str(exc)
         fields.append(
@@ -208,8 +230,6 @@ def parse_edit(
         )
     if any(f.error for f in fields):
         return EditForm(tuple(fields))
-    # An argument the call left out has the schema's default; showing it is not changing it.
-    current = {name: prop.get("default") for name, prop, _ in _shape(schema)} | dict(proposed)
     edit = {k: v for k, v in values.items() if current.get(k) != v}
     try:
         schema.model_validate({**proposed, **edit})

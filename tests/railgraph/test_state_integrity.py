@@ -266,9 +266,10 @@ async def test_a_run_with_nan_and_infinities_stays_readable(runner: Runner) -> N
 
     assert outcome.status == "completed"
     assert outcome.result == {"x": -math.inf, "buckets": {0.5: 1, math.inf: 3}}
-    # The events, for people, are JSON the database reads: the non-finite values are null.
+    # The events, for people, are JSON the database reads: a tool call's non-finite values
+    # are shown as text, as the review queue shows them.
     [call] = [e for e in await runner.store.list_events(outcome.run_id) if e.kind == "tool_call"]
-    assert (call.data["args"], call.data["result"]) == ({"x": None}, {"y": None})
+    assert (call.data["args"], call.data["result"]) == ({"x": "Infinity"}, {"y": "NaN"})
     # What the run reads back keeps its values (as text keys, as JSON has them).
     stored = await runner.store.get_run(outcome.run_id)
     assert stored is not None
