@@ -316,9 +316,7 @@ async def test_it_happened_takes_the_observed_result_as_the_runner_does(
     assert approval.decision is not None
     assert approval.decision["result"] == SEEN
     effects = await saver.store.list_effects("u1")
-    assert [(e.idempotency_key, e.status, e.result) for e in effects] == [
-        (key, "completed", SEEN)
-    ]
+    assert [(e.idempotency_key, e.status, e.result) for e in effects] == [(key, "completed", SEEN)]
     events = await saver.store.list_events("u1")
     assert [(e.kind, e.node) for e in events] == [
         ("run_started", None),
@@ -358,7 +356,7 @@ async def test_a_response_stops_the_run_as_the_runner_does(
     tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
 ) -> None:
     paid: list[dict[str, Any]] = []
-    served, key, request_id = await asked(tmp_path, fake_time, saver, paid)
+    served, _key, request_id = await asked(tmp_path, fake_time, saver, paid)
 
     with pytest.raises(Exception) as caught:
         await drive(served, saver, "u1", answer("response", "the bank is down, stop"))
@@ -447,7 +445,7 @@ async def test_a_decision_recorded_elsewhere_first_is_the_one_delivered(
     """Recorded by the review queue (``railgraph approve RUN --happened ... --queue``)
     while the thread waits: the answer the server brings later delivers that decision."""
     paid: list[dict[str, Any]] = []
-    served, key, request_id = await asked(tmp_path, fake_time, saver, paid)
+    served, _key, request_id = await asked(tmp_path, fake_time, saver, paid)
     async with Runner.open(tmp_path / "rg.db", clock=fake_time.clock) as runner:
         runner.register(served.ref, served.rail)
         recorded = await runner.happened(
@@ -479,7 +477,7 @@ async def test_a_crash_after_the_decision_is_recorded_delivers_it_once(
     tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paid: list[dict[str, Any]] = []
-    served, key, request_id = await asked(tmp_path, fake_time, saver, paid)
+    served, _key, request_id = await asked(tmp_path, fake_time, saver, paid)
     acquire = saver.store.acquire_lease
     crashes = [Crash()]
 
@@ -540,7 +538,12 @@ async def test_an_answer_to_a_run_cancelled_while_it_waits_sends_nothing(
     assert paid == []
     record = await saver.store.get_run("u1")
     assert record is not None
-    assert (record.status, record.error) == ("cancelled", "cancelled by ops: wrong account")
+    assert (record.status, record.error) == (
+        "cancelled",
+        f"cancelled by ops: wrong account; pay at node pay (key {key}) had started and its "
+        "outcome was unknown when the run was cancelled: it may have happened — check the "
+        "target system before doing it again",
+    )
     approval = await saver.store.get_approval(request_id)
     assert approval is not None
     assert (approval.status, approval.decided_by) == ("cancelled", "ops")
