@@ -15,9 +15,13 @@ import pwd
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langgraph.graph.message import add_messages
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
@@ -28,7 +32,7 @@ from railgraph.nodes import ToolRegistry
 from railgraph.nodes._toolcall import _idempotency_key
 from railgraph.server import ServedGraph
 from railgraph.vocab import ApprovalStatus
-from tests.conftest import FakeTime
+from tests.conftest import FakeTime, RecordingChatModel
 
 # Who really runs these tests, read the way an audit would (not through railgraph).
 OS_USER = pwd.getpwuid(os.getuid()).pw_name
@@ -473,20 +477,31 @@ class Crash(BaseException):
     """A process that dies: nothing of the node's step is stored."""
 
 
+@pytest.mark.parametrize(
+    "where",
+    [
+        "acquire_lease",  # the decision is recorded, the run not yet taken back
+        "complete_effect",  # the run is taken back, the observed result not yet recorded
+    ],
+)
 async def test_a_crash_after_the_decision_is_recorded_delivers_it_once(
-    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fake_time: FakeTime,
+    saver: SqliteCheckpointer,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
 ) -> None:
     paid: list[dict[str, Any]] = []
     served, _key, request_id = await asked(tmp_path, fake_time, saver, paid)
-    acquire = saver.store.acquire_lease
+    works = getattr(saver.store, where)
     crashes = [Crash()]
 
     async def dies_once(*args: Any, **kwargs: Any) -> Any:
         if crashes:
             raise crashes.pop()
-        return await acquire(*args, **kwargs)
+        return await works(*args, **kwargs)
 
-    monkeypatch.setattr(saver.store, "acquire_lease", dies_once)
+    monkeypatch.setattr(saver.store, where, dies_once)
     with pytest.raises(Crash):
         await drive(served, saver, "u1", happened(SEEN))
     approval = await saver.store.get_approval(request_id)
@@ -547,3 +562,150 @@ async def test_an_answer_to_a_run_cancelled_while_it_waits_sends_nothing(
     approval = await saver.store.get_approval(request_id)
     assert approval is not None
     assert (approval.status, approval.decided_by) == ("cancelled", "ops")
+
+
+def cancel_after_the_claim(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancel from another process that commits right after the ledger's claim."""
+    claim = store.begin_effect
+
+    async def then_cancel(key: str, **kwargs: Any) -> Any:
+        prior = await claim(key, **kwargs)
+        await store.cancel_run(kwargs["run_id"], by="ops", reason="stop it", at=1.0)
+        return prior
+
+    monkeypatch.setattr(store, "begin_effect", then_cancel)
+
+
+async def test_a_run_cancelled_before_it_asks_asks_nobody_as_under_the_runner(
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Runner.open(
+        tmp_path / "runner.db", clock=fake_time.clock, timer=fake_time.timer
+    ) as runner:
+        key = _idempotency_key("u1", "pay", "pay", ARGS)
+        await runner.store.begin_effect(key, run_id="u1", node="pay", tool="pay", args=ARGS)
+        cancel_after_the_claim(runner.store, monkeypatch)
+        outcome = await runner.start(payout([]), {}, run_id="u1")
+        runner_record = await runner.store.get_run("u1")
+        runner_events = await runner.store.list_events("u1")
+        assert await runner.store.list_approvals(run_id="u1", status=None) == []
+    assert outcome.status == "cancelled"
+    assert runner_record is not None
+
+    paid: list[dict[str, Any]] = []
+    await leave_unknown(saver, "u1")
+    cancel_after_the_claim(saver.store, monkeypatch)
+    # The real clock, as the store the cancel goes through has: with a clock of its own the
+    # served run's lease would look lapsed to it, and a lapsed lease is given up.
+    served = ServedGraph(payout(paid), db=tmp_path / "rg.db")
+    with pytest.raises(Exception) as caught:
+        await drive(served, saver, "u1", {})
+
+    assert (type(caught.value).__name__, str(caught.value)) == (
+        "RunCancelled",
+        "run u1 was cancelled, so nobody was asked",
+    )
+    assert await saver.store.list_approvals(run_id="u1", status=None) == []
+    record = await saver.store.get_run("u1")
+    assert record is not None
+    assert (record.status, record.error, record.lease_owner) == (
+        runner_record.status,
+        runner_record.error,
+        None,
+    )
+    events = await saver.store.list_events("u1")
+    assert [(e.kind, e.node) for e in events] == [(e.kind, e.node) for e in runner_events]
+    assert [(e.kind, e.node) for e in events] == [
+        ("run_started", None),
+        ("run_cancelled", None),
+        ("cancelled", None),
+    ]
+    assert events[-1].data == runner_events[-1].data
+    assert paid == []
+
+
+class Chat(BaseModel):
+    messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
+
+
+class PaysThenAnswers(RecordingChatModel):
+    """Calls ``pay`` first and answers once it has the result, however often it is asked."""
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.seen.append(list(messages))
+        answered = any(isinstance(m, ToolMessage) for m in messages)
+        return ChatResult(generations=[ChatGeneration(message=self.responses[int(answered)])])
+
+
+def paying_agent(paid: list[dict[str, Any]]) -> tuple[RailGraph, PaysThenAnswers]:
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write", description="Pay money out.")
+    def pay(args: PayArgs) -> Receipt:
+        paid.append(args.model_dump())
+        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+
+    model = PaysThenAnswers(
+        responses=[
+            AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c1"}]),
+            AIMessage("paid"),
+        ]
+    )
+    g = GraphBuilder("paying", Chat, tools=tools)
+    g.agent("agent", model=model, model_name="m", tools=["pay"], prompt=lambda s: "pay it",
+            answered=END)  # fmt: skip
+    g.edge(START, "agent")
+    return g.build(), model
+
+
+async def test_an_agents_call_with_an_unknown_effect_is_asked_as_under_the_runner(
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
+) -> None:
+    """The agent's call is keyed by its turn and call id; what a person says it returned
+    is what the model is told, under the server as under the runner."""
+    key = _idempotency_key("a1", "agent", "pay", ARGS, "1:c1")
+    async with Runner.open(
+        tmp_path / "runner.db", clock=fake_time.clock, timer=fake_time.timer
+    ) as runner:
+        runner_paid: list[dict[str, Any]] = []
+        rail, runner_model = paying_agent(runner_paid)
+        await runner.store.begin_effect(key, run_id="a1", node="agent", tool="pay", args=ARGS)
+        paused = await runner.start(rail, {}, run_id="a1")
+        assert [p.request["kind"] for p in paused.pending] == ["unknown_effect"]
+        done = await runner.happened("a1", by="maria", result=SEEN, reason="the bank shows it")
+        runner_events = [(e.kind, e.node) for e in await runner.store.list_events("a1")]
+    assert done.status == "completed"
+
+    paid: list[dict[str, Any]] = []
+    rail, model = paying_agent(paid)
+    await saver.store.begin_effect(key, run_id="a1", node="agent", tool="pay", args=ARGS)
+    served = serve(rail, tmp_path, fake_time)
+    snapshot = await drive(served, saver, "a1", {})
+    (interrupt,) = snapshot.interrupts
+    (request,) = await saver.store.list_approvals(run_id="a1", status=ApprovalStatus.PENDING)
+    assert (request.node, request.request["kind"]) == ("agent", "unknown_effect")
+    assert interrupt.value[0]["railgraph"]["request_id"] == request.request_id
+    record = await saver.store.get_run("a1")
+    assert record is not None
+    assert record.status == "paused"
+
+    snapshot = await drive(served, saver, "a1", happened(SEEN))
+
+    assert snapshot.interrupts == ()
+    assert paid == runner_paid == []
+    record = await saver.store.get_run("a1")
+    assert record is not None
+    assert (record.status, record.error) == ("completed", None)
+    told = [m.content for m in model.seen[-1] if isinstance(m, ToolMessage)]
+    runner_told = [m.content for m in runner_model.seen[-1] if isinstance(m, ToolMessage)]
+    assert told == runner_told
+    assert told == ['{"paid":1250.0,"reference":"P-77"}']
+    effects = await saver.store.list_effects("a1")
+    assert [(e.idempotency_key, e.status, e.result) for e in effects] == [(key, "completed", SEEN)]
+    assert [(e.kind, e.node) for e in await saver.store.list_events("a1")] == runner_events
