@@ -21,12 +21,14 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from railgraph.errors import BudgetExhausted, RunCancelled, ToolError
 from railgraph.nodes._budget import BudgetEnvelope, PriceTable, Usage
+from railgraph.nodes._review import Decision, ReviewRequest
 from railgraph.nodes._toolcall import call_tool, canonical_json
 from railgraph.nodes._tools import ToolPolicy, ToolRegistry
 from railgraph.vocab import EffectStatus, NodeEventKind, shown
 
 __all__ = [
     "RUNTIME_KEY",
+    "AskPerson",
     "EffectLedger",
     "EffectState",
     "NodeContext",
@@ -93,6 +95,14 @@ class EffectLedger(Protocol):
         ...
 
 
+AskPerson = Callable[[ReviewRequest, str], Awaitable[Decision]]
+"""Ask a person about a request a node raises itself and return their decision, as recorded.
+
+Called with the request and a name for the question that is unique within the node's
+execution (an effect's idempotency key). It may call ``interrupt()``, and it is called again
+when the node runs again from its first line on resume, so it must be idempotent."""
+
+
 @dataclass(frozen=True)
 class Runtime:
     """Everything a run's nodes need that is not in the state."""
@@ -123,6 +133,11 @@ class Runtime:
     redact: Callable[[Any], Any] = lambda value: value
     """How the store redacts secrets from what people see (review requests among them);
     an approve gate compares the call a reviewer saw with its own in this form."""
+    ask: AskPerson | None = None
+    """How a node asks a person about a request it raises itself (an effect a crash left
+    unknown), where whoever drives the run keeps the review queue inside the graph (a graph
+    served by LangGraph's server). ``None``: the node calls ``interrupt()`` with the request,
+    and the runner registers it when the drive stops and resumes the node with the decision."""
 
 
 def runtime_from_config(config: RunnableConfig) -> Runtime:

@@ -119,7 +119,7 @@ async def call_tool(
         if prior is not None and prior.status == EffectStatus.COMPLETED:
             return _replay(ctx, spec, payload, key, prior)
         if prior is not None and not spec.idempotent:
-            observed = _review_unknown(ctx, spec, payload, key, prior)
+            observed = await _review_unknown(ctx, spec, payload, key, prior)
             if observed is not None:
                 return await _happened(ctx, spec, payload, key, observed)
         # Here an earlier attempt failed or ended unknown (a crash between the effect and
@@ -145,13 +145,14 @@ def _replay(
     return dict(prior.result)
 
 
-def _review_unknown(
+async def _review_unknown(
     ctx: NodeContext, spec: ToolSpec, payload: dict[str, Any], key: str, prior: EffectState
 ) -> dict[str, Any] | None:
     """Pause for a person when an effect's outcome is unknown, and return what they found.
 
     The node re-runs from its first line on resume: calls before this one replay from
-    the ledger, and this one comes back here with the person's decision.
+    the ledger, and this one comes back here with the person's decision. The runtime's
+    ``ask`` puts the question where it has one; otherwise ``interrupt()`` does.
 
     Returns:
         ``None`` to send the call again (it did not happen), or the result the person
@@ -181,7 +182,10 @@ def _review_unknown(
         reason=reason,
         spend=ctx.usage.model_dump(),
     )
-    decision = Decision.model_validate(interrupt(exact_json(request)))
+    if ctx.runtime.ask is not None:
+        decision = await ctx.runtime.ask(request, key)
+    else:
+        decision = Decision.model_validate(interrupt(exact_json(request)))
     reviewed: EffectReviewedData = {
         "tool": spec.name,
         "idempotency_key": key,

@@ -13,8 +13,12 @@ what the runner does around a run:
   checked by the queue's rules and recorded, the run goes back to ``running``, and the
   decision is delivered to its gate while the settle node waits for the rest. With none,
   it finishes the run as the runner would.
+- a tool node that finds its effect's outcome unknown (a crash between the effect and its
+  record) asks the same way, from the node, through its runtime's ``ask``: the request is
+  registered and announced, the run paused, the answer checked and recorded, and the node
+  goes on with the decision (see ``railgraph._served_ask``).
 
-The settle node re-runs from its first line on resume; everything it does before
+A node that asks re-runs from its first line on resume; everything it does before
 ``interrupt()`` is idempotent (registering known requests, pausing a paused run), and it
 acts only after a valid answer.
 """
@@ -34,14 +38,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 from pydantic import BaseModel
 
 from railgraph._assemble import ServingNodes, build_langgraph
-from railgraph._decisions import checked_decision, record_decision
 from railgraph._graph import RailGraph
 from railgraph._identity import starter
-from railgraph._outcome import DELIVERABLE
 from railgraph._queue import register_requests
 from railgraph._run_parts import (
     cancel_wins,
@@ -52,23 +54,20 @@ from railgraph._run_parts import (
     run_config,
     store_ending,
 )
+from railgraph._served_ask import Asking, identity_of
 from railgraph._served_db import DATABASES, db_key
-from railgraph._served_review import decision_of, human_interrupt
 from railgraph._settings import load_graph, stored_ref
 from railgraph.checkpointers import (
-    ApprovalRecord,
     Lease,
     RunRecord,
     RunStore,
     model_types,
 )
 from railgraph.errors import (
-    DecisionError,
     DefinitionError,
     InputError,
-    RunCancelled,
 )
-from railgraph.nodes import Decision, RailNode, ReviewRequest
+from railgraph.nodes import RailNode
 from railgraph.nodes._channels import deliveries_update, open_requests, requests_of
 from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._runtime import runtime_from_config
@@ -140,6 +139,9 @@ class ServedGraph:
         self.types = model_types(self.rail.builder.state_schema)
         """The classes the graph's checkpoints may name (the loader's allowlist)."""
         DATABASES.types.update(self.types)
+        self.asking = Asking(self.rail, self.db, self.lease, lease_s, clock)
+        """How the served graph asks people (the settle node, and tool nodes about unknown
+        effects)."""
         serving = ServingNodes(
             begin=(BEGIN, self._begin), settle=(SETTLE, self._settle), wrap=self._wrap
         )
@@ -209,7 +211,7 @@ class ServedGraph:
             ref=self.ref,
             input=self.rail.user_values(exact_json(state)),
             budget=runtime.envelope.limits(),
-            started_by=_identity(config) or starter(None),
+            started_by=identity_of(config) or starter(None),
             clock=self.clock,
             lease=self.lease,
             lease_s=self.lease_s,
@@ -220,7 +222,8 @@ class ServedGraph:
     def _wrap(self, node: RailNode) -> Callable[..., Any]:
         async def recorded(state: BaseModel, config: RunnableConfig) -> dict[str, Any]:
             try:
-                return await node(state, config)
+                # Its runtime asks a person through the queue, as the settle node does.
+                return await node(state, self.asking.bound(state, config))
             except GraphBubbleUp:
                 raise  # an interrupt, not a failure
             except Exception as exc:
@@ -295,44 +298,11 @@ class ServedGraph:
         assert entry.request_id is not None
         approval = await store.get_approval(entry.request_id)
         assert approval is not None
-        review = ReviewRequest.model_validate(approval.request)
-        refused: str | None = None
-        while True:
-            answer = interrupt([human_interrupt(approval, refused)])
-            try:
-                decision = decision_of(answer, review, _identity(config))
-                decision = checked_decision(decision, review, self.rail, record, entry.request_id)
-                break
-            except DecisionError as exc:
-                refused = str(exc)  # asked again, with the reason; nothing was recorded
-        chosen = await self._record_decision(store, approval, review, decision)
-        claim = await store.acquire_lease(run_id, self.lease, ttl=self.lease_s)
-        if not claim.granted:
-            raise RunCancelled(
-                f"run {run_id} is {claim.record.status}, so the decision on request "
-                f"{entry.request_id} is recorded but not delivered"
-            )
+        chosen = await self.asking.answer(store, approval, record, config)
         return Command(
             update=deliveries_update({key: (entry.request_id, chosen)}),
             goto=[entry.target(key), SETTLE],
         )
-
-    async def _record_decision(
-        self,
-        store: RunStore,
-        approval: ApprovalRecord,
-        review: ReviewRequest,
-        decision: Decision,
-    ) -> Any:
-        """Record the decision once; what to deliver (the one recorded first, if another
-        was: a decision taken elsewhere, or this one before a crash)."""
-        try:
-            return await record_decision(store, approval.request_id, decision, review, self.clock)
-        except DecisionError:
-            known = await store.get_approval(approval.request_id)
-            if known is None or known.status not in DELIVERABLE or known.decision is None:
-                raise
-            return known.decision
 
 
 class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
@@ -356,9 +326,3 @@ async def _cancelled(store: RunStore, run_id: str) -> bool:
     """The kill switch of a served run: whether someone cancelled it."""
     state = await store.run_state(run_id)
     return state is not None and state.status == RunStatus.CANCELLED
-
-
-def _identity(config: RunnableConfig) -> str | None:
-    """The user LangGraph's server authenticated for this request, if any."""
-    user = (config.get("configurable") or {}).get("langgraph_auth_user_id")
-    return user if isinstance(user, str) and user.strip() else None
