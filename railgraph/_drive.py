@@ -33,6 +33,7 @@ from railgraph._run_parts import (
     pause_record,
     store_ending,
 )
+from railgraph._served_review import asked_request
 from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from railgraph.errors import RunBusy, RunInterrupted, StoreError
 from railgraph.nodes._channels import (
@@ -172,7 +173,7 @@ class Driver(ABC):
                 if error is not None or snapshot is None:
                     snapshot = await app.aget_state(config)
                 outcome = await self._settle(rail, record, snapshot, error)
-                waiting = {i.id for i in snapshot.interrupts}
+                waiting = {asked_request(i.id, i.value)[0] for i in snapshot.interrupts}
                 waiting.update(request_id for request_id, _ in open_requests(snapshot.values))
                 return outcome, waiting
         except RunInterrupted:
@@ -219,7 +220,8 @@ class Driver(ABC):
             return record.input, snapshot
         answers: dict[str, Any] = {}
         for interrupt in snapshot.interrupts:
-            approval = await self.store.get_approval(interrupt.id)
+            request_id, _ = asked_request(interrupt.id, interrupt.value)
+            approval = await self.store.get_approval(request_id)
             if approval is not None and approval.status in DELIVERABLE:
                 answers[interrupt.id] = approval.decision
         if answers:
@@ -267,7 +269,7 @@ class Driver(ABC):
         if error is not None:
             ending = failure_record(error, values, self.clock)
         elif snapshot.interrupts or opened:
-            asked = [(i.id, dict(i.value)) for i in snapshot.interrupts]
+            asked = [asked_request(i.id, i.value) for i in snapshot.interrupts]
             pending = await register_requests(
                 self.store,
                 record,

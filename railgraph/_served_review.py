@@ -28,7 +28,7 @@ from railgraph.errors import DecisionError
 from railgraph.nodes import Decision, ReviewRequest
 from railgraph.vocab import DecisionKind, InboxResponse, ReviewKind
 
-__all__ = ["decision_of", "human_interrupt"]
+__all__ = ["asked_request", "decision_of", "human_interrupt"]
 
 
 def human_interrupt(approval: ApprovalRecord, refused: str | None = None) -> dict[str, Any]:
@@ -82,6 +82,21 @@ def human_interrupt(approval: ApprovalRecord, refused: str | None = None) -> dic
             "request": approval.request,
         },
     }
+
+
+def asked_request(interrupt_id: str, value: Any) -> tuple[str, dict[str, Any]]:
+    """The request an interrupt asks about: (request id, request).
+
+    A runner's tool node asks with the request itself, under the interrupt's id. A node a
+    served graph ran asks with `human_interrupt`'s list of one, which names the request
+    the queue already holds: a runner that resumes such a thread (a decision taken with
+    ``railgraph approve``) finds its request and answers it under the interrupt's id.
+    """
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], Mapping):
+        served = value[0].get("railgraph")
+        if isinstance(served, Mapping) and isinstance(served.get("request_id"), str):
+            return served["request_id"], dict(served["request"])
+    return interrupt_id, dict(value)
 
 
 def decision_of(answer: Any, review: ReviewRequest, identity: str | None) -> Decision:

@@ -473,6 +473,48 @@ async def test_a_decision_recorded_elsewhere_first_is_the_one_delivered(
     assert (reviewed.data["decision"], reviewed.data["by"]) == ("happened", "ops")
 
 
+@pytest.mark.parametrize("decide", ["accept", "happened"])
+async def test_a_runner_delivers_its_decision_to_a_served_run_as_to_its_own(
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, decide: str
+) -> None:
+    """`railgraph approve RUN` / `happened RUN` without --queue on a served thread: the
+    runner records the decision, finds the served node's interrupt by the request it names,
+    and answers it; the run ends as under the runner (it failed once, stuck `running`)."""
+    paid: list[dict[str, Any]] = []
+    served, key, request_id = await asked(tmp_path, fake_time, saver, paid)
+    async with Runner.open(tmp_path / "rg.db", clock=fake_time.clock) as runner:
+        runner.register(served.ref, served.rail)
+        if decide == "accept":
+            done = await runner.approve("u1", by="ops")
+        else:
+            done = await runner.happened("u1", by="ops", result=SEEN, reason="the bank shows it")
+
+    assert (done.status, done.reason) == ("completed", None)
+    record = await saver.store.get_run("u1")
+    assert record is not None
+    assert (record.status, record.error, record.lease_owner) == ("completed", None, None)
+    sent = [{"amount": 1250.0, "memo": "refund"}] if decide == "accept" else []
+    assert paid == sent
+    receipt = {"paid": 1250.0, "reference": "P-1"} if decide == "accept" else SEEN
+    effects = await saver.store.list_effects("u1")
+    assert [(e.idempotency_key, e.status, e.result) for e in effects] == [
+        (key, "completed", receipt)
+    ]
+    approval = await saver.store.get_approval(request_id)
+    assert approval is not None
+    status = "approved" if decide == "accept" else "happened"
+    assert (approval.status, approval.decided_by) == (status, "ops")
+    events = [(e.kind, e.node) for e in await saver.store.list_events("u1")]
+    assert events == [
+        ("run_started", None),
+        ("approval_requested", "pay"),
+        ("effect_reviewed", "pay"),
+        ("tool_call", "pay"),
+        ("node_finished", "pay"),
+        ("run_finished", None),
+    ]
+
+
 class Crash(BaseException):
     """A process that dies: nothing of the node's step is stored."""
 
