@@ -40,6 +40,7 @@ from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from railgraph.errors import DecisionError, InputError, RunCancelled
 from railgraph.nodes import Decision, ReviewRequest
 from railgraph.nodes._channels import open_requests
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._runtime import RUNTIME_KEY, Runtime, canonical_json, runtime_from_config
 from railgraph.vocab import ApprovalStatus, RunStatus
 
@@ -156,7 +157,7 @@ class Asking:
                 store,
                 record,
                 self.rail.name,
-                [(request_id, request.model_dump(mode="json")), *open_requests(values)],
+                [(request_id, exact_json(request)), *open_requests(values)],
                 clock=self.clock,
                 announce={request_id},
             )
