@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from railgraph.vocab import shown
+
 __all__ = ["dumps", "dumps_or_none", "dumps_valid", "loads", "loads_or_none"]
 
 
@@ -46,12 +48,15 @@ def dumps(value: object) -> str:
 
 
 def dumps_valid(value: object) -> str:
-    """`dumps`, with a NaN or an infinity written as `null`: JSON that the databases' JSON
-    functions accept, for the columns they read (a run's events, which are for people).
+    """`dumps`, with a NaN or an infinity written as its shown text (`railgraph.vocab.shown`:
+    "NaN", "Infinity", "-Infinity"): JSON that the databases' JSON functions accept, for the
+    columns they read (a run's events, which are for people).
 
     `NaN` and `Infinity` are no JSON: SQLite's `->>` (and PostgreSQL's `::json`) refuse a
     row that holds them, and listing the events of a run whose tool was given an infinity
-    failed. As a key, such a float is written as text, as `dumps` writes it.
+    failed. Written as text, people read the number as the review queue shows it, not as
+    a `null` that passes for no value. As a key, such a float is written as the same text,
+    as `dumps` writes it.
     """
     try:
         return _STRICT.encode(value)
@@ -61,9 +66,9 @@ def dumps_valid(value: object) -> str:
 
 
 def _finite(value: object, path: set[int]) -> object:
-    """`value` as the encoder would write it, with NaN and infinities as `None`."""
+    """`value` as the encoder would write it, with NaN and infinities as their shown text."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value if math.isfinite(value) else shown(value)
     if value is None or isinstance(value, str | int):
         return value
     if isinstance(value, dict | list | tuple):

@@ -170,9 +170,9 @@ class Calls:
             rule=rule,
             conversation=_recent(self.history),
         )
-        # The run keeps the request exactly (an infinity stays one); people read it shown.
+        # The run keeps the request exactly (an infinity stays one); the store shows it as text.
         body = exact_json(request)
-        ctx.event(NodeEventKind.APPROVAL_REQUESTED, request_id=request_id, request=shown(body))
+        ctx.event(NodeEventKind.APPROVAL_REQUESTED, request_id=request_id, request=body)
         self._event(ctx, call, turn, spec.name, payload, S.NEEDS_APPROVAL, rule=rule)
         return CallOutcome(
             request={
@@ -368,18 +368,17 @@ class Calls:
         ran_args: Mapping[str, Any] | None = None,
         latency: float = 0.0,
     ) -> None:
-        # Events are for people: numbers that are not finite are shown as text.
         ctx.event(
             NodeEventKind.AGENT_CALL,
             turn=turn,
             call_id=call["id"],
             tool=tool,
-            args=shown(args),
+            args=dict(args),
             status=status.value,
             decision=str(decision) if decision is not None else None,
             by=by,
             rule=rule,
-            ran_args=shown(ran_args) if ran_args is not None else None,
+            ran_args=dict(ran_args) if ran_args is not None else None,
             latency_ms=latency,
         )
 

@@ -266,9 +266,9 @@ class ApproveNode(GateNode):
     ) -> dict[str, Any]:
         seq = entry.seq + 1
         request_id = hashlib.sha256(f"{ctx.run_id}:{self.id}:{seq}".encode()).hexdigest()[:24]
-        # The run keeps the request exactly (an infinity stays one); people read it shown.
+        # The run keeps the request exactly (an infinity stays one); the store shows it as text.
         body = exact_json(request)
-        asked: ApprovalRequestedData = {"request_id": request_id, "request": shown(body)}
+        asked: ApprovalRequestedData = {"request_id": request_id, "request": body}
         ctx.event(NodeEventKind.APPROVAL_REQUESTED, **asked)
         return {
             BRANCH: {self.id: PARKED},

@@ -24,7 +24,7 @@ from railgraph.nodes._budget import BudgetEnvelope, PriceTable, Usage
 from railgraph.nodes._review import Decision, ReviewRequest
 from railgraph.nodes._toolcall import call_tool, canonical_json
 from railgraph.nodes._tools import ToolPolicy, ToolRegistry
-from railgraph.vocab import EffectStatus, NodeEventKind, shown
+from railgraph.vocab import EffectStatus, NodeEventKind
 
 __all__ = [
     "RUNTIME_KEY",
@@ -285,7 +285,7 @@ class NodeContext:
             cost_usd=cost,
             priced=price is not None,
             latency_ms=round(latency_ms, 3),
-            tool_calls=[{"name": c["name"], "args": shown(c["args"])} for c in reply.tool_calls],
+            tool_calls=[{"name": c["name"], "args": c["args"]} for c in reply.tool_calls],
         )
         return reply
 

@@ -33,7 +33,6 @@ from railgraph.vocab import (
     ReviewKind,
     ToolCallData,
     ToolCallStatus,
-    shown,
 )
 
 if TYPE_CHECKING:
@@ -134,8 +133,8 @@ def _replay(
     replayed: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": shown(payload),
-        "result": shown(prior.result),
+        "args": payload,
+        "result": prior.result,
         "status": ToolCallStatus.REPLAYED.value,
         "latency_ms": 0.0,
         "attempt": 0,
@@ -217,8 +216,8 @@ async def _happened(
     reported: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": shown(payload),
-        "result": shown(result),
+        "args": payload,
+        "result": result,
         "status": ToolCallStatus.REPORTED.value,
         "latency_ms": 0.0,
         "attempt": 0,
@@ -301,13 +300,11 @@ def _tool_event(
     result: Any = None,
     error: str | None = None,
 ) -> None:
-    # Events are for people: numbers that are not finite are shown as text (as the review
-    # queue shows them), never as null.
     call: ToolCallData = {
         "tool": spec.name,
         "tier": spec.tier.value,
-        "args": shown(payload),
-        "result": shown(result),
+        "args": payload,
+        "result": result,
         "error": error,
         "status": status.value,
         "latency_ms": round((ctx.runtime.timer() - started) * 1000, 3),

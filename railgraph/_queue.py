@@ -371,7 +371,7 @@ async def register_requests(
         )
         await store.add_approval(approval)
         if request_id in announce:
-            asked: ApprovalRequestedData = {"request_id": request_id, "request": shown(value)}
+            asked: ApprovalRequestedData = {"request_id": request_id, "request": value}
             event = new_event(
                 NodeEventKind.APPROVAL_REQUESTED, clock(), node=approval.node, **asked
             )

@@ -262,14 +262,17 @@ async def test_a_run_with_nan_and_infinities_stays_readable(runner: Runner) -> N
     g.edge(START, "probe")
     g.edge("probe", "drift")
     g.edge("drift", END)
-    outcome = await runner.start(g.build(), {"x": 1.0})
+    outcome = await runner.start(g.build(), {"x": math.nan})
 
     assert outcome.status == "completed"
     assert outcome.result == {"x": -math.inf, "buckets": {0.5: 1, math.inf: 3}}
-    # The events, for people, are JSON the database reads: a tool call's non-finite values
-    # are shown as text, as the review queue shows them.
-    [call] = [e for e in await runner.store.list_events(outcome.run_id) if e.kind == "tool_call"]
+    # The events, for people, are JSON the database reads: non-finite values are shown as
+    # text, as the review queue shows them, in every event (a call's, the run's input).
+    events = await runner.store.list_events(outcome.run_id)
+    [call] = [e for e in events if e.kind == "tool_call"]
     assert (call.data["args"], call.data["result"]) == ({"x": "Infinity"}, {"y": "NaN"})
+    [started] = [e for e in events if e.kind == "run_started"]
+    assert started.data["input"] == {"x": "NaN", "buckets": {}}
     # What the run reads back keeps its values (as text keys, as JSON has them).
     stored = await runner.store.get_run(outcome.run_id)
     assert stored is not None
