@@ -207,6 +207,8 @@ def _unknown_request(
 ) -> ReviewRequest:
     """The question about an effect of unknown outcome; after a spent approval, says so."""
     if spent is not None:
+        # A re-send that failed for good ended the run (a failed run is not resumed), so
+        # a spent approval's re-send is one a crash left unknown.
         what = (
             f"was sent again on {spent.by}'s approval, and the outcome of that attempt is "
             "unknown too: the process stopped before recording it"

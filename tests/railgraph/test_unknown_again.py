@@ -29,6 +29,7 @@ from tests.railgraph.test_served_unknown import (
     Crash,
     PayArgs,
     Payout,
+    PaysThenAnswers,
     Receipt,
     answer,
     drive,
@@ -340,3 +341,88 @@ async def test_a_refusal_stops_an_agent_when_served(
     effects = await saver.store.list_effects("a1")
     assert [(e.idempotency_key, e.status) for e in effects] == [(key, "started")]
     assert [(e.kind, e.node) for e in await saver.store.list_events("a1")] == AGENT_TRAIL
+
+
+def crashing_agent(
+    paid: list[dict[str, Any]], crashes: list[BaseException]
+) -> tuple[RailGraph, PaysThenAnswers]:
+    """An agent that pays once and answers; the process dies after a payment while
+    ``crashes`` lasts."""
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write", description="Pay money out.")
+    def pay(args: PayArgs) -> Receipt:
+        paid.append(args.model_dump())
+        if crashes:
+            raise crashes.pop()
+        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+
+    model = PaysThenAnswers(
+        responses=[
+            AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c1"}]),
+            AIMessage("paid"),
+        ]
+    )
+    g = GraphBuilder("paying", Chat, tools=tools)
+    g.agent("agent", model=model, model_name="m", tools=["pay"], prompt=lambda s: "pay it",
+            answered=END)  # fmt: skip
+    g.edge(START, "agent")
+    return g.build(), model
+
+
+async def test_an_agents_approved_resend_is_spent_once_too(
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
+) -> None:
+    """The agent's call, keyed by its turn and call id: asked again after the crashed
+    re-send, under the runner and the server alike; the model is told the one result."""
+    key = _idempotency_key("a1", "agent", "pay", ARGS, "1:c1")
+    runner_paid: list[dict[str, Any]] = []
+    rail, runner_model = crashing_agent(runner_paid, [Crash()])
+    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
+        await r.store.begin_effect(key, run_id="a1", node="agent", tool="pay", args=ARGS)
+        await r.start(rail, {}, run_id="a1")
+        with pytest.raises(Crash):
+            await r.approve("a1", by="maria")
+    fake_time.advance(600)
+    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
+        record = await r.store.get_run("a1")
+        assert record is not None
+        r.register(record.graph, rail)
+        resumed = await r.resume("a1")
+        assert (resumed.status, runner_paid) == ("paused", [ARGS])
+        assert [p.request["kind"] for p in resumed.pending] == ["unknown_effect"]
+        done = await r.approve("a1", by="maria")
+        runner_approvals = [
+            a.status for a in await r.store.list_approvals(run_id="a1", status=None)
+        ]
+        runner_events = [(e.kind, e.node) for e in await r.store.list_events("a1")]
+    assert (done.status, runner_paid) == ("completed", [ARGS, ARGS])
+    assert runner_approvals == ["approved", "approved"]
+
+    paid: list[dict[str, Any]] = []
+    rail, model = crashing_agent(paid, [Crash()])
+    await saver.store.begin_effect(key, run_id="a1", node="agent", tool="pay", args=ARGS)
+    served = serve(rail, tmp_path, fake_time)
+    await drive(served, saver, "a1", {})
+    with pytest.raises(Crash):
+        await drive(served, saver, "a1", answer("accept"))
+    snapshot = await drive(served, saver, "a1", None)
+    assert (len(snapshot.interrupts), paid) == (1, [ARGS])
+    snapshot = await drive(served, saver, "a1", answer("accept"))
+
+    assert (snapshot.interrupts, paid) == ((), [ARGS, ARGS])
+    record = await saver.store.get_run("a1")
+    assert record is not None
+    assert (record.status, record.error) == ("completed", None)
+    approvals = await saver.store.list_approvals(run_id="a1", status=None)
+    assert [a.status for a in approvals] == runner_approvals
+    assert [(e.kind, e.node) for e in await saver.store.list_events("a1")] == runner_events
+    told = [m.content for m in model.seen[-1] if isinstance(m, ToolMessage)]
+    runner_told = [m.content for m in runner_model.seen[-1] if isinstance(m, ToolMessage)]
+    assert told == runner_told == ['{"paid":1250.0,"reference":"P-2"}']
+    [effect] = await saver.store.list_effects("a1")
+    assert (effect.status, effect.result, effect.resent_question) == (
+        "completed",
+        {"paid": 1250.0, "reference": "P-2"},
+        2,
+    )
