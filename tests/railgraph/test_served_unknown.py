@@ -214,7 +214,9 @@ async def test_an_unknown_effect_waits_in_the_review_queue_as_an_agent_inbox_int
                 f"**{reason(key)}**\n\n"
                 "Tool `pay` (write, policy: auto) at node `pay`: Pay money out.\n"
                 f"Gate `pay` of run `u1`; request `{request.request_id}`.\n"
-                "Accept to approve, or respond with the reason to reject."
+                "Accept only if the call did not happen: it is sent again. If it happened, "
+                'answer {"decision": "happened", "by": "<your name>", "result": {...}} with '
+                "the result the target system shows. Respond with the reason to stop the run."
             ),
             "railgraph": {
                 "request_id": request.request_id,
@@ -474,12 +476,12 @@ async def test_a_decision_recorded_elsewhere_first_is_the_one_delivered(
 
 
 @pytest.mark.parametrize("decide", ["accept", "happened"])
-async def test_a_runner_delivers_its_decision_to_a_served_run_as_to_its_own(
+async def test_a_runner_records_a_decision_on_a_served_question_and_the_server_delivers_it(
     tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, decide: str
 ) -> None:
     """`railgraph approve RUN` / `happened RUN` without --queue on a served thread: the
-    runner records the decision, finds the served node's interrupt by the request it names,
-    and answers it; the run ends as under the runner (it failed once, stuck `running`)."""
+    runner records the decision and leaves the thread to the server (it once failed on the
+    Agent Inbox list, leaving the run `running`); the server's next answer delivers it."""
     paid: list[dict[str, Any]] = []
     served, key, request_id = await asked(tmp_path, fake_time, saver, paid)
     async with Runner.open(tmp_path / "rg.db", clock=fake_time.clock) as runner:
@@ -489,7 +491,24 @@ async def test_a_runner_delivers_its_decision_to_a_served_run_as_to_its_own(
         else:
             done = await runner.happened("u1", by="ops", result=SEEN, reason="the bank shows it")
 
-    assert (done.status, done.reason) == ("completed", None)
+    waits = (
+        f"the decision on request {request_id} is recorded; the run waits in LangGraph's "
+        "server, which delivers it when the thread is resumed there (any answer to its "
+        "interrupt)"
+    )
+    assert (done.status, done.reason, done.pending) == ("paused", waits, [])
+    record = await saver.store.get_run("u1")
+    assert record is not None
+    assert (record.status, record.error, record.lease_owner) == ("paused", waits, None)
+    assert paid == []  # the runner sent nothing
+    approval = await saver.store.get_approval(request_id)
+    assert approval is not None
+    status = "approved" if decide == "accept" else "happened"
+    assert (approval.status, approval.decided_by) == (status, "ops")
+    assert await trail(saver, "u1") == [("run_started", None), ("approval_requested", "pay")]
+
+    await drive(served, saver, "u1", answer("accept"))  # any answer: the recorded one goes
+
     record = await saver.store.get_run("u1")
     assert record is not None
     assert (record.status, record.error, record.lease_owner) == ("completed", None, None)
@@ -500,12 +519,11 @@ async def test_a_runner_delivers_its_decision_to_a_served_run_as_to_its_own(
     assert [(e.idempotency_key, e.status, e.result) for e in effects] == [
         (key, "completed", receipt)
     ]
-    approval = await saver.store.get_approval(request_id)
-    assert approval is not None
-    status = "approved" if decide == "accept" else "happened"
-    assert (approval.status, approval.decided_by) == (status, "ops")
-    events = [(e.kind, e.node) for e in await saver.store.list_events("u1")]
-    assert events == [
+    events = await saver.store.list_events("u1")
+    [reviewed] = [e for e in events if e.kind == "effect_reviewed"]
+    decided = "approve" if decide == "accept" else "happened"
+    assert (reviewed.data["decision"], reviewed.data["by"]) == (decided, "ops")
+    assert [(e.kind, e.node) for e in events] == [
         ("run_started", None),
         ("approval_requested", "pay"),
         ("effect_reviewed", "pay"),
