@@ -270,6 +270,7 @@ def test_pending_shows_the_numbers_as_json_strings(isolated: Path) -> None:
     other = cli.invoke(app, ["pending", "--db", str(db), "--graph", "other"])
     text = cli.invoke(app, ["pending", "--db", str(db)])
     show = cli.invoke(app, ["show", run_id, "--db", str(db), "--json"])
+    runs = cli.invoke(app, ["runs", "--db", str(db), "--json"])
 
     assert (listed.exit_code, by_graph.exit_code, other.exit_code) == (0, 0, 0)
     (request,) = strict_json(listed.output)
@@ -289,6 +290,8 @@ def test_pending_shows_the_numbers_as_json_strings(isolated: Path) -> None:
     assert show.exit_code == 0
     report = strict_json(show.output)
     assert report["input"] == {"pushed": {"seed": "Infinity"}}
+    (listed_run,) = strict_json(runs.output)
+    assert (listed_run["run_id"], listed_run["input"]) == (run_id, {"pushed": {"seed": "Infinity"}})
     (asked,) = [e["data"] for e in report["events"] if e["kind"] == "approval_requested"]
     assert asked["request"]["action"]["args"] == request["arguments"]
 
