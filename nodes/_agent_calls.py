@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from railgraph.errors import EffectRefused, ToolError, VerificationFailed
 from railgraph.nodes._kinds import PolicyAction
-from railgraph.nodes._nonfinite import exact_json
+from railgraph.nodes._nonfinite import exact_json, reviewed_call
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._rules import rule_that_fired
 from railgraph.nodes._runtime import NodeContext
@@ -200,12 +200,17 @@ class Calls:
     ) -> CallOutcome:
         key = request_key(self.agent, call["id"] or f"turn{turn}")
         decision = Decision.model_validate(delivered["decision"])
-        # Compared as the reviewer saw them: NaN matches NaN, an infinity its "Infinity".
-        if decision.reviewed is not None and shown(decision.reviewed) != shown(payload):
+        # The call asked about, exactly, is the call now, and the reviewer saw it (redacted
+        # and with its numbers that are not finite shown as text, as the store keeps it).
+        asked = ((entry.get("request") or {}).get("action") or {}).get("args")
+        redact = ctx.runtime.redact
+        if decision.reviewed is not None and (
+            reviewed_call(decision.reviewed, asked, payload, redact) != "same"
+        ):
             raise ToolError(
                 f"agent {self.agent!r}: the decision on call {call['id']} was taken on other "
-                f"arguments ({shown(decision.reviewed)}) than the call has ({shown(payload)}); "
-                "nothing ran — start a new run"
+                f"arguments ({redact(shown(decision.reviewed))}) than the call has "
+                f"({redact(shown(payload))}); nothing ran — start a new run"
             )
         decided: ApprovalDecidedData = {
             "decision": decision.decision.value,

@@ -13,7 +13,7 @@ from railgraph.errors import DecisionError, RouteError, RunError
 from railgraph.nodes._channels import Disposition, RequestEntry, consumed, delivered, request_entry
 from railgraph.nodes._kinds import NodeKind
 from railgraph.nodes._node import GateNode
-from railgraph.nodes._nonfinite import as_stored_before, exact_json
+from railgraph.nodes._nonfinite import exact_json, reviewed_call
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
 from railgraph.nodes._runtime import NodeContext, call_user
 from railgraph.nodes._state import (
@@ -256,7 +256,7 @@ class ApproveNode(GateNode):
         if not (entry.open and delivery and delivery[0] == entry.request_id):
             return self._park(request, entry, ctx)
         decision = Decision.model_validate(delivery[1])
-        update = self._decide(request, decision, ctx)
+        update = self._decide(request, decision, ctx, entry)
         update[REQUESTS] = {self.id: entry.closed().channel_value()}
         update[DECISIONS] = consumed(self.id)
         return update
@@ -276,11 +276,15 @@ class ApproveNode(GateNode):
         }
 
     def _decide(
-        self, request: ReviewRequest, decision: Decision, ctx: NodeContext
+        self, request: ReviewRequest, decision: Decision, ctx: NodeContext, entry: RequestEntry
     ) -> dict[str, Any]:
         proposed = request.action.args if request.action is not None else None
         if decision.reviewed is not None and proposed is not None:
-            self._check_reviewed(decision.reviewed, proposed, ctx)
+            # Both exactly as the request is kept: the asked call from the gate's entry, the
+            # call now made again from the state (an infinity stays one).
+            asked = (entry.request.get("action") or {}).get("args")
+            now = exact_json(request)["action"]["args"]
+            self._check_reviewed(decision.reviewed, asked, now, ctx)
         if decision.decision == DecisionKind.HAPPENED:
             raise RunError(
                 f"approve gate {self.id!r} got a decision that an effect happened, which only "
@@ -323,28 +327,35 @@ class ApproveNode(GateNode):
         return update
 
     def _check_reviewed(
-        self, reviewed: dict[str, Any], proposed: dict[str, Any], ctx: NodeContext
+        self,
+        reviewed: dict[str, Any],
+        asked: dict[str, Any] | None,
+        proposed: dict[str, Any],
+        ctx: NodeContext,
     ) -> None:
         """Refuse a decision taken on other arguments than the call now has.
 
-        The reviewer saw the stored request: its secrets redacted by the store and its
-        numbers that are not finite shown as text. Both sides are compared in that form, so
-        an infinity matches the ``"Infinity"`` the reviewer read, and NaN matches NaN.
+        The call must be the one the gate asked about, exactly (an infinity is not the text
+        "Infinity"), and the reviewer must have seen it: the stored request, its secrets
+        redacted and its numbers that are not finite shown as text.
         """
+        verdict = reviewed_call(reviewed, asked, proposed, ctx.runtime.redact)
+        if verdict == "same":
+            return
         redact = ctx.runtime.redact
         saw, now = redact(shown(reviewed)), redact(shown(proposed))
-        if saw == now:
-            return
-        if saw == redact(as_stored_before(proposed)):
+        if verdict == "stored_before":
             raise RunError(
                 f"approve gate {self.id!r}: the reviewer was shown null where the call has a "
                 f"number that is not finite (reviewed {saw}, the call has {now}); earlier "
                 "releases stored such numbers in the review queue as null, so nobody saw the "
                 "call as it would run — the run stops, start a new run"
             )
+        # Shown alike, yet not the same call: a number that is not finite became its text.
+        how = "; a number that is not finite became its text, or the reverse" if saw == now else ""
         raise RunError(
             f"approve gate {self.id!r}: the call under review changed between the "
-            f"request and the decision (reviewed {saw}, now {now}); "
+            f"request and the decision (reviewed {saw}, now {now}{how}); "
             "the run stops so that nothing runs that a person did not approve — "
             "start a new run"
         )

@@ -17,13 +17,21 @@ proposed. Two forms therefore, each with one home:
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-__all__ = ["as_stored_before", "exact_json"]
+from railgraph.vocab import ShownNumber, shown
+
+__all__ = ["as_stored_before", "exact_json", "holds_nonfinite", "holds_shown_text", "reviewed_call"]
+
+_EXACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr)
+"""Writes a NaN as `NaN` and an infinity as `Infinity`, unlike the text "Infinity": two
+calls compare exactly by their text."""
+_SHOWN_TEXT = frozenset(number.value for number in ShownNumber)
 
 
 def as_stored_before(value: Any) -> Any:
@@ -49,7 +57,7 @@ def exact_json(model: BaseModel, *, by_alias: bool | None = None) -> dict[str, A
     data = model.model_dump(mode="json", by_alias=by_alias)
     # A second dump only for a model that holds such a number: every tool call and every
     # model in a state update passes here.
-    if not _holds_nonfinite(model):
+    if not holds_nonfinite(model):
         return data
     restored = _restore(data, model.model_dump(by_alias=by_alias))
     assert isinstance(restored, dict)
@@ -59,7 +67,7 @@ def exact_json(model: BaseModel, *, by_alias: bool | None = None) -> dict[str, A
 _LEAVES = (str, int, bool, type(None))
 
 
-def _holds_nonfinite(value: Any) -> bool:
+def holds_nonfinite(value: Any) -> bool:
     """Whether a model's field values hold a NaN or an infinity, at any depth."""
     kind = type(value)
     # Exact types first: a pydantic isinstance check costs microseconds.
@@ -68,18 +76,18 @@ def _holds_nonfinite(value: Any) -> bool:
     if kind is float:
         return not math.isfinite(value)
     if kind is dict:
-        return any(_holds_nonfinite(item) for item in value.values())
+        return any(holds_nonfinite(item) for item in value.values())
     if kind is list or kind is tuple:
-        return any(_holds_nonfinite(item) for item in value)
+        return any(holds_nonfinite(item) for item in value)
     if isinstance(value, float):
         return not math.isfinite(value)
     if isinstance(value, BaseModel):
         extra = value.__pydantic_extra__ or {}
-        return any(_holds_nonfinite(item) for item in (*value.__dict__.values(), *extra.values()))
+        return any(holds_nonfinite(item) for item in (*value.__dict__.values(), *extra.values()))
     if isinstance(value, Mapping):
-        return any(_holds_nonfinite(item) for item in value.values())
+        return any(holds_nonfinite(item) for item in value.values())
     if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_nonfinite(item) for item in value)
+        return any(holds_nonfinite(item) for item in value)
     return False
 
 
@@ -96,3 +104,40 @@ def _restore(data: Any, python: Any) -> Any:
     if isinstance(data, list) and isinstance(python, list | tuple) and len(data) == len(python):
         return [_restore(item, twin) for item, twin in zip(data, python, strict=True)]
     return data
+
+
+def holds_shown_text(value: Any) -> bool:
+    """Whether ``value`` holds, at any depth, the text a NaN or an infinity is shown as."""
+    if isinstance(value, str):
+        return value in _SHOWN_TEXT
+    if isinstance(value, Mapping):
+        return any(holds_shown_text(item) for item in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(holds_shown_text(item) for item in value)
+    return False
+
+
+def reviewed_call(
+    reviewed: Any, asked: Any | None, now: Any, redact: Callable[[Any], Any]
+) -> Literal["same", "stored_before", "changed"]:
+    """Whether a decision was taken on the call as it runs now.
+
+    Args:
+        reviewed: The arguments the reviewer saw (stored shown and redacted).
+        asked: The arguments the run asked about, exactly (``None`` if it kept none).
+        now: The arguments the call has now, exactly.
+        redact: How the store redacts what people see.
+
+    Returns:
+        ``"same"``: asked and now are the same call exactly (an infinity is not the text
+        "Infinity"; NaN matches NaN) and the reviewer saw it; ``"stored_before"``: the
+        reviewer was shown ``null`` where the call has a NaN or an infinity, as releases
+        before the shown form stored them; ``"changed"``: anything else.
+    """
+    saw, seen_now = redact(shown(reviewed)), redact(shown(now))
+    exact = asked is None or _EXACT.encode(asked) == _EXACT.encode(now)
+    if exact and saw == seen_now:
+        return "same"
+    if saw != seen_now and saw == redact(as_stored_before(now)):
+        return "stored_before"
+    return "changed"

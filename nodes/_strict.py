@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from railgraph.errors import DecisionError
-from railgraph.nodes._nonfinite import exact_json
+from railgraph.nodes._nonfinite import exact_json, holds_nonfinite, holds_shown_text
 from railgraph.nodes._tools import ToolSpec
+from railgraph.vocab import ShownNumber, shown
 
 __all__ = ["merge_edit", "observed_result"]
 
@@ -45,11 +46,42 @@ def merge_edit(
         base = exact_json(tool.input.model_validate(dict(proposed)), by_alias=True)
     except ValidationError:
         base = dict(proposed)
-    merged = {**base, **edit}
+    merged = {**base, **_changes(what, base, edit, fix)}
     model = _strict(tool.input, merged, what, fix)
     _no_unknown(what, edit, model, fix)
     # Exact: the proposed values the edit leaves alone stay as proposed (an infinity too).
     return exact_json(model)
+
+
+def _changes(
+    what: tuple[str, str], base: Mapping[str, Any], edit: Mapping[str, Any], fix: str
+) -> dict[str, Any]:
+    """The fields an edit changes.
+
+    A field given back as the reviewer was shown it is not changed: its proposed value stays
+    (an infinity stays one, where the reviewer read the text "Infinity"). A changed field
+    whose proposed value holds a NaN or an infinity may not hold that text: the edit would
+    put a string where the call has a number.
+
+    Raises:
+        DecisionError: A changed field holds the text of such a number.
+    """
+    changes: dict[str, Any] = {}
+    for key, value in edit.items():
+        if key in base and shown(value) == shown(base[key]):
+            continue
+        # The proposed value as the run keeps it, or as the review queue shows it (where
+        # the decision is checked first): either way its numbers are not text.
+        proposed = base.get(key)
+        if (holds_nonfinite(proposed) or holds_shown_text(proposed)) and holds_shown_text(value):
+            raise DecisionError(
+                f"{what[0]} gives {key!r} the text of a number that is not finite "
+                f"({', '.join(number.value for number in ShownNumber)}), which the proposed "
+                f"call holds as a number: leave {key!r} out of the edit to keep its proposed "
+                f"value, or give finite numbers; {fix}"
+            )
+        changes[key] = value
+    return changes
 
 
 def observed_result(tool: ToolSpec, result: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from railgraph.errors import RunError
 from railgraph.nodes._kinds import NodeKind
 from railgraph.nodes._node import RailNode
+from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._runtime import NodeContext, call_user, canonical_json
 from railgraph.nodes._state import APPROVALS, INTERNAL_CHANNELS
 from railgraph.nodes._toolcall import call_tool
@@ -106,7 +107,7 @@ class LlmNode(RailNode):
         reply = await ctx.call_llm(self.model, messages, model_name=self.name)
         value = self.parse(reply) if self.parse else reply.text
         if isinstance(value, BaseModel):
-            value = value.model_dump(mode="json")
+            value = exact_json(value)  # a NaN or an infinity inside an `Any` value stays one
         return {self.output: value}
 
 

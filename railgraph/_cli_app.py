@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 from railgraph._cli_text import esc, plain, quote
 from railgraph._settings import DB_ENV, db_exists, default_db, is_postgres_url
 from railgraph.errors import RailgraphError
-from railgraph.vocab import ENDED, ReviewKind, RunStatus, shown
+from railgraph.vocab import ENDED, ReviewKind, RunStatus
 
 if TYPE_CHECKING:
     from typer._click import Context, HelpFormatter
@@ -309,8 +309,7 @@ def finish(outcome: RunOutcome, as_json: bool) -> None:
         pending=[redactor.approval(p) for p in outcome.pending],
     )
     if as_json:
-        # Valid JSON: a run's result may hold NaN or infinities, shown as text.
-        print_json(shown(outcome.to_json()))
+        print_json(outcome.to_json())
     else:
         colour = "red" if outcome.status in FAILED else "green"
         out.print(

@@ -26,7 +26,7 @@ from railgraph._cli_app import (
 from railgraph._cli_text import esc, plain, quote
 from railgraph._settings import load_graph
 from railgraph.errors import InputError, RailgraphError
-from railgraph.vocab import RunStatus
+from railgraph.vocab import RunStatus, shown
 
 if TYPE_CHECKING:
     from railgraph.checkpointers import RunRecord, RunStore
@@ -70,7 +70,8 @@ def runs(
     records = with_store(db, work)
     if as_json:
         redactor = display_redactor()
-        print_json([redactor.run(r).model_dump(mode="json") for r in records])
+        # Python's form, then shown: JSON's form would turn a NaN in an input into null.
+        print_json([shown(redactor.run(r).model_dump()) for r in records])
         return
     table = Table(
         "run",
@@ -88,18 +89,18 @@ def runs(
     for column, width in zip(table.columns, (12, 10, 16, 5, 5, 8, 19), strict=False):
         column.min_width = width
     for r in records:
-        shown = shown_status(r, lease_live(r, time.time()))
+        status = shown_status(r, lease_live(r, time.time()))
         table.add_row(
             esc(r.run_id),
             esc(r.graph_name),
-            esc(shown),
+            esc(status),
             f"{r.usage.get('steps', 0):g}",
             f"{r.usage.get('tool_calls', 0):g}",
             f"{r.usage.get('cost_usd', 0):.6f}",
             when(r.created_at),
             esc(
                 clip(
-                    plain(r.error or (next_step(r, quote(r.run_id)) if shown != r.status else "")),
+                    plain(r.error or (next_step(r, quote(r.run_id)) if status != r.status else "")),
                     60,
                 )
             ),

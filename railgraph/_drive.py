@@ -9,6 +9,7 @@ for decisions that arrived meanwhile. A database fault leaves the run interrupte
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -33,7 +34,7 @@ from railgraph._run_parts import (
     pause_record,
     store_ending,
 )
-from railgraph._served_review import asked_request
+from railgraph._served_review import asked_request, server_delivers
 from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from railgraph.errors import RunBusy, RunInterrupted, StoreError
 from railgraph.nodes._channels import (
@@ -91,6 +92,11 @@ def _ended(app: CompiledStateGraph[Any, Any, Any, Any], output: Any) -> _Ended |
     if any(entry.open for entry in requests_of(values).values()):
         return None
     return _Ended(values)
+
+
+def _served(interrupt: Interrupt) -> bool:
+    """Whether a served graph's node asked this (its request waits for the server)."""
+    return asked_request(interrupt.id, interrupt.value)[2]
 
 
 class Driver(ABC):
@@ -173,7 +179,8 @@ class Driver(ABC):
                 if error is not None or snapshot is None:
                     snapshot = await app.aget_state(config)
                 outcome = await self._settle(rail, record, snapshot, error)
-                waiting = {asked_request(i.id, i.value)[0] for i in snapshot.interrupts}
+                # The requests this runner delivers; a served graph's, only the server.
+                waiting = {i.id for i in snapshot.interrupts if not _served(i)}
                 waiting.update(request_id for request_id, _ in open_requests(snapshot.values))
                 return outcome, waiting
         except RunInterrupted:
@@ -220,8 +227,9 @@ class Driver(ABC):
             return record.input, snapshot
         answers: dict[str, Any] = {}
         for interrupt in snapshot.interrupts:
-            request_id, _ = asked_request(interrupt.id, interrupt.value)
-            approval = await self.store.get_approval(request_id)
+            if _served(interrupt):
+                continue  # answered by the server only (see `asked_request`)
+            approval = await self.store.get_approval(interrupt.id)
             if approval is not None and approval.status in DELIVERABLE:
                 answers[interrupt.id] = approval.decision
         if answers:
@@ -274,11 +282,16 @@ class Driver(ABC):
                 self.store,
                 record,
                 rail.name,
-                [*asked, *opened],
+                [(i, request) for i, request, _ in asked] + opened,
                 clock=self.clock,
-                announce={i for i, _ in asked},
+                announce={i for i, _, served in asked if not served},
             )
             ending = pause_record(pending, values)
+            still = {p.request_id for p in pending}
+            decided = [i for i, _, served in asked if served and i not in still]
+            if decided:
+                reason = "; ".join(filter(None, [ending.reason, server_delivers(decided)]))
+                ending = dataclasses.replace(ending, reason=reason)
         else:
             ending = finish_record(values, self.clock)
         changed, after = await store_ending(

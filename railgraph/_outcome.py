@@ -8,7 +8,7 @@ from typing import Any
 
 from railgraph.checkpointers import ApprovalRecord, RunRecord
 from railgraph.errors import BudgetExhausted, RunCancelled
-from railgraph.vocab import DELIVERABLE, ENDED, RunStatus
+from railgraph.vocab import DELIVERABLE, ENDED, RunStatus, shown
 
 __all__ = [
     "DELIVERABLE",
@@ -39,12 +39,13 @@ class RunOutcome:
     """Review requests waiting for a person, when paused."""
 
     def to_json(self) -> dict[str, Any]:
-        """The outcome as JSON-able data (what ``--json`` prints)."""
+        """The outcome as JSON data (what ``--json`` prints and the HTTP API returns): a NaN or
+        an infinity in its result is shown as text, as people are shown it everywhere."""
         return {
             "run_id": self.run_id,
             "status": self.status,
             "reason": self.reason,
-            "result": self.result,
+            "result": shown(self.result),
             "usage": self.usage,
             "pending": [
                 {"request_id": p.request_id, "node": p.node, "request": p.request}

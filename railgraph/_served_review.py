@@ -19,7 +19,7 @@ authenticated; an answer with neither is refused, as is any the queue's rules re
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from railgraph._decisions import parse_decision
@@ -28,7 +28,7 @@ from railgraph.errors import DecisionError
 from railgraph.nodes import Decision, ReviewRequest
 from railgraph.vocab import DecisionKind, InboxResponse, ReviewKind
 
-__all__ = ["asked_request", "decision_of", "human_interrupt"]
+__all__ = ["asked_request", "decision_of", "human_interrupt", "server_delivers"]
 
 
 def human_interrupt(approval: ApprovalRecord, refused: str | None = None) -> dict[str, Any]:
@@ -58,11 +58,19 @@ def human_interrupt(approval: ApprovalRecord, refused: str | None = None) -> dic
         lines.append(f"Spent so far: {spend}.")
     if review.reviewers:
         lines.append(f"Reviewers: {', '.join(review.reviewers)}.")
-    lines.append(
-        "Accept to approve"
-        + (", edit the arguments to approve them changed" if can_edit else "")
-        + ", or respond with the reason to reject."
-    )
+    if review.kind == ReviewKind.UNKNOWN_EFFECT:
+        # Accept sends the call again: said plainly, since a call that did go out must not.
+        lines.append(
+            "Accept only if the call did not happen: it is sent again. If it happened, "
+            'answer {"decision": "happened", "by": "<your name>", "result": {...}} with the '
+            "result the target system shows. Respond with the reason to stop the run."
+        )
+    else:
+        lines.append(
+            "Accept to approve"
+            + (", edit the arguments to approve them changed" if can_edit else "")
+            + ", or respond with the reason to reject."
+        )
     return {
         "action_request": {
             "action": action.tool if action is not None else review.gate,
@@ -84,19 +92,30 @@ def human_interrupt(approval: ApprovalRecord, refused: str | None = None) -> dic
     }
 
 
-def asked_request(interrupt_id: str, value: Any) -> tuple[str, dict[str, Any]]:
-    """The request an interrupt asks about: (request id, request).
+def asked_request(interrupt_id: str, value: Any) -> tuple[str, dict[str, Any], bool]:
+    """The request an interrupt asks about: (request id, request, whether a served graph asked).
 
     A runner's tool node asks with the request itself, under the interrupt's id. A node a
-    served graph ran asks with `human_interrupt`'s list of one, which names the request
-    the queue already holds: a runner that resumes such a thread (a decision taken with
-    ``railgraph approve``) finds its request and answers it under the interrupt's id.
+    served graph ran asks with `human_interrupt`'s list of one, which names the request the
+    queue already holds; only the server answers it (the node waits there for an answer in
+    Agent Inbox's shape, and a decision recorded meanwhile is the one it delivers), so a
+    runner that resumes such a thread leaves it waiting.
     """
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], Mapping):
         served = value[0].get("railgraph")
         if isinstance(served, Mapping) and isinstance(served.get("request_id"), str):
-            return served["request_id"], dict(served["request"])
-    return interrupt_id, dict(value)
+            return served["request_id"], dict(served["request"]), True
+    return interrupt_id, dict(value), False
+
+
+def server_delivers(request_ids: Iterable[str]) -> str:
+    """Why a paused run whose decided requests wait for LangGraph's server stays paused."""
+    ids = list(request_ids)
+    which = f"request {ids[0]} is" if len(ids) == 1 else f"requests {', '.join(ids)} are"
+    return (
+        f"the decision on {which} recorded; the run waits in LangGraph's server, which "
+        "delivers it when the thread is resumed there (any answer to its interrupt)"
+    )
 
 
 def decision_of(answer: Any, review: ReviewRequest, identity: str | None) -> Decision:

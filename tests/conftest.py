@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from railgraph import Runner
@@ -67,6 +67,22 @@ class RecordingChatModel(FakeMessagesListChatModel):
     ) -> ChatResult:
         self.seen.append(list(messages))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+class FollowingModel(RecordingChatModel):
+    """An agent's model: its first reply while no tool result is in the conversation, its
+    second once one is, however often it is asked (in any process, after any crash)."""
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.seen.append(list(messages))
+        answered = any(isinstance(m, ToolMessage) for m in messages)
+        return ChatResult(generations=[ChatGeneration(message=self.responses[int(answered)])])
 
 
 ChatFactory = Callable[..., RecordingChatModel]

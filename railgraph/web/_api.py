@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from railgraph._cli_app import pending_json
 from railgraph._outcome import RunStatus
 from railgraph._report import trace
+from railgraph.vocab import shown
 from railgraph.web._auth import Principal
 from railgraph.web._decide import DecideError, cancel, decide, decision_of, resume
 from railgraph.web._state import WebState, web
@@ -91,7 +92,8 @@ async def api_runs(request: Request, state: WebState, user: Principal) -> Respon
         graph=query.get("graph") or None,
         limit=limit,
     )
-    return JSONResponse([r.model_dump(mode="json") for r in records])
+    # Python's form, then shown: JSON's form would turn a NaN in an input into null.
+    return JSONResponse([shown(r.model_dump()) for r in records])
 
 
 @_signed

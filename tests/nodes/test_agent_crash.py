@@ -16,15 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph.nodes import ToolRegistry
-from tests.conftest import RecordingChatModel
+from tests.conftest import FollowingModel
 
 REF = "tests.nodes.test_agent_crash:graph"
 
@@ -39,21 +37,6 @@ class Line(BaseModel):
 
 class Written(BaseModel):
     lines: int
-
-
-class FollowingModel(RecordingChatModel):
-    """Calls the tools first and answers once it has their results, in any process."""
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.seen.append(list(messages))
-        answered = any(isinstance(m, ToolMessage) for m in messages)
-        return ChatResult(generations=[ChatGeneration(message=self.responses[int(answered)])])
 
 
 def make(workdir: Path, die_after: str | None) -> tuple[RailGraph, FollowingModel]:

@@ -23,7 +23,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field
 from typer.testing import CliRunner
 
-from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph import END, START, DecisionError, GraphBuilder, RailGraph, Runner
 from railgraph._cli import app
 from railgraph._served_db import DATABASES
 from railgraph.nodes import ToolPolicy, ToolRegistry
@@ -224,6 +224,68 @@ async def test_a_changed_call_is_still_refused(
     assert received == []
 
 
+@pytest.mark.parametrize(
+    ("before", "after"), [("Infinity", INF), (INF, "Infinity")], ids=["text->inf", "inf->text"]
+)
+async def test_a_number_that_became_its_text_is_a_changed_call(
+    runner: Runner, before: Any, after: Any
+) -> None:
+    # Shown alike ("Infinity"), but not the same call: the gate compares the call it asked
+    # about exactly with the call now.
+    received: list[dict[str, Any]] = []
+    source: dict[str, Any] = {"x": 1.0, "items": [before]}
+    paused = await runner.start(pushing(received, source), {})
+    source["items"] = [after]
+
+    done = await runner.approve(paused.run_id, by="alice")
+
+    assert done.status == "failed"
+    assert done.reason == (
+        "RunError: approve gate 'ok': the call under review changed between the request and "
+        "the decision (reviewed {'x': 1.0, 'items': ['Infinity']}, now {'x': 1.0, 'items': "
+        "['Infinity']}; a number that is not finite became its text, or the reverse); the run "
+        "stops so that nothing runs that a person did not approve — start a new run"
+    )
+    assert received == []
+
+
+async def test_an_edit_that_gives_the_shown_values_back_keeps_the_numbers(runner: Runner) -> None:
+    # A reviewer (or a script) sends back every argument as shown, changing one: the others
+    # are not changed, so the proposed infinities stay numbers, not the text "Infinity".
+    received: list[dict[str, Any]] = []
+    paused = await runner.start(pushing(received, {**proposal(INF), "x": 1.0}), {})
+    (asked,) = await runner.store.list_approvals(run_id=paused.run_id)
+    shown_args = asked.request["action"]["args"]
+    assert shown_args["items"] == ["Infinity", "-Infinity"]
+
+    done = await runner.approve(paused.run_id, by="alice", edit={**shown_args, "note": "checked"})
+
+    assert done.status == "completed"
+    assert repr(received) == repr(
+        [{"x": 1.0, "extra": {"deep": [INF, 2.5]}, "items": [INF, -INF], "note": "checked"}]
+    )
+
+
+async def test_an_edit_that_keeps_the_text_of_a_number_is_refused(runner: Runner) -> None:
+    # Changing one element of a list and keeping the text of an infinity beside it would
+    # put the string "Infinity" where the call has a number.
+    received: list[dict[str, Any]] = []
+    paused = await runner.start(pushing(received, {"x": 1.0, "items": [INF, 1.0]}), {})
+
+    with pytest.raises(DecisionError) as refused:
+        await runner.approve(paused.run_id, by="alice", edit={"items": ["Infinity", 2.0]})
+
+    assert str(refused.value) == (
+        "the edit gives 'items' the text of a number that is not finite (NaN, Infinity, "
+        "-Infinity), which the proposed call holds as a number: leave 'items' out of the edit "
+        "to keep its proposed value, or give finite numbers; the request is still pending, "
+        "decide again with arguments that match PushArgs (x, extra, items, note)"
+    )
+    (request,) = await runner.store.list_approvals(run_id=paused.run_id, status=None)
+    assert request.status == "pending"
+    assert received == []
+
+
 async def test_a_request_stored_with_null_by_an_older_release_is_refused_clearly(
     runner: Runner, tmp_path: Path
 ) -> None:
@@ -270,6 +332,7 @@ def test_pending_shows_the_numbers_as_json_strings(isolated: Path) -> None:
     other = cli.invoke(app, ["pending", "--db", str(db), "--graph", "other"])
     text = cli.invoke(app, ["pending", "--db", str(db)])
     show = cli.invoke(app, ["show", run_id, "--db", str(db), "--json"])
+    runs = cli.invoke(app, ["runs", "--db", str(db), "--json"])
 
     assert (listed.exit_code, by_graph.exit_code, other.exit_code) == (0, 0, 0)
     (request,) = strict_json(listed.output)
@@ -289,6 +352,8 @@ def test_pending_shows_the_numbers_as_json_strings(isolated: Path) -> None:
     assert show.exit_code == 0
     report = strict_json(show.output)
     assert report["input"] == {"pushed": {"seed": "Infinity"}}
+    (listed_run,) = strict_json(runs.output)
+    assert (listed_run["run_id"], listed_run["input"]) == (run_id, {"pushed": {"seed": "Infinity"}})
     (asked,) = [e["data"] for e in report["events"] if e["kind"] == "approval_requested"]
     assert asked["request"]["action"]["args"] == request["arguments"]
 
@@ -409,3 +474,67 @@ async def test_an_agents_call_under_review_runs_exactly_what_its_model_chose(
     ]
     (called,) = [e.data for e in events if e.kind == "tool_call"]
     assert called["args"] == shown({**proposal(number), "note": "checked"})
+
+
+class Keyed(BaseModel):
+    api_key: str
+    x: float = 1.0
+
+
+async def test_an_agents_call_with_a_secret_argument_can_be_approved(runner: Runner) -> None:
+    # The reviewer saw the call with its secret redacted, as the store keeps it: the agent
+    # compared that with the call unredacted, and refused every such approval.
+    received: list[dict[str, Any]] = []
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write")
+    def push(args: Keyed) -> Pushed:
+        """Push with a key."""
+        received.append(args.model_dump())
+        return Pushed(y=1.0)
+
+    call = {"name": "push", "args": {"api_key": "s3cret", "x": 2.0}, "id": "c1"}
+    chose = AIMessage("", tool_calls=[{**call, "type": "tool_call"}])
+    model = RecordingChatModel(responses=[chose, AIMessage("done")])
+    g = GraphBuilder("agent_key", Chat, tools=tools, policy=ToolPolicy(tools={"push": "approve"}))
+    g.agent(
+        "agent", model=model, model_name="m", tools=["push"], prompt=lambda s: "go", answered=END
+    )
+    g.edge(START, "agent")
+    paused = await runner.start(g.build(), {})
+    (asked,) = await runner.store.list_approvals(run_id=paused.run_id)
+
+    done = await runner.approve(paused.run_id, by="alice")
+
+    assert asked.request["action"]["args"] == {"api_key": "[redacted]", "x": 2.0}
+    assert (done.status, done.reason) == ("completed", None)
+    assert received == [{"api_key": "s3cret", "x": 2.0}]
+
+
+class Plan(BaseModel):
+    args: dict[str, Any]
+
+
+class Planned(BaseModel):
+    plan: dict[str, Any] | None = None
+
+
+async def test_an_llm_nodes_parsed_output_keeps_its_numbers(runner: Runner) -> None:
+    # A parsed reply's model was dumped in JSON's form, which wrote an infinity inside an
+    # `Any` value as null before it reached the state (and a tool's arguments after it).
+    model = RecordingChatModel(responses=[AIMessage("plan")])
+    g = GraphBuilder("planner", Planned)
+    g.llm(
+        "plan",
+        model=model,
+        model_name="m",
+        prompt=lambda s: "go",
+        output="plan",
+        parse=lambda reply: Plan(args={"limit": INF, "floor": [NAN]}),
+    )
+    g.edge(START, "plan").edge("plan", END)
+
+    done = await runner.start(g.build(), {})
+
+    assert done.status == "completed"
+    assert repr(done.result) == repr({"plan": {"args": {"limit": INF, "floor": [NAN]}}})

@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from langgraph.graph.message import add_messages
 from langgraph.types import Command
 from pydantic import BaseModel, Field
@@ -32,7 +30,8 @@ from railgraph.nodes import ToolRegistry
 from railgraph.nodes._toolcall import _idempotency_key
 from railgraph.server import ServedGraph
 from railgraph.vocab import ApprovalStatus
-from tests.conftest import FakeTime, RecordingChatModel
+from tests.conftest import FakeTime, FollowingModel
+from tests.railgraph.test_server import answer, drive, serve
 
 # Who really runs these tests, read the way an audit would (not through railgraph).
 OS_USER = pwd.getpwuid(os.getuid()).pw_name
@@ -56,6 +55,15 @@ class Payout(BaseModel):
 
 ARGS = {"amount": 1250.0, "memo": "refund"}
 SEEN = {"paid": 1250.0, "reference": "P-77"}
+ASKED_AND_DONE = [
+    ("run_started", None),
+    ("approval_requested", "pay"),
+    ("effect_reviewed", "pay"),
+    ("tool_call", "pay"),
+    ("node_finished", "pay"),
+    ("run_finished", None),
+]
+"""The trace of a run that asked about its unknown effect, was answered and completed."""
 
 
 def payout(paid: list[dict[str, Any]]) -> RailGraph:
@@ -93,24 +101,6 @@ async def leave_unknown(saver: SqliteCheckpointer, run_id: str) -> str:
 async def saver(tmp_path: Path) -> AsyncIterator[SqliteCheckpointer]:
     async with DATABASES.hold(str(tmp_path / "rg.db")) as opened:
         yield opened
-
-
-def serve(rail: RailGraph, tmp_path: Path, fake_time: FakeTime) -> ServedGraph:
-    return ServedGraph(rail, db=tmp_path / "rg.db", clock=fake_time.clock, timer=fake_time.timer)
-
-
-async def drive(served: ServedGraph, saver: SqliteCheckpointer, run_id: str, payload: Any) -> Any:
-    """What the server does for one run: the factory's graph, its checkpointer, a drive."""
-    config: Any = {"configurable": {"thread_id": run_id}}
-    async with served(config) as app:
-        app = app.copy(update={"checkpointer": saver})
-        await app.ainvoke(payload, config, durability="sync")
-        return await app.aget_state(config)
-
-
-def answer(kind: str, args: Any = None, by: str = "maria") -> Command[Any]:
-    """An Agent Inbox HumanResponse (a list of one), with the reviewer's name."""
-    return Command(resume=[{"type": kind, "args": args, "by": by}])
 
 
 def happened(result: dict[str, Any], by: str = "maria") -> Command[Any]:
@@ -158,6 +148,31 @@ async def by_runner(
         events = [(e.kind, e.node) for e in await runner.store.list_events("u1")]
         effects = [(e.status, e.result) for e in await runner.store.list_effects("u1")]
     return record, events, effects, paid
+
+
+async def same_as_under_the_runner(
+    tmp_path: Path,
+    fake_time: FakeTime,
+    decide: str,
+    record: Any,
+    events: list[Any],
+    effects: list[Any],
+    paid: list[dict[str, Any]],
+) -> None:
+    """Assert that a served run ended as the same graph answered ``decide`` under the
+    runner: its record, events, ledger rows and tool calls."""
+    runner_record, runner_events, runner_effects, runner_paid = await by_runner(
+        tmp_path, fake_time, decide
+    )
+    assert (record.status, record.error, record.usage, record.result) == (
+        runner_record.status,
+        runner_record.error,
+        runner_record.usage,
+        runner_record.result,
+    )
+    assert [(e.kind, e.node) for e in events] == runner_events
+    assert [(e.status, e.result) for e in effects] == runner_effects
+    assert paid == runner_paid
 
 
 async def test_an_unknown_effect_waits_in_the_review_queue_as_an_agent_inbox_interrupt(
@@ -214,7 +229,9 @@ async def test_an_unknown_effect_waits_in_the_review_queue_as_an_agent_inbox_int
                 f"**{reason(key)}**\n\n"
                 "Tool `pay` (write, policy: auto) at node `pay`: Pay money out.\n"
                 f"Gate `pay` of run `u1`; request `{request.request_id}`.\n"
-                "Accept to approve, or respond with the reason to reject."
+                "Accept only if the call did not happen: it is sent again. If it happened, "
+                'answer {"decision": "happened", "by": "<your name>", "result": {...}} with '
+                "the result the target system shows. Respond with the reason to stop the run."
             ),
             "railgraph": {
                 "request_id": request.request_id,
@@ -283,17 +300,7 @@ async def test_accept_sends_the_call_again_once_as_the_runner_does(
     )
     assert [e.data["status"] for e in events if e.kind == "tool_call"] == ["recovered"]
 
-    runner_record, runner_events, runner_effects, runner_paid = await by_runner(
-        tmp_path, fake_time, "accept"
-    )
-    assert (record.status, record.error, record.usage) == (
-        runner_record.status,
-        runner_record.error,
-        runner_record.usage,
-    )
-    assert [(e.kind, e.node) for e in events] == runner_events
-    assert [(e.status, e.result) for e in effects] == runner_effects
-    assert paid == runner_paid
+    await same_as_under_the_runner(tmp_path, fake_time, "accept", record, events, effects, paid)
 
     # A second answer has nothing to resume: the thread is done and nothing runs twice.
     await drive(served, saver, "u1", answer("accept"))
@@ -322,14 +329,7 @@ async def test_it_happened_takes_the_observed_result_as_the_runner_does(
     effects = await saver.store.list_effects("u1")
     assert [(e.idempotency_key, e.status, e.result) for e in effects] == [(key, "completed", SEEN)]
     events = await saver.store.list_events("u1")
-    assert [(e.kind, e.node) for e in events] == [
-        ("run_started", None),
-        ("approval_requested", "pay"),
-        ("effect_reviewed", "pay"),
-        ("tool_call", "pay"),
-        ("node_finished", "pay"),
-        ("run_finished", None),
-    ]
+    assert [(e.kind, e.node) for e in events] == ASKED_AND_DONE
     assert events[2].data == {
         "tool": "pay",
         "idempotency_key": key,
@@ -342,18 +342,7 @@ async def test_it_happened_takes_the_observed_result_as_the_runner_does(
     }
     assert (events[3].data["status"], events[3].data["result"]) == ("reported", SEEN)
 
-    runner_record, runner_events, runner_effects, runner_paid = await by_runner(
-        tmp_path, fake_time, "happened"
-    )
-    assert (record.status, record.error, record.usage, record.result) == (
-        runner_record.status,
-        runner_record.error,
-        runner_record.usage,
-        runner_record.result,
-    )
-    assert [(e.kind, e.node) for e in events] == runner_events
-    assert [(e.status, e.result) for e in effects] == runner_effects
-    assert paid == runner_paid
+    await same_as_under_the_runner(tmp_path, fake_time, "happened", record, events, effects, paid)
 
 
 async def test_a_response_stops_the_run_as_the_runner_does(
@@ -392,16 +381,9 @@ async def test_a_response_stops_the_run_as_the_runner_does(
     ]
     assert events[2].data["decision"] == "reject"
 
-    runner_record, runner_events, runner_effects, _ = await by_runner(
-        tmp_path, fake_time, "the bank is down, stop"
+    await same_as_under_the_runner(
+        tmp_path, fake_time, "the bank is down, stop", record, events, effects, paid
     )
-    assert (record.status, record.error, record.usage) == (
-        runner_record.status,
-        runner_record.error,
-        runner_record.usage,
-    )
-    assert [(e.kind, e.node) for e in events] == runner_events
-    assert [(e.status, e.result) for e in effects] == runner_effects
 
 
 async def test_a_result_that_does_not_fit_is_refused_and_asked_again(
@@ -443,8 +425,18 @@ async def test_a_result_that_does_not_fit_is_refused_and_asked_again(
     assert paid == []
 
 
+@pytest.mark.parametrize(
+    "later",
+    [
+        answer("accept"),
+        # An answer the queue's rules would refuse is not asked again: the request is
+        # decided (it once said "the request is still pending").
+        happened({"paid": 1250.0}),
+    ],
+    ids=["accept", "refusable"],
+)
 async def test_a_decision_recorded_elsewhere_first_is_the_one_delivered(
-    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, later: Command[Any]
 ) -> None:
     """Recorded by the review queue (``railgraph approve RUN --happened ... --queue``)
     while the thread waits: the answer the server brings later delivers that decision."""
@@ -457,7 +449,9 @@ async def test_a_decision_recorded_elsewhere_first_is_the_one_delivered(
         )
     assert recorded.status == "paused"
 
-    await drive(served, saver, "u1", answer("accept"))
+    snapshot = await drive(served, saver, "u1", later)
+
+    assert snapshot.interrupts == ()
 
     assert paid == []
     record = await saver.store.get_run("u1")
@@ -474,12 +468,12 @@ async def test_a_decision_recorded_elsewhere_first_is_the_one_delivered(
 
 
 @pytest.mark.parametrize("decide", ["accept", "happened"])
-async def test_a_runner_delivers_its_decision_to_a_served_run_as_to_its_own(
+async def test_a_runner_records_a_decision_on_a_served_question_and_the_server_delivers_it(
     tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, decide: str
 ) -> None:
     """`railgraph approve RUN` / `happened RUN` without --queue on a served thread: the
-    runner records the decision, finds the served node's interrupt by the request it names,
-    and answers it; the run ends as under the runner (it failed once, stuck `running`)."""
+    runner records the decision and leaves the thread to the server (it once failed on the
+    Agent Inbox list, leaving the run `running`); the server's next answer delivers it."""
     paid: list[dict[str, Any]] = []
     served, key, request_id = await asked(tmp_path, fake_time, saver, paid)
     async with Runner.open(tmp_path / "rg.db", clock=fake_time.clock) as runner:
@@ -489,7 +483,24 @@ async def test_a_runner_delivers_its_decision_to_a_served_run_as_to_its_own(
         else:
             done = await runner.happened("u1", by="ops", result=SEEN, reason="the bank shows it")
 
-    assert (done.status, done.reason) == ("completed", None)
+    waits = (
+        f"the decision on request {request_id} is recorded; the run waits in LangGraph's "
+        "server, which delivers it when the thread is resumed there (any answer to its "
+        "interrupt)"
+    )
+    assert (done.status, done.reason, done.pending) == ("paused", waits, [])
+    record = await saver.store.get_run("u1")
+    assert record is not None
+    assert (record.status, record.error, record.lease_owner) == ("paused", waits, None)
+    assert paid == []  # the runner sent nothing
+    approval = await saver.store.get_approval(request_id)
+    assert approval is not None
+    status = "approved" if decide == "accept" else "happened"
+    assert (approval.status, approval.decided_by) == (status, "ops")
+    assert await trail(saver, "u1") == [("run_started", None), ("approval_requested", "pay")]
+
+    await drive(served, saver, "u1", answer("accept"))  # any answer: the recorded one goes
+
     record = await saver.store.get_run("u1")
     assert record is not None
     assert (record.status, record.error, record.lease_owner) == ("completed", None, None)
@@ -500,19 +511,11 @@ async def test_a_runner_delivers_its_decision_to_a_served_run_as_to_its_own(
     assert [(e.idempotency_key, e.status, e.result) for e in effects] == [
         (key, "completed", receipt)
     ]
-    approval = await saver.store.get_approval(request_id)
-    assert approval is not None
-    status = "approved" if decide == "accept" else "happened"
-    assert (approval.status, approval.decided_by) == (status, "ops")
-    events = [(e.kind, e.node) for e in await saver.store.list_events("u1")]
-    assert events == [
-        ("run_started", None),
-        ("approval_requested", "pay"),
-        ("effect_reviewed", "pay"),
-        ("tool_call", "pay"),
-        ("node_finished", "pay"),
-        ("run_finished", None),
-    ]
+    events = await saver.store.list_events("u1")
+    [reviewed] = [e for e in events if e.kind == "effect_reviewed"]
+    decided = "approve" if decide == "accept" else "happened"
+    assert (reviewed.data["decision"], reviewed.data["by"]) == (decided, "ops")
+    assert [(e.kind, e.node) for e in events] == ASKED_AND_DONE
 
 
 class Crash(BaseException):
@@ -568,14 +571,7 @@ async def test_a_crash_after_the_decision_is_recorded_delivers_it_once(
     )
     effects = await saver.store.list_effects("u1")
     assert [(e.status, e.result) for e in effects] == [("completed", SEEN)]
-    assert await trail(saver, "u1") == [
-        ("run_started", None),
-        ("approval_requested", "pay"),
-        ("effect_reviewed", "pay"),
-        ("tool_call", "pay"),
-        ("node_finished", "pay"),
-        ("run_finished", None),
-    ]
+    assert await trail(saver, "u1") == ASKED_AND_DONE
 
 
 async def test_an_answer_to_a_run_cancelled_while_it_waits_sends_nothing(
@@ -670,22 +666,7 @@ class Chat(BaseModel):
     messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
 
 
-class PaysThenAnswers(RecordingChatModel):
-    """Calls ``pay`` first and answers once it has the result, however often it is asked."""
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.seen.append(list(messages))
-        answered = any(isinstance(m, ToolMessage) for m in messages)
-        return ChatResult(generations=[ChatGeneration(message=self.responses[int(answered)])])
-
-
-def paying_agent(paid: list[dict[str, Any]]) -> tuple[RailGraph, PaysThenAnswers]:
+def paying_agent(paid: list[dict[str, Any]]) -> tuple[RailGraph, FollowingModel]:
     tools = ToolRegistry()
 
     @tools.tool(tier="write", description="Pay money out.")
@@ -693,7 +674,7 @@ def paying_agent(paid: list[dict[str, Any]]) -> tuple[RailGraph, PaysThenAnswers
         paid.append(args.model_dump())
         return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
 
-    model = PaysThenAnswers(
+    model = FollowingModel(
         responses=[
             AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c1"}]),
             AIMessage("paid"),

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from railgraph.web._forms import parse_edit
 
 from .conftest import World, sign_in
-from .test_web_api import token_for
+from .test_web_api import post, token_for
 from .test_web_queue import decide, only_request
 
 PUSHES = '''
@@ -38,6 +38,7 @@ class Pushed(BaseModel):
 
 class State(BaseModel):
     pushed: Pushed | None = None
+    level: float = math.inf
 
 
 tools = ToolRegistry()
@@ -145,3 +146,31 @@ def test_a_number_field_may_keep_but_not_introduce_a_number_that_is_not_finite()
         ("x", "enter a finite number"),
         ("y", None),
     ]
+
+
+def test_a_decision_and_the_runs_list_show_a_runs_numbers_as_text(
+    client: TestClient, world: World, isolated: Path
+) -> None:
+    # The outcome of a decision and the list of runs are JSON too: an infinity in a run's
+    # input or result once made the decision's response fail (JSON has no Infinity), and
+    # the list showed it as null.
+    run_id = pushes(world, isolated)
+    bob = token_for(world, "bob")
+    (request,) = world.approvals(run_id)
+
+    done = post(
+        client,
+        f"/api/runs/{run_id}/decisions",
+        bob,
+        {"request_id": request.request_id, "decision": "approve"},
+    )
+    listed = client.get("/api/runs", headers=bob)
+
+    assert (done.status_code, listed.status_code) == (200, 200)
+    outcome = strict_json(done.text)
+    assert (outcome["status"], outcome["result"]["level"]) == ("completed", "Infinity")
+    (run,) = [r for r in strict_json(listed.text) if r["run_id"] == run_id]
+    assert (run["input"], run["result"]["level"]) == (
+        {"pushed": None, "level": "Infinity"},
+        "Infinity",
+    )
