@@ -22,22 +22,19 @@ from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph.checkpointers import SqliteCheckpointer
 from railgraph.nodes import ToolRegistry
 from railgraph.nodes._toolcall import _idempotency_key
-from tests.conftest import FakeTime, RecordingChatModel
+from tests.conftest import FakeTime, FollowingModel, RecordingChatModel
 from tests.railgraph.test_served_unknown import (
     ARGS,
     Chat,
     Crash,
     PayArgs,
     Payout,
-    PaysThenAnswers,
     Receipt,
-    answer,
-    drive,
     leave_unknown,
     reason,
     saver,
-    serve,
 )
+from tests.railgraph.test_server import answer, drive, serve
 
 __all__ = ["saver"]  # the fixture, imported for this module's tests
 
@@ -345,7 +342,7 @@ async def test_a_refusal_stops_an_agent_when_served(
 
 def crashing_agent(
     paid: list[dict[str, Any]], crashes: list[BaseException]
-) -> tuple[RailGraph, PaysThenAnswers]:
+) -> tuple[RailGraph, FollowingModel]:
     """An agent that pays once and answers; the process dies after a payment while
     ``crashes`` lasts."""
     tools = ToolRegistry()
@@ -357,7 +354,7 @@ def crashing_agent(
             raise crashes.pop()
         return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
 
-    model = PaysThenAnswers(
+    model = FollowingModel(
         responses=[
             AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c1"}]),
             AIMessage("paid"),
