@@ -156,6 +156,53 @@ class RunLedger:
         row = await self._write(claim)
         return None if row is None else EFFECTS.load(row)
 
+    async def resend_effect(self, key: str, *, task: str, question: int) -> bool:
+        """Claim the re-send of an effect whose outcome was unknown, on a person's approval.
+
+        One approval sends the call once. The claim names the approved question by the node
+        task that asked it (LangGraph's checkpoint namespace: the same on every re-run of
+        the task after a crash or a resume) and its number within that task, asked in
+        order. It is refused if the ledger shows a re-send on that question or a later one
+        of the same task: LangGraph hands a re-run task its old answers again, and the
+        outcome of the re-send that answer made is unknown too, so a person must be asked
+        again. A claim sets the effect `started` again (its outcome is unknown until
+        recorded), in the same statement that checks it.
+
+        Args:
+            key: The effect's idempotency key.
+            task: The checkpoint namespace of the node task that asked.
+            question: The approved question's number within that task (1 for the first).
+
+        Returns:
+            Whether the re-send is claimed (send it); `False` when that approval is spent.
+
+        Raises:
+            StoreError: There is no such entry, or it is already completed.
+        """
+
+        def claim() -> Body[bool]:
+            changed = yield from execute(
+                "UPDATE tool_effects SET status = ?, error = NULL, finished_at = NULL, "
+                "resent_task = ?, resent_question = ? "
+                "WHERE idempotency_key = ? AND status != 'completed' "
+                "AND (COALESCE(resent_task, '') <> ? OR COALESCE(resent_question, 0) < ?)",
+                (EffectStatus.STARTED.value, task, question, key, task, question),
+            )
+            if changed:
+                return True
+            row = yield from fetchone(f"{EFFECTS.select} WHERE idempotency_key = ?", (key,))
+            if row is None:
+                raise StoreError(f"no tool effect with key {key!r}; call `begin_effect` first.")
+            if row["status"] == EffectStatus.COMPLETED:
+                raise StoreError(
+                    f"tool effect {key!r} already completed at {when(row['finished_at'])}; "
+                    "its result is final, so resume the run to reuse it instead of sending "
+                    "the call again."
+                )
+            return False
+
+        return await self._write(claim)
+
     async def complete_effect(self, key: str, result: Any) -> None:
         """Record that a side effect happened, with the tool's result.
 

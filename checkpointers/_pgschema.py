@@ -247,6 +247,7 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     _EVENTS_ONCE,
     _CHECKPOINTS_ONE_KEY,
     MIGRATIONS[7],  # folded writes: no table changes, as on SQLite
+    MIGRATIONS[8],  # effect re-sends: two columns, in SQL both engines take
 )
 """Every migration, oldest first, one for each of `_schema.MIGRATIONS`."""
 

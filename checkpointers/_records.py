@@ -141,3 +141,9 @@ class EffectRecord(BaseModel):
     """When the call started, in unix seconds."""
     finished_at: float | None = None
     """When it completed or failed, in unix seconds."""
+    resent_task: str | None = None
+    """For an effect sent again on a person's approval (its outcome was unknown): the node
+    task (LangGraph checkpoint namespace) whose question was approved; ``None`` if never."""
+    resent_question: int | None = None
+    """The number of that question within the task (1 for the first): each approval sends
+    the call once, so a re-send whose outcome is unknown again is asked about again."""

@@ -307,6 +307,14 @@ that follow it (see `_events.event_ref`). A release before it would load such a 
 them, losing a paused or crashed run's usage and the trigger of its next node, so the version
 rises to make those releases refuse the file."""
 
+EFFECT_RESENDS: Migration = (
+    # Which person's approval an effect's latest re-send spent: the question's node task and
+    # its number there (see `RunLedger.resend_effect`), so one approval sends it once.
+    "ALTER TABLE tool_effects ADD COLUMN resent_task TEXT",
+    "ALTER TABLE tool_effects ADD COLUMN resent_question INTEGER",
+)
+"""The same statements on either engine."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     _CHECKPOINT_TABLES,
     _RUN_STORE_TABLES,
@@ -316,6 +324,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _EVENTS_ONCE,
     _CHECKPOINTS_ONE_KEY,
     _FOLDED_WRITES,
+    EFFECT_RESENDS,
 )
 """Every migration, oldest first; migration `i` upgrades version `i` to `i + 1`."""
 

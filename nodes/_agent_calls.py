@@ -17,7 +17,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, ToolCall, ToolMessage
 from pydantic import ValidationError
 
-from railgraph.errors import ToolError, VerificationFailed
+from railgraph.errors import EffectRefused, ToolError, VerificationFailed
 from railgraph.nodes._kinds import PolicyAction
 from railgraph.nodes._nonfinite import exact_json, reviewed_call
 from railgraph.nodes._review import Decision, ReviewAction, ReviewRequest
@@ -266,6 +266,8 @@ class Calls:
             ctx._approval = {"tool": spec.name, "args": args}
         try:
             result = await call_tool(ctx, spec.name, args, scope=f"{turn}:{call_id}")
+        except EffectRefused:
+            raise  # a person stopped the run: the model must not make the call again
         except ToolError as exc:
             text = f"Error: {spec.name} failed: {exc}"
             return self._answer(ctx, call, turn, S.ERROR, text, O.ERROR, rule=rule, args=args)

@@ -80,6 +80,13 @@ class EffectLedger(Protocol):
         """
         ...
 
+    async def resend_effect(self, key: str, *, task: str, question: int) -> bool:
+        """Claim the re-send, on a person's approval, of an effect whose outcome was
+        unknown: ``False`` if the ledger shows that approval (question ``question`` of the
+        node task ``task``) or a later one of the task already spent, so a person must be
+        asked again; otherwise the effect is `started` again and the call may go out."""
+        ...
+
     async def complete_effect(self, key: str, result: Any) -> None:
         """Record that the effect happened, with its result."""
         ...
@@ -99,8 +106,10 @@ AskPerson = Callable[[ReviewRequest, str], Awaitable[Decision]]
 """Ask a person about a request a node raises itself and return their decision, as recorded.
 
 Called with the request and a name for the question that is unique within the node's
-execution (an effect's idempotency key). It may call ``interrupt()``, and it is called again
-when the node runs again from its first line on resume, so it must be idempotent."""
+execution (an effect's idempotency key, with the question's number after the first: a
+re-send a person approved whose outcome is unknown again is asked about anew). It may call
+``interrupt()``, and it is called again when the node runs again from its first line on
+resume, so it must be idempotent."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ an import cycle::
     │   ├── RouteError           a route returned a target it did not declare
     │   ├── PolicyError          a tool call the graph's policy refuses
     │   ├── ToolError            a tool failed, timed out or returned bad output
+    │   │   └── EffectRefused    a person refused to send again a call of unknown outcome
     │   ├── BudgetExhausted      a call would start over the run's envelope
     │   ├── VerificationFailed   a verify gate failed with no way left to recover
     │   ├── ApprovalRejected     a person rejected the action under review
@@ -32,6 +33,7 @@ __all__ = [
     "BudgetExhausted",
     "DecisionError",
     "DefinitionError",
+    "EffectRefused",
     "InputError",
     "PolicyError",
     "RailgraphError",
@@ -70,6 +72,14 @@ class PolicyError(RunError):
 
 class ToolError(RunError):
     """A tool failed for good: a permanent error, a timeout after retries, or bad output."""
+
+
+class EffectRefused(ToolError):
+    """A person chose not to send again a call whose outcome a crash left unknown.
+
+    It stops the run wherever the call was made: an agent does not hand it to its model
+    as it does other tool errors, so the model cannot make the call again under a new id.
+    """
 
 
 class BudgetExhausted(RunError):

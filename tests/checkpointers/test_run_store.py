@@ -338,6 +338,53 @@ async def test_effect_ledger(saver: SqliteCheckpointer, set_time: Callable[[floa
     assert await store.get_effect("k9") is None
 
 
+async def test_one_approval_claims_one_resend(
+    saver: SqliteCheckpointer, set_time: Callable[[float], None]
+) -> None:
+    """A re-send is claimed for one question of one node task: that question and the ones
+    before it are spent; a later question, or another task's, claims anew."""
+    store = saver.store
+    set_time(10.0)
+    await store.begin_effect("k1", run_id="r1", node="pay", tool="refund", args={"amount": 40})
+    await store.fail_effect("k1", "connection reset")
+    set_time(11.0)
+
+    assert await store.resend_effect("k1", task="pay:t1", question=1) is True
+    effect = await store.get_effect("k1")
+    assert effect is not None
+    # Started again (its outcome is unknown until recorded), as first claimed.
+    assert (
+        effect.status,
+        effect.error,
+        effect.started_at,
+        effect.finished_at,
+        effect.resent_task,
+        effect.resent_question,
+    ) == ("started", None, 10.0, None, "pay:t1", 1)
+    assert await store.resend_effect("k1", task="pay:t1", question=1) is False
+    assert await store.resend_effect("k1", task="pay:t1", question=2) is True
+    assert await store.resend_effect("k1", task="pay:t1", question=1) is False
+    assert await store.resend_effect("k1", task="pay:t1", question=2) is False
+    assert await store.resend_effect("k1", task="pay:t2", question=1) is True
+    effect = await store.get_effect("k1")
+    assert effect is not None
+    assert (effect.resent_task, effect.resent_question) == ("pay:t2", 1)
+
+    await store.complete_effect("k1", {"refund_id": "RF-1"})
+    with pytest.raises(StoreError) as done:
+        await store.resend_effect("k1", task="pay:t2", question=2)
+    assert str(done.value) == (
+        "tool effect 'k1' already completed at 1970-01-01T00:00:11+00:00; its result is final, "
+        "so resume the run to reuse it instead of sending the call again."
+    )
+    with pytest.raises(StoreError) as unknown:
+        await store.resend_effect("k9", task="pay:t1", question=1)
+    assert str(unknown.value) == "no tool effect with key 'k9'; call `begin_effect` first."
+    effect = await store.get_effect("k1")
+    assert effect is not None
+    assert (effect.status, effect.result) == ("completed", {"refund_id": "RF-1"})
+
+
 async def test_an_effect_claim_checks_the_run_in_its_own_statement(
     saver: SqliteCheckpointer,
 ) -> None:

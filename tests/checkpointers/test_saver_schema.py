@@ -55,8 +55,9 @@ async def test_fresh_database_gets_current_version_and_pragmas(db_path: Path) ->
             )
         }
 
-    # 5: users; 6: events once, specs, indexes; 7: one key for checkpoints; 8: folded writes
-    assert len(MIGRATIONS) == SCHEMA_VERSION == 8
+    # 5: users; 6: events once, specs, indexes; 7: one key for checkpoints; 8: folded writes;
+    # 9: the approval each effect re-send spent
+    assert len(MIGRATIONS) == SCHEMA_VERSION == 9
     assert read_file(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert tables(db_path) == CHECKPOINT_TABLES | RUN_STORE_TABLES | SHARED_VALUES | USER_TABLES
     assert pragmas == {

@@ -86,6 +86,7 @@ async def drive(workdir: Path, action: str, die_after: str | None) -> dict[str, 
         ]
         return {
             "status": outcome.status,
+            "reason": outcome.reason,
             "pending": [p.request for p in outcome.pending],
             "told": told,
             "asked": len(model.seen),
@@ -130,8 +131,11 @@ def test_an_unknown_effect_of_a_model_call_is_put_to_a_person_not_repeated(
 
     code, done = in_new_process(tmp_path, "reject")
     assert code == 0
-    assert done["status"] == "completed"
+    # A person's refusal stops the run: the model is not told, so it cannot call again.
+    assert (done["status"], done["reason"]) == (
+        "failed",
+        "EffectRefused: tool 'append' at node 'agent': ann chose not to send the call again "
+        "(it already happened); the run stops",
+    )
+    assert (done["told"], done["asked"]) == ([], 0)
     assert (tmp_path / "effects.txt").read_text() == "one\ntwo\n"
-    assert done["told"][0] == '{"lines":1}'
-    assert done["told"][1].startswith("Error: append failed: ")
-    assert "ann chose not to send the call again (it already happened)" in done["told"][1]

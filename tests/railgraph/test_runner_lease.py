@@ -284,6 +284,8 @@ async def test_a_paused_run_of_a_schema_3_database_resumes_after_the_upgrade(
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
         for table in ("users", "user_tokens", "user_sessions"):  # added after schema 3
             conn.execute(f"DROP TABLE {table}")
+        for column in ("resent_task", "resent_question"):  # added after schema 3
+            conn.execute(f"ALTER TABLE tool_effects DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 3")
 
     async with Runner.open(db) as runner:

@@ -358,12 +358,12 @@ async def test_a_response_stops_the_run_as_the_runner_does(
         "tool 'pay' at node 'pay': maria chose not to send the call again "
         "(the bank is down, stop); the run stops"
     )
-    assert (type(caught.value).__name__, str(caught.value)) == ("ToolError", stopped)
+    assert (type(caught.value).__name__, str(caught.value)) == ("EffectRefused", stopped)
     record = await saver.store.get_run("u1")
     assert record is not None
     assert (record.status, record.error, record.lease_owner) == (
         "failed",
-        f"ToolError: {stopped}",
+        f"EffectRefused: {stopped}",
         None,
     )
     approval = await saver.store.get_approval(request_id)
