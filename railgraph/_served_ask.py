@@ -80,22 +80,15 @@ class Asking:
         refused: str | None = None
         while True:
             reply = interrupt([human_interrupt(approval, refused)])
-            known = await store.get_approval(approval.request_id)
-            if known is not None and known.status in DELIVERABLE and known.decision is not None:
-                # Decided elsewhere meanwhile (the review queue, or this node before a
-                # crash): that decision is delivered, whatever this reply says.
-                chosen = known.decision
-                break
             try:
                 decision = decision_of(reply, review, identity_of(config))
                 decision = checked_decision(
                     decision, review, self.rail, record, approval.request_id
                 )
+                break
             except DecisionError as exc:
                 refused = str(exc)  # asked again, with the reason; nothing was recorded
-                continue
-            chosen = await self._record(store, approval, review, decision)
-            break
+        chosen = await self._record(store, approval, review, decision)
         claim = await store.acquire_lease(record.run_id, self.lease, ttl=self.lease_s)
         if not claim.granted:
             raise RunCancelled(
