@@ -34,6 +34,7 @@ from railgraph.vocab import (
     ReviewKind,
     ToolCallData,
     ToolCallStatus,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -244,7 +245,15 @@ async def _ask(ctx: NodeContext, request: ReviewRequest, key: str, question: int
     names it by its interrupt, a served graph by the name given here)."""
     if ctx.runtime.ask is not None:
         return await ctx.runtime.ask(request, key if question == 1 else f"{key}:{question}")
-    return Decision.model_validate(interrupt(exact_json(request)))
+    asked = exact_json(request)
+    seen = ctx.runtime.redact(shown(request.action.args if request.action else None))
+    while True:
+        decision = Decision.model_validate(interrupt(asked))
+        # LangGraph hands a re-run task its answers by position: one taken on another
+        # call's arguments answered an earlier question of this task (about another effect,
+        # now replayed from the ledger), so this one is asked anew, as a request of its own.
+        if decision.reviewed is None or ctx.runtime.redact(shown(decision.reviewed)) == seen:
+            return decision
 
 
 def _task() -> str:

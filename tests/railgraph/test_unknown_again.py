@@ -423,3 +423,58 @@ async def test_an_agents_approved_resend_is_spent_once_too(
         {"paid": 1250.0, "reference": "P-2"},
         2,
     )
+
+
+FIRST = {"amount": 1.0, "memo": "a"}
+SECOND = {"amount": 2.0, "memo": "b"}
+
+
+def paying_twice(paid: list[dict[str, Any]], crashes: list[BaseException]) -> RailGraph:
+    """One step that makes two payments; the second may crash the process mid-call."""
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write", description="Pay money out.")
+    def pay(args: PayArgs) -> Receipt:
+        paid.append(args.model_dump())
+        if args.memo == "b" and crashes:
+            raise crashes.pop()
+        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+
+    async def both(state: Payout, ctx: Any) -> dict[str, Any]:
+        await ctx.call_tool("pay", FIRST)
+        return {"receipt": await ctx.call_tool("pay", SECOND)}
+
+    g = GraphBuilder("twice", Payout, tools=tools)
+    g.step("both", both).edge(START, "both").edge("both", END)
+    return g.build()
+
+
+async def test_an_answer_about_one_effect_never_answers_another_of_the_same_step(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    # The first payment's outcome was unknown and a person approved sending it again; the
+    # second payment was then sent and the process died before recording it. On resume the
+    # first replays from the ledger and the second asks: LangGraph hands the step its old
+    # answer, the first payment's approval, which must not send the second one again.
+    paid: list[dict[str, Any]] = []
+    rail = paying_twice(paid, [Crash()])
+    key = _idempotency_key("u1", "both", "pay", FIRST)
+    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
+        await r.store.begin_effect(key, run_id="u1", node="both", tool="pay", args=FIRST)
+        await r.start(rail, {}, run_id="u1")
+        with pytest.raises(Crash):
+            await r.approve("u1", by="maria")
+    fake_time.advance(600)
+    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
+        record = await r.store.get_run("u1")
+        assert record is not None
+        r.register(record.graph, rail)
+        resumed = await r.resume("u1")
+        approvals = await r.store.list_approvals(run_id="u1", status=None)
+
+    assert paid == [FIRST, SECOND]  # the second payment is not sent again unasked
+    assert resumed.status == "paused"
+    assert [(a.status, a.decided_by, a.request["action"]["args"]) for a in approvals] == [
+        ("approved", "maria", FIRST),
+        ("pending", None, SECOND),
+    ]
