@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ from railgraph.nodes._channels import deliveries_update, open_requests, requests
 from railgraph.nodes._nonfinite import exact_json
 from railgraph.nodes._runtime import runtime_from_config
 from railgraph.nodes._state import EVENTS
-from railgraph.vocab import RunStatus
+from railgraph.vocab import ApprovalStatus, RunStatus
 
 __all__ = ["BEGIN", "SERVER_LEASE", "SETTLE", "ServedGraph", "served"]
 
@@ -150,7 +150,8 @@ class ServedGraph:
         )
         compiled = builder.compile(name=self.rail.name)
         self.app: CompiledStateGraph[Any, Any, Any, Any] = _Durable(
-            **{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+            after_drive=functools.partial(_paused_if_asking, self),
+            **{k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"},
         )
         """The served graph, without a checkpointer (the server gives it its own)."""
 
@@ -305,6 +306,42 @@ class ServedGraph:
         )
 
 
+async def _paused_if_asking(
+    served: ServedGraph, app: CompiledStateGraph[Any, Any, Any, Any], config: RunnableConfig | None
+) -> None:
+    """Pause a run whose thread stopped on questions while the run shows `running`.
+
+    Each question pauses the run when it is asked, and an answer takes the lease back; when
+    branches of one step asked together and one is answered, the others still wait, so the
+    run is paused again once the drive ends, as the runner pauses once after its drive.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    run_id = str(configurable.get("thread_id") or "")
+    if not run_id:
+        return
+    store = (await DATABASES.get(served.db)).store
+    now = await store.run_state(run_id)
+    if now is None or (now.status, now.lease_owner) != (RunStatus.RUNNING, served.lease.owner):
+        return
+    # The thread's latest state (not a checkpoint the drive may have named).
+    latest: dict[str, Any] = {"thread_id": run_id, "checkpoint_ns": ""}
+    if CONFIG_KEY_CHECKPOINTER in configurable:
+        latest[CONFIG_KEY_CHECKPOINTER] = configurable[CONFIG_KEY_CHECKPOINTER]
+    snapshot = await app.aget_state({"configurable": latest})
+    if not snapshot.interrupts:
+        return
+    pending = await store.list_approvals(run_id=run_id, status=ApprovalStatus.PENDING)
+    if pending:
+        values = dict(snapshot.values)
+        await store_ending(
+            store,
+            run_id,
+            served.lease.owner,
+            pause_record(pending, values),
+            result=served.rail.user_values(values),
+        )
+
+
 class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
     """A compiled graph that stores each step before the next starts, whatever it is asked.
 
@@ -314,12 +351,30 @@ class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
     ``astream``, and the server's copies of the graph keep this class.
     """
 
+    def __init__(self, *, after_drive: AfterDrive | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.after_drive = after_drive
+        """What to do once a drive has run to its end (kept by the server's copies)."""
+
     def astream(  # one keyword forced; the overloads above it are unchanged
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
         kwargs.pop("checkpoint_during", None)
         kwargs["durability"] = "sync"
-        return super().astream(input, config, **kwargs)
+        stream = super().astream(input, config, **kwargs)
+        return stream if self.after_drive is None else self._then(stream, config)
+
+    async def _then(self, stream: AsyncIterator[Any], config: RunnableConfig | None) -> Any:
+        async for chunk in stream:
+            yield chunk
+        assert self.after_drive is not None
+        await self.after_drive(self, config)
+
+
+AfterDrive = Callable[
+    [CompiledStateGraph[Any, Any, Any, Any], RunnableConfig | None], Awaitable[None]
+]
+"""Called with the graph and the drive's config once a drive has run to its end."""
 
 
 async def _cancelled(store: RunStore, run_id: str) -> bool:

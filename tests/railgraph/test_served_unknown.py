@@ -720,3 +720,60 @@ async def test_an_agents_call_with_an_unknown_effect_is_asked_as_under_the_runne
     effects = await saver.store.list_effects("a1")
     assert [(e.idempotency_key, e.status, e.result) for e in effects] == [(key, "completed", SEEN)]
     assert [(e.kind, e.node) for e in await saver.store.list_events("a1")] == runner_events
+
+
+class Two(BaseModel):
+    a: dict[str, Any] | None = None
+    b: dict[str, Any] | None = None
+
+
+def paying_in_parallel(paid: list[dict[str, Any]]) -> RailGraph:
+    """Two branches of one step, each a payment."""
+    tools = ToolRegistry()
+
+    @tools.tool(tier="write", description="Pay money out.")
+    def pay(args: PayArgs) -> Receipt:
+        paid.append(args.model_dump())
+        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+
+    g = GraphBuilder("two", Two, tools=tools)
+    g.tool("a", tool="pay", args=lambda s: ARGS, output="a")
+    g.tool("b", tool="pay", args=lambda s: ARGS, output="b")
+    g.edge(START, "a").edge(START, "b").edge("a", END).edge("b", END)
+    return g.build()
+
+
+async def test_parallel_questions_keep_the_run_paused_until_the_last_is_answered(
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
+) -> None:
+    # Both branches ask in one step; answering one took the run's lease back while the
+    # other still waited, so the run showed `running` under the server's lease with nobody
+    # driving it, and a decision taken elsewhere waited for the lease to lapse.
+    paid: list[dict[str, Any]] = []
+    for node in ("a", "b"):
+        key = _idempotency_key("p1", node, "pay", ARGS)
+        await saver.store.begin_effect(key, run_id="p1", node=node, tool="pay", args=ARGS)
+    served = serve(paying_in_parallel(paid), tmp_path, fake_time)
+    asked = await drive(served, saver, "p1", {})
+    by_gate = {i.value[0]["railgraph"]["gate"]: i.id for i in asked.interrupts}
+    assert sorted(by_gate) == ["a", "b"]
+
+    after_a = await drive(
+        served, saver, "p1", Command(resume={by_gate["a"]: answer("accept").resume})
+    )
+
+    assert [i.value[0]["railgraph"]["gate"] for i in after_a.interrupts] == ["b"]
+    record = await saver.store.get_run("p1")
+    assert record is not None
+    (waiting,) = await saver.store.list_approvals(run_id="p1", status=ApprovalStatus.PENDING)
+    assert (record.status, record.lease_owner, waiting.node) == ("paused", None, "b")
+    assert record.error == f"b: {waiting.request['reason']}"
+    assert paid == [ARGS]
+
+    done = await drive(served, saver, "p1", Command(resume={by_gate["b"]: answer("accept").resume}))
+
+    assert (done.next, done.interrupts) == ((), ())
+    record = await saver.store.get_run("p1")
+    assert record is not None
+    assert (record.status, record.lease_owner) == ("completed", None)
+    assert paid == [ARGS, ARGS]
