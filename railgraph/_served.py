@@ -25,12 +25,14 @@ acts only after a valid answer.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 
@@ -56,6 +58,7 @@ from railgraph._run_parts import (
 )
 from railgraph._served_ask import Asking, identity_of
 from railgraph._served_db import DATABASES, db_key
+from railgraph._served_review import asked_request, server_delivers
 from railgraph._settings import load_graph, stored_ref
 from railgraph.checkpointers import (
     Lease,
@@ -66,6 +69,7 @@ from railgraph.checkpointers import (
 from railgraph.errors import (
     DefinitionError,
     InputError,
+    StoreError,
 )
 from railgraph.nodes import RailNode
 from railgraph.nodes._channels import deliveries_update, open_requests, requests_of
@@ -328,18 +332,22 @@ async def _paused_if_asking(
     if CONFIG_KEY_CHECKPOINTER in configurable:
         latest[CONFIG_KEY_CHECKPOINTER] = configurable[CONFIG_KEY_CHECKPOINTER]
     snapshot = await app.aget_state({"configurable": latest})
-    if not snapshot.interrupts:
+    asked = [asked_request(i.id, i.value) for i in snapshot.interrupts]
+    questions = [request_id for request_id, _, served_here in asked if served_here]
+    if not questions:
         return
     pending = await store.list_approvals(run_id=run_id, status=ApprovalStatus.PENDING)
-    if pending:
-        values = dict(snapshot.values)
-        await store_ending(
-            store,
-            run_id,
-            served.lease.owner,
-            pause_record(pending, values),
-            result=served.rail.user_values(values),
-        )
+    values = dict(snapshot.values)
+    ending = pause_record(pending, values)
+    still = {p.request_id for p in pending}
+    # Decided elsewhere, not yet delivered: the thread waits for the server's next answer.
+    decided = [request_id for request_id in questions if request_id not in still]
+    if decided:
+        reason = "; ".join(filter(None, [ending.reason, server_delivers(decided)]))
+        ending = dataclasses.replace(ending, reason=reason)
+    await store_ending(
+        store, run_id, served.lease.owner, ending, result=served.rail.user_values(values)
+    )
 
 
 class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
@@ -361,14 +369,20 @@ class _Durable(CompiledStateGraph[Any, Any, Any, Any]):
     ) -> Any:
         kwargs.pop("checkpoint_during", None)
         kwargs["durability"] = "sync"
-        stream = super().astream(input, config, **kwargs)
+        # LangGraph's `astream` is an async generator (it has `aclose`).
+        stream = cast("AsyncGenerator[Any, None]", super().astream(input, config, **kwargs))
         return stream if self.after_drive is None else self._then(stream, config)
 
-    async def _then(self, stream: AsyncIterator[Any], config: RunnableConfig | None) -> Any:
-        async for chunk in stream:
-            yield chunk
+    async def _then(self, stream: AsyncGenerator[Any, None], config: RunnableConfig | None) -> Any:
+        # Closed with this one, as LangGraph's own stream is when the server stops reading.
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                yield chunk
         assert self.after_drive is not None
-        await self.after_drive(self, config)
+        # The drive is done and stored: a store fault here leaves the run as the drive left
+        # it (its lease lapses), rather than report a finished drive as failed.
+        with contextlib.suppress(StoreError):
+            await self.after_drive(self, config)
 
 
 AfterDrive = Callable[

@@ -777,3 +777,42 @@ async def test_parallel_questions_keep_the_run_paused_until_the_last_is_answered
     assert record is not None
     assert (record.status, record.lease_owner) == ("completed", None)
     assert paid == [ARGS, ARGS]
+
+
+async def test_a_parallel_question_decided_elsewhere_keeps_the_run_paused_for_the_server(
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
+) -> None:
+    # b's decision is recorded by the review queue while the thread waits; a is answered in
+    # the server. The thread still waits on b (the server's next answer delivers it), so the
+    # run is paused, saying so, not left running under the server's lease.
+    paid: list[dict[str, Any]] = []
+    for node in ("a", "b"):
+        key = _idempotency_key("p1", node, "pay", ARGS)
+        await saver.store.begin_effect(key, run_id="p1", node=node, tool="pay", args=ARGS)
+    served = serve(paying_in_parallel(paid), tmp_path, fake_time)
+    asked = await drive(served, saver, "p1", {})
+    by_gate = {i.value[0]["railgraph"]["gate"]: i for i in asked.interrupts}
+    b_request = by_gate["b"].value[0]["railgraph"]["request_id"]
+    async with Runner.open(tmp_path / "rg.db", clock=fake_time.clock) as runner:
+        runner.register(served.ref, served.rail)
+        await runner.approve("p1", by="ops", request_id=b_request, deliver=False)
+
+    await drive(served, saver, "p1", Command(resume={by_gate["a"].id: answer("accept").resume}))
+
+    record = await saver.store.get_run("p1")
+    assert record is not None
+    assert (record.status, record.lease_owner, record.error) == (
+        "paused",
+        None,
+        f"the decision on request {b_request} is recorded; the run waits in LangGraph's "
+        "server, which delivers it when the thread is resumed there (any answer to its "
+        "interrupt)",
+    )
+    assert paid == [ARGS]
+
+    await drive(served, saver, "p1", Command(resume={by_gate["b"].id: answer("accept").resume}))
+
+    record = await saver.store.get_run("p1")
+    assert record is not None
+    assert (record.status, record.lease_owner) == ("completed", None)
+    assert paid == [ARGS, ARGS]
