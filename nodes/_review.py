@@ -83,6 +83,9 @@ class ReviewRequest(BaseModel):
     conversation: list[dict[str, Any]] = Field(default_factory=list)
     """For an agent's call: the last messages of its conversation, as ``{"role", "content"}``
     (the shape the review page shows)."""
+    effect: str | None = None
+    """For ``unknown_effect``: the idempotency key of the effect asked about; a decision
+    binds to it."""
 
 
 class Decision(BaseModel):
@@ -112,6 +115,9 @@ class Decision(BaseModel):
     name in ``by`` is not checked; this is)."""
     host: str | None = None
     """The host that recorded the decision."""
+    effect: str | None = None
+    """For a request about an effect a crash left unknown: that effect's idempotency key, as
+    the request named it, so that an answer never passes for one about another effect."""
 
     @field_validator("by")
     @classmethod

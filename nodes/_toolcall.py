@@ -237,6 +237,7 @@ def _unknown_request(
         ),
         reason=reason,
         spend=ctx.usage.model_dump(),
+        effect=key,
     )
 
 
@@ -249,10 +250,14 @@ async def _ask(ctx: NodeContext, request: ReviewRequest, key: str, question: int
     seen = ctx.runtime.redact(shown(request.action.args if request.action else None))
     while True:
         decision = Decision.model_validate(interrupt(asked))
-        # LangGraph hands a re-run task its answers by position: one taken on another
-        # call's arguments answered an earlier question of this task (about another effect,
-        # now replayed from the ledger), so this one is asked anew, as a request of its own.
-        if decision.reviewed is None or ctx.runtime.redact(shown(decision.reviewed)) == seen:
+        # LangGraph hands a re-run task its answers by position: one about another effect
+        # answered an earlier question of this task (that effect now replays from the
+        # ledger), so this one is asked anew, as a request of its own. A decision names its
+        # effect; one recorded before decisions did is matched by the arguments reviewed.
+        if decision.effect is not None:
+            if decision.effect == key:
+                return decision
+        elif decision.reviewed is None or ctx.runtime.redact(shown(decision.reviewed)) == seen:
             return decision
 
 

@@ -97,6 +97,7 @@ def _stamped(decision: Decision, review: ReviewRequest, at: float) -> Decision:
         update={
             "at": at,
             "reviewed": review.action.args if review.action is not None else None,
+            "effect": review.effect,
             "os_user": os_user(),
             "host": os_host(),
         }

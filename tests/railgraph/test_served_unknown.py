@@ -212,6 +212,7 @@ async def test_an_unknown_effect_waits_in_the_review_queue_as_an_agent_inbox_int
         "turn": None,
         "rule": None,
         "conversation": [],
+        "effect": key,
     }
     assert set(request.request["spend"].values()) == {0}
     assert request.request == {**review, "run_id": "u1", "graph": "payout", "path": []}

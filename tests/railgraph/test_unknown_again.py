@@ -17,6 +17,7 @@ import pytest
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import BaseModel
 
 from railgraph import END, START, GraphBuilder, RailGraph, Runner
 from railgraph.checkpointers import SqliteCheckpointer
@@ -425,42 +426,72 @@ async def test_an_agents_approved_resend_is_spent_once_too(
     )
 
 
-FIRST = {"amount": 1.0, "memo": "a"}
-SECOND = {"amount": 2.0, "memo": "b"}
+class TokenArgs(BaseModel):
+    amount: float
+    memo: str
+    api_token: str = ""
 
 
-def paying_twice(paid: list[dict[str, Any]], crashes: list[BaseException]) -> RailGraph:
-    """One step that makes two payments; the second may crash the process mid-call."""
+CALLS = {
+    # Two effects of one step, the second of which crashes: (tool, args) each. Their shown
+    # arguments may be the same (two tools) or differ only in a secret the store redacts.
+    "other arguments": (
+        ("pay", {"amount": 1.0, "memo": "a"}),
+        ("pay", {"amount": 2.0, "memo": "b"}),
+    ),
+    "two tools": (("pay", {"amount": 1.0, "memo": "o"}), ("ship", {"amount": 1.0, "memo": "o"})),
+    "secret differs": (
+        ("pay", {"amount": 1.0, "memo": "m", "api_token": "tok-A"}),
+        ("pay", {"amount": 1.0, "memo": "m", "api_token": "tok-B"}),
+    ),
+}
+
+
+def two_effects(
+    sent: list[tuple[str, dict[str, Any]]],
+    crashes: list[BaseException],
+    first: tuple[str, dict[str, Any]],
+    second: tuple[str, dict[str, Any]],
+) -> RailGraph:
+    """One step that makes two effects; the second crashes the process mid-call once."""
     tools = ToolRegistry()
 
-    @tools.tool(tier="write", description="Pay money out.")
-    def pay(args: PayArgs) -> Receipt:
-        paid.append(args.model_dump())
-        if args.memo == "b" and crashes:
-            raise crashes.pop()
-        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+    def effect(name: str) -> None:
+        @tools.tool(tier="write", name=name, description=f"{name} money.")
+        def call(args: TokenArgs) -> Receipt:
+            made = args.model_dump(exclude_defaults=True)
+            sent.append((name, made))
+            if (name, made) == second and crashes:
+                raise crashes.pop()
+            return Receipt(paid=args.amount, reference=f"R-{len(sent)}")
+
+    effect("pay")
+    effect("ship")
 
     async def both(state: Payout, ctx: Any) -> dict[str, Any]:
-        await ctx.call_tool("pay", FIRST)
-        return {"receipt": await ctx.call_tool("pay", SECOND)}
+        await ctx.call_tool(*first)
+        return {"receipt": await ctx.call_tool(*second)}
 
     g = GraphBuilder("twice", Payout, tools=tools)
     g.step("both", both).edge(START, "both").edge("both", END)
     return g.build()
 
 
+@pytest.mark.parametrize("calls", list(CALLS))
 async def test_an_answer_about_one_effect_never_answers_another_of_the_same_step(
-    tmp_path: Path, fake_time: FakeTime
+    tmp_path: Path, fake_time: FakeTime, calls: str
 ) -> None:
-    # The first payment's outcome was unknown and a person approved sending it again; the
-    # second payment was then sent and the process died before recording it. On resume the
-    # first replays from the ledger and the second asks: LangGraph hands the step its old
-    # answer, the first payment's approval, which must not send the second one again.
-    paid: list[dict[str, Any]] = []
-    rail = paying_twice(paid, [Crash()])
-    key = _idempotency_key("u1", "both", "pay", FIRST)
+    # The first effect's outcome was unknown and a person approved sending it again; the
+    # second was then sent and the process died before recording it. On resume the first
+    # replays from the ledger and the second asks: LangGraph hands the step its old answer,
+    # the first effect's approval, which must not send the second one again.
+    first, second = CALLS[calls]
+    sent: list[tuple[str, dict[str, Any]]] = []
+    rail = two_effects(sent, [Crash()], first, second)
+    tool, args = first[0], TokenArgs(**first[1]).model_dump()  # as the call validates them
+    key = _idempotency_key("u1", "both", tool, args)
     async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        await r.store.begin_effect(key, run_id="u1", node="both", tool="pay", args=FIRST)
+        await r.store.begin_effect(key, run_id="u1", node="both", tool=tool, args=args)
         await r.start(rail, {}, run_id="u1")
         with pytest.raises(Crash):
             await r.approve("u1", by="maria")
@@ -472,9 +503,9 @@ async def test_an_answer_about_one_effect_never_answers_another_of_the_same_step
         resumed = await r.resume("u1")
         approvals = await r.store.list_approvals(run_id="u1", status=None)
 
-    assert paid == [FIRST, SECOND]  # the second payment is not sent again unasked
+    assert sent == [first, second]  # the second effect is not sent again unasked
     assert resumed.status == "paused"
-    assert [(a.status, a.decided_by, a.request["action"]["args"]) for a in approvals] == [
-        ("approved", "maria", FIRST),
-        ("pending", None, SECOND),
+    assert [(a.status, a.decided_by, a.request["action"]["tool"]) for a in approvals] == [
+        ("approved", "maria", first[0]),
+        ("pending", None, second[0]),
     ]
