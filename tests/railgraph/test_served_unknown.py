@@ -655,12 +655,18 @@ class Chat(BaseModel):
     messages: Annotated[list[AnyMessage], add_messages] = Field(default_factory=list)
 
 
-def paying_agent(paid: list[dict[str, Any]]) -> tuple[RailGraph, FollowingModel]:
+def paying_agent(
+    paid: list[dict[str, Any]], crashes: list[BaseException] | None = None
+) -> tuple[RailGraph, FollowingModel]:
+    """An agent that pays once and answers; the process dies after a payment while
+    ``crashes`` lasts."""
     tools = ToolRegistry()
 
     @tools.tool(tier="write", description="Pay money out.")
     def pay(args: PayArgs) -> Receipt:
         paid.append(args.model_dump())
+        if crashes:
+            raise crashes.pop()
         return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
 
     model = FollowingModel(
@@ -744,6 +750,21 @@ def paying_in_parallel(paid: list[dict[str, Any]]) -> RailGraph:
     return g.build()
 
 
+async def both_asked(
+    tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer, paid: list[dict[str, Any]]
+) -> tuple[ServedGraph, dict[str, Any]]:
+    """Run `p1` of `paying_in_parallel`, both payments left unknown, until both branches
+    ask: the served graph and each branch's interrupt, by node."""
+    for node in ("a", "b"):
+        key = _idempotency_key("p1", node, "pay", ARGS)
+        await saver.store.begin_effect(key, run_id="p1", node=node, tool="pay", args=ARGS)
+    served = serve(paying_in_parallel(paid), tmp_path, fake_time)
+    asked = await drive(served, saver, "p1", {})
+    by_gate = {i.value[0]["railgraph"]["gate"]: i for i in asked.interrupts}
+    assert sorted(by_gate) == ["a", "b"]
+    return served, by_gate
+
+
 async def test_parallel_questions_keep_the_run_paused_until_the_last_is_answered(
     tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
 ) -> None:
@@ -751,13 +772,8 @@ async def test_parallel_questions_keep_the_run_paused_until_the_last_is_answered
     # other still waited, so the run showed `running` under the server's lease with nobody
     # driving it, and a decision taken elsewhere waited for the lease to lapse.
     paid: list[dict[str, Any]] = []
-    for node in ("a", "b"):
-        key = _idempotency_key("p1", node, "pay", ARGS)
-        await saver.store.begin_effect(key, run_id="p1", node=node, tool="pay", args=ARGS)
-    served = serve(paying_in_parallel(paid), tmp_path, fake_time)
-    asked = await drive(served, saver, "p1", {})
-    by_gate = {i.value[0]["railgraph"]["gate"]: i.id for i in asked.interrupts}
-    assert sorted(by_gate) == ["a", "b"]
+    served, asked = await both_asked(tmp_path, fake_time, saver, paid)
+    by_gate = {gate: interrupt.id for gate, interrupt in asked.items()}
 
     after_a = await drive(
         served, saver, "p1", Command(resume={by_gate["a"]: answer("accept").resume})
@@ -787,12 +803,7 @@ async def test_a_parallel_question_decided_elsewhere_keeps_the_run_paused_for_th
     # the server. The thread still waits on b (the server's next answer delivers it), so the
     # run is paused, saying so, not left running under the server's lease.
     paid: list[dict[str, Any]] = []
-    for node in ("a", "b"):
-        key = _idempotency_key("p1", node, "pay", ARGS)
-        await saver.store.begin_effect(key, run_id="p1", node=node, tool="pay", args=ARGS)
-    served = serve(paying_in_parallel(paid), tmp_path, fake_time)
-    asked = await drive(served, saver, "p1", {})
-    by_gate = {i.value[0]["railgraph"]["gate"]: i for i in asked.interrupts}
+    served, by_gate = await both_asked(tmp_path, fake_time, saver, paid)
     b_request = by_gate["b"].value[0]["railgraph"]["request_id"]
     async with Runner.open(tmp_path / "rg.db", clock=fake_time.clock) as runner:
         runner.register(served.ref, served.rail)

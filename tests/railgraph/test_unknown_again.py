@@ -10,6 +10,8 @@ Under the runner and under LangGraph's server alike.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,11 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel
 
-from railgraph import END, START, GraphBuilder, RailGraph, Runner
+from railgraph import END, START, GraphBuilder, RailGraph, Runner, RunOutcome
 from railgraph.checkpointers import SqliteCheckpointer
 from railgraph.nodes import ToolRegistry
 from railgraph.nodes._toolcall import _idempotency_key
-from tests.conftest import FakeTime, FollowingModel, RecordingChatModel
+from tests.conftest import FakeTime, RecordingChatModel
 from tests.railgraph.test_served_unknown import (
     ARGS,
     Chat,
@@ -34,6 +36,9 @@ from tests.railgraph.test_served_unknown import (
     leave_unknown,
     reason,
     saver,
+)
+from tests.railgraph.test_served_unknown import (
+    paying_agent as paying_agent_crashing,
 )
 from tests.railgraph.test_server import answer, drive, serve
 
@@ -90,27 +95,42 @@ def rows(approvals: list[Any]) -> list[tuple[str, str | None, str, str]]:
     ]
 
 
+@asynccontextmanager
+async def resumed_after_a_crash(
+    tmp_path: Path,
+    fake_time: FakeTime,
+    rail: RailGraph,
+    effect: tuple[str, str, str, dict[str, Any]],
+    *,
+    run_id: str = "u1",
+) -> AsyncIterator[tuple[Runner, RunOutcome, RunOutcome]]:
+    """A run whose effect ``(key, node, tool, args)`` a crash left unknown: it asks, a person
+    approves sending it again, the process dies mid-call (``rail`` raises `Crash`), and a new
+    runner resumes it once the dead one's lease lapses. Yields that runner, the run as it first
+    paused, and what the resume returned."""
+    key, node, tool, args = effect
+    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
+        await r.store.begin_effect(key, run_id=run_id, node=node, tool=tool, args=args)
+        paused = await r.start(rail, {}, run_id=run_id)
+        with pytest.raises(Crash):
+            await r.approve(run_id, by="maria")
+    fake_time.advance(600)  # the dead process's lease lapses
+    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
+        record = await r.store.get_run(run_id)
+        assert record is not None
+        r.register(record.graph, rail)
+        yield r, paused, await r.resume(run_id)
+
+
 async def test_an_approved_resend_whose_outcome_is_unknown_again_asks_again_under_the_runner(
     tmp_path: Path, fake_time: FakeTime
 ) -> None:
     paid: list[dict[str, Any]] = []
     rail = payout(paid, [Crash()])
     key = _idempotency_key("u1", "pay", "pay", ARGS)
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        await r.store.begin_effect(key, run_id="u1", node="pay", tool="pay", args=ARGS)
-        paused = await r.start(rail, {}, run_id="u1")
+    effect = (key, "pay", "pay", ARGS)
+    async with resumed_after_a_crash(tmp_path, fake_time, rail, effect) as (r, paused, resumed):
         [first] = paused.pending
-        with pytest.raises(Crash):
-            await r.approve("u1", by="maria")  # sent again; the process dies before its record
-    assert paid == [ARGS]
-    fake_time.advance(600)  # the dead process's lease lapses
-
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        record = await r.store.get_run("u1")
-        assert record is not None
-        r.register(record.graph, rail)
-        resumed = await r.resume("u1")
-
         assert (resumed.status, resumed.reason) == ("paused", f"pay: {again(key)}")
         assert paid == [ARGS]  # not sent a third time on the spent approval
         [second] = resumed.pending
@@ -150,18 +170,9 @@ async def test_a_second_answer_to_refuse_stops_the_run_after_one_resend(
 ) -> None:
     paid: list[dict[str, Any]] = []
     rail = payout(paid, [Crash()])
-    key = _idempotency_key("u1", "pay", "pay", ARGS)
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        await r.store.begin_effect(key, run_id="u1", node="pay", tool="pay", args=ARGS)
-        await r.start(rail, {}, run_id="u1")
-        with pytest.raises(Crash):
-            await r.approve("u1", by="maria")
-    fake_time.advance(600)
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        record = await r.store.get_run("u1")
-        assert record is not None
-        r.register(record.graph, rail)
-        assert (await r.resume("u1")).status == "paused"
+    effect = (_idempotency_key("u1", "pay", "pay", ARGS), "pay", "pay", ARGS)
+    async with resumed_after_a_crash(tmp_path, fake_time, rail, effect) as (r, _, resumed):
+        assert resumed.status == "paused"
 
         done = await r.reject("u1", by="maria", reason="the bank shows it was paid")
 
@@ -341,33 +352,6 @@ async def test_a_refusal_stops_an_agent_when_served(
     assert [(e.kind, e.node) for e in await saver.store.list_events("a1")] == AGENT_TRAIL
 
 
-def crashing_agent(
-    paid: list[dict[str, Any]], crashes: list[BaseException]
-) -> tuple[RailGraph, FollowingModel]:
-    """An agent that pays once and answers; the process dies after a payment while
-    ``crashes`` lasts."""
-    tools = ToolRegistry()
-
-    @tools.tool(tier="write", description="Pay money out.")
-    def pay(args: PayArgs) -> Receipt:
-        paid.append(args.model_dump())
-        if crashes:
-            raise crashes.pop()
-        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
-
-    model = FollowingModel(
-        responses=[
-            AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c1"}]),
-            AIMessage("paid"),
-        ]
-    )
-    g = GraphBuilder("paying", Chat, tools=tools)
-    g.agent("agent", model=model, model_name="m", tools=["pay"], prompt=lambda s: "pay it",
-            answered=END)  # fmt: skip
-    g.edge(START, "agent")
-    return g.build(), model
-
-
 async def test_an_agents_approved_resend_is_spent_once_too(
     tmp_path: Path, fake_time: FakeTime, saver: SqliteCheckpointer
 ) -> None:
@@ -375,18 +359,13 @@ async def test_an_agents_approved_resend_is_spent_once_too(
     re-send, under the runner and the server alike; the model is told the one result."""
     key = _idempotency_key("a1", "agent", "pay", ARGS, "1:c1")
     runner_paid: list[dict[str, Any]] = []
-    rail, runner_model = crashing_agent(runner_paid, [Crash()])
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        await r.store.begin_effect(key, run_id="a1", node="agent", tool="pay", args=ARGS)
-        await r.start(rail, {}, run_id="a1")
-        with pytest.raises(Crash):
-            await r.approve("a1", by="maria")
-    fake_time.advance(600)
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        record = await r.store.get_run("a1")
-        assert record is not None
-        r.register(record.graph, rail)
-        resumed = await r.resume("a1")
+    rail, runner_model = paying_agent_crashing(runner_paid, [Crash()])
+    effect = (key, "agent", "pay", ARGS)
+    async with resumed_after_a_crash(tmp_path, fake_time, rail, effect, run_id="a1") as (
+        r,
+        _,
+        resumed,
+    ):
         assert (resumed.status, runner_paid) == ("paused", [ARGS])
         assert [p.request["kind"] for p in resumed.pending] == ["unknown_effect"]
         done = await r.approve("a1", by="maria")
@@ -398,7 +377,7 @@ async def test_an_agents_approved_resend_is_spent_once_too(
     assert runner_approvals == ["approved", "approved"]
 
     paid: list[dict[str, Any]] = []
-    rail, model = crashing_agent(paid, [Crash()])
+    rail, model = paying_agent_crashing(paid, [Crash()])
     await saver.store.begin_effect(key, run_id="a1", node="agent", tool="pay", args=ARGS)
     served = serve(rail, tmp_path, fake_time)
     await drive(served, saver, "a1", {})
@@ -490,17 +469,8 @@ async def test_an_answer_about_one_effect_never_answers_another_of_the_same_step
     rail = two_effects(sent, [Crash()], first, second)
     tool, args = first[0], TokenArgs(**first[1]).model_dump()  # as the call validates them
     key = _idempotency_key("u1", "both", tool, args)
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        await r.store.begin_effect(key, run_id="u1", node="both", tool=tool, args=args)
-        await r.start(rail, {}, run_id="u1")
-        with pytest.raises(Crash):
-            await r.approve("u1", by="maria")
-    fake_time.advance(600)
-    async with Runner.open(tmp_path / "r.db", clock=fake_time.clock, timer=fake_time.timer) as r:
-        record = await r.store.get_run("u1")
-        assert record is not None
-        r.register(record.graph, rail)
-        resumed = await r.resume("u1")
+    effect = (key, "both", tool, args)
+    async with resumed_after_a_crash(tmp_path, fake_time, rail, effect) as (r, _, resumed):
         approvals = await r.store.list_approvals(run_id="u1", status=None)
 
     assert sent == [first, second]  # the second effect is not sent again unasked
