@@ -54,7 +54,11 @@ class FakeTime:
 
 
 class RecordingChatModel(FakeMessagesListChatModel):
-    """A scripted chat model that keeps the messages of every call it served."""
+    """A scripted chat model that keeps the messages of every call it served.
+
+    It answers with its responses in turn; a subclass that answers from the conversation
+    overrides `reply` alone.
+    """
 
     seen: list[list[BaseMessage]] = Field(default_factory=list)
 
@@ -66,23 +70,20 @@ class RecordingChatModel(FakeMessagesListChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self.seen.append(list(messages))
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        return ChatResult(generations=[ChatGeneration(message=self.reply(messages))])
+
+    def reply(self, messages: list[BaseMessage]) -> BaseMessage:
+        """The answer to ``messages``: the next scripted response."""
+        return super()._generate(messages).generations[0].message
 
 
 class FollowingModel(RecordingChatModel):
     """An agent's model: its first reply while no tool result is in the conversation, its
     second once one is, however often it is asked (in any process, after any crash)."""
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.seen.append(list(messages))
+    def reply(self, messages: list[BaseMessage]) -> BaseMessage:
         answered = any(isinstance(m, ToolMessage) for m in messages)
-        return ChatResult(generations=[ChatGeneration(message=self.responses[int(answered)])])
+        return self.responses[int(answered)]
 
 
 ChatFactory = Callable[..., RecordingChatModel]

@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel
 
 from railgraph import END, START, GraphBuilder, RailGraph, Runner, RunOutcome
@@ -249,22 +247,13 @@ async def test_an_approved_resend_whose_outcome_is_unknown_again_asks_again_when
 class TriesAgain(RecordingChatModel):
     """Pays; told of an error, pays again under a new call id; then answers."""
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        self.seen.append(list(messages))
+    def reply(self, messages: list[BaseMessage]) -> BaseMessage:
         told = [m for m in messages if isinstance(m, ToolMessage)]
         if not told:
-            message = AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c1"}])
-        elif str(told[-1].content).startswith("Error") and len(told) < 2:
-            message = AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c2"}])
-        else:
-            message = AIMessage("done")
-        return ChatResult(generations=[ChatGeneration(message=message)])
+            return AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c1"}])
+        if str(told[-1].content).startswith("Error") and len(told) < 2:
+            return AIMessage("", tool_calls=[{"name": "pay", "args": ARGS, "id": "c2"}])
+        return AIMessage("done")
 
 
 def paying_agent(paid: list[dict[str, Any]]) -> tuple[RailGraph, TriesAgain]:
