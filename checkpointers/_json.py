@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import date, datetime
 from typing import Any
 
@@ -68,7 +67,7 @@ def dumps_valid(value: object) -> str:
 def _finite(value: object, path: set[int]) -> object:
     """`value` as the encoder would write it, with NaN and infinities as their shown text."""
     if isinstance(value, float):
-        return value if math.isfinite(value) else shown(value)
+        return shown(value)
     if value is None or isinstance(value, str | int):
         return value
     if isinstance(value, dict | list | tuple):
@@ -77,18 +76,12 @@ def _finite(value: object, path: set[int]) -> object:
         path.add(id(value))
         try:
             if isinstance(value, dict):
-                return {_key(key): _finite(item, path) for key, item in value.items()}
+                # A key as `dumps` writes it: a NaN or an infinity as its text.
+                return {shown(key): _finite(item, path) for key, item in value.items()}
             return [_finite(item, path) for item in value]
         finally:
             path.discard(id(value))
     return _finite(_fallback(value), path)
-
-
-def _key(key: object) -> object:
-    """A dict key as `dumps` writes it: a NaN or an infinity as its text."""
-    if isinstance(key, float) and not math.isfinite(key):
-        return _ENCODER.encode(key)  # "NaN", "Infinity" or "-Infinity"
-    return key
 
 
 def dumps_or_none(value: object | None) -> str | None:

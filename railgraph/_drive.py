@@ -9,7 +9,6 @@ for decisions that arrived meanwhile. A database fault leaves the run interrupte
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -34,7 +33,7 @@ from railgraph._run_parts import (
     pause_record,
     store_ending,
 )
-from railgraph._served_review import asked_request, server_delivers
+from railgraph._served_review import asked_request
 from railgraph.checkpointers import ApprovalRecord, Lease, RunRecord, RunStore
 from railgraph.errors import RunBusy, RunInterrupted, StoreError
 from railgraph.nodes._channels import (
@@ -286,12 +285,9 @@ class Driver(ABC):
                 clock=self.clock,
                 announce={i for i, _, served in asked if not served},
             )
-            ending = pause_record(pending, values)
             still = {p.request_id for p in pending}
             decided = [i for i, _, served in asked if served and i not in still]
-            if decided:
-                reason = "; ".join(filter(None, [ending.reason, server_delivers(decided)]))
-                ending = dataclasses.replace(ending, reason=reason)
+            ending = pause_record(pending, values, decided)
         else:
             ending = finish_record(values, self.clock)
         changed, after = await store_ending(

@@ -9,7 +9,7 @@ parameter.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "pause_record",
     "run_config",
     "store_ending",
+    "server_delivers",
 ]
 
 _FAILURE_EVENTS: dict[RunStatus, RunEventKind] = {
@@ -245,9 +246,26 @@ def pause_reason(pending: Iterable[ApprovalRecord]) -> str:
     return "; ".join(f"{p.node}: {p.request.get('reason')}" for p in pending)
 
 
-def pause_record(pending: Iterable[ApprovalRecord], values: Mapping[str, Any]) -> Ending:
-    """How a drive that stopped for people's decisions ends: paused, saying on what."""
-    return Ending(RunStatus.PAUSED, pause_reason(pending), usage_total(values), [])
+def server_delivers(request_ids: Iterable[str]) -> str:
+    """Why a paused run whose decided requests wait for LangGraph's server stays paused."""
+    ids = list(request_ids)
+    which = f"request {ids[0]} is" if len(ids) == 1 else f"requests {', '.join(ids)} are"
+    return (
+        f"the decision on {which} recorded; the run waits in LangGraph's server, which "
+        "delivers it when the thread is resumed there (any answer to its interrupt)"
+    )
+
+
+def pause_record(
+    pending: Iterable[ApprovalRecord], values: Mapping[str, Any], decided: Sequence[str] = ()
+) -> Ending:
+    """How a drive that stopped for people's decisions ends: paused, saying on what.
+
+    ``decided`` names requests of a served graph whose decision is recorded and waits for the
+    server to deliver it (see `server_delivers`)."""
+    parts = [pause_reason(pending), server_delivers(decided) if decided else ""]
+    reason = "; ".join(part for part in parts if part)
+    return Ending(RunStatus.PAUSED, reason, usage_total(values), [])
 
 
 async def store_ending(

@@ -26,7 +26,6 @@ acts only after a valid answer.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -58,7 +57,7 @@ from railgraph._run_parts import (
 )
 from railgraph._served_ask import Asking, identity_of
 from railgraph._served_db import DATABASES, db_key
-from railgraph._served_review import asked_request, server_delivers
+from railgraph._served_review import asked_request
 from railgraph._settings import load_graph, stored_ref
 from railgraph.checkpointers import (
     Lease,
@@ -338,13 +337,10 @@ async def _paused_if_asking(
         return
     pending = await store.list_approvals(run_id=run_id, status=ApprovalStatus.PENDING)
     values = dict(snapshot.values)
-    ending = pause_record(pending, values)
     still = {p.request_id for p in pending}
     # Decided elsewhere, not yet delivered: the thread waits for the server's next answer.
     decided = [request_id for request_id in questions if request_id not in still]
-    if decided:
-        reason = "; ".join(filter(None, [ending.reason, server_delivers(decided)]))
-        ending = dataclasses.replace(ending, reason=reason)
+    ending = pause_record(pending, values, decided)
     await store_ending(
         store, run_id, served.lease.owner, ending, result=served.rail.user_values(values)
     )

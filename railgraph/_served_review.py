@@ -19,7 +19,7 @@ authenticated; an answer with neither is refused, as is any the queue's rules re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from railgraph._decisions import parse_decision
@@ -28,7 +28,7 @@ from railgraph.errors import DecisionError
 from railgraph.nodes import Decision, ReviewRequest
 from railgraph.vocab import DecisionKind, InboxResponse, ReviewKind
 
-__all__ = ["asked_request", "decision_of", "human_interrupt", "server_delivers"]
+__all__ = ["asked_request", "decision_of", "human_interrupt"]
 
 
 def human_interrupt(approval: ApprovalRecord, refused: str | None = None) -> dict[str, Any]:
@@ -106,16 +106,6 @@ def asked_request(interrupt_id: str, value: Any) -> tuple[str, dict[str, Any], b
         if isinstance(served, Mapping) and isinstance(served.get("request_id"), str):
             return served["request_id"], dict(served["request"]), True
     return interrupt_id, dict(value), False
-
-
-def server_delivers(request_ids: Iterable[str]) -> str:
-    """Why a paused run whose decided requests wait for LangGraph's server stays paused."""
-    ids = list(request_ids)
-    which = f"request {ids[0]} is" if len(ids) == 1 else f"requests {', '.join(ids)} are"
-    return (
-        f"the decision on {which} recorded; the run waits in LangGraph's server, which "
-        "delivers it when the thread is resumed there (any answer to its interrupt)"
-    )
 
 
 def decision_of(answer: Any, review: ReviewRequest, identity: str | None) -> Decision:
