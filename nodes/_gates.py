@@ -278,12 +278,11 @@ class ApproveNode(GateNode):
     def _decide(
         self, request: ReviewRequest, decision: Decision, ctx: NodeContext, entry: RequestEntry
     ) -> dict[str, Any]:
-        proposed = request.action.args if request.action is not None else None
-        if decision.reviewed is not None and proposed is not None:
+        if decision.reviewed is not None and request.action is not None:
             # Both exactly as the request is kept: the asked call from the gate's entry, the
             # call now made again from the state (an infinity stays one).
             asked = (entry.request.get("action") or {}).get("args")
-            now = exact_json(request)["action"]["args"]
+            now = exact_json(request.action)["args"]
             self._check_reviewed(decision.reviewed, asked, now, ctx)
         if decision.decision == DecisionKind.HAPPENED:
             raise RunError(

@@ -55,9 +55,10 @@ def exact_json(model: BaseModel, *, by_alias: bool | None = None) -> dict[str, A
     floats, which LangGraph's checkpoint serializer keeps exactly.
     """
     data = model.model_dump(mode="json", by_alias=by_alias)
-    # A second dump only for a model that holds such a number: every tool call and every
-    # model in a state update passes here.
-    if not holds_nonfinite(model):
+    # Every tool call and every model in a state update passes here: a dump with no `None`
+    # lost no number (the cheap test), and one whose model holds none lost none either; only
+    # then is the model dumped again.
+    if not _holds_none(data) or not holds_nonfinite(model):
         return data
     restored = _restore(data, model.model_dump(by_alias=by_alias))
     assert isinstance(restored, dict)
@@ -65,6 +66,18 @@ def exact_json(model: BaseModel, *, by_alias: bool | None = None) -> dict[str, A
 
 
 _LEAVES = (str, int, bool, type(None))
+
+
+def _holds_none(data: Any) -> bool:
+    """Whether a JSON-mode dump holds a `None` at any depth (where a number may be lost)."""
+    if data is None:
+        return True
+    kind = type(data)
+    if kind is dict:
+        return any(_holds_none(item) for item in data.values())
+    if kind is list:
+        return any(_holds_none(item) for item in data)
+    return False
 
 
 def holds_nonfinite(value: Any) -> bool:

@@ -247,7 +247,8 @@ async def _ask(ctx: NodeContext, request: ReviewRequest, key: str, question: int
     if ctx.runtime.ask is not None:
         return await ctx.runtime.ask(request, key if question == 1 else f"{key}:{question}")
     asked = exact_json(request)
-    seen = ctx.runtime.redact(shown(request.action.args if request.action else None))
+    assert request.action is not None  # an unknown effect's request names its call
+    seen = ctx.runtime.redact(shown(request.action.args))
     while True:
         decision = Decision.model_validate(interrupt(asked))
         # LangGraph hands a re-run task its answers by position: one about another effect
