@@ -7,6 +7,7 @@ chat models that remember what they were asked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,15 @@ class FollowingModel(RecordingChatModel):
     def reply(self, messages: list[BaseMessage]) -> BaseMessage:
         answered = any(isinstance(m, ToolMessage) for m in messages)
         return self.responses[int(answered)]
+
+
+def strict_json(text: str) -> Any:
+    """JSON as the databases read it: ``NaN`` and ``Infinity`` are no JSON."""
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 ChatFactory = Callable[..., RecordingChatModel]

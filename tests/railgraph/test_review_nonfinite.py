@@ -30,7 +30,7 @@ from railgraph.nodes import ToolPolicy, ToolRegistry
 from railgraph.nodes._state import APPROVALS, REQUESTS
 from railgraph.server import ServedGraph
 from railgraph.vocab import shown
-from tests.conftest import FakeTime, RecordingChatModel
+from tests.conftest import FakeTime, RecordingChatModel, strict_json
 
 INF, NAN = math.inf, math.nan
 
@@ -74,15 +74,6 @@ def proposal(number: float) -> dict[str, Any]:
 
 def shown_text(number: float) -> str:
     return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
-
-
-def strict_json(text: str) -> Any:
-    """JSON as the databases read it: ``NaN`` and ``Infinity`` are no JSON."""
-
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"not JSON: {constant}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 NUMBERS = pytest.mark.parametrize("number", [INF, -INF, NAN], ids=["inf", "-inf", "nan"])
@@ -454,12 +445,13 @@ async def test_an_agents_call_under_review_runs_exactly_what_its_model_chose(
 
     done = await runner.approve(paused.run_id, by="alice", edit={"note": "checked"})
 
-    assert request.request["action"]["args"] == {
+    as_shown = {
         "x": text,
         "extra": {"deep": [text, 2.5]},
         "items": [text, "-Infinity"],
         "note": "n",
     }
+    assert request.request["action"]["args"] == as_shown
     assert (done.status, done.reason) == ("completed", None)
     assert repr(received) == repr([{**proposal(number), "note": "checked"}])
     events = await runner.store.list_events(paused.run_id)
@@ -469,11 +461,11 @@ async def test_an_agents_call_under_review_runs_exactly_what_its_model_chose(
         if e.kind == "agent_call"
     ] == [("needs_approval", text, None), ("ok", text, "checked")]
     assert [e.data["tool_calls"] for e in events if e.kind == "llm_call"] == [
-        [{"name": "push", "args": shown(proposal(number))}],
+        [{"name": "push", "args": as_shown}],
         [],
     ]
     (called,) = [e.data for e in events if e.kind == "tool_call"]
-    assert called["args"] == shown({**proposal(number), "note": "checked"})
+    assert called["args"] == {**as_shown, "note": "checked"}
 
 
 class Keyed(BaseModel):

@@ -66,14 +66,27 @@ ASKED_AND_DONE = [
 """The trace of a run that asked about its unknown effect, was answered and completed."""
 
 
-def payout(paid: list[dict[str, Any]]) -> RailGraph:
-    """One payment, a write the policy lets run on its own, that is not idempotent."""
+def pay_tools(
+    paid: list[dict[str, Any]], crashes: list[BaseException] | None = None
+) -> ToolRegistry:
+    """`pay`, a write the policy lets run on its own, that is not idempotent: it records each
+    payment in ``paid``, and the process dies after one (before the ledger records it)
+    while ``crashes`` lasts."""
     tools = ToolRegistry()
 
     @tools.tool(tier="write", description="Pay money out.")
     def pay(args: PayArgs) -> Receipt:
-        paid.append(args.model_dump())
+        paid.append(args.model_dump())  # the money leaves
+        if crashes:
+            raise crashes.pop()
         return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+
+    return tools
+
+
+def payout(paid: list[dict[str, Any]], crashes: list[BaseException] | None = None) -> RailGraph:
+    """One payment (see `pay_tools`)."""
+    tools = pay_tools(paid, crashes)
 
     g = GraphBuilder("payout", Payout, tools=tools)
     g.tool("pay", args=lambda s: {"amount": s.amount, "memo": "refund"}, output="receipt")
@@ -660,14 +673,7 @@ def paying_agent(
 ) -> tuple[RailGraph, FollowingModel]:
     """An agent that pays once and answers; the process dies after a payment while
     ``crashes`` lasts."""
-    tools = ToolRegistry()
-
-    @tools.tool(tier="write", description="Pay money out.")
-    def pay(args: PayArgs) -> Receipt:
-        paid.append(args.model_dump())
-        if crashes:
-            raise crashes.pop()
-        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+    tools = pay_tools(paid, crashes)
 
     model = FollowingModel(
         responses=[
@@ -736,12 +742,7 @@ class Two(BaseModel):
 
 def paying_in_parallel(paid: list[dict[str, Any]]) -> RailGraph:
     """Two branches of one step, each a payment."""
-    tools = ToolRegistry()
-
-    @tools.tool(tier="write", description="Pay money out.")
-    def pay(args: PayArgs) -> Receipt:
-        paid.append(args.model_dump())
-        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+    tools = pay_tools(paid)
 
     g = GraphBuilder("two", Two, tools=tools)
     g.tool("a", tool="pay", args=lambda s: ARGS, output="a")

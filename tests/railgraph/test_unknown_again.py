@@ -28,10 +28,11 @@ from tests.railgraph.test_served_unknown import (
     ARGS,
     Chat,
     Crash,
-    PayArgs,
     Payout,
     Receipt,
     leave_unknown,
+    pay_tools,
+    payout,
     reason,
     saver,
 )
@@ -43,23 +44,6 @@ from tests.railgraph.test_server import answer, drive, serve
 __all__ = ["saver"]  # the fixture, imported for this module's tests
 
 RECEIPT = {"paid": 1250.0, "reference": "P-2"}
-
-
-def payout(paid: list[dict[str, Any]], crashes: list[BaseException]) -> RailGraph:
-    """One payment that is not idempotent; the process dies after it while ``crashes`` lasts."""
-    tools = ToolRegistry()
-
-    @tools.tool(tier="write", description="Pay money out.")
-    def pay(args: PayArgs) -> Receipt:
-        paid.append(args.model_dump())  # the money leaves
-        if crashes:
-            raise crashes.pop()  # before the ledger records it
-        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
-
-    g = GraphBuilder("payout", Payout, tools=tools)
-    g.tool("pay", args=lambda s: {"amount": s.amount, "memo": "refund"}, output="receipt")
-    g.edge(START, "pay").edge("pay", END)
-    return g.build()
 
 
 def again(key: str) -> str:
@@ -257,12 +241,7 @@ class TriesAgain(RecordingChatModel):
 
 
 def paying_agent(paid: list[dict[str, Any]]) -> tuple[RailGraph, TriesAgain]:
-    tools = ToolRegistry()
-
-    @tools.tool(tier="write", description="Pay money out.")
-    def pay(args: PayArgs) -> Receipt:
-        paid.append(args.model_dump())
-        return Receipt(paid=args.amount, reference=f"P-{len(paid)}")
+    tools = pay_tools(paid)
 
     model = TriesAgain(responses=[AIMessage("unused")])
     g = GraphBuilder("paying", Chat, tools=tools)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
 from railgraph.web._forms import parse_edit
+from tests.conftest import strict_json
 
 from .conftest import World, sign_in
 from .test_web_api import post, token_for
@@ -63,13 +62,6 @@ graph = g.build()
 '''
 
 ARGS_SHOWN = {"x": "Infinity", "extra": {"deep": ["NaN", "-Infinity"]}, "note": "n"}
-
-
-def strict_json(text: str) -> Any:
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"not JSON: {constant}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 def pushes(world: World, isolated: Path) -> str:
