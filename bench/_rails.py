@@ -28,7 +28,14 @@ from pydantic import BaseModel
 from railgraph import GraphBuilder, RailGraph, Runner
 from railgraph.nodes import ToolPolicy, ToolRegistry
 
-__all__ = ["RAIL_GRAPHS", "RailResult", "measure_rails", "settle_heap"]
+__all__ = [
+    "CPU_TARGETS",
+    "RAIL_GRAPHS",
+    "RailResult",
+    "interleaved",
+    "measure_rails",
+    "settle_heap",
+]
 
 RAIL_NODES = 20
 """Nodes per graph."""
@@ -149,6 +156,9 @@ def _plain(kind: str, make_model: Model = _model) -> StateGraph[Any]:
 
 RAIL_GRAPHS = ("step", "step_async", "llm", "tool_read", "tool_write")
 
+CPU_TARGETS = {"step": 1.15, "step_async": 1.15, "llm": 1.2, "tool_read": 1.2, "tool_write": 1.2}
+"""Each graph's target: railgraph's CPU per node over plain LangGraph's, at most."""
+
 
 @dataclass(frozen=True)
 class RailResult:
@@ -191,6 +201,25 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
+Sides = dict[str, Callable[[], Awaitable[None]]]
+"""Each side of a comparison (railgraph, plain LangGraph, ...): one run of it."""
+
+
+async def interleaved(sides: Sides, reps: int) -> dict[str, list[float]]:
+    """CPU seconds of each side's run, `reps` times, the sides in turn (reversed every other
+    time), after a warm-up run each and `settle_heap`; so the machine's drift hits every
+    side alike."""
+    for action in sides.values():  # warm up: imports, compiled graphs, the schema's pages
+        await action()
+    settle_heap()
+    times: dict[str, list[float]] = {side: [] for side in sides}
+    for rep in range(reps):
+        order = list(sides) if rep % 2 == 0 else list(reversed(sides))
+        for side in order:
+            times[side].append(await _cpu(sides[side]))
+    return times
+
+
 async def measure_rails(
     workdir: Path,
     *,
@@ -223,15 +252,8 @@ async def measure_rails(
                         durability="sync",
                     )
 
-            await run_rail()  # warm up: imports, compiled graphs, the schema's pages
-            await run_plain()
-            settle_heap()
-            rail_t: list[float] = []
-            plain_t: list[float] = []
-            for rep in range(reps):
-                pair = [("rail", run_rail), ("plain", run_plain)]
-                for name, action in pair if rep % 2 == 0 else reversed(pair):
-                    (rail_t if name == "rail" else plain_t).append(await _cpu(action))
+            times = await interleaved({"rail": run_rail, "plain": run_plain}, reps)
+            rail_t, plain_t = times["rail"], times["plain"]
             nodes = runs * RAIL_NODES
             ratios = [r / p for r, p in zip(rail_t, plain_t, strict=True)]
             quartiles = statistics.quantiles(ratios, n=4)

@@ -68,7 +68,6 @@ from railgraph.nodes._state import EVENTS, USAGE
 from railgraph.vocab import RunStatus
 
 GRAPHS = ("step_async", "llm", "tool_read", "tool_write")
-_TARGETS = {"step_async": 1.15, "llm": 1.2, "tool_read": 1.2, "tool_write": 1.2}
 
 
 class FloorState(_rails.BenchState):
@@ -167,22 +166,10 @@ async def _floor_run(app: Any, store: RunStore) -> None:
     )
 
 
-Sides = dict[str, Callable[[], Awaitable[None]]]
-"""Each side of a row (plain, floor, rails): one run of it."""
-
-
-async def _interleaved(sides: Sides, reps: int) -> dict[str, list[float]]:
-    """CPU seconds of each side's run, `reps` times, the sides in turn (reversed every other
-    time), after a warm-up run each; so the machine's drift hits every side alike."""
-    for action in sides.values():  # warm up: imports, compiled graphs, the schema's pages
-        await action()
-    _rails.settle_heap()
-    times: dict[str, list[float]] = {side: [] for side in sides}
-    for rep in range(reps):
-        order = list(sides) if rep % 2 == 0 else list(reversed(sides))
-        for side in order:
-            times[side].append(await _rails._cpu(sides[side]))
-    return times
+async def invoke(app: Any) -> None:
+    """One run of a plain LangGraph graph on a new thread, each step stored before the next."""
+    thread = {"configurable": {"thread_id": uuid.uuid4().hex[:12]}}
+    await app.ainvoke({"counter": 0, "text": "hello"}, thread, durability="sync")
 
 
 def _row(
@@ -219,20 +206,16 @@ async def _measure(kind: str, workdir: Path, reps: int) -> list[str]:
         plain = _rails._plain(kind).compile(checkpointer=plain_runner.saver)
         floor = _floor(kind, floor_runner.store).compile(checkpointer=floor_runner.saver)
 
-        async def invoke(app: Any) -> None:
-            thread = {"configurable": {"thread_id": uuid.uuid4().hex[:12]}}
-            await app.ainvoke({"counter": 0, "text": "hello"}, thread, durability="sync")
-
         async def run_rail() -> None:
             outcome = await rail_runner.start(rail, {"counter": 0, "text": "hello"})
             assert outcome.status == "completed", (outcome.status, outcome.reason)
 
-        sides: Sides = {
+        sides: _rails.Sides = {
             "plain": partial(invoke, plain),
             "floor": partial(_floor_run, floor, floor_runner.store),
             "rails": run_rail,
         }
-        times = await _interleaved(sides, reps)
+        times = await _rails.interleaved(sides, reps)
         [last] = await floor_runner.store.list_runs(limit=1)
         stored = await floor_runner.store.list_events(last.run_id)
         assert last.status == RunStatus.COMPLETED and len(stored) == _rails.RAIL_NODES
@@ -240,7 +223,7 @@ async def _measure(kind: str, workdir: Path, reps: int) -> list[str]:
     size = {
         side: _rails._size(path) / (_rails.RAIL_NODES * (reps + 1)) for side, path in paths.items()
     }
-    return _row(kind, _TARGETS[kind], times, size)
+    return _row(kind, _rails.CPU_TARGETS[kind], times, size)
 
 
 class DurableMemory(InMemorySaver):
@@ -315,12 +298,8 @@ async def _measure_saver(workdir: Path, reps: int) -> list[str]:
     async with SqliteCheckpointer.from_path(workdir / "saver.db") as saver:
         sqlite = builder.compile(checkpointer=saver)
 
-        async def invoke(app: Any) -> None:
-            thread = {"configurable": {"thread_id": uuid.uuid4().hex[:12]}}
-            await app.ainvoke({"counter": 0, "text": "hello"}, thread, durability="sync")
-
         sides = {"plain": memory, "floor": floor, "rails": sqlite}
-        times = await _interleaved(
+        times = await _rails.interleaved(
             {side: partial(invoke, app) for side, app in sides.items()}, reps
         )
     logged = durable.conn.execute("SELECT count(*) FROM log").fetchone()[0]

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from _common import print_table, version_of
-from _rails import RailResult, _rail, measure_rails
+from _rails import CPU_TARGETS, RailResult, _rail, measure_rails
 from _targets import cli_ratios, pending_ratio, runs_page_ratio, saver_ratio, wal_peak_mb
 
 from railgraph import Runner
@@ -47,12 +47,15 @@ def _row(name: str, compared: str, ratio: str, target: str, ok: bool | None) -> 
     return [name, compared, ratio, target, verdict]
 
 
+_NAMES = {
+    "step": "step graph (sync step function)",
+    "step_async": "step graph (async step function)",
+    "llm": "llm graph",
+    "tool_read": "tool graph, read tier",
+    "tool_write": "tool graph, write tier",
+}
 _GRAPHS: dict[str, tuple[str, float]] = {
-    "step": ("step graph (sync step function)", 1.15),
-    "step_async": ("step graph (async step function)", 1.15),
-    "llm": ("llm graph", 1.2),
-    "tool_read": ("tool graph, read tier", 1.2),
-    "tool_write": ("tool graph, write tier", 1.2),
+    graph: (name, CPU_TARGETS[graph]) for graph, name in _NAMES.items()
 }
 """Each graph of the runner's rows: its name in the table and its target. The step graph is
 measured twice: plain LangGraph runs a sync node's function in a worker thread (about
