@@ -1,4 +1,5 @@
-"""Strict checks of what people type into a decision: edited arguments and observed results.
+"""Checks of a tool's values: its own (`validate`), and, strictly, what people type into a
+decision: edited arguments and observed results.
 
 A reviewer's JSON is checked more strictly than a tool's own values: a misspelled field is
 refused rather than ignored (it would silently leave the proposed value in force), a string
@@ -14,12 +15,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from railgraph.errors import DecisionError
+from railgraph.errors import DecisionError, ToolError
 from railgraph.nodes._nonfinite import exact_json, holds_nonfinite, holds_shown_text
 from railgraph.nodes._tools import ToolSpec
 from railgraph.vocab import ShownNumber, shown
 
-__all__ = ["merge_edit", "observed_result"]
+__all__ = ["merge_edit", "observed_result", "validate"]
 
 
 def merge_edit(
@@ -159,3 +160,28 @@ def _dropped(given: Any, kept: Any, path: tuple[str, ...]) -> list[tuple[str, ..
             for p in _dropped(g, k, (*path, str(i)))
         ]
     return []
+
+
+def validate(schema: type[BaseModel], value: Any, what: str, node: str) -> dict[str, Any]:
+    """A tool's own arguments or result, checked against its schema as pydantic reads them,
+    in their exact form.
+
+    Raises:
+        ToolError: ``value`` does not fit ``schema``, naming each field (``what`` at ``node``).
+    """
+    try:
+        if isinstance(value, schema):
+            model = value
+        elif isinstance(value, BaseModel):
+            model = schema.model_validate(value.model_dump())
+        else:
+            model = schema.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(value)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ToolError(
+            f"{what} at node {node!r} do not match {schema.__name__}: {problems}"
+        ) from None
+    # Exact: a NaN or an infinity inside an ``Any`` value reaches the tool as given.
+    return exact_json(model)
